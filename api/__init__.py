@@ -1,0 +1,1 @@
+"""Larza API: the HTTP process."""

@@ -1,0 +1,1 @@
+"""Larza detection: pure numpy/scipy streaming filters, STA/LTA, triggers and association."""

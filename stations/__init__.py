@@ -1,0 +1,1 @@
+"""Larza stations: station metadata and the database."""
