@@ -1,0 +1,179 @@
+"""The tables: networks, stations, channels, stream state, detections, events, health.
+
+Every time is timezone-aware UTC. Relationships are ``lazy="raise"``: queries say what
+they load.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from stations._types import UtcDateTime, UtcTime, str_enum
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UtcDateTime()}  # noqa: RUF012
+
+
+class ChannelKind(enum.StrEnum):
+    """What a channel records, from its SEED instrument code."""
+
+    SEISMOMETER = "seismometer"
+    ACCELEROMETER = "accelerometer"
+    SOH = "soh"
+
+
+class EventStatus(enum.StrEnum):
+    PRELIMINARY = "preliminary"
+    FINAL = "final"
+
+
+class InventoryDocument(Base):
+    """A StationXML document as imported, kept whole for the response and re-export."""
+
+    __tablename__ = "inventory_document"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(500))
+    imported_at: Mapped[UtcTime]
+    xml: Mapped[str] = mapped_column(Text)
+
+
+class Network(Base):
+    __tablename__ = "network"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(8), unique=True)
+    description: Mapped[str | None] = mapped_column(String(500))
+    stations: Mapped[list[Station]] = relationship(back_populates="network", lazy="raise")
+
+
+class Station(Base):
+    __tablename__ = "station"
+    __table_args__ = (UniqueConstraint("network_id", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("network.id"), index=True)
+    code: Mapped[str] = mapped_column(String(8))
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    elevation: Mapped[float] = mapped_column(Float)
+    site_name: Mapped[str | None] = mapped_column(String(500))
+    start_date: Mapped[datetime | None]
+    end_date: Mapped[datetime | None]
+    network: Mapped[Network] = relationship(back_populates="stations", lazy="raise")
+    channels: Mapped[list[Channel]] = relationship(back_populates="station", lazy="raise")
+
+
+class Channel(Base):
+    __tablename__ = "channel"
+    __table_args__ = (UniqueConstraint("station_id", "location", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("station.id"), index=True)
+    location: Mapped[str] = mapped_column(String(8))
+    code: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[ChannelKind] = mapped_column(str_enum(ChannelKind))
+    sampling_rate: Mapped[float] = mapped_column(Float)
+    azimuth: Mapped[float | None] = mapped_column(Float)
+    dip: Mapped[float | None] = mapped_column(Float)
+    sensitivity: Mapped[float | None] = mapped_column(Float)
+    sensitivity_unit: Mapped[str | None] = mapped_column(String(32))
+    inventory_id: Mapped[int | None] = mapped_column(ForeignKey("inventory_document.id"))
+    station: Mapped[Station] = relationship(back_populates="channels", lazy="raise")
+
+
+class ChannelStatus(Base):
+    """The newest data seen on a channel: what latency is computed from."""
+
+    __tablename__ = "channel_status"
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"), primary_key=True)
+    last_sample_time: Mapped[UtcTime]
+    last_arrival_time: Mapped[UtcTime]
+    records: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class StreamState(Base):
+    """Where a SeedLink stream stands: resume from here after any restart."""
+
+    __tablename__ = "stream_state"
+    __table_args__ = (UniqueConstraint("server", "network", "station"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    server: Mapped[str] = mapped_column(String(200))
+    network: Mapped[str] = mapped_column(String(8))
+    station: Mapped[str] = mapped_column(String(8))
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    last_time: Mapped[UtcTime]
+    updated_at: Mapped[UtcTime]
+
+
+class Detection(Base):
+    __tablename__ = "detection"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"), index=True)
+    on_time: Mapped[UtcTime] = mapped_column(index=True)
+    off_time: Mapped[UtcTime]
+    onset_time: Mapped[UtcTime]
+    peak_ratio: Mapped[float] = mapped_column(Float)
+    snr: Mapped[float] = mapped_column(Float)
+    peak_amplitude: Mapped[float] = mapped_column(Float)
+    profile: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[UtcTime]
+    channel: Mapped[Channel] = relationship(lazy="raise")
+
+
+class Event(Base):
+    """A network event: detections at several stations associated in time."""
+
+    __tablename__ = "event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    time: Mapped[UtcTime] = mapped_column(index=True)
+    status: Mapped[EventStatus] = mapped_column(str_enum(EventStatus))
+    n_stations: Mapped[int] = mapped_column(Integer)
+    coincidence_sum: Mapped[float] = mapped_column(Float)
+    duration: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[UtcTime]
+    updated_at: Mapped[UtcTime]
+    detections: Mapped[list[Detection]] = relationship(secondary="event_detection", lazy="raise")
+
+
+class EventDetection(Base):
+    __tablename__ = "event_detection"
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("event.id", ondelete="CASCADE"), primary_key=True
+    )
+    detection_id: Mapped[int] = mapped_column(
+        ForeignKey("detection.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class HealthSnapshot(Base):
+    """Metrics of one channel at one time; the metric set grows without migrations."""
+
+    __tablename__ = "health_snapshot"
+    __table_args__ = (Index("ix_health_snapshot_channel_time", "channel_id", "time"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"))
+    time: Mapped[UtcTime]
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,0 +1,303 @@
+"""Query functions: keyword-only, build ``select()``, flush but never commit.
+
+The caller owns the transaction: ``with factory() as s, s.begin(): store_detection(s, ...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, delete, select
+from sqlalchemy.orm import Session, selectinload
+
+from stations.errors import NotFoundError
+from stations.models import (
+    Channel,
+    ChannelStatus,
+    Detection,
+    Event,
+    EventDetection,
+    EventStatus,
+    Network,
+    Station,
+    StreamState,
+)
+
+__all__ = [
+    "ChannelKey",
+    "StreamPosition",
+    "channel_index",
+    "channel_statuses",
+    "get_event",
+    "get_station",
+    "list_detections",
+    "list_events",
+    "list_stations",
+    "record_arrival",
+    "save_stream_state",
+    "store_detection",
+    "store_event",
+    "stream_positions",
+]
+
+
+@dataclass(frozen=True)
+class ChannelKey:
+    network: str
+    station: str
+    location: str
+    channel: str
+
+    def __str__(self) -> str:
+        return f"{self.network}.{self.station}.{self.location}.{self.channel}"
+
+
+@dataclass(frozen=True)
+class StreamPosition:
+    last_seq: int
+    last_time: datetime
+
+
+def list_stations(session: Session) -> Sequence[Station]:
+    """Every station with its network and channels, ordered by network and station code."""
+    stmt = (
+        select(Station)
+        .join(Station.network)
+        .options(selectinload(Station.network), selectinload(Station.channels))
+        .order_by(Network.code, Station.code)
+    )
+    return session.scalars(stmt).all()
+
+
+def get_station(session: Session, *, network: str, station: str) -> Station:
+    stmt = (
+        select(Station)
+        .join(Station.network)
+        .where(Network.code == network, Station.code == station)
+        .options(selectinload(Station.network), selectinload(Station.channels))
+    )
+    found = session.scalars(stmt).one_or_none()
+    if found is None:
+        raise NotFoundError("station", f"{network}.{station}")
+    return found
+
+
+def channel_index(session: Session) -> dict[ChannelKey, Channel]:
+    """Every known channel by its SEED codes (for the ingest worker's lookup)."""
+    stmt = select(Channel).options(selectinload(Channel.station).selectinload(Station.network))
+    return {
+        ChannelKey(c.station.network.code, c.station.code, c.location, c.code): c
+        for c in session.scalars(stmt)
+    }
+
+
+def channel_statuses(session: Session, *, channel_ids: Iterable[int]) -> dict[int, ChannelStatus]:
+    ids = list(channel_ids)
+    if not ids:
+        return {}
+    stmt = select(ChannelStatus).where(ChannelStatus.channel_id.in_(ids))
+    return {s.channel_id: s for s in session.scalars(stmt)}
+
+
+def record_arrival(
+    session: Session, *, channel_id: int, last_sample_time: datetime, arrival_time: datetime
+) -> None:
+    """Note that a record ending at ``last_sample_time`` arrived at ``arrival_time``."""
+    status = session.get(ChannelStatus, channel_id)
+    if status is None:
+        session.add(
+            ChannelStatus(
+                channel_id=channel_id,
+                last_sample_time=last_sample_time,
+                last_arrival_time=arrival_time,
+                records=1,
+            )
+        )
+    else:
+        status.last_sample_time = max(status.last_sample_time, last_sample_time)
+        status.last_arrival_time = arrival_time
+        status.records += 1
+    session.flush()
+
+
+def stream_positions(session: Session, *, server: str) -> dict[tuple[str, str], StreamPosition]:
+    """The last sequence number and record time per (network, station) for one server."""
+    stmt = select(StreamState).where(StreamState.server == server)
+    return {
+        (s.network, s.station): StreamPosition(s.last_seq, s.last_time)
+        for s in session.scalars(stmt)
+    }
+
+
+def save_stream_state(
+    session: Session,
+    *,
+    server: str,
+    network: str,
+    station: str,
+    last_seq: int,
+    last_time: datetime,
+    now: datetime,
+) -> None:
+    stmt = select(StreamState).where(
+        StreamState.server == server, StreamState.network == network, StreamState.station == station
+    )
+    state = session.scalars(stmt).one_or_none()
+    if state is None:
+        session.add(
+            StreamState(
+                server=server,
+                network=network,
+                station=station,
+                last_seq=last_seq,
+                last_time=last_time,
+                updated_at=now,
+            )
+        )
+    else:
+        state.last_seq = last_seq
+        state.last_time = last_time
+        state.updated_at = now
+    session.flush()
+
+
+def store_detection(
+    session: Session,
+    *,
+    channel_id: int,
+    on_time: datetime,
+    off_time: datetime,
+    onset_time: datetime,
+    peak_ratio: float,
+    snr: float,
+    peak_amplitude: float,
+    profile: str,
+    now: datetime,
+) -> Detection:
+    detection = Detection(
+        channel_id=channel_id,
+        on_time=on_time,
+        off_time=off_time,
+        onset_time=onset_time,
+        peak_ratio=peak_ratio,
+        snr=snr,
+        peak_amplitude=peak_amplitude,
+        profile=profile,
+        created_at=now,
+    )
+    session.add(detection)
+    session.flush()
+    return detection
+
+
+def store_event(
+    session: Session,
+    *,
+    event_id: int | None,
+    time: datetime,
+    status: EventStatus,
+    n_stations: int,
+    coincidence_sum: float,
+    duration: float,
+    detection_ids: Sequence[int],
+    now: datetime,
+) -> Event:
+    """Insert a new event (``event_id=None``) or update one; its detections are replaced."""
+    if event_id is None:
+        event = Event(created_at=now)
+        session.add(event)
+    else:
+        found = session.get(Event, event_id)
+        if found is None:
+            raise NotFoundError("event", str(event_id))
+        event = found
+    event.time = time
+    event.status = status
+    event.n_stations = n_stations
+    event.coincidence_sum = coincidence_sum
+    event.duration = duration
+    event.updated_at = now
+    session.flush()
+    session.execute(delete(EventDetection).where(EventDetection.event_id == event.id))
+    session.add_all(EventDetection(event_id=event.id, detection_id=d) for d in set(detection_ids))
+    session.flush()
+    return event
+
+
+def _detections_query() -> Select[Detection]:
+    return select(Detection).options(
+        selectinload(Detection.channel).selectinload(Channel.station).selectinload(Station.network)
+    )
+
+
+def list_detections(
+    session: Session,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    network: str | None = None,
+    station: str | None = None,
+    channel: str | None = None,
+    min_snr: float | None = None,
+    after_id: int | None = None,
+    limit: int = 100,
+) -> Sequence[Detection]:
+    """Detections in ``id`` order (the order they were stored), after the cursor ``after_id``."""
+    stmt = _detections_query().join(Detection.channel).join(Channel.station).join(Station.network)
+    if start is not None:
+        stmt = stmt.where(Detection.on_time >= start)
+    if end is not None:
+        stmt = stmt.where(Detection.on_time < end)
+    if network is not None:
+        stmt = stmt.where(Network.code == network)
+    if station is not None:
+        stmt = stmt.where(Station.code == station)
+    if channel is not None:
+        stmt = stmt.where(Channel.code == channel)
+    if min_snr is not None:
+        stmt = stmt.where(Detection.snr >= min_snr)
+    if after_id is not None:
+        stmt = stmt.where(Detection.id > after_id)
+    return session.scalars(stmt.order_by(Detection.id).limit(limit)).all()
+
+
+def _events_query() -> Select[Event]:
+    return select(Event).options(
+        selectinload(Event.detections)
+        .selectinload(Detection.channel)
+        .selectinload(Channel.station)
+        .selectinload(Station.network)
+    )
+
+
+def list_events(
+    session: Session,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    min_stations: int | None = None,
+    status: EventStatus | None = None,
+    after_id: int | None = None,
+    limit: int = 100,
+) -> Sequence[Event]:
+    stmt = _events_query()
+    if start is not None:
+        stmt = stmt.where(Event.time >= start)
+    if end is not None:
+        stmt = stmt.where(Event.time < end)
+    if min_stations is not None:
+        stmt = stmt.where(Event.n_stations >= min_stations)
+    if status is not None:
+        stmt = stmt.where(Event.status == status)
+    if after_id is not None:
+        stmt = stmt.where(Event.id > after_id)
+    return session.scalars(stmt.order_by(Event.id).limit(limit)).all()
+
+
+def get_event(session: Session, *, event_id: int) -> Event:
+    found = session.scalars(_events_query().where(Event.id == event_id)).one_or_none()
+    if found is None:
+        raise NotFoundError("event", str(event_id))
+    return found
