@@ -36,6 +36,7 @@ __all__ = [
     "list_events",
     "list_stations",
     "record_arrival",
+    "require_station",
     "save_stream_state",
     "store_detection",
     "store_event",
@@ -82,6 +83,15 @@ def get_station(session: Session, *, network: str, station: str) -> Station:
     if found is None:
         raise NotFoundError("station", f"{network}.{station}")
     return found
+
+
+def require_station(session: Session, *, network: str | None, station: str) -> None:
+    """Raise ``NotFoundError`` unless a station with this code (in this network) exists."""
+    stmt = select(Station.id).join(Station.network).where(Station.code == station)
+    if network is not None:
+        stmt = stmt.where(Network.code == network)
+    if session.scalars(stmt.limit(1)).first() is None:
+        raise NotFoundError("station", station if network is None else f"{network}.{station}")
 
 
 def channel_index(session: Session) -> dict[ChannelKey, Channel]:

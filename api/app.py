@@ -1,0 +1,53 @@
+"""The app factory: ``create_app(settings)``; its lifespan owns the database engine."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from api.errors import install_error_handlers
+from api.routers import detections, events, stations
+from api.settings import ApiSettings, get_settings
+from stations.db import make_engine, make_session_factory
+
+
+def create_app(settings: ApiSettings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the API. With ``engine`` given, the caller owns it; otherwise the lifespan does."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = engine is None
+        bound = make_engine(settings.database_url) if engine is None else engine
+        app.state.settings = settings
+        app.state.session_factory = make_session_factory(bound)
+        try:
+            yield
+        finally:
+            if own:
+                bound.dispose()
+
+    app = FastAPI(
+        title="Larza",
+        summary="Seismic station health and detections",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(stations.router)
+    app.include_router(detections.router)
+    app.include_router(events.router)
+
+    @app.get("/healthz", tags=["service"], summary="The API process is up")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory api.app:create_app_from_env``."""
+    return create_app(get_settings())

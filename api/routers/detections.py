@@ -1,0 +1,85 @@
+"""``/api/v1/detections``: detections in the order they were stored, with a cursor."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from api.deps import SessionDep, SettingsDep
+from api.pagination import as_utc, next_link
+from api.schemas import DetectionOut, Page
+from stations.errors import LarzaError
+from stations.models import Detection
+from stations.queries import list_detections, require_station
+
+router = APIRouter(prefix="/api/v1/detections", tags=["detections"])
+
+
+def detection_out(d: Detection) -> DetectionOut:
+    channel = d.channel
+    station = channel.station
+    return DetectionOut(
+        id=d.id,
+        stream=f"{station.network.code}.{station.code}.{channel.location}.{channel.code}",
+        network=station.network.code,
+        station=station.code,
+        location=channel.location,
+        channel=channel.code,
+        on_time=d.on_time,
+        off_time=d.off_time,
+        onset_time=d.onset_time,
+        peak_ratio=d.peak_ratio,
+        snr=d.snr,
+        peak_amplitude=d.peak_amplitude,
+        profile=d.profile,
+    )
+
+
+Code = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9]{1,8}$")]
+
+
+@router.get("", response_model=Page[DetectionOut], summary="Detections, oldest stored first")
+def detections_index(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    start: Annotated[datetime | None, Query(description="trigger-on time at or after")] = None,
+    end: Annotated[datetime | None, Query(description="trigger-on time before")] = None,
+    network: Code = None,
+    station: Annotated[
+        str | None,
+        Query(pattern=r"^([A-Za-z0-9]{1,8}\.)?[A-Za-z0-9]{1,8}$", description="STA or NET.STA"),
+    ] = None,
+    channel: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9]{3}$")] = None,
+    min_snr: Annotated[float | None, Query(ge=0)] = None,
+    after: Annotated[
+        int | None, Query(ge=0, description="cursor: the last id already seen")
+    ] = None,
+    limit: Annotated[int, Query(ge=1)] = 100,
+) -> Page[DetectionOut]:
+    if limit > settings.page_size_max:
+        raise LarzaError(f"limit must be at most {settings.page_size_max}, got {limit}")
+    start, end = as_utc(start), as_utc(end)
+    if start is not None and end is not None and end <= start:
+        raise LarzaError(f"end must be after start, got start={start}, end={end}")
+    if station is not None and "." in station:
+        network, station = station.split(".")
+    network = network.upper() if network else None
+    station = station.upper() if station else None
+    if station is not None:
+        require_station(session, network=network, station=station)  # 404 names it
+    found = list_detections(
+        session,
+        start=start,
+        end=end,
+        network=network,
+        station=station,
+        channel=channel.upper() if channel else None,
+        min_snr=min_snr,
+        after_id=after,
+        limit=limit,
+    )
+    items = [detection_out(d) for d in found]
+    return Page[DetectionOut](items=items, next=next_link(request, items[-1].id if items else None))

@@ -1,0 +1,177 @@
+"""The first API slice: stations with latency, detections and events with cursors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from stations.models import EventStatus
+from stations.queries import ChannelKey, channel_index, record_arrival, store_detection, store_event
+
+NOW = datetime.now(UTC)
+
+
+def _detect(session: Session, key: ChannelKey, onset: datetime, snr: float = 10.0) -> int:
+    channel = channel_index(session)[key]
+    d = store_detection(
+        session,
+        channel_id=channel.id,
+        on_time=onset + timedelta(seconds=0.3),
+        off_time=onset + timedelta(seconds=8),
+        onset_time=onset,
+        peak_ratio=12.0,
+        snr=snr,
+        peak_amplitude=5000.0,
+        profile="default",
+        now=NOW,
+    )
+    return d.id
+
+
+def test_station_list_shows_latency_and_state(client: TestClient, inventory: Session) -> None:
+    index = channel_index(inventory)
+    for code in ("HHZ", "HHN", "HHE", "HNZ", "HNN", "HNE"):
+        record_arrival(
+            inventory,
+            channel_id=index[ChannelKey("TJ", "SAREZ", "", code)].id,
+            last_sample_time=NOW - timedelta(seconds=3),
+            arrival_time=NOW - timedelta(seconds=1),
+        )
+    record_arrival(
+        inventory,
+        channel_id=index[ChannelKey("TJ", "MURGH", "", "HHZ")].id,
+        last_sample_time=NOW - timedelta(minutes=15),
+        arrival_time=NOW - timedelta(minutes=15),
+    )
+    response = client.get("/api/v1/stations")
+    assert response.status_code == 200
+    body = {s["id"]: s for s in response.json()}
+    assert sorted(body) == ["TJ.MANEM", "TJ.MURGH", "TJ.SAREZ"]
+    sarez = body["TJ.SAREZ"]
+    assert sarez["state"] == "OK"
+    assert 2.5 < sarez["data_latency_s"] < 30
+    hhz = next(c for c in sarez["channels"] if c["code"] == "HHZ")
+    assert hhz["id"] == "TJ.SAREZ..HHZ"
+    assert hhz["kind"] == "seismometer"
+    assert hhz["records"] == 1
+    murgh = body["TJ.MURGH"]
+    assert murgh["state"] == "DOWN"
+    assert "HHZ: no data for 15 min" in murgh["reason"]
+    assert body["TJ.MANEM"]["state"] == "UNKNOWN"
+    assert body["TJ.MANEM"]["data_latency_s"] is None
+
+
+def test_one_station_and_an_unknown_one(client: TestClient) -> None:
+    assert client.get("/api/v1/stations/TJ.SAREZ").json()["code"] == "SAREZ"
+    assert client.get("/api/v1/stations/tj.sarez").status_code == 200
+    missing = client.get("/api/v1/stations/TJ.NOWHERE")
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "no station 'TJ.NOWHERE'"
+    malformed = client.get("/api/v1/stations/SAREZ")
+    assert malformed.status_code == 422
+    assert "station_id" in malformed.text
+
+
+def test_detections_filter_and_cursor(client: TestClient, inventory: Session) -> None:
+    t0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+    ids = [
+        _detect(inventory, ChannelKey("TJ", sta, "", "HHZ"), t0 + timedelta(seconds=i), snr=5.0 + i)
+        for i, sta in enumerate(["SAREZ", "MURGH", "MANEM", "SAREZ"])
+    ]
+    page = client.get("/api/v1/detections", params={"limit": 2}).json()
+    assert [d["id"] for d in page["items"]] == ids[:2]
+    assert page["items"][0]["stream"] == "TJ.SAREZ..HHZ"
+    rest = client.get(page["next"]).json()
+    assert [d["id"] for d in rest["items"]] == ids[2:]
+    after_last = client.get(rest["next"]).json()
+    assert after_last == {"items": [], "next": None}
+
+    sarez = client.get("/api/v1/detections", params={"station": "TJ.SAREZ"}).json()["items"]
+    assert [d["id"] for d in sarez] == [ids[0], ids[3]]
+    strong = client.get("/api/v1/detections", params={"min_snr": 7}).json()["items"]
+    assert [d["id"] for d in strong] == ids[2:]
+    window = client.get(
+        "/api/v1/detections",
+        params={"start": "2025-06-01T12:00:01", "end": "2025-06-01T12:00:03"},
+    ).json()["items"]
+    assert [d["id"] for d in window] == ids[1:3]
+
+
+@pytest.mark.parametrize("station", ["NOWHERE", "TJ.NOWHERE", "XX.SAREZ"])
+def test_detections_of_unknown_station_is_404(client: TestClient, station: str) -> None:
+    response = client.get("/api/v1/detections", params={"station": station})
+    assert response.status_code == 404
+    assert "no station" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"start": "yesterday"}, "start"),
+        ({"limit": 0}, "limit"),
+        ({"min_snr": "high"}, "min_snr"),
+        ({"station": "TJ.SAREZ.HHZ"}, "station"),
+    ],
+)
+def test_malformed_query_names_the_parameter(
+    client: TestClient, params: dict[str, object], name: str
+) -> None:
+    response = client.get("/api/v1/detections", params=params)
+    assert response.status_code == 422
+    assert name in response.text
+
+
+def test_limits_and_reversed_windows_are_refused(client: TestClient) -> None:
+    too_many = client.get("/api/v1/detections", params={"limit": 100_000})
+    assert too_many.status_code == 400
+    assert "limit must be at most 1000" in too_many.json()["detail"]
+    backwards = client.get(
+        "/api/v1/events", params={"start": "2025-06-02T00:00:00", "end": "2025-06-01T00:00:00"}
+    )
+    assert backwards.status_code == 400
+    assert "end must be after start" in backwards.json()["detail"]
+
+
+def test_events_with_their_detections(client: TestClient, inventory: Session) -> None:
+    t0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+    ids = [
+        _detect(inventory, ChannelKey("TJ", sta, "", "HHZ"), t0 + timedelta(seconds=dt))
+        for sta, dt in [("SAREZ", 0.0), ("MANEM", 14.0), ("MURGH", 18.5)]
+    ]
+    event = store_event(
+        inventory,
+        event_id=None,
+        time=t0,
+        status=EventStatus.PRELIMINARY,
+        n_stations=3,
+        coincidence_sum=3.0,
+        duration=18.5,
+        detection_ids=ids,
+        now=NOW,
+    )
+    page = client.get("/api/v1/events").json()
+    assert len(page["items"]) == 1
+    got = page["items"][0]
+    assert got["id"] == event.id
+    assert got["stations"] == ["TJ.MANEM", "TJ.MURGH", "TJ.SAREZ"]
+    assert [d["station"] for d in got["detections"]] == ["SAREZ", "MANEM", "MURGH"]
+    assert client.get(f"/api/v1/events/{event.id}").json()["n_stations"] == 3
+    assert client.get("/api/v1/events/999999").status_code == 404
+    assert client.get("/api/v1/events", params={"min_stations": 4}).json()["items"] == []
+    assert client.get("/api/v1/events", params={"status": "final"}).json()["items"] == []
+    assert client.get("/api/v1/events", params={"status": "bogus"}).status_code == 422
+
+
+def test_openapi_documents_the_routes(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in (
+        "/api/v1/stations",
+        "/api/v1/stations/{station_id}",
+        "/api/v1/detections",
+        "/api/v1/events",
+    ):
+        assert path in paths
+    assert client.get("/healthz").json() == {"status": "ok"}
