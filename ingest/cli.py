@@ -1,0 +1,244 @@
+"""The ``larza`` command: database, stations, the demo feed, the worker, the API, the demo."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stations.errors import LarzaError
+
+app = typer.Typer(
+    help="Larza: seismic station monitoring.", no_args_is_help=True, add_completion=False
+)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+stations_app = typer.Typer(help="Station metadata (StationXML).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(stations_app, name="stations")
+
+DatabaseUrl = Annotated[
+    str | None, typer.Option("--database-url", envvar="LARZA_DATABASE_URL", help="SQLAlchemy URL")
+]
+DEFAULT_DATABASE_URL = "sqlite:///var/larza.sqlite"
+
+
+def _logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+@db_app.command("migrate")
+def db_migrate(database_url: DatabaseUrl = None) -> None:
+    """Create or upgrade the database schema (Alembic migrations)."""
+    from stations.db import current_revision, make_engine, migrate
+
+    engine = make_engine(database_url or DEFAULT_DATABASE_URL)
+    try:
+        migrate(engine)
+        typer.echo(f"database at revision {current_revision(engine)}")
+    finally:
+        engine.dispose()
+
+
+@stations_app.command("import")
+def stations_import(
+    files: Annotated[list[Path] | None, typer.Argument(help="StationXML files")] = None,
+    default: Annotated[bool, typer.Option("--default", help="the shipped TJ inventory")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Import StationXML: every file whole, or nothing of it."""
+    from stations.db import make_engine, make_session_factory
+    from stations.inventory import default_inventory_path, import_stationxml
+
+    paths = list(files or []) + ([default_inventory_path()] if default else [])
+    if not paths:
+        raise _fail("name StationXML files, or --default for the shipped inventory")
+    engine = make_engine(database_url or DEFAULT_DATABASE_URL)
+    factory = make_session_factory(engine)
+    try:
+        for path in paths:
+            with factory() as session, session.begin():
+                summary = import_stationxml(session, path)
+            typer.echo(
+                f"{path.name}: {summary.networks} networks, {summary.stations} stations, "
+                f"{summary.channels} channels"
+            )
+    except LarzaError as e:
+        raise _fail(str(e)) from e
+    finally:
+        engine.dispose()
+
+
+@stations_app.command("list")
+def stations_list(database_url: DatabaseUrl = None) -> None:
+    """Print the stations and channels in the database."""
+    from stations.db import make_engine, make_session_factory
+    from stations.queries import list_stations
+
+    engine = make_engine(database_url or DEFAULT_DATABASE_URL)
+    with make_session_factory(engine)() as session:
+        for s in list_stations(session):
+            codes = " ".join(sorted(f"{c.location}.{c.code}".lstrip(".") for c in s.channels))
+            typer.echo(f"{s.network.code}.{s.code}\t{s.latitude:.3f}\t{s.longitude:.3f}\t{codes}")
+    engine.dispose()
+
+
+@app.command()
+def feed(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="SeedLink port")] = 18000,
+    inventory: Annotated[
+        Path | None, typer.Option(help="StationXML of the stations to simulate")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed (repeatable data)")] = None,
+    event_interval: Annotated[
+        float, typer.Option(help="seconds between synthetic earthquakes")
+    ] = 60.0,
+    first_event_after: Annotated[
+        float, typer.Option(help="seconds to the first earthquake")
+    ] = 20.0,
+    verbose: bool = False,
+) -> None:
+    """Serve synthetic SeedLink data (noise and local earthquakes) for the stations."""
+    import asyncio
+
+    from ingest.feed import serve
+    from ingest.feed_stations import station_specs
+    from stations.inventory import default_inventory_path
+
+    _logging(verbose)
+    try:
+        specs = station_specs(inventory or default_inventory_path())
+    except LarzaError as e:
+        raise _fail(str(e)) from e
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        asyncio.run(
+            serve(
+                specs,
+                host=host,
+                port=port,
+                seed=seed,
+                event_interval=event_interval,
+                first_event_after=first_event_after,
+            )
+        )
+    except KeyboardInterrupt:
+        logging.getLogger("larza.feed").info("feed: stopped")
+
+
+@app.command()
+def worker(
+    seedlink: Annotated[str | None, typer.Option(help="SeedLink server host:port")] = None,
+    stations: Annotated[str | None, typer.Option(help="NET.STA,... (default: all)")] = None,
+    database_url: DatabaseUrl = None,
+    verbose: bool = False,
+) -> None:
+    """Ingest SeedLink data: detect, associate, store, resume after restarts."""
+    from pydantic import ValidationError
+
+    from ingest.settings import WorkerSettings
+    from ingest.worker import run_worker
+
+    _logging(verbose)
+    overrides = {
+        k: v
+        for k, v in {
+            "seedlink": seedlink,
+            "stations": stations,
+            "database_url": database_url,
+        }.items()
+        if v is not None
+    }
+    try:
+        settings = WorkerSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as e:
+        raise _fail(str(e)) from e
+    run_worker(settings)
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Serve the HTTP API."""
+    import uvicorn
+
+    if database_url:
+        os.environ["LARZA_DATABASE_URL"] = database_url
+    uvicorn.run("api.app:create_app_from_env", factory=True, host=host, port=port, log_level="info")
+
+
+@app.command()
+def demo(
+    api_port: Annotated[int, typer.Option(help="HTTP port of the API")] = 8000,
+    seedlink_port: Annotated[int, typer.Option(help="port of the demo SeedLink feed")] = 18000,
+    database_url: DatabaseUrl = None,
+    event_interval: Annotated[
+        float, typer.Option(help="seconds between synthetic earthquakes")
+    ] = 60.0,
+) -> None:
+    """Migrate, load the default stations, and run feed + worker + API until Ctrl-C."""
+    url = database_url or DEFAULT_DATABASE_URL
+    db_migrate(url)
+    stations_import(None, default=True, database_url=url)
+    env = {**os.environ, "LARZA_DATABASE_URL": url}
+    me = [sys.executable, "-m", "ingest"]
+    procs = [
+        subprocess.Popen(
+            [*me, "feed", "--port", str(seedlink_port), "--event-interval", str(event_interval)],
+            env=env,
+        ),
+    ]
+    time.sleep(1.0)
+    procs.append(
+        subprocess.Popen([*me, "worker", "--seedlink", f"127.0.0.1:{seedlink_port}"], env=env)
+    )
+    procs.append(subprocess.Popen([*me, "api", "--port", str(api_port)], env=env))
+    base = f"http://127.0.0.1:{api_port}"
+    typer.echo(
+        f"\nLarza demo is starting:\n"
+        f"  SeedLink feed   127.0.0.1:{seedlink_port}\n"
+        f"  stations        {base}/api/v1/stations\n"
+        f"  detections      {base}/api/v1/detections\n"
+        f"  events          {base}/api/v1/events\n"
+        f"  API docs        {base}/docs\n"
+        f"Ctrl-C stops everything.\n"
+    )
+    try:
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        failed = [p.args for p in procs if p.poll() not in (None, 0)]
+        if failed:
+            typer.echo(f"error: a demo process exited: {failed}", err=True)
+    except KeyboardInterrupt:
+        typer.echo("stopping ...")
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,166 @@
+"""Per-packet work: decode, detect, associate, and store it all with the stream position.
+
+Everything one packet produced is written in one transaction together with the stream's
+sequence number, so a restart resumes exactly after the last packet whose results were kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from detection import Associator, DetectorConfig, NetworkEvent, Pick, StreamingDetector
+from ingest.decode import Record, RecordError, decode_record
+from ingest.source import Packet
+from stations.models import Channel, EventStatus
+from stations.queries import (
+    ChannelKey,
+    channel_index,
+    record_arrival,
+    save_stream_state,
+    store_detection,
+    store_event,
+)
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+class Pipeline:
+    """Turns packets from one server into stored arrivals, detections and events."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        server: str,
+        detector: DetectorConfig,
+        profile: str = "default",
+        association_window_s: float,
+        association_min_stations: int,
+        clock: Clock = lambda: datetime.now(UTC),
+    ) -> None:
+        self._factory = session_factory
+        self._server = server
+        self._config = detector
+        self._profile = profile
+        self._clock = clock
+        self._window = association_window_s
+        self._associator = Associator(
+            window=association_window_s, min_stations=association_min_stations
+        )
+        self._detectors: dict[ChannelKey, StreamingDetector] = {}
+        self._event_ids: dict[int, int] = {}
+        self.counts: Counter[str] = Counter()
+        with session_factory() as session:
+            self._channels: dict[ChannelKey, Channel] = channel_index(session)
+
+    def handle(self, packet: Packet) -> None:
+        arrival = self._clock()
+        net, _, sta = packet.station_id.partition("_")
+        try:
+            record: Record | None = decode_record(packet.payload)
+        except RecordError as e:
+            self.counts["corrupt"] += 1
+            log.warning("%s.%s seq %s: skipped: %s", net, sta, packet.seqnum, e)
+            record = None
+        channel = None if record is None else self._channels.get(record.key)
+        if record is not None and channel is None:
+            self.counts["unknown_stream"] += 1
+            if self.counts[f"unknown:{record.key}"] == 0:
+                log.warning(
+                    "%s seq %s: stream not in the inventory, skipped", record.key, packet.seqnum
+                )
+            self.counts[f"unknown:{record.key}"] += 1
+        with self._factory() as session, session.begin():
+            if record is not None and channel is not None:
+                self._process(session, record, channel, arrival)
+            if packet.seqnum is not None:
+                save_stream_state(
+                    session,
+                    server=self._server,
+                    network=net,
+                    station=sta,
+                    last_seq=packet.seqnum,
+                    last_time=record.end_datetime() if record is not None else arrival,
+                    now=arrival,
+                )
+        self.counts["packets"] += 1
+
+    def _process(
+        self, session: Session, record: Record, channel: Channel, arrival: datetime
+    ) -> None:
+        self.counts["records"] += 1
+        record_arrival(
+            session,
+            channel_id=channel.id,
+            last_sample_time=record.end_datetime(),
+            arrival_time=arrival,
+        )
+        if channel.kind.value == "soh":
+            return
+        detector = self._detectors.get(record.key)
+        if detector is None or detector.sampling_rate != record.sampling_rate:
+            detector = StreamingDetector(self._config, sampling_rate=record.sampling_rate)
+            self._detectors[record.key] = detector
+        station = f"{record.key.network}.{record.key.station}"
+        for trigger in detector.feed(record.data, record.starttime):
+            stored = store_detection(
+                session,
+                channel_id=channel.id,
+                on_time=_utc(trigger.on_time),
+                off_time=_utc(trigger.off_time),
+                onset_time=_utc(trigger.onset_time),
+                peak_ratio=float(trigger.peak_ratio),
+                snr=float(trigger.snr),
+                peak_amplitude=float(trigger.peak_amplitude),
+                profile=self._profile,
+                now=arrival,
+            )
+            self.counts["detections"] += 1
+            log.info(
+                "detection %s at %s (ratio %.1f, snr %.1f)",
+                record.key,
+                _utc(trigger.onset_time).isoformat(),
+                trigger.peak_ratio,
+                trigger.snr,
+            )
+            pick = Pick(
+                station=station,
+                channel=record.key.channel,
+                time=trigger.onset_time,
+                peak_ratio=float(trigger.peak_ratio),
+                key=stored.id,
+            )
+            for event in self._associator.add(pick):
+                self._store_event(session, event, arrival)
+        for event in self._associator.close_before(record.endtime - self._window - 60.0):
+            self._store_event(session, event, arrival)
+
+    def _store_event(self, session: Session, event: NetworkEvent, now: datetime) -> None:
+        stored = store_event(
+            session,
+            event_id=self._event_ids.get(event.event_key),
+            time=_utc(event.time),
+            status=EventStatus(event.status),
+            n_stations=len(event.stations),
+            coincidence_sum=float(event.coincidence_sum),
+            duration=float(event.duration),
+            detection_ids=list(event.pick_keys),
+            now=now,
+        )
+        if event.event_key not in self._event_ids:
+            self.counts["events"] += 1
+            log.info(
+                "event %d at %s: %s", stored.id, stored.time.isoformat(), ", ".join(event.stations)
+            )
+        self._event_ids[event.event_key] = stored.id

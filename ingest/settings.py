@@ -1,0 +1,49 @@
+"""Settings of the ingest worker (environment variables prefixed ``LARZA_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WorkerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LARZA_", extra="ignore")
+
+    database_url: str = "sqlite:///var/larza.sqlite"
+    seedlink: str = Field("127.0.0.1:18000", description="SeedLink server as host:port")
+    selectors: str = Field("HH? HN?", description="SeedLink stream selectors, space separated")
+    stations: str = Field("", description="NET.STA list, comma separated; empty: every station")
+    keepalive_s: float = Field(30.0, gt=0, description="send INFO ID this often while idle")
+    idle_timeout_s: float = Field(60.0, gt=0, description="reconnect after this long without data")
+    reconnect_delay_s: float = Field(2.0, ge=0)
+    association_window_s: float = Field(
+        40.0, gt=0, description="longest time between first and last onset of one event"
+    )
+    association_min_stations: int = Field(3, ge=1)
+
+    @field_validator("seedlink")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"seedlink must be host:port, got {value!r}")
+        return value
+
+    @field_validator("stations")
+    @classmethod
+    def _station_list(cls, value: str) -> str:
+        for item in filter(None, (s.strip() for s in value.split(","))):
+            if item.count(".") != 1:
+                raise ValueError(f"stations must be NET.STA items, got {item!r}")
+        return value
+
+    def station_list(self) -> list[tuple[str, str]]:
+        items = filter(None, (s.strip().upper() for s in self.stations.split(",")))
+        return [(net, sta) for net, sta in (i.split(".") for i in items)]
+
+
+@lru_cache
+def get_settings() -> WorkerSettings:
+    return WorkerSettings()
