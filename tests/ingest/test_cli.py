@@ -26,7 +26,8 @@ def test_migrate_import_and_list(fresh_database_url: str) -> None:
     assert listed.exit_code == 0, listed.output
     lines = listed.output.strip().splitlines()
     assert [line.split("\t")[0] for line in lines] == ["TJ.MANEM", "TJ.MURGH", "TJ.SAREZ"]
-    assert "HHZ" in lines[0] and "HNZ" in lines[0]
+    assert "HHZ" in lines[0]
+    assert "HNZ" in lines[0]
 
 
 def test_malformed_stationxml_is_named_and_nothing_is_imported(
