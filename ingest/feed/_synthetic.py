@@ -1,0 +1,363 @@
+"""Synthetic data: coloured noise plus local earthquakes, packed as miniSEED in real time.
+
+Every sample is a function of the seed, the channel and its absolute sample index only, so
+the data do not depend on how often ``records_until`` is called: calling it once for ten
+minutes or six hundred times for a second each gives the same samples (the records differ only
+where a partly filled record had to be flushed early).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from scipy.signal import lfilter, lfilter_zi
+
+from ingest.feed._mseed import pack_steim2
+from ingest.feed._stations import ChannelSpec, StationSpec
+from stations.errors import ConfigurationError
+
+P_VELOCITY_KM_S = 6.0
+S_VELOCITY_KM_S = 3.5
+EARTH_RADIUS_KM = 6371.0
+REFERENCE_DISTANCE_KM = 100.0
+"""``SyntheticEvent.amplitude`` is the P amplitude on the vertical at this distance."""
+
+_NOISE_RMS_VELOCITY = 300.0
+_NOISE_RMS_ACCELERATION = 80.0
+_NOISE_AR = 0.6
+"""AR(1) coefficient of the noise: lightly red."""
+_MICROSEISM_AMPLITUDE = 120.0
+_ACCELERATION_GAIN = 0.01
+"""Acceleration counts per (velocity count / s): the accelerometer is the less sensitive."""
+_P_DECAY_S = 1.0
+_S_DECAY_S = 2.0
+_RISE_S = 0.03
+_WAVELET_LENGTH = 10.0
+"""Wavelets are cut off after this many decay times."""
+_MAX_KEPT_EVENTS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class SyntheticEvent:
+    """One synthetic earthquake.
+
+    ``amplitude`` is the peak P amplitude on the vertical seismometer at 100 km hypocentral
+    distance, in counts; it falls off as 1/R (R at least 10 km).
+    """
+
+    origin_time: float
+    latitude: float
+    longitude: float
+    depth_km: float
+    amplitude: float
+
+    def distance_km(self, station: StationSpec) -> float:
+        """Hypocentral distance to ``station`` (great circle, plus depth and elevation)."""
+        epi = epicentral_distance_km(
+            self.latitude, self.longitude, station.latitude, station.longitude
+        )
+        vertical = self.depth_km + station.elevation / 1000.0
+        return math.hypot(epi, vertical)
+
+    def p_time(self, station: StationSpec) -> float:
+        """POSIX time of the P arrival at ``station``."""
+        return self.origin_time + self.distance_km(station) / P_VELOCITY_KM_S
+
+    def s_time(self, station: StationSpec) -> float:
+        """POSIX time of the S arrival at ``station``."""
+        return self.origin_time + self.distance_km(station) / S_VELOCITY_KM_S
+
+
+def epicentral_distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine) on a spherical Earth."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Wavelet:
+    arrival_rel: float
+    """Arrival, seconds after the source's start."""
+    amplitude: float
+    decay: float
+    freqs: npt.NDArray[np.float64]
+    phases: npt.NDArray[np.float64]
+    weights: npt.NDArray[np.float64]
+
+    @property
+    def end_rel(self) -> float:
+        return self.arrival_rel + _WAVELET_LENGTH * self.decay
+
+    def velocity(self, t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        tau = t - self.arrival_rel
+        out = np.zeros_like(t)
+        m = (tau >= 0.0) & (tau < _WAVELET_LENGTH * self.decay)
+        if not m.any():
+            return out
+        tm = tau[m]
+        env = (1.0 - np.exp(-tm / _RISE_S)) * np.exp(-tm / self.decay)
+        osc = np.sin(2 * np.pi * self.freqs[:, None] * tm[None, :] + self.phases[:, None])
+        out[m] = self.amplitude * env * (self.weights @ osc)
+        return out
+
+
+@dataclass(slots=True)
+class _Channel:
+    station: StationSpec
+    spec: ChannelSpec
+    rng: np.random.Generator
+    zi: npt.NDArray[np.float64]
+    micro_phase: float
+    micro_freq: float
+    start_ns: int = 0
+    generated: int = 0
+    """Samples generated so far (absolute index of the next one)."""
+    pending: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
+    pending_index: int = 0
+    """Absolute index of ``pending[0]``."""
+
+    @property
+    def noise_rms(self) -> float:
+        return _NOISE_RMS_ACCELERATION if self.spec.is_accelerometer else _NOISE_RMS_VELOCITY
+
+
+class SyntheticSource:
+    """Noise and synthetic local earthquakes for ``stations``, as real-time miniSEED records.
+
+    Parameters
+    ----------
+    stations
+        What to simulate. ``?N?`` channels get acceleration, all others velocity.
+    seed
+        Seed of every random choice (``None``: a fresh one); equal seeds give equal data.
+    event_interval
+        Mean seconds between earthquakes (each interval jittered by up to ±25 %).
+    first_event_after
+        Seconds from the start to the first origin time.
+    start
+        POSIX time of the first sample; by default the whole second at or before the first
+        ``records_until`` call.
+    flush_after
+        A partly filled record is released once its first sample is this many seconds old.
+    region
+        ``(lat_min, lat_max, lon_min, lon_max)`` of the epicentres; by default the stations'
+        bounding box widened by 0.6° in latitude and 0.8° in longitude.
+    depth_km
+        Range of the hypocentral depths.
+
+    Notes
+    -----
+    P travels at 6.0 km/s and S at 3.5 km/s along the straight hypocentral path. Each
+    arrival is a sum of three decaying sinusoids between 2 and 8 Hz: P strongest on the
+    vertical, S about twice as strong and strongest on the horizontals. The amplitude falls
+    off as 1/R and is at least ~30 times the noise RMS 250 km away, so an STA/LTA on every
+    station triggers. Accelerometers record the time derivative of the same motion.
+    """
+
+    def __init__(
+        self,
+        stations: Sequence[StationSpec],
+        seed: int | None = None,
+        event_interval: float = 60.0,
+        first_event_after: float = 20.0,
+        *,
+        start: float | None = None,
+        flush_after: float = 4.0,
+        region: tuple[float, float, float, float] | None = None,
+        depth_km: tuple[float, float] = (5.0, 20.0),
+    ) -> None:
+        if not stations:
+            raise ConfigurationError("SyntheticSource", "no stations to simulate")
+        if event_interval <= 0.0:
+            raise ConfigurationError(
+                "SyntheticSource", f"event_interval must be > 0, got {event_interval}"
+            )
+        if first_event_after < 0.0 or flush_after <= 0.0:
+            raise ConfigurationError(
+                "SyntheticSource",
+                f"need first_event_after >= 0 and flush_after > 0, "
+                f"got {first_event_after}, {flush_after}",
+            )
+        self.stations = list(stations)
+        self.seed = int(np.random.SeedSequence().entropy) if seed is None else seed  # type: ignore[arg-type]
+        self.event_interval = event_interval
+        self.first_event_after = first_event_after
+        self.flush_after = flush_after
+        if region is None:
+            lats = [s.latitude for s in self.stations]
+            lons = [s.longitude for s in self.stations]
+            region = (min(lats) - 0.6, max(lats) + 0.6, min(lons) - 0.8, max(lons) + 0.8)
+        self.region = region
+        self.depth_km = depth_km
+        self._event_rng = np.random.default_rng([self.seed, 0xE7E27])
+        self._events: deque[SyntheticEvent] = deque(maxlen=_MAX_KEPT_EVENTS)
+        self._active: list[tuple[SyntheticEvent, dict[tuple[int, str], list[_Wavelet]]]] = []
+        self._channels: list[_Channel] = []
+        for si, st in enumerate(self.stations):
+            for ci, ch in enumerate(st.channels):
+                rng = np.random.default_rng([self.seed, si, ci])
+                self._channels.append(
+                    _Channel(
+                        station=st,
+                        spec=ch,
+                        rng=rng,
+                        zi=np.zeros(1),
+                        micro_phase=float(rng.uniform(0, 2 * np.pi)),
+                        micro_freq=float(rng.uniform(0.15, 0.25)),
+                    )
+                )
+        self._start: float | None = None
+        self._next_origin = 0.0
+        if start is not None:
+            self._begin(start)
+
+    # -- public --------------------------------------------------------------------------
+
+    @property
+    def start(self) -> float | None:
+        """POSIX time of the first sample, once known."""
+        return self._start
+
+    @property
+    def events(self) -> list[SyntheticEvent]:
+        """The earthquakes made so far (origin up to the last ``now``), oldest first."""
+        return list(self._events)
+
+    def records_until(self, now: float) -> list[bytes]:
+        """The records whose samples are all recorded by ``now``, sorted by start time.
+
+        A record is released when it is full, or when its first sample is ``flush_after``
+        seconds old. Samples at times ``<= now`` are recorded.
+        """
+        if self._start is None:
+            self._begin(float(math.floor(now)))
+        assert self._start is not None
+        self._schedule_events(now)
+        now_ns = round(now * 1e9)
+        flush_ns = round(self.flush_after * 1e9)
+        out: list[tuple[int, int, bytes]] = []
+        for k, ch in enumerate(self._channels):
+            period = ch.spec.period_ns
+            available = (now_ns - ch.start_ns) // period + 1 if now_ns >= ch.start_ns else 0
+            if available > ch.generated:
+                fresh = self._samples(ch, ch.generated, available)
+                ch.pending = np.concatenate([ch.pending, fresh])
+                ch.generated = available
+            if ch.pending.size == 0:
+                continue
+            packed = pack_steim2(
+                ch.station.network,
+                ch.station.station,
+                ch.spec.location,
+                ch.spec.channel,
+                ch.start_ns + ch.pending_index * period,
+                ch.spec.sampling_rate,
+                ch.pending,
+            )
+            used = 0
+            for i, (rec, n) in enumerate(packed):
+                first_ns = ch.start_ns + (ch.pending_index + used) * period
+                last = i == len(packed) - 1
+                if last and now_ns - first_ns < flush_ns:
+                    break
+                out.append((first_ns, k, rec))
+                used += n
+            ch.pending = ch.pending[used:]
+            ch.pending_index += used
+        self._prune(now)
+        out.sort(key=lambda item: (item[0], item[1]))
+        return [rec for _, _, rec in out]
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _begin(self, start: float) -> None:
+        self._start = start
+        self._next_origin = start + self.first_event_after
+        start_ns = round(start * 1e9)
+        for ch in self._channels:
+            ch.start_ns = start_ns
+
+    def _schedule_events(self, now: float) -> None:
+        rng = self._event_rng
+        lat0, lat1, lon0, lon1 = self.region
+        while self._next_origin <= now:
+            event = SyntheticEvent(
+                origin_time=self._next_origin,
+                latitude=round(float(rng.uniform(lat0, lat1)), 4),
+                longitude=round(float(rng.uniform(lon0, lon1)), 4),
+                depth_km=round(float(rng.uniform(*self.depth_km)), 2),
+                amplitude=round(float(np.exp(rng.uniform(np.log(4e4), np.log(1.5e5))))),
+            )
+            self._events.append(event)
+            self._active.append((event, self._wavelets(event, rng)))
+            self._next_origin += self.event_interval * float(rng.uniform(0.75, 1.25))
+
+    def _wavelets(
+        self, event: SyntheticEvent, rng: np.random.Generator
+    ) -> dict[tuple[int, str], list[_Wavelet]]:
+        assert self._start is not None
+        out: dict[tuple[int, str], list[_Wavelet]] = {}
+        for si, st in enumerate(self.stations):
+            r = event.distance_km(st)
+            a_p = event.amplitude * REFERENCE_DISTANCE_KM / max(r, 10.0)
+            tp = event.p_time(st) - self._start
+            ts = event.s_time(st) - self._start
+            for comp in "ZNE":
+                horizontal = comp != "Z"
+                p_gain = float(rng.uniform(0.2, 0.4)) if horizontal else 1.0
+                s_gain = float(rng.uniform(1.6, 2.4)) if horizontal else 0.7
+                waves = []
+                for arrival, gain, decay in ((tp, p_gain, _P_DECAY_S), (ts, s_gain, _S_DECAY_S)):
+                    weights = rng.uniform(0.5, 1.0, 3)
+                    waves.append(
+                        _Wavelet(
+                            arrival_rel=arrival,
+                            amplitude=a_p * gain,
+                            decay=decay,
+                            freqs=rng.uniform(2.0, 8.0, 3),
+                            phases=rng.uniform(0.0, 2 * np.pi, 3),
+                            weights=weights / weights.sum(),
+                        )
+                    )
+                out[(si, comp)] = waves
+        return out
+
+    def _prune(self, now: float) -> None:
+        assert self._start is not None
+        rel = now - self._start
+        self._active = [
+            (ev, waves)
+            for ev, waves in self._active
+            if any(w.end_rel + 1.0 > rel for ws in waves.values() for w in ws)
+        ]
+
+    def _samples(self, ch: _Channel, first: int, stop: int) -> npt.NDArray[np.int32]:
+        n = stop - first
+        dt = ch.spec.period_ns / 1e9
+        t = np.arange(first, stop, dtype=np.float64) * dt
+        # lightly red noise: AR(1) with the filter state carried from chunk to chunk
+        white = ch.rng.standard_normal(n) * ch.noise_rms * math.sqrt(1.0 - _NOISE_AR**2)
+        if first == 0:
+            ch.zi = lfilter_zi([1.0], [1.0, -_NOISE_AR]) * white[0] if n else ch.zi
+        noise, ch.zi = lfilter([1.0], [1.0, -_NOISE_AR], white, zi=ch.zi)
+        x = np.asarray(noise, dtype=np.float64)
+        micro = _MICROSEISM_AMPLITUDE * (0.3 if ch.spec.is_accelerometer else 1.0)
+        x += micro * np.sin(2 * np.pi * ch.micro_freq * t + ch.micro_phase)
+        si = self.stations.index(ch.station)
+        for _, waves in self._active:
+            for w in waves.get((si, ch.spec.component), ()):
+                if w.end_rel < t[0] or w.arrival_rel > t[-1] + dt:
+                    continue
+                if ch.spec.is_accelerometer:
+                    acc = (w.velocity(t) - w.velocity(t - dt)) / dt
+                    x += _ACCELERATION_GAIN * acc
+                else:
+                    x += w.velocity(t)
+        return np.clip(np.rint(x), -(2**31) + 1, 2**31 - 1).astype(np.int32)
