@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from detection import Associator, DetectorConfig, NetworkEvent, Pick, StreamingDetector
+from ingest.archive import SdsArchive
 from ingest.decode import Record, RecordError, decode_record
 from ingest.source import Packet
 from stations.models import Channel, EventStatus
@@ -47,9 +48,11 @@ class Pipeline:
         profile: str = "default",
         association_window_s: float,
         association_min_stations: int,
+        archive: SdsArchive | None = None,
         clock: Clock = lambda: datetime.now(UTC),
     ) -> None:
         self._factory = session_factory
+        self._archive = archive
         self._server = server
         self._config = detector
         self._profile = profile
@@ -82,6 +85,15 @@ class Pipeline:
                 )
             self.counts[f"unknown:{record.key}"] += 1
         with self._factory() as session, session.begin():
+            if record is not None and self._archive is not None:
+                # Every decodable record, known to the inventory or not: nothing is lost.
+                self._archive.append(
+                    session,
+                    key=record.key,
+                    starttime=record.starttime,
+                    record=packet.payload,
+                    now=arrival,
+                )
             if record is not None and channel is not None:
                 self._process(session, record, channel, arrival)
             if packet.seqnum is not None:

@@ -12,6 +12,7 @@ class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LARZA_", extra="ignore")
 
     database_url: str = "sqlite:///var/larza.sqlite"
+    archive_dir: str = Field("var/archive", description="SDS archive root; empty: no archive")
     seedlink: str = Field("127.0.0.1:18000", description="SeedLink server as host:port")
     selectors: str = Field("HH? HN?", description="SeedLink stream selectors, space separated")
     stations: str = Field("", description="NET.STA list, comma separated; empty: every station")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from pathlib import Path
 from types import FrameType
 
 from detection import DetectorConfig
+from ingest.archive import SdsArchive
 from ingest.pipeline import Pipeline
 from ingest.settings import WorkerSettings
 from ingest.source import SeedLinkSource
@@ -43,6 +45,7 @@ def run_worker(settings: WorkerSettings, detector: DetectorConfig | None = None)
         detector=detector or DetectorConfig(),
         association_window_s=settings.association_window_s,
         association_min_stations=settings.association_min_stations,
+        archive=SdsArchive(Path(settings.archive_dir)) if settings.archive_dir else None,
     )
     source = SeedLinkSource(
         settings.seedlink,

@@ -177,3 +177,14 @@ class HealthSnapshot(Base):
     channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"))
     time: Mapped[UtcTime]
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ArchiveFile(Base):
+    """How many bytes of an SDS archive file are committed: the rest is a crash's leftover."""
+
+    __tablename__ = "archive_file"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(String(300), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    records: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[UtcTime]

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from stations.errors import NotFoundError
 from stations.models import (
+    ArchiveFile,
     Channel,
     ChannelStatus,
     Detection,
@@ -26,6 +27,8 @@ from stations.models import (
 )
 
 __all__ = [
+    "add_archived_record",
+    "archive_file_size",
     "ChannelKey",
     "StreamPosition",
     "channel_index",
@@ -311,3 +314,21 @@ def get_event(session: Session, *, event_id: int) -> Event:
     if found is None:
         raise NotFoundError("event", str(event_id))
     return found
+
+
+def archive_file_size(session: Session, *, path: str) -> int:
+    """The committed size in bytes of an archive file (0 for a file not yet written)."""
+    size = session.scalars(select(ArchiveFile.size).where(ArchiveFile.path == path)).one_or_none()
+    return 0 if size is None else size
+
+
+def add_archived_record(session: Session, *, path: str, size: int, now: datetime) -> None:
+    """Record that ``path`` now holds ``size`` committed bytes, one record more."""
+    found = session.scalars(select(ArchiveFile).where(ArchiveFile.path == path)).one_or_none()
+    if found is None:
+        session.add(ArchiveFile(path=path, size=size, records=1, updated_at=now))
+    else:
+        found.size = size
+        found.records += 1
+        found.updated_at = now
+    session.flush()

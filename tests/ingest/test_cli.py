@@ -18,7 +18,7 @@ def test_migrate_import_and_list(fresh_database_url: str) -> None:
     url = ["--database-url", fresh_database_url]
     migrated = runner.invoke(app, ["db", "migrate", *url])
     assert migrated.exit_code == 0, migrated.output
-    assert "revision 0001" in migrated.output
+    assert "revision 0002" in migrated.output
     imported = runner.invoke(app, ["stations", "import", "--default", *url])
     assert imported.exit_code == 0, imported.output
     assert "1 networks, 3 stations, 18 channels" in imported.output
