@@ -36,7 +36,11 @@ def _larza(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes
 
 @pytest.fixture
 def stack(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    env = {**os.environ, "LARZA_DATABASE_URL": fresh_database_url}
+    env = {
+        **os.environ,
+        "LARZA_DATABASE_URL": fresh_database_url,
+        "LARZA_ARCHIVE_DIR": str(tmp_path / "archive"),
+    }
     for step in (["db", "migrate"], ["stations", "import", "--default"]):
         subprocess.run(
             [sys.executable, "-m", "ingest", *step], env=env, check=True, capture_output=True

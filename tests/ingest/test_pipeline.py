@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,11 +13,12 @@ from obspy import Stream, Trace, UTCDateTime
 from sqlalchemy.orm import Session, sessionmaker
 
 from detection import DetectorConfig
+from ingest.archive import SdsArchive, sds_path
 from ingest.pipeline import Pipeline
 from ingest.source import Packet
 from stations.db import make_engine, make_session_factory, migrate
 from stations.inventory import default_inventory_path, import_stationxml
-from stations.queries import list_detections, list_events, stream_positions
+from stations.queries import ChannelKey, list_detections, list_events, stream_positions
 
 T0 = UTCDateTime(2025, 6, 1, 12, 0, 0)
 ONSETS = {"SAREZ": 40.0, "MURGH": 45.0, "MANEM": 48.0}
@@ -57,13 +59,14 @@ def factory(fresh_database_url: str) -> Iterator[sessionmaker[Session]]:
     engine.dispose()
 
 
-def _pipeline(factory: sessionmaker[Session]) -> Pipeline:
+def _pipeline(factory: sessionmaker[Session], archive: Path | None = None) -> Pipeline:
     return Pipeline(
         factory,
         server="test:18000",
         detector=DetectorConfig(),
         association_window_s=40.0,
         association_min_stations=3,
+        archive=SdsArchive(archive) if archive else None,
         clock=lambda: datetime(2025, 6, 1, 12, 1, 40, tzinfo=UTC),
     )
 
@@ -79,9 +82,9 @@ def _interleaved(rng: np.random.Generator) -> list[Packet]:
 
 
 def test_a_three_station_quake_becomes_detections_and_one_event(
-    factory: sessionmaker[Session],
+    factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    pipeline = _pipeline(factory)
+    pipeline = _pipeline(factory, tmp_path)
     packets = _interleaved(np.random.default_rng(3))
     for packet in packets:
         pipeline.handle(packet)
@@ -97,6 +100,10 @@ def test_a_three_station_quake_becomes_detections_and_one_event(
         assert events[0].n_stations == 3
         assert {d.id for d in events[0].detections} == {d.id for d in detections}
         positions = stream_positions(s, server="test:18000")
+    for station in ONSETS:
+        day_file = tmp_path / sds_path(ChannelKey("TJ", station, "", "HHZ"), T0.timestamp)
+        sent = [p.payload for p in packets if p.station_id == f"TJ_{station}"]
+        assert day_file.read_bytes() == b"".join(sent)
     last = {p.station_id: p.seqnum for p in packets}
     assert {f"TJ_{sta}": pos.last_seq for (_net, sta), pos in positions.items()} == last
 
