@@ -21,6 +21,7 @@ from stations.models import Channel, EventStatus
 from stations.queries import (
     ChannelKey,
     channel_index,
+    channel_statuses,
     record_arrival,
     save_stream_state,
     store_detection,
@@ -63,39 +64,49 @@ class Pipeline:
         )
         self._detectors: dict[ChannelKey, StreamingDetector] = {}
         self._event_ids: dict[int, int] = {}
+        self._unknown: set[ChannelKey] = set()
         self.counts: Counter[str] = Counter()
         with session_factory() as session:
             self._channels: dict[ChannelKey, Channel] = channel_index(session)
+            statuses = channel_statuses(
+                session, channel_ids=(c.id for c in self._channels.values())
+            )
+        # End time of the newest record seen per channel: a record ending no later is a repeat.
+        self._last_end: dict[ChannelKey, float] = {
+            key: statuses[c.id].last_sample_time.timestamp()
+            for key, c in self._channels.items()
+            if c.id in statuses
+        }
 
     def handle(self, packet: Packet) -> None:
+        """Process one packet and store all it produced with the stream position, atomically."""
         arrival = self._clock()
         net, _, sta = packet.station_id.partition("_")
-        try:
-            record: Record | None = decode_record(packet.payload)
-        except RecordError as e:
-            self.counts["corrupt"] += 1
-            log.warning("%s.%s seq %s: skipped: %s", net, sta, packet.seqnum, e)
-            record = None
+        record = self._decode(packet, f"{net}.{sta}")
         channel = None if record is None else self._channels.get(record.key)
-        if record is not None and channel is None:
-            self.counts["unknown_stream"] += 1
-            if self.counts[f"unknown:{record.key}"] == 0:
-                log.warning(
-                    "%s seq %s: stream not in the inventory, skipped", record.key, packet.seqnum
-                )
-            self.counts[f"unknown:{record.key}"] += 1
+        if record is not None and channel is None and record.key not in self._unknown:
+            self._unknown.add(record.key)
+            log.warning(
+                "%s seq %s: stream not in the inventory: archived, not processed",
+                record.key,
+                packet.seqnum,
+            )
         with self._factory() as session, session.begin():
-            if record is not None and self._archive is not None:
-                # Every decodable record, known to the inventory or not: nothing is lost.
-                self._archive.append(
-                    session,
-                    key=record.key,
-                    starttime=record.starttime,
-                    record=packet.payload,
-                    now=arrival,
-                )
-            if record is not None and channel is not None:
-                self._process(session, record, channel, arrival)
+            if record is not None:
+                self._last_end[record.key] = record.endtime
+                if self._archive is not None:
+                    # Every decodable record, known to the inventory or not: nothing is lost.
+                    self._archive.append(
+                        session,
+                        key=record.key,
+                        starttime=record.starttime,
+                        record=packet.payload,
+                        now=arrival,
+                    )
+                if channel is None:
+                    self.counts["unknown_stream"] += 1
+                else:
+                    self._process(session, record, channel, arrival)
             if packet.seqnum is not None:
                 save_stream_state(
                     session,
@@ -107,6 +118,26 @@ class Pipeline:
                     now=arrival,
                 )
         self.counts["packets"] += 1
+
+    def _decode(self, packet: Packet, station: str) -> Record | None:
+        """The packet's record; None (counted and logged) if corrupt or a repeat."""
+        try:
+            record = decode_record(packet.payload)
+        except RecordError as e:
+            self.counts["corrupt"] += 1
+            log.warning("%s seq %s: skipped: %s", station, packet.seqnum, e)
+            return None
+        last_end = self._last_end.get(record.key)
+        if last_end is not None and record.endtime <= last_end + 0.5 / record.sampling_rate:
+            self.counts["repeated"] += 1
+            log.warning(
+                "%s seq %s: record ending %s was already received, skipped",
+                record.key,
+                packet.seqnum,
+                record.end_datetime().isoformat(),
+            )
+            return None
+        return record
 
     def _process(
         self, session: Session, record: Record, channel: Channel, arrival: datetime

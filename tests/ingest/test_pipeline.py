@@ -124,7 +124,27 @@ def test_corrupt_and_unknown_records_are_counted_and_skipped(
     assert pipeline.counts["records"] == 2
     assert "TJ.SAREZ seq 2: skipped" in caplog.text
     assert "XX.FOO..HHZ seq 9: stream not in the inventory" in caplog.text
+    # A record sent again (a server's resend after a reconnect) is not processed twice.
+    pipeline.handle(Packet("TJ_SAREZ", 3, good[1]))
+    assert pipeline.counts["repeated"] == 1
+    assert pipeline.counts["records"] == 2
     with factory() as s:
         positions = stream_positions(s, server="test:18000")
     assert positions[("TJ", "SAREZ")].last_seq == 3
     assert positions[("XX", "FOO")].last_seq == 9
+
+
+def test_a_restarted_pipeline_does_not_redo_what_was_stored(
+    factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    recs = records(quake_trace("SAREZ", 40.0, np.random.default_rng(4)))
+    first = _pipeline(factory, tmp_path)
+    for i, rec in enumerate(recs[:5]):
+        first.handle(Packet("TJ_SAREZ", i + 1, rec))
+    second = _pipeline(factory, tmp_path)  # a new process: state from the database only
+    for i, rec in enumerate(recs[3:8], start=3):
+        second.handle(Packet("TJ_SAREZ", i + 1, rec))
+    assert second.counts["repeated"] == 2
+    assert second.counts["records"] == 3
+    day_file = tmp_path / sds_path(ChannelKey("TJ", "SAREZ", "", "HHZ"), T0.timestamp)
+    assert day_file.read_bytes() == b"".join(recs[:8])
