@@ -5,6 +5,8 @@ a :class:`RecordSource`. :class:`SyntheticSource` makes noise and local earthqua
 configured stations; :func:`serve` runs a source and a server together in real time.
 """
 
+from ingest.feed._serve import pump, serve
+from ingest.feed._server import SeedLinkServer
 from ingest.feed._source import ListSource, RecordSource
 from ingest.feed._stations import ChannelSpec, StationSpec, default_stations
 from ingest.feed._synthetic import SyntheticEvent, SyntheticSource
@@ -13,8 +15,11 @@ __all__ = [
     "ChannelSpec",
     "ListSource",
     "RecordSource",
+    "SeedLinkServer",
     "StationSpec",
     "SyntheticEvent",
     "SyntheticSource",
     "default_stations",
+    "pump",
+    "serve",
 ]

@@ -1,0 +1,471 @@
+"""A SeedLink v3 server on asyncio streams.
+
+What it speaks (as SeisComP's ``seedlink`` and ringserver do, where they agree):
+
+- ``HELLO`` (two lines), ``CAPABILITIES ...`` (OK), ``BATCH`` (OK, then no replies to
+  STATION/SELECT/DATA/FETCH/TIME), ``BYE``; commands end in CR, LF or CRLF.
+- ``INFO ID|CAPABILITIES|STATIONS|STREAMS`` in any state, answered as ``SLINFO *`` /
+  ``SLINFO  `` packets of 512-byte miniSEED log records carrying the XML. ``INFO GAPS`` and
+  ``INFO CONNECTIONS`` (and any other level) answer ``ERROR``.
+- Multi-station: ``STATION sta [net]`` (``?``/``*`` wildcards; without ``net`` any network)
+  answers OK if it matches a station the server knows and ERROR otherwise (SeisComP answers
+  OK for anything that matches its configuration; ringserver answers OK always). Then
+  ``SELECT [!][LL]CCC[.T]`` (no argument clears the selectors), one of ``DATA [seq [time]]``,
+  ``FETCH [seq [time]]`` or ``TIME begin [end]``, and ``END`` starts the flow.
+- Uni-station: ``SELECT`` s then ``DATA``/``FETCH``/``TIME`` without ``STATION`` start the flow
+  at once for every station, without a reply (as libslink and EarthScope's client expect;
+  ObsPy's uni-station mode waits for an ``OK`` and does not work with this server).
+
+Sequence numbers are per station (1 .. FFFFFF, then 1 again), as SeisComP keeps them. ``DATA
+seq`` starts with packet ``seq``; if it has left the ring, with the time given after it (if
+any: the first packet that starts after that time), else with the station's oldest packet (a
+gap the client must notice); if it is not produced yet, with new data. ``DATA`` alone: new
+data only. ``FETCH`` sends what the ring holds and then ``END``. ``TIME begin [end]`` sends the
+packets overlapping the window, from the ring and then live; with an end, ``END`` follows once
+every selected station has data starting 10 s past the end (or the newest data
+anywhere are 30 s past it).
+
+Limitations: no v4, no ``INFO GAPS``/``CONNECTIONS``, no authentication, no ``CAT``; only
+data records (type ``D``) are stored; a client whose next packet leaves the ring before it
+was sent is disconnected (it can resume and will see the gap).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ingest.feed._mseed import pack_text, record_info
+from ingest.feed._protocol import (
+    CAPABILITIES,
+    SOFTWARE,
+    Selector,
+    info_xml,
+    parse_selector,
+    parse_sequence,
+    parse_time,
+    selectors_match,
+    wildcard_match,
+)
+from ingest.feed._ring import Packet, Ring
+
+logger = logging.getLogger("larza.feed")
+
+_MAX_LINE = 256
+_WRITE_HIGH_WATER = 256 * 1024
+_WINDOW_GRACE_NS = 30 * 1_000_000_000
+_WINDOW_PAST_NS = 10 * 1_000_000_000
+"""A station has passed a window's end when a packet starts this long after it (records of
+other channels that began before the end may still follow shortly)."""
+_INFO_LEVELS = ("ID", "CAPABILITIES", "STATIONS", "STREAMS")
+
+Mode = Literal["data", "fetch", "time"]
+
+
+@dataclass(slots=True)
+class _Request:
+    """What a client asked for one station pattern (or, in uni-station mode, for all)."""
+
+    network: str
+    station: str
+    selectors: list[Selector] = field(default_factory=list)
+    mode: Mode = "data"
+    seq: int | None = None
+    after_ns: int | None = None
+    begin_ns: int | None = None
+    end_ns: int | None = None
+
+    def matches(self, key: tuple[str, str]) -> bool:
+        return wildcard_match(self.network, key[0]) and wildcard_match(self.station, key[1])
+
+
+@dataclass(slots=True)
+class _Plan:
+    """A request resolved for one station: where its packets start, and its filters."""
+
+    request: _Request
+    start_gid: int
+    after_ns: int | None = None
+    done: bool = False
+
+    def wants(self, p: Packet) -> bool:
+        if p.gid < self.start_gid:
+            return False
+        r, info = self.request, p.info
+        if self.after_ns is not None and info.start_ns <= self.after_ns:
+            return False
+        if r.begin_ns is not None and info.end_ns < r.begin_ns:
+            return False
+        if r.end_ns is not None and info.start_ns >= r.end_ns:
+            return False
+        return selectors_match(r.selectors, info.location, info.channel)
+
+
+class _Client:
+    """One connection: the command loop, and once the flow starts, a sender task."""
+
+    def __init__(
+        self,
+        server: SeedLinkServer,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        peer = writer.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.requests: list[_Request] = []
+        self.uni_selectors: list[Selector] = []
+        self.current: _Request | None = None
+        self.batch = False
+        self.cursor = 0
+        self.sender: asyncio.Task[None] | None = None
+        self.wake = asyncio.Event()
+        self.sent = 0
+        self.dropped = False
+
+    # -- commands --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        logger.info("feed: client %s connected", self.peer)
+        buf = b""
+        try:
+            while True:
+                chunk = await self.reader.read(4096)
+                if not chunk:
+                    break
+                buf += chunk
+                lines = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+                buf = lines.pop()
+                if len(buf) > _MAX_LINE:
+                    logger.warning("feed: client %s sent an over-long line; closing", self.peer)
+                    break
+                stop = False
+                for raw in lines:
+                    line = raw.decode("ascii", "replace").strip()
+                    if line and not await self.command(line):
+                        stop = True
+                        break
+                if stop:
+                    break
+                await self.writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError) as e:
+            logger.debug("feed: client %s: %s", self.peer, e)
+        finally:
+            await self.close()
+
+    async def command(self, line: str) -> bool:
+        """Handle one command line; ``False`` ends the connection."""
+        logger.debug("feed: client %s: %s", self.peer, line)
+        words = line.split()
+        verb, args = words[0].upper(), words[1:]
+        streaming = self.sender is not None
+        if verb == "BYE":
+            return False
+        if verb == "INFO":
+            self.info(args[0].upper() if args else "")
+            return True
+        if verb == "HELLO":
+            self.reply_raw(f"{SOFTWARE} :: {CAPABILITIES}\r\n{self.server.organization}\r\n")
+            return True
+        if streaming:
+            self.reply_raw("ERROR\r\n")
+            return True
+        if verb == "CAPABILITIES":
+            self.reply_raw("OK\r\n")
+        elif verb == "BATCH":
+            self.reply_raw("OK\r\n")
+            self.batch = True
+        elif verb == "STATION" and 1 <= len(args) <= 2:
+            request = _Request(network=args[1] if len(args) == 2 else "*", station=args[0])
+            if any(request.matches(k) for k in self.server.ring.station_keys):
+                self.requests.append(request)
+                self.current = request
+                self.reply(True)
+            else:
+                self.current = None
+                self.reply(False)
+        elif verb == "SELECT" and len(args) <= 1:
+            self.select(args)
+        elif verb in ("DATA", "FETCH", "TIME"):
+            self.action(verb, args)
+        elif verb == "END" and not args:
+            if not self.requests:
+                self.reply_raw("ERROR\r\n")
+            else:
+                self.start_flow()
+        else:
+            logger.debug("feed: client %s: unknown command %r", self.peer, line)
+            self.reply_raw("ERROR\r\n")
+        return True
+
+    def reply_raw(self, text: str) -> None:
+        self.writer.write(text.encode("ascii"))
+
+    def reply(self, ok: bool) -> None:
+        if not self.batch:
+            self.reply_raw("OK\r\n" if ok else "ERROR\r\n")
+
+    def select(self, args: list[str]) -> None:
+        target = self.current.selectors if self.current is not None else self.uni_selectors
+        if self.current is None and self.requests:
+            self.reply(False)  # SELECT after a rejected STATION
+            return
+        if not args:
+            target.clear()
+            self.reply(True)
+            return
+        try:
+            target.append(parse_selector(args[0]))
+        except ValueError:
+            self.reply(False)
+            return
+        self.reply(True)
+
+    def action(self, verb: str, args: list[str]) -> None:
+        uni = not self.requests
+        if uni:
+            request = _Request(network="*", station="*", selectors=list(self.uni_selectors))
+        elif self.current is None:
+            self.reply(False)
+            return
+        else:
+            request = self.current
+        try:
+            if verb == "TIME":
+                if not 1 <= len(args) <= 2:
+                    raise ValueError("TIME needs a begin and an optional end")
+                request.mode = "time"
+                request.begin_ns = parse_time(args[0])
+                request.end_ns = parse_time(args[1]) if len(args) == 2 else None
+            else:
+                if len(args) > 2:
+                    raise ValueError(f"{verb} takes at most a sequence number and a time")
+                request.mode = "fetch" if verb == "FETCH" else "data"
+                request.seq = parse_sequence(args[0]) if args else None
+                request.after_ns = parse_time(args[1]) if len(args) == 2 else None
+        except ValueError as e:
+            logger.debug("feed: client %s: %s", self.peer, e)
+            if uni:
+                self.reply_raw("ERROR\r\n")
+            else:
+                self.reply(False)
+            return
+        if uni:
+            self.requests.append(request)
+            self.start_flow()
+        else:
+            self.reply(True)
+
+    def info(self, level: str) -> None:
+        if level not in _INFO_LEVELS:
+            logger.debug("feed: client %s: INFO %s refused", self.peer, level)
+            self.reply_raw("ERROR\r\n")
+            return
+        ring = self.server.ring
+        xml = info_xml(
+            level,
+            organization=self.server.organization,
+            started_ns=self.server.started_ns,
+            stations=ring.station_infos(with_streams=level == "STREAMS"),
+        )
+        records = pack_text("SL", "INFO", "", "LOG", time.time_ns(), xml)
+        for i, rec in enumerate(records):
+            more = i < len(records) - 1
+            self.writer.write((b"SLINFO *" if more else b"SLINFO  ") + rec)
+
+    # -- the flow --------------------------------------------------------------------------
+
+    def start_flow(self) -> None:
+        ring = self.server.ring
+        self.plans: dict[tuple[str, str], _Plan | None] = {}
+        for key in ring.station_keys:
+            self.plans[key] = self.plan_for(key, existing=True)
+        starts = [p.start_gid for p in self.plans.values() if p is not None]
+        self.cursor = min(starts, default=ring.next_gid)
+        logger.info(
+            "feed: client %s starts %s for %d station(s)",
+            self.peer,
+            "/".join(sorted({r.mode for r in self.requests})),
+            sum(p is not None for p in self.plans.values()),
+        )
+        self.sender = asyncio.create_task(self.send_loop())
+
+    def plan_for(self, key: tuple[str, str], existing: bool) -> _Plan | None:
+        ring = self.server.ring
+        request = next((r for r in self.requests if r.matches(key)), None)
+        if request is None:
+            return None
+        if not existing:  # a station first heard of after the flow started
+            return _Plan(request, ring.oldest_of(key))
+        after_ns = None
+        if request.mode == "time" or (request.mode == "fetch" and request.seq is None):
+            start = ring.oldest_of(key)
+        elif request.seq is None:
+            start = ring.next_gid
+        else:
+            start, how = ring.start_for_sequence(key, request.seq)
+            if how != "found" and request.after_ns is not None:
+                start, after_ns = ring.oldest_of(key), request.after_ns
+            elif how == "oldest":
+                logger.info(
+                    "feed: client %s asked %s.%s from %06X, no longer held; from the oldest",
+                    self.peer,
+                    key[0],
+                    key[1],
+                    request.seq,
+                )
+        return _Plan(request, start, after_ns)
+
+    async def send_loop(self) -> None:
+        ring = self.server.ring
+        windowed = [p for p in self.plans.values() if p is not None]
+        dialup = any(r.mode == "fetch" for r in self.requests)
+        try:
+            while True:
+                while self.cursor < ring.next_gid:
+                    packet = ring.get(self.cursor)
+                    if packet is None:
+                        self.drop("fell behind the ring")
+                        return
+                    self.cursor += 1
+                    key = packet.key
+                    if key not in self.plans:
+                        self.plans[key] = self.plan_for(key, existing=False)
+                        if self.plans[key] is not None:
+                            windowed.append(self.plans[key])  # type: ignore[arg-type]
+                    plan = self.plans[key]
+                    if plan is None or plan.done:
+                        continue
+                    end_ns = plan.request.end_ns
+                    if end_ns is not None and packet.info.start_ns >= end_ns + _WINDOW_PAST_NS:
+                        plan.done = True
+                        continue
+                    if plan.wants(packet):
+                        self.writer.write(packet.frame)
+                        self.sent += 1
+                        transport = self.writer.transport
+                        if transport.get_write_buffer_size() > _WRITE_HIGH_WATER:
+                            await self.writer.drain()
+                await self.writer.drain()
+                if dialup or self.window_complete(windowed):
+                    self.writer.write(b"END")
+                    await self.writer.drain()
+                    logger.info("feed: client %s: END after %d packets", self.peer, self.sent)
+                    return
+                self.wake.clear()
+                await self.wake.wait()
+        except ConnectionError as e:
+            logger.debug("feed: client %s: %s", self.peer, e)
+
+    def window_complete(self, plans: list[_Plan]) -> bool:
+        if not plans or any(p.request.end_ns is None for p in plans):
+            return False
+        latest = self.server.ring.latest_end_ns
+        return all(p.done or latest >= (p.request.end_ns or 0) + _WINDOW_GRACE_NS for p in plans)
+
+    def drop(self, why: str) -> None:
+        if self.dropped:
+            return
+        self.dropped = True
+        logger.warning("feed: dropping client %s: %s (sent %d)", self.peer, why, self.sent)
+        self.writer.transport.abort()
+
+    async def close(self) -> None:
+        if self.sender is not None:
+            self.sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.sender
+        with contextlib.suppress(ConnectionError):
+            self.writer.close()
+            await self.writer.wait_closed()
+        logger.info("feed: client %s disconnected (sent %d packets)", self.peer, self.sent)
+
+
+class SeedLinkServer:
+    """A SeedLink v3 server holding the last ``ring_size`` published records.
+
+    ``publish(record)`` stores a 512-byte miniSEED record, gives it the station's next
+    sequence number and wakes the streaming clients; it never waits for a client. Each client
+    reads the ring at its own pace; one that falls behind the ring's tail is disconnected.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 18000,
+        ring_size: int = 100_000,
+        organization: str = "Larza demo feed",
+        stations: list[tuple[str, str, str]] | None = None,
+    ) -> None:
+        self.host = host
+        self._port = port
+        self.organization = organization
+        self.ring = Ring(ring_size)
+        for net, sta, description in stations or []:
+            self.ring.add_station(net, sta, description)
+        self.started_ns = time.time_ns()
+        self._server: asyncio.Server | None = None
+        self._clients: set[_Client] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def port(self) -> int:
+        """The bound port (after ``start``), else the configured one."""
+        if self._server is not None and self._server.sockets:
+            return int(self._server.sockets[0].getsockname()[1])
+        return self._port
+
+    @property
+    def client_count(self) -> int:
+        return len(self._clients)
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, self.host, self._port)
+        self.started_ns = time.time_ns()
+        logger.info("feed: SeedLink v3 server listening on %s:%d", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._server = None
+        logger.info("feed: server stopped")
+
+    def publish(self, record: bytes) -> int:
+        """Store ``record`` and push it to the streaming clients; returns its sequence number.
+
+        Raises ``ValueError`` if ``record`` is not one 512-byte miniSEED record.
+        """
+        packet, evicted = self.ring.append(bytes(record), record_info(record))
+        if evicted:
+            oldest = self.ring.oldest_gid
+            for client in list(self._clients):
+                if client.sender is not None and client.cursor < oldest:
+                    client.drop("fell behind the ring")
+        for client in self._clients:
+            client.wake.set()
+        return packet.seq
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        client = _Client(self, reader, writer)
+        self._clients.add(client)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            await client.run()
+        finally:
+            self._clients.discard(client)
+            if task is not None:
+                self._tasks.discard(task)
