@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import time
 from collections import defaultdict
 from typing import Any
@@ -55,7 +56,7 @@ def test_each_channel_contiguous_without_gaps_or_overlaps(made: Made) -> None:
     assert len(by_channel) == 18
     for infos in by_channel.values():
         assert infos[0].start_ns == round(T0 * 1e9)
-        for a, b in zip(infos, infos[1:], strict=False):
+        for a, b in itertools.pairwise(infos):
             assert b.start_ns == a.end_ns + 10_000_000  # 100 sps: the very next sample
     st = _stream(made.records)
     assert st.get_gaps() == []
@@ -111,7 +112,8 @@ def test_earthquake_p_onsets_found_by_sta_lta_in_distance_order(made: Made) -> N
     assert len(events) == 1
     event = events[0]
     assert event.origin_time == T0 + 30.0
-    assert 36.0 < event.latitude < 39.5 and 70.0 < event.longitude < 75.5
+    assert 36.0 < event.latitude < 39.5
+    assert 70.0 < event.longitude < 75.5
     assert 5.0 <= event.depth_km <= 20.0
     st = _stream(made.records).merge()
     picks = {}
