@@ -128,6 +128,7 @@ class _Client:
         self.wake = asyncio.Event()
         self.sent = 0
         self.dropped = False
+        self.plans: dict[tuple[str, str], _Plan | None] = {}
 
     # -- commands --------------------------------------------------------------------------
 
@@ -283,7 +284,6 @@ class _Client:
 
     def start_flow(self) -> None:
         ring = self.server.ring
-        self.plans: dict[tuple[str, str], _Plan | None] = {}
         for key in ring.station_keys:
             self.plans[key] = self.plan_for(key, existing=True)
         starts = [p.start_gid for p in self.plans.values() if p is not None]
