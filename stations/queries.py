@@ -27,10 +27,10 @@ from stations.models import (
 )
 
 __all__ = [
-    "add_archived_record",
-    "archive_file_size",
     "ChannelKey",
     "StreamPosition",
+    "add_archived_record",
+    "archive_file_size",
     "channel_index",
     "channel_statuses",
     "get_event",
