@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from seedlink_client import SeedLink
+from seedlink_client import SeedLink, SeedLinkError
 
 from stations.queries import StreamPosition
 
@@ -44,7 +45,10 @@ class SeedLinkSource:
         keepalive_s: float,
         idle_timeout_s: float,
         reconnect_delay_s: float,
+        max_backoff_s: float = 60.0,
     ) -> None:
+        self._address = address
+        self._max_backoff_s = max_backoff_s
         self._client = SeedLink.from_server_string(
             address,
             timeout=10.0,
@@ -66,10 +70,23 @@ class SeedLinkSource:
                 log.info("%s.%s: resuming after sequence %d", net, sta, pos.last_seq)
 
     def packets(self) -> Iterator[Packet]:
-        for pkt in self._client.collect(reconnect=True):
-            if pkt.is_info:
+        """Packets until closed; (re)connects with capped exponential backoff."""
+        delay = 1.0
+        while True:
+            try:
+                self._client.connect()
+            except SeedLinkError as e:
+                log.warning("%s: cannot connect (%s); retrying in %.0f s", self._address, e, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, self._max_backoff_s)
                 continue
-            yield Packet(pkt.station_id, pkt.seqnum, bytes(pkt.payload))
+            delay = 1.0
+            log.info("%s: connected (%s)", self._address, self._client.server_id)
+            for pkt in self._client.collect(reconnect=True):
+                if pkt.is_info:
+                    continue
+                yield Packet(pkt.station_id, pkt.seqnum, bytes(pkt.payload))
+            self._client.close()
 
     def close(self) -> None:
         self._client.close()
