@@ -7,16 +7,22 @@ their own.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from ingest.feed import SeedLinkServer, StationSpec, SyntheticSource, default_stations
+from ingest.feed._mseed import RecordInfo, record_info
 from stations.db import make_engine, migrate
 from stations.inventory import default_inventory_path, import_stationxml
 
@@ -82,3 +88,105 @@ def fresh_database_url(tmp_path: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+# A real feed server on a loopback port, run by an asyncio loop in a background thread, and
+# minutes of synthetic records made ahead of time (a fast clock).
+
+T = TypeVar("T")
+
+T0 = 1_750_000_000.0
+"""Start of the pre-made data (2025-06-15T15:06:40Z)."""
+SPAN = 240.0
+
+
+@dataclass(frozen=True)
+class Made:
+    stations: list[StationSpec]
+    source: SyntheticSource
+    records: list[bytes]
+    infos: list[RecordInfo]
+
+
+def make_records(span: float = SPAN, step: float = 1.0, seed: int = 7) -> Made:
+    stations = default_stations()
+    source = SyntheticSource(
+        stations, seed=seed, event_interval=1000.0, first_event_after=30.0, start=T0
+    )
+    records: list[bytes] = []
+    t = T0
+    while t < T0 + span:
+        t += step
+        records += source.records_until(t)
+    return Made(stations, source, records, [record_info(r) for r in records])
+
+
+@pytest.fixture(scope="session")
+def made() -> Made:
+    return make_records()
+
+
+class ServerThread:
+    """The real server, its loop in a thread; ``call`` runs a coroutine there."""
+
+    def __init__(self, ring_size: int = 100_000, stations: list[StationSpec] | None = None):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.server = SeedLinkServer(
+            host="127.0.0.1",
+            port=0,
+            ring_size=ring_size,
+            organization="Larza test feed",
+            stations=[(s.network, s.station, s.station.title()) for s in stations or []],
+        )
+
+    def call(self, make: Callable[[], Awaitable[T]]) -> T:
+        async def run() -> T:
+            return await make()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout=20)
+
+    def publish(self, records: list[bytes]) -> list[int]:
+        async def go() -> list[int]:
+            return [self.server.publish(r) for r in records]
+
+        return self.call(go)
+
+    def start(self) -> ServerThread:
+        self.thread.start()
+        self.call(self.server.start)
+        return self
+
+    def stop(self) -> None:
+        self.call(self.server.stop)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+
+@pytest.fixture
+def server_factory() -> Iterator[Callable[..., ServerThread]]:
+    started: list[ServerThread] = []
+
+    def factory(
+        ring_size: int = 100_000, stations: list[StationSpec] | None = None
+    ) -> ServerThread:
+        st = ServerThread(ring_size, stations if stations is not None else default_stations())
+        started.append(st.start())
+        return st
+
+    yield factory
+    for st in started:
+        st.stop()
+
+
+@pytest.fixture
+def loaded(server_factory: Callable[..., ServerThread], made: Made) -> ServerThread:
+    """A server holding every pre-made record."""
+    st = server_factory()
+    st.publish(made.records)
+    return st

@@ -15,7 +15,7 @@ from seedlink_client import SeedLink
 
 from ingest.feed._mseed import record_info
 
-from .conftest import T0, Made, ServerThread
+from ..conftest import T0, Made, ServerThread
 
 # -- raw sockets ------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from ingest.feed import ChannelSpec, StationSpec, SyntheticSource, default_stati
 from ingest.feed._mseed import record_info
 from stations.errors import ConfigurationError
 
-from .conftest import T0, Made, make_records
+from ..conftest import T0, Made, make_records
 
 
 def _stream(records: list[bytes]) -> obspy.Stream:
