@@ -129,12 +129,17 @@ def made() -> Made:
 class ServerThread:
     """The real server, its loop in a thread; ``call`` runs a coroutine there."""
 
-    def __init__(self, ring_size: int = 100_000, stations: list[StationSpec] | None = None):
+    def __init__(
+        self,
+        ring_size: int = 100_000,
+        stations: list[StationSpec] | None = None,
+        port: int = 0,
+    ):
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.server = SeedLinkServer(
             host="127.0.0.1",
-            port=0,
+            port=port,
             ring_size=ring_size,
             organization="Larza test feed",
             stations=[(s.network, s.station, s.station.title()) for s in stations or []],
