@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -46,13 +46,13 @@ class Worker:
 
 
 @pytest.fixture
-def db_url(fresh_database_url: str) -> Iterator[str]:
+def db_url(fresh_database_url: str) -> str:
     engine = make_engine(fresh_database_url)
     migrate(engine)
     with make_session_factory(engine)() as s, s.begin():
         import_stationxml(s, default_inventory_path())
     engine.dispose()
-    yield fresh_database_url
+    return fresh_database_url
 
 
 def _wait(predicate: Callable[[], bool], timeout: float, what: str, log: Path) -> None:
