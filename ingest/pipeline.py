@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -80,44 +80,79 @@ class Pipeline:
 
     def handle(self, packet: Packet) -> None:
         """Process one packet and store all it produced with the stream position, atomically."""
+        self.handle_many([packet])
+
+    def handle_many(self, packets: Sequence[Packet]) -> None:
+        """Process packets in order and store all they produced, with the stream positions,
+        in one transaction: after a crash, either all of them count or none does."""
         arrival = self._clock()
-        net, _, sta = packet.station_id.partition("_")
-        record = self._decode(packet, f"{net}.{sta}")
-        channel = None if record is None else self._channels.get(record.key)
-        if record is not None and channel is None and record.key not in self._unknown:
-            self._unknown.add(record.key)
-            log.warning(
-                "%s seq %s: stream not in the inventory: archived, not processed",
-                record.key,
-                packet.seqnum,
-            )
+        positions: dict[tuple[str, str], tuple[int, datetime]] = {}
+        arrivals: dict[int, tuple[datetime, int]] = {}
         with self._factory() as session, session.begin():
-            if record is not None:
-                self._last_end[record.key] = record.endtime
-                if self._archive is not None:
-                    # Every decodable record, known to the inventory or not: nothing is lost.
-                    self._archive.append(
-                        session,
-                        key=record.key,
-                        starttime=record.starttime,
-                        record=packet.payload,
-                        now=arrival,
-                    )
-                if channel is None:
-                    self.counts["unknown_stream"] += 1
-                else:
-                    self._process(session, record, channel, arrival)
-            if packet.seqnum is not None:
+            for packet in packets:
+                net, _, sta = packet.station_id.partition("_")
+                record = self._decode(packet, f"{net}.{sta}")
+                if record is not None:
+                    self._take(session, packet, record, arrival, arrivals)
+                if packet.seqnum is not None:
+                    end = record.end_datetime() if record is not None else arrival
+                    positions[(net, sta)] = (packet.seqnum, end)
+            for channel_id, (last_sample, n) in arrivals.items():
+                record_arrival(
+                    session,
+                    channel_id=channel_id,
+                    last_sample_time=last_sample,
+                    arrival_time=arrival,
+                    count=n,
+                )
+            for (net, sta), (seq, end) in positions.items():
                 save_stream_state(
                     session,
                     server=self._server,
                     network=net,
                     station=sta,
-                    last_seq=packet.seqnum,
-                    last_time=record.end_datetime() if record is not None else arrival,
+                    last_seq=seq,
+                    last_time=end,
                     now=arrival,
                 )
-        self.counts["packets"] += 1
+        self.counts["packets"] += len(packets)
+
+    def _take(
+        self,
+        session: Session,
+        packet: Packet,
+        record: Record,
+        arrival: datetime,
+        arrivals: dict[int, tuple[datetime, int]],
+    ) -> None:
+        self._last_end[record.key] = record.endtime
+        if self._archive is not None:
+            # Every decodable record, known to the inventory or not: nothing is lost.
+            self._archive.append(
+                session,
+                key=record.key,
+                starttime=record.starttime,
+                record=packet.payload,
+                now=arrival,
+            )
+        channel = self._channels.get(record.key)
+        if channel is None:
+            self.counts["unknown_stream"] += 1
+            if record.key not in self._unknown:
+                self._unknown.add(record.key)
+                log.warning(
+                    "%s seq %s: stream not in the inventory: archived, not processed",
+                    record.key,
+                    packet.seqnum,
+                )
+            return
+        previous = arrivals.get(channel.id)
+        end = record.end_datetime()
+        arrivals[channel.id] = (
+            end if previous is None else max(previous[0], end),
+            1 if previous is None else previous[1] + 1,
+        )
+        self._process(session, record, channel, arrival)
 
     def _decode(self, packet: Packet, station: str) -> Record | None:
         """The packet's record; None (counted and logged) if corrupt or a repeat."""
@@ -143,12 +178,6 @@ class Pipeline:
         self, session: Session, record: Record, channel: Channel, arrival: datetime
     ) -> None:
         self.counts["records"] += 1
-        record_arrival(
-            session,
-            channel_id=channel.id,
-            last_sample_time=record.end_datetime(),
-            arrival_time=arrival,
-        )
         if channel.kind.value == "soh":
             return
         detector = self._detectors.get(record.key)

@@ -19,6 +19,9 @@ class WorkerSettings(BaseSettings):
     keepalive_s: float = Field(30.0, gt=0, description="send INFO ID this often while idle")
     idle_timeout_s: float = Field(60.0, gt=0, description="reconnect after this long without data")
     reconnect_delay_s: float = Field(2.0, ge=0)
+    batch_max_packets: int = Field(500, ge=1, description="packets stored in one transaction")
+    batch_max_wait_s: float = Field(0.2, gt=0, description="wait for a packet before storing")
+    queue_size: int = Field(20_000, ge=1, description="packets read ahead of processing")
     association_window_s: float = Field(
         40.0, gt=0, description="longest time between first and last onset of one event"
     )

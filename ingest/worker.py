@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from pathlib import Path
+from queue import Empty, Queue
 from types import FrameType
 
 from detection import DetectorConfig
 from ingest.archive import SdsArchive
 from ingest.pipeline import Pipeline
 from ingest.settings import WorkerSettings
-from ingest.source import SeedLinkSource
+from ingest.source import Packet, SeedLinkSource
 from stations.db import make_engine, make_session_factory
 from stations.queries import list_stations, stream_positions
 
@@ -20,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 class Shutdown(Exception):
-    """Raised from the SIGTERM handler so the worker stops between transactions."""
+    """Raised from the SIGTERM handler; an open transaction rolls back and is redone on restart."""
 
 
 def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
@@ -63,13 +65,47 @@ def run_worker(settings: WorkerSettings, detector: DetectorConfig | None = None)
         ", ".join(f"{n}.{s}" for n, s in wanted),
     )
     started = time.monotonic()
+    queue: Queue[Packet] = Queue(maxsize=settings.queue_size)
+    reader = threading.Thread(target=_read, args=(source, queue), name="seedlink", daemon=True)
+    reader.start()
     try:
-        for packet in source.packets():
-            pipeline.handle(packet)
+        while True:
+            batch = _next_batch(queue, settings.batch_max_packets, settings.batch_max_wait_s)
+            if batch:
+                pipeline.handle_many(batch)
+            elif not reader.is_alive():
+                raise RuntimeError("the SeedLink reader stopped")
     except (Shutdown, KeyboardInterrupt) as e:
         log.info("worker: stopping (%s)", e or "interrupt")
     finally:
         source.close()
         engine.dispose()
-        counts = {k: v for k, v in pipeline.counts.items() if ":" not in k}
-        log.info("worker: stopped after %.0f s: %s", time.monotonic() - started, counts)
+        log.info(
+            "worker: stopped after %.0f s: %s", time.monotonic() - started, dict(pipeline.counts)
+        )
+
+
+def _read(source: SeedLinkSource, queue: Queue[Packet]) -> None:
+    """The reader thread: packets from the server into the bounded queue (back-pressure)."""
+    try:
+        for packet in source.packets():
+            queue.put(packet)
+    except Exception:
+        log.exception("worker: the SeedLink reader failed")
+        raise
+
+
+def _next_batch(queue: Queue[Packet], max_packets: int, max_wait_s: float) -> list[Packet]:
+    """Up to ``max_packets`` packets: waits at most ``max_wait_s`` for the first, then takes
+    what is already queued, so a busy stream is stored in few transactions and a quiet one
+    without delay."""
+    try:
+        batch = [queue.get(timeout=max_wait_s)]
+    except Empty:
+        return []
+    while len(batch) < max_packets:
+        try:
+            batch.append(queue.get_nowait())
+        except Empty:
+            break
+    return batch

@@ -115,9 +115,14 @@ def channel_statuses(session: Session, *, channel_ids: Iterable[int]) -> dict[in
 
 
 def record_arrival(
-    session: Session, *, channel_id: int, last_sample_time: datetime, arrival_time: datetime
+    session: Session,
+    *,
+    channel_id: int,
+    last_sample_time: datetime,
+    arrival_time: datetime,
+    count: int = 1,
 ) -> None:
-    """Note that a record ending at ``last_sample_time`` arrived at ``arrival_time``."""
+    """Note that ``count`` records, the newest ending at ``last_sample_time``, arrived."""
     status = session.get(ChannelStatus, channel_id)
     if status is None:
         session.add(
@@ -125,13 +130,13 @@ def record_arrival(
                 channel_id=channel_id,
                 last_sample_time=last_sample_time,
                 last_arrival_time=arrival_time,
-                records=1,
+                records=count,
             )
         )
     else:
         status.last_sample_time = max(status.last_sample_time, last_sample_time)
         status.last_arrival_time = arrival_time
-        status.records += 1
+        status.records += count
     session.flush()
 
 
