@@ -1,0 +1,131 @@
+"""Trigger hysteresis on a characteristic function, with carried state.
+
+The semantics are ObsPy's ``obspy.signal.trigger.trigger_onset`` (without ``max_len_delete``):
+a trigger turns on at the first sample of a run of values ``>= thr_on`` and stays on while
+the values are ``>= thr_off``; its off index is the last sample still ``>= thr_off``. A trigger
+longer than ``max_len`` samples is cut to ``off = on + max_len``, and the next trigger is the
+next run ``>= thr_on`` that starts after the cut. Runs ``>= thr_on`` that start while a trigger
+is on are part of it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from detection._filter import _as_float_1d
+
+__all__ = ["TriggerState", "trigger_onset"]
+
+Int64Array = NDArray[np.int64]
+Float64Array = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class TriggerState:
+    """State of :func:`trigger_onset` between two pieces of one segment.
+
+    Attributes
+    ----------
+    n : int
+        Samples of the segment seen so far (the index of the next sample).
+    above : bool
+        Whether the last sample was ``>= thr_on``.
+    on : int
+        Index of the trigger that is on, or -1.
+    after : int
+        A new trigger must start after this index (the last trigger's off index, or -1).
+    """
+
+    n: int = 0
+    above: bool = False
+    on: int = -1
+    after: int = -1
+
+
+def _check_thresholds(thr_on: float, thr_off: float, max_len: int | None) -> None:
+    if not (math.isfinite(thr_on) and math.isfinite(thr_off) and 0 < thr_off <= thr_on):
+        raise ValueError(
+            f"need finite 0 < thr_off <= thr_on, got thr_on={thr_on}, thr_off={thr_off}"
+        )
+    if max_len is not None and max_len < 0:
+        raise ValueError(f"need max_len >= 0 or None, got max_len={max_len}")
+
+
+def trigger_onset(
+    cf: ArrayLike,
+    thr_on: float,
+    thr_off: float,
+    max_len: int | None = None,
+    state: TriggerState | None = None,
+) -> tuple[Int64Array, TriggerState]:
+    """Completed triggers in one piece of a characteristic function, carrying the state.
+
+    Parameters
+    ----------
+    cf : array_like, 1-D
+        Characteristic function (e.g. STA/LTA) of the next samples of the segment.
+    thr_on, thr_off : float
+        Thresholds, ``0 < thr_off <= thr_on``.
+    max_len : int, optional
+        Longest trigger in samples (``off - on``); ``None`` for no limit.
+    state : TriggerState, optional
+        The state returned for the previous piece; ``None`` starts a segment.
+
+    Returns
+    -------
+    triggers : ndarray of int64, shape (k, 2)
+        ``(on, off)`` sample indices, counted from the segment start, of the triggers that
+        ended in this piece (or reached ``max_len``). A trigger still on at the end of the
+        piece is reported by a later call; its on index is ``state.on``.
+    state : TriggerState
+        The state after the last sample.
+
+    Notes
+    -----
+    ObsPy's batch function also closes a trigger still on at the end of the data, at the last
+    sample; do that with ``(state.on, state.n - 1)`` when a segment ends.
+    """
+    _check_thresholds(thr_on, thr_off, max_len)
+    c = _as_float_1d(cf, "cf")
+    return trigger_step(c, thr_on, thr_off, max_len, TriggerState() if state is None else state)
+
+
+def trigger_step(
+    c: Float64Array, thr_on: float, thr_off: float, max_len: int | None, state: TriggerState
+) -> tuple[Int64Array, TriggerState]:
+    """Kernel of :func:`trigger_onset`, without argument checks (``c`` is float64, 1-D)."""
+    m = c.size
+    if m == 0:
+        return np.empty((0, 2), dtype=np.int64), state
+    s = state.n
+    if state.on < 0 and not c.max() >= thr_on:  # fast path (also when cf holds NaN)
+        return np.empty((0, 2), dtype=np.int64), TriggerState(s + m, False, -1, state.after)
+    above = c >= thr_on
+    starts = np.flatnonzero(above[1:] & ~above[:-1]) + 1
+    if above[0] and not state.above:
+        starts = np.concatenate(([0], starts))
+    starts += s
+    ends = np.flatnonzero(c < thr_off) + s  # first samples below thr_off
+    limit = math.inf if max_len is None else max_len
+    found: list[tuple[int, int]] = []
+    on, after = state.on, state.after
+    while True:
+        if on < 0:
+            k = int(np.searchsorted(starts, after, side="right"))
+            if k == len(starts):
+                break
+            on = int(starts[k])
+        k = int(np.searchsorted(ends, on, side="right"))
+        off = int(ends[k]) - 1 if k < len(ends) else None
+        if on + limit <= s + m - 1 and (off is None or off > on + limit):
+            off = on + int(limit)
+        if off is None:
+            break
+        found.append((on, off))
+        on, after = -1, off
+    triggers = np.array(found, dtype=np.int64).reshape(-1, 2)
+    return triggers, TriggerState(s + m, bool(above[-1]), on, after)
