@@ -35,7 +35,9 @@ METHODS: dict[str, tuple[StaLta, Callable[..., np.ndarray], int]] = {
 }
 
 
-def in_pieces(fn: Callable[..., tuple[np.ndarray, Any]], x: np.ndarray, cuts: list[int], *a: Any):
+def in_pieces(
+    fn: Callable[..., tuple[np.ndarray, Any]], x: np.ndarray, cuts: list[int], *a: Any
+) -> np.ndarray:
     state = None
     out = []
     for piece in np.split(x, cuts):
