@@ -1,10 +1,16 @@
 """The SDS archive: every record written once, byte for byte as received.
 
 Layout ``YEAR/NET/STA/CHAN.D/NET.STA.LOC.CHAN.D.YEAR.DOY`` (SeisComP, ObsPy's SDS client).
-A record is appended before the transaction that stores its results commits, and that
-transaction also stores the file's new committed size. After a crash the file may be longer
-than its committed size; those bytes are a record whose results were not kept, so they are cut
-off before the next append, and the record (re-sent on resume) is written exactly once.
+Records are appended before the transaction that stores their results commits, and that
+transaction also stores each file's new committed size. After a crash a file may be longer
+than its committed size; those bytes are records whose results were not kept, so they are cut
+off before the next append, and the records (re-sent on resume) are written exactly once.
+
+Usage, once per transaction::
+
+    archive.append(session, key=..., starttime=..., record=raw)   # any number of times
+    archive.store_index(session, now=...)                         # inside the transaction
+    archive.committed()   # after it commits     (or archive.rolled_back() if it did not)
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from stations.queries import ChannelKey, add_archived_record, archive_file_size
+from stations.queries import ChannelKey, add_archived_records, archive_file_sizes
 
 log = logging.getLogger(__name__)
 
@@ -30,42 +36,69 @@ def sds_path(key: ChannelKey, starttime: float) -> str:
 
 
 class SdsArchive:
-    """Appends records to day files under ``root``, keeping committed sizes in the database."""
+    """Appends records to day files under ``root``, keeping committed sizes in the database.
+
+    Committed sizes are read from the database once per file and then kept in memory;
+    appends of the current transaction are pending until ``committed()``.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._committed: dict[str, int] = {}
+        self._pending: dict[str, tuple[int, int]] = {}  # path -> (size, records added)
 
-    def append(
-        self, session: Session, *, key: ChannelKey, starttime: float, record: bytes, now: datetime
-    ) -> str:
-        """Append ``record`` to its day file; the size is stored in ``session``'s transaction."""
+    def append(self, session: Session, *, key: ChannelKey, starttime: float, record: bytes) -> str:
+        """Append ``record`` to its day file; returns the file's relative path."""
         relative = sds_path(key, starttime)
+        pending = self._pending.get(relative)
+        if pending is not None:
+            expected, added = pending
+        else:
+            if relative not in self._committed:
+                sizes = archive_file_sizes(session, paths=[relative])
+                self._committed[relative] = sizes.get(relative, 0)
+            expected, added = self._committed[relative], 0
         path = self.root / relative
-        committed = archive_file_size(session, path=relative)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             actual = os.fstat(fd).st_size
-            if actual > committed:
+            if actual > expected:
                 log.warning(
                     "%s: cutting %d bytes written after the last commit (a crash's leftover)",
                     relative,
-                    actual - committed,
+                    actual - expected,
                 )
-                os.ftruncate(fd, committed)
-            elif actual < committed:
+                os.ftruncate(fd, expected)
+            elif actual < expected:
                 log.error(
                     "%s: file has %d bytes but %d were committed: it was truncated outside Larza",
                     relative,
                     actual,
-                    committed,
+                    expected,
                 )
-                committed = actual
-            os.lseek(fd, committed, os.SEEK_SET)
-            written = os.write(fd, record)
+                expected = actual
+            written = os.pwrite(fd, record, expected)
             if written != len(record):
                 raise OSError(f"{relative}: short write ({written} of {len(record)} bytes)")
         finally:
             os.close(fd)
-        add_archived_record(session, path=relative, size=committed + len(record), now=now)
+        self._pending[relative] = (expected + len(record), added + 1)
         return relative
+
+    def store_index(self, session: Session, *, now: datetime) -> None:
+        """Write the pending files' new sizes in ``session``'s transaction."""
+        add_archived_records(session, files=self._pending, now=now)
+
+    def committed(self) -> None:
+        """The transaction committed: pending sizes are now the committed ones."""
+        for path, (size, _added) in self._pending.items():
+            self._committed[path] = size
+        self._pending.clear()
+
+    def rolled_back(self) -> None:
+        """The transaction failed: forget pending sizes (the bytes are cut on next append)."""
+        self._pending.clear()

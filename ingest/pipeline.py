@@ -7,6 +7,7 @@ sequence number, so a restart resumes exactly after the last packet whose result
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -22,8 +23,8 @@ from stations.queries import (
     ChannelKey,
     channel_index,
     channel_statuses,
-    record_arrival,
-    save_stream_state,
+    record_arrivals,
+    save_stream_states,
     store_detection,
     store_event,
 )
@@ -64,6 +65,7 @@ class Pipeline:
         )
         self._detectors: dict[ChannelKey, StreamingDetector] = {}
         self._event_ids: dict[int, int] = {}
+        self._changed: dict[int, NetworkEvent] = {}  # events changed in the current batch
         self._unknown: set[ChannelKey] = set()
         self.counts: Counter[str] = Counter()
         with session_factory() as session:
@@ -88,33 +90,31 @@ class Pipeline:
         arrival = self._clock()
         positions: dict[tuple[str, str], tuple[int, datetime]] = {}
         arrivals: dict[int, tuple[datetime, int]] = {}
-        with self._factory() as session, session.begin():
-            for packet in packets:
-                net, _, sta = packet.station_id.partition("_")
-                record = self._decode(packet, f"{net}.{sta}")
-                if record is not None:
-                    self._take(session, packet, record, arrival, arrivals)
-                if packet.seqnum is not None:
-                    end = record.end_datetime() if record is not None else arrival
-                    positions[(net, sta)] = (packet.seqnum, end)
-            for channel_id, (last_sample, n) in arrivals.items():
-                record_arrival(
-                    session,
-                    channel_id=channel_id,
-                    last_sample_time=last_sample,
-                    arrival_time=arrival,
-                    count=n,
-                )
-            for (net, sta), (seq, end) in positions.items():
-                save_stream_state(
-                    session,
-                    server=self._server,
-                    network=net,
-                    station=sta,
-                    last_seq=seq,
-                    last_time=end,
-                    now=arrival,
-                )
+        try:
+            with self._factory() as session, session.begin():
+                for packet in packets:
+                    net, _, sta = packet.station_id.partition("_")
+                    record = self._decode(packet, f"{net}.{sta}")
+                    if record is not None:
+                        self._take(session, packet, record, arrival, arrivals)
+                    if packet.seqnum is not None:
+                        end = record.end_datetime() if record is not None else arrival
+                        positions[(net, sta)] = (packet.seqnum, end)
+                # An event updated by many picks of one batch is written once, as it ends up.
+                for event in self._changed.values():
+                    self._store_event(session, event, arrival)
+                record_arrivals(session, arrivals=arrivals, arrival_time=arrival)
+                save_stream_states(session, server=self._server, positions=positions, now=arrival)
+                if self._archive is not None:
+                    self._archive.store_index(session, now=arrival)
+        except BaseException:
+            self._changed.clear()
+            if self._archive is not None:
+                self._archive.rolled_back()
+            raise
+        self._changed.clear()
+        if self._archive is not None:
+            self._archive.committed()
         self.counts["packets"] += len(packets)
 
     def _take(
@@ -129,11 +129,7 @@ class Pipeline:
         if self._archive is not None:
             # Every decodable record, known to the inventory or not: nothing is lost.
             self._archive.append(
-                session,
-                key=record.key,
-                starttime=record.starttime,
-                record=packet.payload,
-                now=arrival,
+                session, key=record.key, starttime=record.starttime, record=packet.payload
             )
         channel = self._channels.get(record.key)
         if channel is None:
@@ -181,11 +177,13 @@ class Pipeline:
         if channel.kind.value == "soh":
             return
         detector = self._detectors.get(record.key)
-        if detector is None or detector.sampling_rate != record.sampling_rate:
+        if detector is None:
             detector = StreamingDetector(self._config, sampling_rate=record.sampling_rate)
             self._detectors[record.key] = detector
         station = f"{record.key.network}.{record.key.station}"
-        for trigger in detector.feed(record.data, record.starttime):
+        for trigger in detector.feed(
+            record.data, record.starttime, sampling_rate=record.sampling_rate
+        ):
             stored = store_detection(
                 session,
                 channel_id=channel.id,
@@ -193,7 +191,7 @@ class Pipeline:
                 off_time=_utc(trigger.off_time),
                 onset_time=_utc(trigger.onset_time),
                 peak_ratio=float(trigger.peak_ratio),
-                snr=float(trigger.snr),
+                snr=float(trigger.snr) if math.isfinite(trigger.snr) else None,
                 peak_amplitude=float(trigger.peak_amplitude),
                 profile=self._profile,
                 now=arrival,
@@ -214,9 +212,9 @@ class Pipeline:
                 key=stored.id,
             )
             for event in self._associator.add(pick):
-                self._store_event(session, event, arrival)
+                self._changed[event.event_key] = event
         for event in self._associator.close_before(record.endtime - self._window - 60.0):
-            self._store_event(session, event, arrival)
+            self._changed[event.event_key] = event
 
     def _store_event(self, session: Session, event: NetworkEvent, now: datetime) -> None:
         stored = store_event(

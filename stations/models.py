@@ -136,7 +136,7 @@ class Detection(Base):
     off_time: Mapped[UtcTime]
     onset_time: Mapped[UtcTime]
     peak_ratio: Mapped[float] = mapped_column(Float)
-    snr: Mapped[float] = mapped_column(Float)
+    snr: Mapped[float | None] = mapped_column(Float, comment="None when the noise was zero")
     peak_amplitude: Mapped[float] = mapped_column(Float)
     profile: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[UtcTime]

@@ -5,7 +5,7 @@ The caller owns the transaction: ``with factory() as s, s.begin(): store_detecti
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,8 +29,9 @@ from stations.models import (
 __all__ = [
     "ChannelKey",
     "StreamPosition",
-    "add_archived_record",
+    "add_archived_records",
     "archive_file_size",
+    "archive_file_sizes",
     "channel_index",
     "channel_statuses",
     "get_event",
@@ -39,8 +40,10 @@ __all__ = [
     "list_events",
     "list_stations",
     "record_arrival",
+    "record_arrivals",
     "require_station",
     "save_stream_state",
+    "save_stream_states",
     "store_detection",
     "store_event",
     "stream_positions",
@@ -114,6 +117,35 @@ def channel_statuses(session: Session, *, channel_ids: Iterable[int]) -> dict[in
     return {s.channel_id: s for s in session.scalars(stmt)}
 
 
+def record_arrivals(
+    session: Session,
+    *,
+    arrivals: Mapping[int, tuple[datetime, int]],
+    arrival_time: datetime,
+) -> None:
+    """For each channel id, ``(newest sample time, record count)`` arrived at ``arrival_time``.
+
+    One query for all channels: the worker calls this once per batch of packets.
+    """
+    existing = channel_statuses(session, channel_ids=arrivals)
+    for channel_id, (last_sample_time, count) in arrivals.items():
+        status = existing.get(channel_id)
+        if status is None:
+            session.add(
+                ChannelStatus(
+                    channel_id=channel_id,
+                    last_sample_time=last_sample_time,
+                    last_arrival_time=arrival_time,
+                    records=count,
+                )
+            )
+        else:
+            status.last_sample_time = max(status.last_sample_time, last_sample_time)
+            status.last_arrival_time = arrival_time
+            status.records += count
+    session.flush()
+
+
 def record_arrival(
     session: Session,
     *,
@@ -123,21 +155,9 @@ def record_arrival(
     count: int = 1,
 ) -> None:
     """Note that ``count`` records, the newest ending at ``last_sample_time``, arrived."""
-    status = session.get(ChannelStatus, channel_id)
-    if status is None:
-        session.add(
-            ChannelStatus(
-                channel_id=channel_id,
-                last_sample_time=last_sample_time,
-                last_arrival_time=arrival_time,
-                records=count,
-            )
-        )
-    else:
-        status.last_sample_time = max(status.last_sample_time, last_sample_time)
-        status.last_arrival_time = arrival_time
-        status.records += count
-    session.flush()
+    record_arrivals(
+        session, arrivals={channel_id: (last_sample_time, count)}, arrival_time=arrival_time
+    )
 
 
 def stream_positions(session: Session, *, server: str) -> dict[tuple[str, str], StreamPosition]:
@@ -147,6 +167,41 @@ def stream_positions(session: Session, *, server: str) -> dict[tuple[str, str], 
         (s.network, s.station): StreamPosition(s.last_seq, s.last_time)
         for s in session.scalars(stmt)
     }
+
+
+def save_stream_states(
+    session: Session,
+    *,
+    server: str,
+    positions: Mapping[tuple[str, str], tuple[int, datetime]],
+    now: datetime,
+) -> None:
+    """Store ``(last sequence, last record time)`` per ``(network, station)``, one query."""
+    if not positions:
+        return
+    stations = {sta for _net, sta in positions}
+    stmt = select(StreamState).where(
+        StreamState.server == server, StreamState.station.in_(stations)
+    )
+    existing = {(s.network, s.station): s for s in session.scalars(stmt)}
+    for (network, station), (last_seq, last_time) in positions.items():
+        state = existing.get((network, station))
+        if state is None:
+            session.add(
+                StreamState(
+                    server=server,
+                    network=network,
+                    station=station,
+                    last_seq=last_seq,
+                    last_time=last_time,
+                    updated_at=now,
+                )
+            )
+        else:
+            state.last_seq = last_seq
+            state.last_time = last_time
+            state.updated_at = now
+    session.flush()
 
 
 def save_stream_state(
@@ -159,26 +214,9 @@ def save_stream_state(
     last_time: datetime,
     now: datetime,
 ) -> None:
-    stmt = select(StreamState).where(
-        StreamState.server == server, StreamState.network == network, StreamState.station == station
+    save_stream_states(
+        session, server=server, positions={(network, station): (last_seq, last_time)}, now=now
     )
-    state = session.scalars(stmt).one_or_none()
-    if state is None:
-        session.add(
-            StreamState(
-                server=server,
-                network=network,
-                station=station,
-                last_seq=last_seq,
-                last_time=last_time,
-                updated_at=now,
-            )
-        )
-    else:
-        state.last_seq = last_seq
-        state.last_time = last_time
-        state.updated_at = now
-    session.flush()
 
 
 def store_detection(
@@ -189,7 +227,7 @@ def store_detection(
     off_time: datetime,
     onset_time: datetime,
     peak_ratio: float,
-    snr: float,
+    snr: float | None,
     peak_amplitude: float,
     profile: str,
     now: datetime,
@@ -222,7 +260,8 @@ def store_event(
     detection_ids: Sequence[int],
     now: datetime,
 ) -> Event:
-    """Insert a new event (``event_id=None``) or update one; its detections are replaced."""
+    """Insert a new event (``event_id=None``) or update one; its detections become
+    ``detection_ids`` (links are added and removed, not rewritten)."""
     if event_id is None:
         event = Event(created_at=now)
         session.add(event)
@@ -238,8 +277,20 @@ def store_event(
     event.duration = duration
     event.updated_at = now
     session.flush()
-    session.execute(delete(EventDetection).where(EventDetection.event_id == event.id))
-    session.add_all(EventDetection(event_id=event.id, detection_id=d) for d in set(detection_ids))
+    linked = set(
+        session.scalars(
+            select(EventDetection.detection_id).where(EventDetection.event_id == event.id)
+        )
+    )
+    wanted = set(detection_ids)
+    if linked - wanted:
+        session.execute(
+            delete(EventDetection).where(
+                EventDetection.event_id == event.id,
+                EventDetection.detection_id.in_(linked - wanted),
+            )
+        )
+    session.add_all(EventDetection(event_id=event.id, detection_id=d) for d in wanted - linked)
     session.flush()
     return event
 
@@ -321,19 +372,34 @@ def get_event(session: Session, *, event_id: int) -> Event:
     return found
 
 
+def archive_file_sizes(session: Session, *, paths: Iterable[str]) -> dict[str, int]:
+    """Committed sizes in bytes of archive files; files not yet written are left out."""
+    wanted = list(paths)
+    if not wanted:
+        return {}
+    stmt = select(ArchiveFile.path, ArchiveFile.size).where(ArchiveFile.path.in_(wanted))
+    return {row.path: row.size for row in session.execute(stmt)}
+
+
 def archive_file_size(session: Session, *, path: str) -> int:
     """The committed size in bytes of an archive file (0 for a file not yet written)."""
-    size = session.scalars(select(ArchiveFile.size).where(ArchiveFile.path == path)).one_or_none()
-    return 0 if size is None else size
+    return archive_file_sizes(session, paths=[path]).get(path, 0)
 
 
-def add_archived_record(session: Session, *, path: str, size: int, now: datetime) -> None:
-    """Record that ``path`` now holds ``size`` committed bytes, one record more."""
-    found = session.scalars(select(ArchiveFile).where(ArchiveFile.path == path)).one_or_none()
-    if found is None:
-        session.add(ArchiveFile(path=path, size=size, records=1, updated_at=now))
-    else:
-        found.size = size
-        found.records += 1
-        found.updated_at = now
+def add_archived_records(
+    session: Session, *, files: Mapping[str, tuple[int, int]], now: datetime
+) -> None:
+    """For each path, ``(new size, records added)``: one query for all files."""
+    if not files:
+        return
+    stmt = select(ArchiveFile).where(ArchiveFile.path.in_(list(files)))
+    existing = {a.path: a for a in session.scalars(stmt)}
+    for path, (size, added) in files.items():
+        found = existing.get(path)
+        if found is None:
+            session.add(ArchiveFile(path=path, size=size, records=added, updated_at=now))
+        else:
+            found.size = size
+            found.records += added
+            found.updated_at = now
     session.flush()

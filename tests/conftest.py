@@ -163,6 +163,8 @@ class ServerThread:
         return self
 
     def stop(self) -> None:
+        if self.loop.is_closed():
+            return
         self.call(self.server.stop)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)

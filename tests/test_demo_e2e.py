@@ -28,10 +28,10 @@ def _free_port() -> int:
 
 
 def _larza(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    out = log.open("wb")
-    return subprocess.Popen(
-        [sys.executable, "-m", "ingest", *args], env=env, stdout=out, stderr=subprocess.STDOUT
-    )
+    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "ingest", *args], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
 
 
 @pytest.fixture

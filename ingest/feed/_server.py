@@ -431,14 +431,19 @@ class SeedLinkServer:
         logger.info("feed: SeedLink v3 server listening on %s:%d", self.host, self.port)
 
     async def stop(self) -> None:
+        """Stop listening and end every client's connection (idempotent)."""
         if self._server is not None:
             self._server.close()
+        # Closing the sockets lets each client's task end by itself; cancelling a
+        # connection task instead makes asyncio log it as an error.
+        for client in list(self._clients):
+            client.writer.transport.abort()
+        if self._tasks:
+            _done, pending = await asyncio.wait(list(self._tasks), timeout=5.0)
+            for task in pending:
+                task.cancel()
+        if self._server is not None:
             await self._server.wait_closed()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         self._server = None
         logger.info("feed: server stopped")
 

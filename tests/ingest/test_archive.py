@@ -47,8 +47,10 @@ def test_records_land_byte_for_byte_and_obspy_reads_them(session: Session, tmp_p
     recs = _records()
     for rec in recs:
         archive.append(
-            session, key=KEY, starttime=UTCDateTime(2025, 6, 1, 10).timestamp, record=rec, now=NOW
+            session, key=KEY, starttime=UTCDateTime(2025, 6, 1, 10).timestamp, record=rec
         )
+    archive.store_index(session, now=NOW)
+    archive.committed()
     relative = sds_path(KEY, UTCDateTime(2025, 6, 1, 10).timestamp)
     assert (tmp_path / relative).read_bytes() == b"".join(recs)
     assert archive_file_size(session, path=relative) == 512 * len(recs)
@@ -62,16 +64,41 @@ def test_records_land_byte_for_byte_and_obspy_reads_them(session: Session, tmp_p
 def test_a_write_whose_transaction_was_lost_is_not_duplicated(
     session: Session, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    archive = SdsArchive(tmp_path)
     recs = _records()
     start = UTCDateTime(2025, 6, 1, 10).timestamp
-    archive.append(session, key=KEY, starttime=start, record=recs[0], now=NOW)
-    # The worker dies after writing the second record but before its transaction commits.
+    archive = SdsArchive(tmp_path)
+    archive.append(session, key=KEY, starttime=start, record=recs[0])
+    archive.store_index(session, now=NOW)
+    archive.committed()
+    # The worker dies after writing two more records but before their transaction commits.
     nested = session.begin_nested()
-    archive.append(session, key=KEY, starttime=start, record=recs[1], now=NOW)
+    archive.append(session, key=KEY, starttime=start, record=recs[1])
+    archive.append(session, key=KEY, starttime=start, record=recs[2])
+    archive.store_index(session, now=NOW)
     nested.rollback()
-    # On resume the server sends the second record again.
-    archive.append(session, key=KEY, starttime=start, record=recs[1], now=NOW)
-    archive.append(session, key=KEY, starttime=start, record=recs[2], now=NOW)
-    assert (tmp_path / sds_path(KEY, start)).read_bytes() == b"".join(recs[:3])
-    assert "cutting 512 bytes written after the last commit" in caplog.text
+    # A new process (nothing in memory) is sent both records again on resume.
+    restarted = SdsArchive(tmp_path)
+    for rec in recs[1:4]:
+        restarted.append(session, key=KEY, starttime=start, record=rec)
+    restarted.store_index(session, now=NOW)
+    restarted.committed()
+    assert (tmp_path / sds_path(KEY, start)).read_bytes() == b"".join(recs[:4])
+    assert archive_file_size(session, path=sds_path(KEY, start)) == 4 * 512
+    assert "cutting 1024 bytes written after the last commit" in caplog.text
+
+
+def test_a_failed_transaction_in_the_same_process_is_not_duplicated(
+    session: Session, tmp_path: Path
+) -> None:
+    recs = _records()
+    start = UTCDateTime(2025, 6, 1, 10).timestamp
+    archive = SdsArchive(tmp_path)
+    nested = session.begin_nested()
+    archive.append(session, key=KEY, starttime=start, record=recs[0])
+    archive.store_index(session, now=NOW)
+    nested.rollback()
+    archive.rolled_back()
+    archive.append(session, key=KEY, starttime=start, record=recs[0])
+    archive.store_index(session, now=NOW)
+    archive.committed()
+    assert (tmp_path / sds_path(KEY, start)).read_bytes() == recs[0]

@@ -35,14 +35,20 @@ class Worker:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            self.args, env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT
-        )
+        with self.log.open("ab") as out:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                self.args, env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
 
     def kill(self, sig: int) -> None:
         assert self.proc is not None
         self.proc.send_signal(sig)
         self.proc.wait(timeout=20)
+
+    def ensure_stopped(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=20)
 
 
 @pytest.fixture
@@ -70,6 +76,40 @@ def _publish_paced(server: ServerThread, records: list[bytes], per_batch: int = 
         time.sleep(0.02)
 
 
+def _run_drill(
+    worker: Worker, server: ServerThread, made: Made, processed: Callable[[], int], log: Path
+) -> None:
+    records = made.records
+    third = len(records) // 3
+    worker.start()
+    _wait(lambda: server.server.client_count >= 1, 30, "the worker to connect", log)
+    time.sleep(1.0)  # DATA without a sequence number asks for new data only
+
+    # 1. SIGKILL in the middle of a stream.
+    _publish_paced(server, records[:third])
+    _wait(lambda: processed() > third // 3, 60, "records to be processed", log)
+    worker.kill(signal.SIGKILL)
+    worker.start()
+    _publish_paced(server, records[third : 2 * third])
+
+    # 2. The server goes away and comes back on the same port with its ring as it was
+    #    (SeisComP and ringserver keep their buffers on disk): the worker must reconnect and
+    #    resume from its stored sequence numbers, neither skipping nor re-processing.
+    _wait(lambda: processed() >= 2 * third, 90, "the second third", log)
+    port = server.port
+    server.stop()
+    restarted = ServerThread(stations=made.stations, port=port).start()
+    try:
+        restarted.publish(records[: 2 * third])
+        _wait(lambda: restarted.server.client_count >= 1, 60, "the worker to reconnect", log)
+        time.sleep(1.0)
+        _publish_paced(restarted, records[2 * third :])
+        _wait(lambda: processed() >= len(records), 120, "every record", log)
+        worker.kill(signal.SIGTERM)
+    finally:
+        restarted.stop()
+
+
 def test_kill_9_and_server_restart_lose_and_repeat_nothing(
     db_url: str, tmp_path: Path, made: Made, server_factory: Callable[..., ServerThread]
 ) -> None:
@@ -89,36 +129,12 @@ def test_kill_9_and_server_restart_lose_and_repeat_nothing(
             return int(s.scalar(select(func.coalesce(func.sum(ChannelStatus.records), 0))) or 0)
 
     records = made.records
-    third = len(records) // 3
     server = server_factory()
     worker = Worker(server.port, env, log)
-    worker.start()
-    _wait(lambda: server.server.client_count >= 1, 30, "the worker to connect", log)
-    time.sleep(1.0)  # DATA without a sequence number asks for new data only
-
-    # 1. SIGKILL in the middle of a stream.
-    _publish_paced(server, records[:third])
-    _wait(lambda: processed() > third // 3, 60, "records to be processed", log)
-    worker.kill(signal.SIGKILL)
-    worker.start()
-    _publish_paced(server, records[third : 2 * third])
-
-    # 2. The server goes away (its ring with it) and comes back on the same port with the
-    #    same records re-published: the worker must resume, not re-process.
-    _wait(lambda: processed() >= 2 * third, 90, "the second third", log)
-    port = server.port
-    server.stop()
-    restarted = ServerThread(stations=made.stations, port=port).start()
     try:
-        restarted.publish(records[: 2 * third])
-        _wait(lambda: restarted.server.client_count >= 1, 60, "the worker to reconnect", log)
-        time.sleep(1.0)
-        _publish_paced(restarted, records[2 * third :])
-        _wait(lambda: processed() >= len(records), 120, "every record", log)
-        worker.kill(signal.SIGTERM)
+        _run_drill(worker, server, made, processed, log)
     finally:
-        restarted.stop()
-
+        worker.ensure_stopped()
     by_channel: dict[ChannelKey, list[bytes]] = defaultdict(list)
     infos: dict[ChannelKey, RecordInfo] = {}
     for raw, info in zip(records, made.infos, strict=True):

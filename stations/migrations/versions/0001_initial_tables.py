@@ -145,7 +145,7 @@ def upgrade() -> None:
         sa.Column("off_time", sa.DateTime(timezone=True), nullable=False),
         sa.Column("onset_time", sa.DateTime(timezone=True), nullable=False),
         sa.Column("peak_ratio", sa.Float(), nullable=False),
-        sa.Column("snr", sa.Float(), nullable=False),
+        sa.Column("snr", sa.Float(), nullable=True, comment="None when the noise was zero"),
         sa.Column("peak_amplitude", sa.Float(), nullable=False),
         sa.Column("profile", sa.String(length=100), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

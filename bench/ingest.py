@@ -1,0 +1,287 @@
+"""Ingest throughput: records/s through the worker's stages, and the real-time capacity implied.
+
+Makes a fixed set of synthetic records (noise and earthquakes, Steim-2, 512 bytes) for N
+stations with six 100-sps channels each, then measures on one core:
+
+1. decoding alone (pymseed), and ObsPy's ``read()`` on the same records for scale;
+2. decoding + the streaming detector per channel;
+3. the whole pipeline without the network: decode, detect, associate, archive, store
+   (SQLite in a temporary folder, transactions of up to 500 packets);
+4. the whole worker path over a real loopback socket: the feed server with every record in
+   its ring, the SeedLink client, the queue and the pipeline.
+
+Usage: python bench/ingest.py [--stations 30] [--minutes 10] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path and its name would hide the
+# ``ingest`` package: take the folder off.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+
+import argparse
+import asyncio
+import io
+import statistics
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from queue import Empty, Queue
+
+import obspy
+from obspy.core.inventory import Channel, Inventory, Network, Site, Station
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from detection import DetectorConfig, StreamingDetector
+from ingest.archive import SdsArchive
+from ingest.decode import decode_record
+from ingest.feed import ChannelSpec, SeedLinkServer, StationSpec, SyntheticSource
+from ingest.pipeline import Pipeline
+from ingest.source import Packet, SeedLinkSource
+from stations.db import make_engine, make_session_factory, migrate
+from stations.inventory import import_stationxml
+from stations.queries import StreamPosition
+
+CODES = ("HHZ", "HHN", "HHE", "HNZ", "HNN", "HNE")
+T0 = 1_750_000_000.0
+
+
+def make_stations(n: int) -> list[StationSpec]:
+    specs = []
+    for i in range(n):
+        lat, lon = 37.0 + 2.0 * (i % 7) / 7, 71.0 + 3.5 * (i // 7 % 7) / 7
+        channels = tuple(ChannelSpec(location="", channel=c, sampling_rate=100.0) for c in CODES)
+        specs.append(StationSpec("XX", f"S{i:03d}", lat, lon, 2000.0, channels))
+    return specs
+
+
+def write_inventory(specs: list[StationSpec], path: Path) -> None:
+    net = Network("XX")
+    for s in specs:
+        sta = Station(s.station, s.latitude, s.longitude, s.elevation, site=Site(name=s.station))
+        for c in s.channels:
+            sta.channels.append(
+                Channel(
+                    c.channel,
+                    c.location,
+                    s.latitude,
+                    s.longitude,
+                    s.elevation,
+                    0.0,
+                    sample_rate=c.sampling_rate,
+                )
+            )
+        net.stations.append(sta)
+    Inventory([net], source="Larza bench").write(str(path), format="STATIONXML")
+
+
+def make_packets(specs: list[StationSpec], minutes: float) -> list[Packet]:
+    source = SyntheticSource(specs, seed=3, event_interval=60.0, first_event_after=30.0, start=T0)
+    records: list[bytes] = []
+    t = T0
+    while t < T0 + minutes * 60:
+        t += 5.0
+        records += source.records_until(t)
+    seq: dict[str, int] = {}
+    packets = []
+    for raw in records:
+        sta = raw[8:13].decode().strip()
+        seq[sta] = seq.get(sta, 0) + 1
+        packets.append(Packet(f"XX_{sta}", seq[sta], raw))
+    return packets
+
+
+def rate(n: int, seconds: float) -> str:
+    return f"{n / seconds:>10,.0f} records/s  ({seconds / n * 1e6:7.1f} µs/record)"
+
+
+def bench_decode(packets: list[Packet]) -> float:
+    t = time.perf_counter()
+    for p in packets:
+        decode_record(p.payload)
+    return time.perf_counter() - t
+
+
+def bench_obspy(packets: list[Packet], limit: int = 1000) -> float:
+    sample = packets[:limit]
+    t = time.perf_counter()
+    for p in sample:
+        obspy.read(io.BytesIO(p.payload), format="MSEED")
+    return (time.perf_counter() - t) * len(packets) / len(sample)
+
+
+def bench_detect(packets: list[Packet]) -> float:
+    detectors: dict[object, StreamingDetector] = {}
+    config = DetectorConfig()
+    t = time.perf_counter()
+    for p in packets:
+        r = decode_record(p.payload)
+        det = detectors.get(r.key)
+        if det is None:
+            det = detectors[r.key] = StreamingDetector(config, sampling_rate=r.sampling_rate)
+        det.feed(r.data, r.starttime)
+    return time.perf_counter() - t
+
+
+def fresh_factory(
+    url: str | None, folder: Path, inventory: Path
+) -> tuple[Engine, sessionmaker[Session]]:
+    folder.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url or f"sqlite:///{folder / 'bench.sqlite'}")
+    migrate(engine)
+    factory = make_session_factory(engine)
+    with factory() as s, s.begin():
+        import_stationxml(s, inventory)
+    return engine, factory
+
+
+def pipeline_for(factory: sessionmaker[Session], archive: Path | None, server: str) -> Pipeline:
+    return Pipeline(
+        factory,
+        server=server,
+        detector=DetectorConfig(),
+        association_window_s=40.0,
+        association_min_stations=3,
+        archive=SdsArchive(archive) if archive else None,
+    )
+
+
+def bench_pipeline(
+    packets: list[Packet], factory: sessionmaker[Session], archive: Path, batch: int = 500
+) -> tuple[float, Pipeline]:
+    pipeline = pipeline_for(factory, archive, "bench:0")
+    t = time.perf_counter()
+    for i in range(0, len(packets), batch):
+        pipeline.handle_many(packets[i : i + batch])
+    return time.perf_counter() - t, pipeline
+
+
+def bench_network(
+    packets: list[Packet], specs: list[StationSpec], factory: sessionmaker[Session], archive: Path
+) -> float:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = SeedLinkServer(
+        host="127.0.0.1",
+        port=0,
+        ring_size=len(packets) + 10,
+        organization="bench",
+        stations=[(s.network, s.station, "") for s in specs],
+    )
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result()
+
+    async def publish() -> None:
+        for p in packets:
+            server.publish(p.payload)
+
+    address = f"127.0.0.1:{server.port}"
+    pipeline = pipeline_for(factory, archive, address)
+    # Ask from sequence 1 so the whole ring is sent as fast as the client reads.
+
+    start = {
+        (s.network, s.station): StreamPosition(0, datetime.fromtimestamp(T0 - 60, UTC))
+        for s in specs
+    }
+    asyncio.run_coroutine_threadsafe(publish(), loop).result()
+    source = SeedLinkSource(
+        address,
+        [(s.network, s.station) for s in specs],
+        "HH? HN?",
+        start,
+        keepalive_s=30,
+        idle_timeout_s=60,
+        reconnect_delay_s=1,
+    )
+    queue: Queue[Packet] = Queue(maxsize=20_000)
+
+    def read() -> None:
+        for p in source.packets():
+            queue.put(p)
+
+    t = time.perf_counter()
+    threading.Thread(target=read, daemon=True).start()
+    done = 0
+    while done < len(packets):
+        try:
+            batch = [queue.get(timeout=10)]
+        except Empty:
+            break
+        while len(batch) < 500:
+            try:
+                batch.append(queue.get_nowait())
+            except Empty:
+                break
+        pipeline.handle_many(batch)
+        done += len(batch)
+    elapsed = time.perf_counter() - t
+    source.close()
+    asyncio.run_coroutine_threadsafe(server.stop(), loop).result()
+    loop.call_soon_threadsafe(loop.stop)
+    if done < len(packets):
+        raise SystemExit(f"network run received only {done} of {len(packets)} packets")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--stations", type=int, default=30)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+
+    specs = make_stations(args.stations)
+    packets = make_packets(specs, args.minutes)
+    n = len(packets)
+    samples = statistics.mean(len(decode_record(p.payload).data) for p in packets[:2000])
+    print(
+        f"{n:,} records, {len(specs) * 6} channels at 100 sps, {args.minutes:g} min, "
+        f"{samples:.0f} samples per record on average\n"
+    )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        inventory = folder / "inventory.xml"
+        write_inventory(specs, inventory)
+
+        t_decode = bench_decode(packets)
+        t_obspy = bench_obspy(packets)
+        t_detect = bench_detect(packets)
+        engine, factory = fresh_factory(args.database_url, folder, inventory)
+        t_store, pipe = bench_pipeline(packets, factory, folder / "archive-1")
+        engine.dispose()
+        engine, factory = (
+            fresh_factory(args.database_url, folder / "net", inventory)
+            if args.database_url is None
+            else fresh_factory(None, folder, inventory)
+        )
+        t_net = bench_network(packets, specs, factory, folder / "archive-2")
+        engine.dispose()
+
+    def capacity(seconds: float) -> str:
+        return f"{n * samples / seconds / 100:>9,.0f} channels at 100 sps per core"
+
+    print(f"ObsPy read() alone          {rate(n, t_obspy)}")
+    speedup = t_obspy / t_decode
+    print(f"decode (pymseed)            {rate(n, t_decode)}   {speedup:5.1f}x faster than ObsPy")
+    print(f"decode + detect             {rate(n, t_detect)}")
+    print(f"whole pipeline, no network  {rate(n, t_store)}   {capacity(t_store)}")
+    print(f"whole worker over SeedLink  {rate(n, t_net)}   {capacity(t_net)}")
+    print()
+    print("share of the pipeline's time (no network):")
+    print(f"  decoding   {100 * t_decode / t_store:5.1f} %")
+    print(f"  detecting  {100 * (t_detect - t_decode) / t_store:5.1f} %")
+    storing = 100 * (t_store - t_detect) / t_store
+    print(f"  storing    {storing:5.1f} %  (archive, association, database)")
+    print(f"\npipeline counts: {dict(pipe.counts)}")
+
+
+if __name__ == "__main__":
+    main()
