@@ -7,7 +7,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from queue import Empty, Queue
+from queue import Empty, Full, Queue
 from types import FrameType
 
 from detection import DetectorConfig
@@ -66,7 +66,10 @@ def run_worker(settings: WorkerSettings, detector: DetectorConfig | None = None)
     )
     started = time.monotonic()
     queue: Queue[Packet] = Queue(maxsize=settings.queue_size)
-    reader = threading.Thread(target=_read, args=(source, queue), name="seedlink", daemon=True)
+    stop = threading.Event()
+    reader = threading.Thread(
+        target=_read, args=(source, queue, stop), name="seedlink", daemon=True
+    )
     reader.start()
     try:
         while True:
@@ -78,21 +81,38 @@ def run_worker(settings: WorkerSettings, detector: DetectorConfig | None = None)
     except (Shutdown, KeyboardInterrupt) as e:
         log.info("worker: stopping (%s)", e or "interrupt")
     finally:
-        source.close()
+        # A second signal (Ctrl-C, then a supervisor's SIGTERM) must not break the clean-up.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stop.set()
+        reader.join(timeout=5.0)
         engine.dispose()
         log.info(
             "worker: stopped after %.0f s: %s", time.monotonic() - started, dict(pipeline.counts)
         )
 
 
-def _read(source: SeedLinkSource, queue: Queue[Packet]) -> None:
-    """The reader thread: packets from the server into the bounded queue (back-pressure)."""
+def _read(source: SeedLinkSource, queue: Queue[Packet], stop: threading.Event) -> None:
+    """The reader thread: packets from the server into the bounded queue (back-pressure).
+
+    The SeedLink client is used from this thread only; it is closed here when ``stop`` is set.
+    Packets read but not yet stored are simply read again after a restart.
+    """
     try:
         for packet in source.packets():
-            queue.put(packet)
+            while not stop.is_set():
+                try:
+                    queue.put(packet, timeout=0.5)
+                    break
+                except Full:
+                    continue
+            if stop.is_set():
+                return
     except Exception:
         log.exception("worker: the SeedLink reader failed")
         raise
+    finally:
+        source.close()
 
 
 def _next_batch(queue: Queue[Packet], max_packets: int, max_wait_s: float) -> list[Packet]:

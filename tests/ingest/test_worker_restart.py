@@ -105,7 +105,12 @@ def _run_drill(
         time.sleep(1.0)
         _publish_paced(restarted, records[2 * third :])
         _wait(lambda: processed() >= len(records), 120, "every record", log)
+        # Ctrl-C, then a supervisor's SIGTERM on top: a clean stop all the same.
+        assert worker.proc is not None
+        worker.proc.send_signal(signal.SIGINT)
+        time.sleep(0.05)
         worker.kill(signal.SIGTERM)
+        assert worker.proc.returncode == 0
     finally:
         restarted.stop()
 
@@ -151,5 +156,6 @@ def test_kill_9_and_server_restart_lose_and_repeat_nothing(
             assert (entry.size, entry.records) == (512 * len(raws), len(raws))
     assert processed() == len(records)
     text = log.read_text()
-    assert "stopping" in text
+    assert "worker: stopped after" in text
+    assert "Traceback" not in text
     engine.dispose()
