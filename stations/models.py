@@ -188,3 +188,26 @@ class ArchiveFile(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     records: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[UtcTime]
+
+
+class StationLease(Base):
+    """Which ingest worker processes a station, until when: the partition among workers."""
+
+    __tablename__ = "station_lease"
+    __table_args__ = (UniqueConstraint("network", "station"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    network: Mapped[str] = mapped_column(String(8))
+    station: Mapped[str] = mapped_column(String(8))
+    worker: Mapped[str | None] = mapped_column(String(200), index=True)
+    expires_at: Mapped[UtcTime]
+    updated_at: Mapped[UtcTime]
+
+
+class IngestWorker(Base):
+    """A worker's heartbeat: the workers alive share the stations among themselves."""
+
+    __tablename__ = "ingest_worker"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    started_at: Mapped[UtcTime]
+    seen_at: Mapped[UtcTime]
