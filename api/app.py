@@ -21,7 +21,11 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = engine is None
-        bound = make_engine(settings.database_url) if engine is None else engine
+        bound = (
+            make_engine(settings.database_url, sqlite_begin="DEFERRED")
+            if engine is None
+            else engine
+        )
         app.state.settings = settings
         app.state.session_factory = make_session_factory(bound)
         try:

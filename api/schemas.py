@@ -51,7 +51,7 @@ class DetectionOut(BaseModel):
     off_time: datetime
     onset_time: datetime
     peak_ratio: float
-    snr: float
+    snr: float | None = Field(description="signal-to-noise ratio; null when the noise was zero")
     peak_amplitude: float
     profile: str
 

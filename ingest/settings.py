@@ -22,6 +22,9 @@ class WorkerSettings(BaseSettings):
     batch_max_packets: int = Field(500, ge=1, description="packets stored in one transaction")
     batch_max_wait_s: float = Field(0.2, gt=0, description="wait for a packet before storing")
     queue_size: int = Field(20_000, ge=1, description="packets read ahead of processing")
+    lease_ttl_s: float = Field(
+        30.0, ge=3, description="a dead worker's stations are taken over after this long"
+    )
     association_window_s: float = Field(
         40.0, gt=0, description="longest time between first and last onset of one event"
     )

@@ -1,14 +1,27 @@
-"""The ingest worker process: one SeedLink server, its stations, the pipeline, until stopped."""
+"""The ingest worker process: the stations it leases from one SeedLink server, until stopped.
+
+Threads: a reader thread owns the SeedLink client and fills a bounded queue; the main thread
+takes batches from the queue and stores each batch in one transaction. Every
+``lease_ttl_s / 3`` seconds the main thread renews its station leases; when the set of
+stations it holds changes (a worker joined or died), the reader is restarted for the new set,
+resuming each station from its stored sequence number.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from queue import Empty, Full, Queue
 from types import FrameType
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from detection import DetectorConfig
 from ingest.archive import SdsArchive
@@ -16,9 +29,12 @@ from ingest.pipeline import Pipeline
 from ingest.settings import WorkerSettings
 from ingest.source import Packet, SeedLinkSource
 from stations.db import make_engine, make_session_factory
+from stations.leases import acquire_leases, release_leases
 from stations.queries import list_stations, stream_positions
 
 log = logging.getLogger(__name__)
+
+StationCode = tuple[str, str]
 
 
 class Shutdown(Exception):
@@ -29,67 +45,140 @@ def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
     raise Shutdown(f"signal {signum}")
 
 
-def run_worker(settings: WorkerSettings, detector: DetectorConfig | None = None) -> None:
-    """Pull packets from ``settings.seedlink`` and process them until SIGTERM or Ctrl-C."""
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Reader:
+    """The reader thread and its SeedLink client, for one set of stations."""
+
+    def __init__(
+        self, settings: WorkerSettings, stations: set[StationCode], factory: sessionmaker[Session]
+    ) -> None:
+        with factory() as session:
+            positions = stream_positions(session, server=settings.seedlink)
+        self.stations = stations
+        self.queue: Queue[Packet] = Queue(maxsize=settings.queue_size)
+        self._stop = threading.Event()
+        source = SeedLinkSource(
+            settings.seedlink,
+            sorted(stations),
+            settings.selectors,
+            positions,
+            keepalive_s=settings.keepalive_s,
+            idle_timeout_s=settings.idle_timeout_s,
+            reconnect_delay_s=settings.reconnect_delay_s,
+        )
+        self._thread = threading.Thread(
+            target=_read, args=(source, self.queue, self._stop), name="seedlink", daemon=True
+        )
+        self._thread.start()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        """Stop reading; packets still queued are dropped (they are read again on resume).
+
+        Does not wait long: a reader blocked on a silent connection notices the flag at its
+        next packet or idle timeout and closes its client then, from its own thread.
+        """
+        self._stop.set()
+        self._thread.join(timeout=0.2)
+
+
+def _make_pipeline(settings: WorkerSettings, factory: sessionmaker[Session]) -> Pipeline:
+    return Pipeline(
+        factory,
+        server=settings.seedlink,
+        detector=DetectorConfig(),
+        association_window_s=settings.association_window_s,
+        association_min_stations=settings.association_min_stations,
+        archive=SdsArchive(Path(settings.archive_dir)) if settings.archive_dir else None,
+    )
+
+
+def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
+    """Ingest the leased stations from ``settings.seedlink`` until SIGTERM or Ctrl-C."""
     signal.signal(signal.SIGTERM, _on_sigterm)
+    name = name or worker_name()
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
     with factory() as session:
         wanted = settings.station_list() or [
             (s.network.code, s.code) for s in list_stations(session)
         ]
-        positions = stream_positions(session, server=settings.seedlink)
     if not wanted:
         raise SystemExit("no stations to ingest: import an inventory first (larza stations import)")
-    pipeline = Pipeline(
-        factory,
-        server=settings.seedlink,
-        detector=detector or DetectorConfig(),
-        association_window_s=settings.association_window_s,
-        association_min_stations=settings.association_min_stations,
-        archive=SdsArchive(Path(settings.archive_dir)) if settings.archive_dir else None,
-    )
-    source = SeedLinkSource(
-        settings.seedlink,
-        wanted,
-        settings.selectors,
-        positions,
-        keepalive_s=settings.keepalive_s,
-        idle_timeout_s=settings.idle_timeout_s,
-        reconnect_delay_s=settings.reconnect_delay_s,
-    )
-    log.info(
-        "worker: %d stations from %s (%s)",
-        len(wanted),
-        settings.seedlink,
-        ", ".join(f"{n}.{s}" for n, s in wanted),
-    )
+    pipeline = _make_pipeline(settings, factory)
+    ttl = timedelta(seconds=settings.lease_ttl_s)
+    renew_every = settings.lease_ttl_s / 3
+    log.info("worker %s: %d stations wanted from %s", name, len(wanted), settings.seedlink)
     started = time.monotonic()
-    queue: Queue[Packet] = Queue(maxsize=settings.queue_size)
-    stop = threading.Event()
-    reader = threading.Thread(
-        target=_read, args=(source, queue, stop), name="seedlink", daemon=True
-    )
-    reader.start()
+    reader: Reader | None = None
+    next_renewal = 0.0
+    valid_until = 0.0
     try:
         while True:
-            batch = _next_batch(queue, settings.batch_max_packets, settings.batch_max_wait_s)
+            if time.monotonic() >= next_renewal:
+                held = _renew(factory, name, wanted, ttl)
+                valid_until = time.monotonic() + settings.lease_ttl_s
+                next_renewal = time.monotonic() + renew_every
+                if reader is None or held != reader.stations:
+                    reader = _switch(reader, held, settings, factory, name)
+            if reader is None:
+                time.sleep(min(1.0, max(0.0, next_renewal - time.monotonic())))
+                continue
+            if time.monotonic() > valid_until - renew_every:
+                # Renewal has failed for a while: another worker may own these stations now.
+                log.error("worker %s: leases could not be renewed; pausing", name)
+                reader.stop()
+                reader = None
+                continue
+            batch = _next_batch(reader.queue, settings.batch_max_packets, settings.batch_max_wait_s)
             if batch:
                 pipeline.handle_many(batch)
             elif not reader.is_alive():
                 raise RuntimeError("the SeedLink reader stopped")
     except (Shutdown, KeyboardInterrupt) as e:
-        log.info("worker: stopping (%s)", e or "interrupt")
+        log.info("worker %s: stopping (%s)", name, e or "interrupt")
     finally:
         # A second signal (Ctrl-C, then a supervisor's SIGTERM) must not break the clean-up.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        stop.set()
-        reader.join(timeout=5.0)
+        if reader is not None:
+            reader.stop()
+        with factory() as session, session.begin():
+            release_leases(session, worker=name, now=datetime.now(UTC))
         engine.dispose()
         log.info(
-            "worker: stopped after %.0f s: %s", time.monotonic() - started, dict(pipeline.counts)
+            "worker %s: stopped after %.0f s: %s",
+            name,
+            time.monotonic() - started,
+            dict(pipeline.counts),
         )
+
+
+def _renew(
+    factory: sessionmaker[Session], name: str, wanted: list[StationCode], ttl: timedelta
+) -> set[StationCode]:
+    with factory() as session, session.begin():
+        return acquire_leases(session, worker=name, stations=wanted, now=datetime.now(UTC), ttl=ttl)
+
+
+def _switch(
+    reader: Reader | None,
+    held: set[StationCode],
+    settings: WorkerSettings,
+    factory: sessionmaker[Session],
+    name: str,
+) -> Reader | None:
+    """Restart reading for the stations now held (None when none is)."""
+    if reader is not None:
+        reader.stop()
+    listed = ", ".join(f"{n}.{s}" for n, s in sorted(held)) or "none"
+    log.info("worker %s: holds %d stations: %s", name, len(held), listed)
+    return Reader(settings, held, factory) if held else None
 
 
 def _read(source: SeedLinkSource, queue: Queue[Packet], stop: threading.Event) -> None:

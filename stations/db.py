@@ -20,8 +20,16 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SessionFactory = Callable[[], Session]
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; SQLite gets foreign keys on and its folder created."""
+def make_engine(url: str, *, sqlite_begin: str = "IMMEDIATE", **kwargs: Any) -> Engine:
+    """An engine for ``url``; SQLite gets foreign keys on, WAL, and its folder created.
+
+    SQLite transactions start with ``BEGIN IMMEDIATE`` by default: a transaction that reads
+    and then writes would otherwise fail at once with "database is locked" when another
+    process wrote in between, instead of waiting. Read-only processes (the API) pass
+    ``sqlite_begin="DEFERRED"``.
+    """
+    if sqlite_begin not in ("IMMEDIATE", "DEFERRED"):
+        raise ValueError(f"sqlite_begin must be IMMEDIATE or DEFERRED, got {sqlite_begin!r}")
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -32,12 +40,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         # pysqlite's own transaction handling breaks SAVEPOINT: let SQLAlchemy emit BEGIN.
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        statement = f"BEGIN {sqlite_begin}"
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(statement))
     return engine
-
-
-def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

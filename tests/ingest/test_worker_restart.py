@@ -20,7 +20,7 @@ from ingest.archive import sds_path
 from ingest.feed._mseed import RecordInfo
 from stations.db import make_engine, make_session_factory, migrate
 from stations.inventory import default_inventory_path, import_stationxml
-from stations.models import ArchiveFile, ChannelStatus
+from stations.models import ArchiveFile, ChannelStatus, StationLease
 from stations.queries import ChannelKey
 
 from ..conftest import Made, ServerThread
@@ -156,6 +156,86 @@ def test_kill_9_and_server_restart_lose_and_repeat_nothing(
             assert (entry.size, entry.records) == (512 * len(raws), len(raws))
     assert processed() == len(records)
     text = log.read_text()
-    assert "worker: stopped after" in text
+    assert "stopped after" in text
     assert "Traceback" not in text
+    engine.dispose()
+
+
+def test_two_workers_share_the_stations_and_one_takes_over_from_a_dead_one(
+    db_url: str, tmp_path: Path, made: Made, server_factory: Callable[..., ServerThread]
+) -> None:
+    archive = tmp_path / "archive"
+    env = {
+        **os.environ,
+        "LARZA_DATABASE_URL": db_url,
+        "LARZA_ARCHIVE_DIR": str(archive),
+        "LARZA_RECONNECT_DELAY_S": "0.5",
+        "LARZA_LEASE_TTL_S": "6",
+    }
+    engine = make_engine(db_url)
+    factory = make_session_factory(engine)
+
+    def processed() -> int:
+        with factory() as s:
+            return int(s.scalar(select(func.coalesce(func.sum(ChannelStatus.records), 0))) or 0)
+
+    def holders() -> dict[str, set[str]]:
+        with factory() as s:
+            rows = s.scalars(select(StationLease).where(StationLease.worker.is_not(None)))
+            found: dict[str, set[str]] = defaultdict(set)
+            for lease in rows:
+                found[lease.worker or ""].add(lease.station)
+            return dict(found)
+
+    records = made.records
+    half = len(records) // 2
+    server = server_factory()
+    logs = [tmp_path / "worker-a.log", tmp_path / "worker-b.log"]
+    workers = [Worker(server.port, env, log) for log in logs]
+    try:
+        for w in workers:
+            w.start()
+        # Both alive: each holds part of the three stations, none is held twice.
+        _wait(lambda: len(holders()) == 2, 30, "both workers to hold stations", logs[0])
+        shares = holders()
+        assert sorted(len(s) for s in shares.values()) == [1, 2]
+        assert set.union(*shares.values()) == {"MANEM", "MURGH", "SAREZ"}
+
+        # Let the hand-over settle (each worker reconnects for its new share) before any data:
+        # a station never processed before is read from "now" on.
+        def settled() -> bool:
+            before = holders()
+            time.sleep(2.0)
+            return holders() == before and len(before) == 2
+
+        _wait(settled, 30, "the shares to settle", logs[0])
+        time.sleep(1.0)
+        _publish_paced(server, records[:half])
+        _wait(lambda: processed() >= half, 60, "the first half", logs[0])
+
+        # One dies without a word; the other takes its stations over once the lease expires.
+        workers[0].kill(signal.SIGKILL)
+        _wait(
+            lambda: len(holders()) == 1 and len(next(iter(holders().values()))) == 3,
+            30,
+            "the take-over",
+            logs[1],
+        )
+        _publish_paced(server, records[half:])
+        _wait(lambda: processed() >= len(records), 60, "every record", logs[1])
+        workers[1].kill(signal.SIGTERM)
+    finally:
+        for w in workers:
+            w.ensure_stopped()
+
+    by_channel: dict[ChannelKey, list[bytes]] = defaultdict(list)
+    starts: dict[ChannelKey, float] = {}
+    for raw, info in zip(records, made.infos, strict=True):
+        key = ChannelKey(info.network, info.station, info.location, info.channel)
+        by_channel[key].append(raw)
+        starts.setdefault(key, info.start_ns / 1e9)
+    for key, raws in by_channel.items():
+        assert (archive / sds_path(key, starts[key])).read_bytes() == b"".join(raws), key
+    assert processed() == len(records)
+    assert holders() == {}  # the clean stop handed every lease back
     engine.dispose()
