@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 from fastapi import Request
 
+from stations.errors import LarzaError
+
 
 def next_link(request: Request, last_id: int | None) -> str | None:
     """The URL of the page after ``last_id``; None when this page was empty."""
@@ -19,3 +21,15 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
+
+
+def checked_window(
+    start: datetime | None, end: datetime | None, limit: int, page_size_max: int
+) -> tuple[datetime | None, datetime | None]:
+    """The time window in UTC, after refusing a reversed window or an oversized page."""
+    if limit > page_size_max:
+        raise LarzaError(f"limit must be at most {page_size_max}, got {limit}")
+    start, end = as_utc(start), as_utc(end)
+    if start is not None and end is not None and end <= start:
+        raise LarzaError(f"end must be after start, got start={start}, end={end}")
+    return start, end

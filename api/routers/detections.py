@@ -8,9 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from api.deps import SessionDep, SettingsDep
-from api.pagination import as_utc, next_link
+from api.pagination import checked_window, next_link
 from api.schemas import DetectionOut, Page
-from stations.errors import LarzaError
 from stations.models import Detection
 from stations.queries import list_detections, require_station
 
@@ -59,11 +58,7 @@ def detections_index(
     ] = None,
     limit: Annotated[int, Query(ge=1)] = 100,
 ) -> Page[DetectionOut]:
-    if limit > settings.page_size_max:
-        raise LarzaError(f"limit must be at most {settings.page_size_max}, got {limit}")
-    start, end = as_utc(start), as_utc(end)
-    if start is not None and end is not None and end <= start:
-        raise LarzaError(f"end must be after start, got start={start}, end={end}")
+    start, end = checked_window(start, end, limit, settings.page_size_max)
     if station is not None and "." in station:
         network, station = station.split(".")
     network = network.upper() if network else None

@@ -8,10 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from api.deps import SessionDep, SettingsDep
-from api.pagination import as_utc, next_link
+from api.pagination import checked_window, next_link
 from api.routers.detections import detection_out
 from api.schemas import EventOut, Page
-from stations.errors import LarzaError
 from stations.models import Event, EventStatus
 from stations.queries import get_event, list_events
 
@@ -48,11 +47,7 @@ def events_index(
     ] = None,
     limit: Annotated[int, Query(ge=1)] = 100,
 ) -> Page[EventOut]:
-    if limit > settings.page_size_max:
-        raise LarzaError(f"limit must be at most {settings.page_size_max}, got {limit}")
-    start, end = as_utc(start), as_utc(end)
-    if start is not None and end is not None and end <= start:
-        raise LarzaError(f"end must be after start, got start={start}, end={end}")
+    start, end = checked_window(start, end, limit, settings.page_size_max)
     found = list_events(
         session,
         start=start,

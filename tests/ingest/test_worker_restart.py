@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy import func, select
 
 from ingest.archive import sds_path
-from ingest.feed._mseed import RecordInfo
 from stations.db import make_engine, make_session_factory, migrate
 from stations.inventory import default_inventory_path, import_stationxml
 from stations.models import ArchiveFile, ChannelStatus, StationLease
@@ -74,6 +73,21 @@ def _publish_paced(server: ServerThread, records: list[bytes], per_batch: int = 
     for i in range(0, len(records), per_batch):
         server.publish(records[i : i + per_batch])
         time.sleep(0.02)
+
+
+def _assert_archive_holds_each_record_once(
+    made: Made, archive: Path
+) -> tuple[dict[ChannelKey, list[bytes]], dict[ChannelKey, float]]:
+    """Every channel's day file is exactly its records, in order; returns them by channel."""
+    by_channel: dict[ChannelKey, list[bytes]] = defaultdict(list)
+    starts: dict[ChannelKey, float] = {}
+    for raw, info in zip(made.records, made.infos, strict=True):
+        key = ChannelKey(info.network, info.station, info.location, info.channel)
+        by_channel[key].append(raw)
+        starts.setdefault(key, info.start_ns / 1e9)
+    for key, raws in by_channel.items():
+        assert (archive / sds_path(key, starts[key])).read_bytes() == b"".join(raws), key
+    return by_channel, starts
 
 
 def _run_drill(
@@ -140,19 +154,11 @@ def test_kill_9_and_server_restart_lose_and_repeat_nothing(
         _run_drill(worker, server, made, processed, log)
     finally:
         worker.ensure_stopped()
-    by_channel: dict[ChannelKey, list[bytes]] = defaultdict(list)
-    infos: dict[ChannelKey, RecordInfo] = {}
-    for raw, info in zip(records, made.infos, strict=True):
-        key = ChannelKey(info.network, info.station, info.location, info.channel)
-        by_channel[key].append(raw)
-        infos.setdefault(key, info)
-    for key, raws in by_channel.items():
-        day_file = archive / sds_path(key, infos[key].start_ns / 1e9)
-        assert day_file.read_bytes() == b"".join(raws), f"{key}: archive differs"
+    by_channel, starts = _assert_archive_holds_each_record_once(made, archive)
     with factory() as s:
         index = {a.path: a for a in s.scalars(select(ArchiveFile))}
         for key, raws in by_channel.items():
-            entry = index[sds_path(key, infos[key].start_ns / 1e9)]
+            entry = index[sds_path(key, starts[key])]
             assert (entry.size, entry.records) == (512 * len(raws), len(raws))
     assert processed() == len(records)
     text = log.read_text()
@@ -228,14 +234,7 @@ def test_two_workers_share_the_stations_and_one_takes_over_from_a_dead_one(
         for w in workers:
             w.ensure_stopped()
 
-    by_channel: dict[ChannelKey, list[bytes]] = defaultdict(list)
-    starts: dict[ChannelKey, float] = {}
-    for raw, info in zip(records, made.infos, strict=True):
-        key = ChannelKey(info.network, info.station, info.location, info.channel)
-        by_channel[key].append(raw)
-        starts.setdefault(key, info.start_ns / 1e9)
-    for key, raws in by_channel.items():
-        assert (archive / sds_path(key, starts[key])).read_bytes() == b"".join(raws), key
+    _assert_archive_holds_each_record_once(made, archive)
     assert processed() == len(records)
     assert holders() == {}  # the clean stop handed every lease back
     engine.dispose()
