@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import SessionDep, SettingsDep
+from api.etag import etag_response
 from api.pagination import checked_window, next_link
 from api.schemas import DetectionOut, Page
 from stations.models import Detection
@@ -57,7 +58,7 @@ def detections_index(
         int | None, Query(ge=0, description="cursor: the last id already seen")
     ] = None,
     limit: Annotated[int, Query(ge=1)] = 100,
-) -> Page[DetectionOut]:
+) -> Response:
     start, end = checked_window(start, end, limit, settings.page_size_max)
     if station is not None and "." in station:
         network, station = station.split(".")
@@ -77,4 +78,5 @@ def detections_index(
         limit=limit,
     )
     items = [detection_out(d) for d in found]
-    return Page[DetectionOut](items=items, next=next_link(request, items[-1].id if items else None))
+    page = Page[DetectionOut](items=items, next=next_link(request, items[-1].id if items else None))
+    return etag_response(request, page)

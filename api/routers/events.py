@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.deps import SessionDep, SettingsDep
+from api.etag import etag_response
 from api.pagination import checked_window, next_link
 from api.routers.detections import detection_out
 from api.schemas import EventOut, Page
@@ -46,7 +47,7 @@ def events_index(
         int | None, Query(ge=0, description="cursor: the last id already seen")
     ] = None,
     limit: Annotated[int, Query(ge=1)] = 100,
-) -> Page[EventOut]:
+) -> Response:
     start, end = checked_window(start, end, limit, settings.page_size_max)
     found = list_events(
         session,
@@ -58,7 +59,8 @@ def events_index(
         limit=limit,
     )
     items = [event_out(e) for e in found]
-    return Page[EventOut](items=items, next=next_link(request, items[-1].id if items else None))
+    page = Page[EventOut](items=items, next=next_link(request, items[-1].id if items else None))
+    return etag_response(request, page)
 
 
 @router.get(

@@ -175,3 +175,24 @@ def test_openapi_documents_the_routes(client: TestClient) -> None:
     ):
         assert path in paths
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_unchanged_lists_answer_304(client: TestClient, inventory: Session) -> None:
+    t0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+    _detect(inventory, ChannelKey("TJ", "SAREZ", "", "HHZ"), t0)
+    first = client.get("/api/v1/detections")
+    tag = first.headers["etag"]
+    again = client.get("/api/v1/detections", headers={"If-None-Match": tag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == tag
+    _detect(inventory, ChannelKey("TJ", "MURGH", "", "HHZ"), t0)
+    changed = client.get("/api/v1/detections", headers={"If-None-Match": tag})
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != tag
+    assert len(changed.json()["items"]) == 2
+    events = client.get("/api/v1/events")
+    assert (
+        client.get("/api/v1/events", headers={"If-None-Match": events.headers["etag"]}).status_code
+        == 304
+    )
