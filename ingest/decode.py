@@ -18,6 +18,8 @@ from pymseed.util import sourceid2nslc
 
 from stations.queries import ChannelKey
 
+_CLOCK_LOCKED = 0x04  # miniSEED 3 flags bit 2 (miniSEED 2: I/O and clock flags bit 5)
+
 
 class RecordError(ValueError):
     """A record that cannot be decoded; carries why."""
@@ -29,6 +31,8 @@ class Record:
     starttime: float  # POSIX seconds of the first sample
     sampling_rate: float
     data: npt.NDArray[np.float64]
+    timing_quality: int | None = None  # blockette 1001 / FDSN.Time.Quality, 0-100 %
+    clock_locked: bool = False  # the "clock locked" flag of the record header
 
     @property
     def endtime(self) -> float:
@@ -55,4 +59,12 @@ def decode_record(payload: bytes) -> Record:
     if msr.numsamples != msr.samplecnt:
         raise RecordError(f"record of {key} decodes {msr.numsamples} of {msr.samplecnt} samples")
     data = np.asarray(msr.np_datasamples, dtype=np.float64)
-    return Record(key=key, starttime=float(msr.starttime_seconds), sampling_rate=rate, data=data)
+    quality = msr.get_extra_header("/FDSN/Time/Quality") if msr.extralength else None
+    return Record(
+        key=key,
+        starttime=float(msr.starttime_seconds),
+        sampling_rate=rate,
+        data=data,
+        timing_quality=int(quality) if isinstance(quality, int | float) else None,
+        clock_locked=bool(msr.flags & _CLOCK_LOCKED),
+    )

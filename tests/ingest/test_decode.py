@@ -62,3 +62,23 @@ def test_a_truncated_record_is_a_record_error() -> None:
     raw = _records(stream, "STEIM2")[0]
     with pytest.raises(RecordError):
         decode_record(raw[:300])
+
+
+def test_timing_quality_and_clock_flag_as_obspy_reads_them() -> None:
+    from obspy.core.util import AttribDict
+    from obspy.io.mseed.util import get_flags
+
+    stream = read()
+    for trace in stream:
+        trace.data = trace.data.astype(np.int32)
+        trace.stats.mseed = AttribDict({"blkt1001": AttribDict({"timing_quality": 87})})
+    raw = _records(stream, "STEIM2")[0]
+    ours = decode_record(raw)
+    (oracle,) = read(io.BytesIO(raw), format="MSEED", details=True)
+    assert ours.timing_quality == oracle.stats.mseed.blkt1001.timing_quality == 87
+    assert ours.clock_locked is False
+    assert get_flags(io.BytesIO(raw))["io_and_clock_flags_counts"]["clock_locked"] == 0
+    # Set bit 5 of the fixed header's I/O and clock flags (byte 37): the clock was locked.
+    locked = raw[:37] + bytes([raw[37] | 0x20]) + raw[38:]
+    assert decode_record(locked).clock_locked is True
+    assert get_flags(io.BytesIO(locked))["io_and_clock_flags_counts"]["clock_locked"] == 1
