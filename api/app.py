@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api.errors import install_error_handlers
-from api.routers import detections, events, stations
+from api.routers import detections, events, metrics, stations
 from api.settings import ApiSettings, get_settings
 from stations.db import make_engine, make_session_factory
 
@@ -44,6 +44,7 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
     app.include_router(stations.router)
     app.include_router(detections.router)
     app.include_router(events.router)
+    app.include_router(metrics.router)
 
     @app.get("/healthz", tags=["service"], summary="The API process is up")
     def healthz() -> dict[str, str]:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from stations.errors import NotFoundError
@@ -34,6 +34,7 @@ __all__ = [
     "archive_file_sizes",
     "channel_index",
     "channel_statuses",
+    "detection_counts",
     "get_event",
     "get_station",
     "list_detections",
@@ -115,6 +116,12 @@ def channel_statuses(session: Session, *, channel_ids: Iterable[int]) -> dict[in
         return {}
     stmt = select(ChannelStatus).where(ChannelStatus.channel_id.in_(ids))
     return {s.channel_id: s for s in session.scalars(stmt)}
+
+
+def detection_counts(session: Session) -> dict[int, int]:
+    """Number of detections stored per channel id."""
+    stmt = select(Detection.channel_id, func.count()).group_by(Detection.channel_id)
+    return {row[0]: int(row[1]) for row in session.execute(stmt)}
 
 
 def record_arrivals(

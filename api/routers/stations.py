@@ -16,7 +16,7 @@ from stations.queries import channel_statuses, get_station, list_stations
 router = APIRouter(prefix="/api/v1/stations", tags=["stations"])
 
 
-def _station_out(
+def station_view(
     station: Station, statuses: dict[int, ChannelStatus], now: datetime, settings: ApiSettings
 ) -> StationOut:
     channels = []
@@ -60,7 +60,7 @@ def stations_index(session: SessionDep, settings: SettingsDep) -> list[StationOu
     found = list_stations(session)
     statuses = channel_statuses(session, channel_ids=(c.id for s in found for c in s.channels))
     now = datetime.now(UTC)
-    return [_station_out(s, statuses, now, settings) for s in found]
+    return [station_view(s, statuses, now, settings) for s in found]
 
 
 @router.get(
@@ -79,4 +79,4 @@ def station_detail(
     network, code = station_id.upper().split(".")
     station = get_station(session, network=network, station=code)
     statuses = channel_statuses(session, channel_ids=(c.id for c in station.channels))
-    return _station_out(station, statuses, datetime.now(UTC), settings)
+    return station_view(station, statuses, datetime.now(UTC), settings)

@@ -196,3 +196,32 @@ def test_unchanged_lists_answer_304(client: TestClient, inventory: Session) -> N
         client.get("/api/v1/events", headers={"If-None-Match": events.headers["etag"]}).status_code
         == 304
     )
+
+
+def test_prometheus_metrics(client: TestClient, inventory: Session) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    index = channel_index(inventory)
+    sarez_hhz = index[ChannelKey("TJ", "SAREZ", "", "HHZ")]
+    record_arrival(
+        inventory,
+        channel_id=sarez_hhz.id,
+        last_sample_time=NOW - timedelta(seconds=2),
+        arrival_time=NOW,
+        count=7,
+    )
+    _detect(inventory, ChannelKey("TJ", "SAREZ", "", "HHZ"), NOW)
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
+    stream = (("stream", "TJ.SAREZ..HHZ"),)
+    assert samples[("larza_channel_records_total", stream)] == 7
+    assert samples[("larza_channel_detections_total", stream)] == 1
+    assert 2 <= samples[("larza_channel_data_latency_seconds", stream)] < 30
+    assert samples[("larza_station_state", (("state", "UNKNOWN"), ("station", "TJ.MANEM")))] == 1
+    assert samples[("larza_station_state", (("state", "OK"), ("station", "TJ.MANEM")))] == 0

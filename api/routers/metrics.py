@@ -1,0 +1,78 @@
+"""``/metrics``: station and channel figures in the Prometheus text format."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from api.deps import SessionDep, SettingsDep
+from api.routers.stations import station_view
+from api.schemas import StationOut
+from stations.queries import channel_statuses, detection_counts, list_stations
+
+router = APIRouter(tags=["service"])
+
+STATES = ("OK", "DEGRADED", "DOWN", "UNKNOWN")
+
+
+class _Snapshot(Collector):
+    """The figures of one scrape, read from the database when the scrape comes."""
+
+    def __init__(self, stations: Sequence[StationOut], detections: dict[str, int]) -> None:
+        self.stations = stations
+        self.detections = detections
+
+    def collect(self) -> Iterator[Metric]:
+        latency = GaugeMetricFamily(
+            "larza_station_data_latency_seconds",
+            "Now minus the time of the newest sample of the station",
+            labels=["station"],
+        )
+        state = GaugeMetricFamily(
+            "larza_station_state", "1 for the station's current state", labels=["station", "state"]
+        )
+        channel_latency = GaugeMetricFamily(
+            "larza_channel_data_latency_seconds",
+            "Now minus the time of the newest sample of the channel",
+            labels=["stream"],
+        )
+        records = CounterMetricFamily(
+            "larza_channel_records", "Records received", labels=["stream"]
+        )
+        detections = CounterMetricFamily(
+            "larza_channel_detections", "Detections stored", labels=["stream"]
+        )
+        for s in self.stations:
+            if s.data_latency_s is not None:
+                latency.add_metric([s.id], s.data_latency_s)
+            for name in STATES:
+                state.add_metric([s.id, name], 1.0 if s.state == name else 0.0)
+            for c in s.channels:
+                if c.data_latency_s is not None:
+                    channel_latency.add_metric([c.id], c.data_latency_s)
+                records.add_metric([c.id], c.records)
+                detections.add_metric([c.id], self.detections.get(c.id, 0))
+        yield from (latency, state, channel_latency, records, detections)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(session: SessionDep, settings: SettingsDep) -> Response:
+    found = list_stations(session)
+    channels = [c for s in found for c in s.channels]
+    statuses = channel_statuses(session, channel_ids=(c.id for c in channels))
+    counts = detection_counts(session)
+    now = datetime.now(UTC)
+    views = [station_view(s, statuses, now, settings) for s in found]
+    by_stream = {
+        f"{s.network.code}.{s.code}.{c.location}.{c.code}": counts.get(c.id, 0)
+        for s in found
+        for c in s.channels
+    }
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Snapshot(views, by_stream))
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
