@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from ingest.feed._faults import Fault
 from ingest.feed._server import SeedLinkServer
 from ingest.feed._source import RecordSource
-from ingest.feed._stations import StationSpec
+from ingest.feed._stations import SohSpec, StationSpec
 from ingest.feed._synthetic import SyntheticSource
 
 logger = logging.getLogger("larza.feed")
@@ -23,6 +25,41 @@ async def pump(source: RecordSource, server: SeedLinkServer, interval: float = 0
         await asyncio.sleep(interval)
 
 
+async def serve_source(
+    source: RecordSource,
+    stations: Sequence[tuple[str, str, str]] = (),
+    host: str = "127.0.0.1",
+    port: int = 18000,
+    *,
+    ring_size: int = 100_000,
+    organization: str = "Larza demo feed",
+    interval: float = 0.2,
+    on_tick: Callable[[], None] | None = None,
+) -> None:
+    """Serve what ``source`` releases over SeedLink until cancelled.
+
+    ``stations`` are ``(network, station, description)`` known before their first record
+    (a client may select them at once); ``on_tick`` runs after every publication round.
+    """
+    server = SeedLinkServer(
+        host=host,
+        port=port,
+        ring_size=ring_size,
+        organization=organization,
+        stations=list(stations),
+    )
+    await server.start()
+    try:
+        while True:
+            for record in source.records_until(time.time()):
+                server.publish(record)
+            if on_tick is not None:
+                on_tick()
+            await asyncio.sleep(interval)
+    finally:
+        await server.stop()
+
+
 async def serve(
     stations: Sequence[StationSpec],
     host: str = "127.0.0.1",
@@ -33,42 +70,53 @@ async def serve(
     *,
     ring_size: int = 100_000,
     organization: str = "Larza demo feed",
+    faults: Sequence[Fault] = (),
+    soh: Sequence[SohSpec] = (),
 ) -> None:
-    """Serve synthetic data for ``stations`` over SeedLink v3 until cancelled."""
+    """Serve synthetic data for ``stations`` over SeedLink until cancelled.
+
+    ``faults`` are injected (windows in seconds after the start); ``soh`` channels are added
+    to every station that has none of its own.
+    """
+    if soh:
+        stations = [s if s.soh else dataclasses.replace(s, soh=tuple(soh)) for s in stations]
     source = SyntheticSource(
-        stations, seed=seed, event_interval=event_interval, first_event_after=first_event_after
+        stations,
+        seed=seed,
+        event_interval=event_interval,
+        first_event_after=first_event_after,
+        faults=faults,
     )
-    server = SeedLinkServer(
-        host=host,
-        port=port,
-        ring_size=ring_size,
-        organization=organization,
-        stations=[(s.network, s.station, s.description) for s in stations],
-    )
-    await server.start()
     logger.info(
-        "feed: synthetic data for %d station(s), seed %d, an earthquake every ~%.0f s",
+        "feed: synthetic data for %d station(s), seed %d, an earthquake every ~%.0f s, %d fault(s)",
         len(stations),
         source.seed,
         event_interval,
+        len(faults),
     )
     reported = float("-inf")
-    try:
-        while True:
-            for record in source.records_until(time.time()):
-                server.publish(record)
-            for event in source.events:
-                if event.origin_time <= reported:
-                    continue
-                reported = event.origin_time
-                logger.info(
-                    "feed: synthetic earthquake at %.3f: %.3fN %.3fE %.1f km, amplitude %.0f",
-                    event.origin_time,
-                    event.latitude,
-                    event.longitude,
-                    event.depth_km,
-                    event.amplitude,
-                )
-            await asyncio.sleep(0.2)
-    finally:
-        await server.stop()
+
+    def report() -> None:
+        nonlocal reported
+        for event in source.events:
+            if event.origin_time <= reported:
+                continue
+            reported = event.origin_time
+            logger.info(
+                "feed: synthetic earthquake at %.3f: %.3fN %.3fE %.1f km, amplitude %.0f",
+                event.origin_time,
+                event.latitude,
+                event.longitude,
+                event.depth_km,
+                event.amplitude,
+            )
+
+    await serve_source(
+        source,
+        [(s.network, s.station, s.description) for s in stations],
+        host,
+        port,
+        ring_size=ring_size,
+        organization=organization,
+        on_tick=report,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from stations.errors import ConfigurationError
 
@@ -59,6 +60,82 @@ class ChannelSpec:
         return {"1": "N", "2": "E"}.get(self.channel[2], self.channel[2])
 
 
+SohKind = Literal[
+    "supply_voltage",
+    "temperature",
+    "mass_position",
+    "gps_satellites",
+    "gps_status",
+    "clock_quality",
+    "clock_phase_error",
+]
+SOH_KINDS: tuple[SohKind, ...] = (
+    "supply_voltage",
+    "temperature",
+    "mass_position",
+    "gps_satellites",
+    "gps_status",
+    "clock_quality",
+    "clock_phase_error",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SohSpec:
+    """One simulated state-of-health channel (codes vary by digitizer, so they are given).
+
+    ``kind`` decides the values (integers):
+
+    - ``supply_voltage``: mV, about 12.6 V with a daily solar-charging swing;
+    - ``temperature``: m°C, about 18 °C with a daily cycle;
+    - ``mass_position``: µV, a fixed offset per channel plus a slow daily drift;
+    - ``gps_satellites``: satellites in use, 7-11, 0 while GPS lock is lost;
+    - ``gps_status``: 2 locked, 1 unlocked (0 would be off);
+    - ``clock_quality``: %, 100 when locked, the fault's timing quality when not;
+    - ``clock_phase_error``: µs, ±1 when locked, growing by 0.5 µs/s when not.
+    """
+
+    channel: str
+    kind: SohKind
+    sampling_rate: float = 1.0
+    location: str = ""
+    encoding: Literal["STEIM1", "STEIM2", "INT32"] = "STEIM2"
+
+    def __post_init__(self) -> None:
+        if self.kind not in SOH_KINDS:
+            raise ConfigurationError(
+                "SohSpec", f"kind must be one of {SOH_KINDS}, got {self.kind!r}"
+            )
+        if self.encoding not in ("STEIM1", "STEIM2", "INT32"):
+            raise ConfigurationError(
+                "SohSpec", f"encoding must be STEIM1, STEIM2 or INT32, got {self.encoding!r}"
+            )
+        self.as_channel()  # the same checks of codes and rate as a data channel
+
+    def as_channel(self) -> ChannelSpec:
+        return ChannelSpec(self.location, self.channel, self.sampling_rate)
+
+
+def centaur_soh(
+    sampling_rate: float = 1.0, encoding: Literal["STEIM1", "STEIM2", "INT32"] = "STEIM2"
+) -> tuple[SohSpec, ...]:
+    """State of health as a Nanometrics Centaur names it: ``VEI`` supply voltage, ``VKI``
+    temperature, ``VM1``-``VM3`` mass positions, ``GNS`` satellites, ``GST`` GPS status,
+    ``LCQ`` clock quality and ``LCE`` clock phase error."""
+    kinds: list[tuple[str, SohKind]] = [
+        ("VEI", "supply_voltage"),
+        ("VKI", "temperature"),
+        ("VM1", "mass_position"),
+        ("VM2", "mass_position"),
+        ("VM3", "mass_position"),
+        ("GNS", "gps_satellites"),
+        ("GST", "gps_status"),
+        ("LCQ", "clock_quality"),
+        ("LCE", "clock_phase_error"),
+    ]
+    return tuple(SohSpec(cha, kind, sampling_rate, "", encoding) for cha, kind in kinds)
+
+
 @dataclass(frozen=True, slots=True)
 class StationSpec:
     """One simulated station: codes, coordinates (degrees, metres) and channels."""
@@ -70,6 +147,8 @@ class StationSpec:
     elevation: float
     channels: tuple[ChannelSpec, ...]
     description: str = ""
+    soh: tuple[SohSpec, ...] = ()
+    """State-of-health channels (none by default)."""
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.network) <= 2 or not _CODE.fullmatch(self.network):
@@ -87,6 +166,7 @@ class StationSpec:
                 f"({self.latitude}, {self.longitude})",
             )
         keys = [(c.location, c.channel) for c in self.channels]
+        keys += [(c.location, c.channel) for c in self.soh]
         if len(set(keys)) != len(keys):
             raise ConfigurationError(
                 "StationSpec", f"{self.network}.{self.station}: duplicate channels in {keys}"

@@ -17,8 +17,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy.signal import lfilter, lfilter_zi
 
-from ingest.feed._mseed import pack_steim2
-from ingest.feed._stations import ChannelSpec, StationSpec
+from ingest.feed._faults import Fault, FaultInjector, gps_state
+from ingest.feed._mseed import pack
+from ingest.feed._stations import ChannelSpec, SohSpec, StationSpec
 from stations.errors import ConfigurationError
 
 P_VELOCITY_KM_S = 6.0
@@ -122,6 +123,10 @@ class _Channel:
     pending: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
     pending_index: int = 0
     """Absolute index of ``pending[0]``."""
+    soh: SohSpec | None = None
+    stream: int = 0
+    """A number of its own, for the counter-based noise of state-of-health values."""
+    offset: float = 0.0
 
     @property
     def noise_rms(self) -> float:
@@ -151,6 +156,9 @@ class SyntheticSource:
         bounding box widened by 0.6° in latitude and 0.8° in longitude.
     depth_km
         Range of the hypocentral depths.
+    faults
+        Faults to inject (see :mod:`ingest.feed._faults`), their windows in seconds after
+        ``start``. GPS-lock faults also change the state-of-health channels.
 
     Notes
     -----
@@ -159,6 +167,11 @@ class SyntheticSource:
     vertical, S about twice as strong and strongest on the horizontals. The amplitude falls
     off as 1/R and is at least ~30 times the noise RMS 250 km away, so an STA/LTA on every
     station triggers. Accelerometers record the time derivative of the same motion.
+
+    State-of-health channels (``StationSpec.soh``) carry slowly varying integers (see
+    :class:`SohSpec`), also functions of the seed, the channel and the sample index only.
+    Every record carries blockette 1001 (timing quality 100) and the "clock locked" flag,
+    except where a fault says otherwise.
     """
 
     def __init__(
@@ -172,6 +185,7 @@ class SyntheticSource:
         flush_after: float = 4.0,
         region: tuple[float, float, float, float] | None = None,
         depth_km: tuple[float, float] = (5.0, 20.0),
+        faults: Sequence[Fault] = (),
     ) -> None:
         if not stations:
             raise ConfigurationError("SyntheticSource", "no stations to simulate")
@@ -196,6 +210,8 @@ class SyntheticSource:
             region = (min(lats) - 0.6, max(lats) + 0.6, min(lons) - 0.8, max(lons) + 0.8)
         self.region = region
         self.depth_km = depth_km
+        self.faults = list(faults)
+        self._injector = FaultInjector(self.faults)
         self._event_rng = np.random.default_rng([self.seed, 0xE7E27])
         self._events: deque[SyntheticEvent] = deque(maxlen=_MAX_KEPT_EVENTS)
         self._active: list[tuple[SyntheticEvent, dict[tuple[int, str], list[_Wavelet]]]] = []
@@ -211,6 +227,21 @@ class SyntheticSource:
                         zi=np.zeros(1),
                         micro_phase=float(rng.uniform(0, 2 * np.pi)),
                         micro_freq=float(rng.uniform(0.15, 0.25)),
+                    )
+                )
+            for k, soh in enumerate(st.soh):
+                rng = np.random.default_rng([self.seed, si, 1000 + k])
+                self._channels.append(
+                    _Channel(
+                        station=st,
+                        spec=soh.as_channel(),
+                        rng=rng,
+                        zi=np.zeros(1),
+                        micro_phase=float(rng.uniform(0, 2 * np.pi)),
+                        micro_freq=float(rng.uniform(0.5, 1.5)),
+                        soh=soh,
+                        stream=si * 1000 + k,
+                        offset=float(rng.uniform(-200_000, 200_000)),
                     )
                 )
         self._start: float | None = None
@@ -252,7 +283,7 @@ class SyntheticSource:
                 ch.generated = available
             if ch.pending.size == 0:
                 continue
-            packed = pack_steim2(
+            packed = pack(
                 ch.station.network,
                 ch.station.station,
                 ch.spec.location,
@@ -260,6 +291,7 @@ class SyntheticSource:
                 ch.start_ns + ch.pending_index * period,
                 ch.spec.sampling_rate,
                 ch.pending,
+                encoding=ch.soh.encoding if ch.soh is not None else "STEIM2",
             )
             used = 0
             for i, (rec, n) in enumerate(packed):
@@ -273,12 +305,13 @@ class SyntheticSource:
             ch.pending_index += used
         self._prune(now)
         out.sort(key=lambda item: (item[0], item[1]))
-        return [rec for _, _, rec in out]
+        return self._injector.apply(rec for _, _, rec in out)
 
     # -- internals -----------------------------------------------------------------------
 
     def _begin(self, start: float) -> None:
         self._start = start
+        self._injector.origin = start
         self._next_origin = start + self.first_event_after
         start_ns = round(start * 1e9)
         for ch in self._channels:
@@ -339,6 +372,8 @@ class SyntheticSource:
         ]
 
     def _samples(self, ch: _Channel, first: int, stop: int) -> npt.NDArray[np.int32]:
+        if ch.soh is not None:
+            return self._soh_samples(ch, ch.soh, first, stop)
         n = stop - first
         dt = ch.spec.period_ns / 1e9
         t = np.arange(first, stop, dtype=np.float64) * dt
@@ -361,3 +396,50 @@ class SyntheticSource:
                 else:
                     x += w.velocity(t)
         return np.clip(np.rint(x), -(2**31) + 1, 2**31 - 1).astype(np.int32)
+
+    def _soh_samples(
+        self, ch: _Channel, soh: SohSpec, first: int, stop: int
+    ) -> npt.NDArray[np.int32]:
+        assert self._start is not None
+        index = np.arange(first, stop, dtype=np.int64)
+        times_ns = ch.start_ns + index * ch.spec.period_ns
+        t = times_ns / 1e9
+        jitter = _uniform(self.seed, ch.stream, index) - 0.5
+        day = 2 * np.pi * t / 86_400.0 + ch.micro_phase
+        unlocked, since, quality = gps_state(
+            self.faults, ch.station.network, ch.station.station, self._start, times_ns
+        )
+        kind = soh.kind
+        if kind == "supply_voltage":
+            x = 12_600.0 + 300.0 * np.sin(day) + 10.0 * jitter
+        elif kind == "temperature":
+            x = 18_000.0 + 5_000.0 * np.sin(day - 1.0) + 40.0 * jitter
+        elif kind == "mass_position":
+            x = ch.offset + 5_000.0 * np.sin(day * ch.micro_freq) + 200.0 * jitter
+        elif kind == "gps_satellites":
+            visible = 9.0 + 2.0 * np.sin(2 * np.pi * t / 3_600.0 + ch.micro_phase)
+            x = np.where(unlocked, 0.0, visible)
+        elif kind == "gps_status":
+            x = np.where(unlocked, 1.0, 2.0)
+        elif kind == "clock_quality":
+            x = quality.astype(np.float64)
+        else:  # clock_phase_error
+            x = np.where(unlocked, _PHASE_DRIFT_US_S * since, 0.0) + 2.0 * jitter
+        return np.rint(x).astype(np.int32)
+
+
+_PHASE_DRIFT_US_S = 0.5
+"""How fast the clock drifts from GPS time once the lock is lost (µs per second)."""
+_MASK64 = (1 << 64) - 1
+
+
+def _uniform(seed: int, stream: int, index: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """Uniform [0, 1) numbers that depend only on ``(seed, stream, index)`` (SplitMix64)."""
+    key = np.uint64((seed * 0x100000001B3 + stream * 0x9E3779B1 + 1) & _MASK64)
+    x = index.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + key
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
