@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api.errors import install_error_handlers
+from api.fdsn import station as fdsn_station
 from api.routers import detections, events, metrics, stations
 from api.settings import ApiSettings, get_settings
 from stations.db import make_engine, make_session_factory
@@ -45,6 +46,7 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
     app.include_router(detections.router)
     app.include_router(events.router)
     app.include_router(metrics.router)
+    app.include_router(fdsn_station.router)
 
     @app.get("/healthz", tags=["service"], summary="The API process is up")
     def healthz() -> dict[str, str]:

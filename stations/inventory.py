@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from obspy import read_inventory
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from stations.errors import InventoryError
@@ -25,6 +25,7 @@ from stations.models import Channel, ChannelKind, InventoryDocument, Network, St
 __all__ = [
     "ImportSummary",
     "channel_kind",
+    "current_inventory",
     "default_inventory_path",
     "import_stationxml",
     "parse_stationxml",
@@ -184,3 +185,21 @@ def _upsert_channel(
     channel.sensitivity_unit = None if sensitivity is None else sensitivity.input_units
     channel.inventory_id = inventory_id
     return channel
+
+
+def current_inventory(session: Session) -> Any:
+    """The ObsPy ``Inventory`` of every StationXML file as last imported (one per file name)."""
+    from obspy import Inventory
+
+    latest = (
+        select(InventoryDocument.source, func.max(InventoryDocument.id).label("id"))
+        .group_by(InventoryDocument.source)
+        .subquery()
+    )
+    docs = session.scalars(
+        select(InventoryDocument).join(latest, InventoryDocument.id == latest.c.id)
+    ).all()
+    merged = Inventory(networks=[], source="Larza")
+    for doc in docs:
+        merged += parse_stationxml(doc.xml.encode("utf-8"), doc.source)
+    return merged

@@ -1,0 +1,77 @@
+"""What every FDSN service shares: parameter parsing, the error document, 204 vs 404."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from fastapi import Request
+from fastapi.responses import PlainTextResponse, Response
+
+SERVICE_VERSION = "1.1.0"
+
+
+class FdsnError(Exception):
+    """A request the service refuses: answered with the FDSN plain-text error document."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+_TITLES = {400: "Bad Request", 404: "Not Found", 413: "Request Entity Too Large"}
+
+
+def error_document(request: Request, status: int, message: str, service: str) -> Response:
+    body = (
+        f"Error {status}: {_TITLES.get(status, 'Error')}\n\n{message}\n\n"
+        f"Usage details are available from /fdsnws/{service}/1/\n\n"
+        f"Request:\n{request.url}\n\n"
+        f"Request Submitted:\n{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%S')}\n\n"
+        f"Service version:\n{SERVICE_VERSION}\n"
+    )
+    return PlainTextResponse(body, status_code=status)
+
+
+def no_data(nodata: int) -> Response:
+    return Response(status_code=nodata)
+
+
+def canonical(
+    query: Mapping[str, str], aliases: Mapping[str, str], known: set[str]
+) -> dict[str, str]:
+    """Query parameters under their long names; unknown or repeated ones are a 400."""
+    out: dict[str, str] = {}
+    for raw, value in query.items():
+        name = aliases.get(raw.lower(), raw.lower())
+        if name not in known:
+            raise FdsnError(400, f"Unsupported parameter: {raw}")
+        if name in out:
+            raise FdsnError(400, f"Parameter given twice: {name}")
+        out[name] = value
+    return out
+
+
+def parse_time(name: str, value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise FdsnError(400, f"Bad value for {name}: {value!r} is not an ISO 8601 time") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def parse_float(name: str, value: str, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise FdsnError(400, f"Bad value for {name}: {value!r} is not a number") from None
+    if not low <= number <= high:
+        raise FdsnError(400, f"Bad value for {name}: {number} is outside [{low}, {high}]")
+    return number
+
+
+def parse_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value.lower() not in choices:
+        raise FdsnError(400, f"Bad value for {name}: {value!r}; one of {', '.join(choices)}")
+    return value.lower()

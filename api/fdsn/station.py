@@ -1,0 +1,188 @@
+"""``/fdsnws/station/1/``: the inventory as StationXML or the FDSN text format.
+
+Filtering, levels and writing are ObsPy's (``Inventory.select``, ``write``); the inventory is
+every StationXML file as last imported.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from api.deps import SessionDep
+from api.fdsn.common import (
+    SERVICE_VERSION,
+    FdsnError,
+    canonical,
+    error_document,
+    no_data,
+    parse_choice,
+    parse_float,
+    parse_time,
+)
+from stations.inventory import current_inventory
+
+router = APIRouter(prefix="/fdsnws/station/1", tags=["fdsn"])
+
+# name -> (WADL type, description)
+PARAMETERS: dict[str, tuple[str, str]] = {
+    "starttime": ("xs:date", "channels active on or after this time"),
+    "endtime": ("xs:date", "channels active on or before this time"),
+    "network": ("xs:string", "network codes, comma separated, wildcards ? and *"),
+    "station": ("xs:string", "station codes"),
+    "location": ("xs:string", "location codes (-- for empty)"),
+    "channel": ("xs:string", "channel codes"),
+    "minlatitude": ("xs:double", "southern boundary"),
+    "maxlatitude": ("xs:double", "northern boundary"),
+    "minlongitude": ("xs:double", "western boundary"),
+    "maxlongitude": ("xs:double", "eastern boundary"),
+    "latitude": ("xs:double", "centre of a radius search"),
+    "longitude": ("xs:double", "centre of a radius search"),
+    "minradius": ("xs:double", "minimum distance from the centre, degrees"),
+    "maxradius": ("xs:double", "maximum distance from the centre, degrees"),
+    "level": ("xs:string", "network, station, channel or response"),
+    "format": ("xs:string", "xml or text"),
+    "includerestricted": ("xs:boolean", "accepted; Larza serves no restricted data"),
+    "nodata": ("xs:int", "204 (default) or 404 when nothing matches"),
+}
+ALIASES = {
+    "start": "starttime", "end": "endtime", "net": "network", "sta": "station",
+    "loc": "location", "cha": "channel", "minlat": "minlatitude", "maxlat": "maxlatitude",
+    "minlon": "minlongitude", "maxlon": "maxlongitude", "lat": "latitude", "lon": "longitude",
+}  # fmt: skip
+LEVELS = ("network", "station", "channel", "response")
+
+
+def _codes(value: str) -> str:
+    return ",".join("" if code == "--" else code for code in value.split(","))
+
+
+def _any(code: str, field: str, params: dict[str, str]) -> bool:
+    if field not in params:
+        return True
+    patterns = _codes(params[field].upper()).split(",")
+    return any(fnmatch.fnmatchcase(code.upper(), p) for p in patterns)
+
+
+def _filter_codes(inventory: Any, params: dict[str, str]) -> Any:
+    """Keep what matches the comma-separated code patterns (``?``, ``*``; ``--`` is empty)."""
+    nets = []
+    for net in inventory:
+        if not _any(net.code, "network", params):
+            continue
+        stas = []
+        for sta in net:
+            if not _any(sta.code, "station", params):
+                continue
+            sta.channels = [
+                c
+                for c in sta
+                if _any(c.location_code, "location", params) and _any(c.code, "channel", params)
+            ]
+            if sta.channels or not ({"location", "channel"} & params.keys()):
+                stas.append(sta)
+        net.stations = stas
+        if stas or not ({"station", "location", "channel"} & params.keys()):
+            nets.append(net)
+    inventory.networks = nets
+    return inventory
+
+
+def _select(inventory: Any, params: dict[str, str]) -> Any:
+    selection: dict[str, Any] = {}
+    for name in ("starttime", "endtime"):
+        if name in params:
+            from obspy import UTCDateTime
+
+            selection[name] = UTCDateTime(parse_time(name, params[name]))
+    for name, (low, high) in {
+        "minlatitude": (-90, 90), "maxlatitude": (-90, 90), "latitude": (-90, 90),
+        "minlongitude": (-180, 180), "maxlongitude": (-180, 180), "longitude": (-180, 180),
+        "minradius": (0, 180), "maxradius": (0, 180),
+    }.items():  # fmt: skip
+        if name in params:
+            selection[name] = parse_float(name, params[name], low, high)
+    if ("latitude" in selection) != ("longitude" in selection):
+        raise FdsnError(400, "latitude and longitude go together")
+    result = _filter_codes(inventory, params)
+    return result.select(**selection) if selection else result
+
+
+def _trim(inventory: Any, level: str) -> Any:
+    for net in inventory:
+        if level == "network":
+            net.stations = []
+            continue
+        for sta in net:
+            if level == "station":
+                sta.channels = []
+                continue
+            if level == "channel":
+                for cha in sta:
+                    cha.response = None
+    return inventory
+
+
+@router.get("/query", summary="FDSN station query", response_class=Response)
+def query(request: Request, session: SessionDep) -> Response:
+    try:
+        params = canonical(request.query_params, ALIASES, set(PARAMETERS))
+        level = parse_choice("level", params.get("level", "station"), LEVELS)
+        fmt = parse_choice("format", params.get("format", "xml"), ("xml", "text"))
+        nodata = int(parse_choice("nodata", params.get("nodata", "204"), ("204", "404")))
+        if fmt == "text" and level == "response":
+            raise FdsnError(400, "format=text has no response level")
+        inventory = _trim(_select(current_inventory(session), params), level)
+    except FdsnError as e:
+        return error_document(request, e.status, e.message, "station")
+    if not any(len(net) or level == "network" for net in inventory):
+        return no_data(nodata)
+    if fmt == "text":
+        text = io.StringIO()  # ObsPy's text writer writes str
+        inventory.write(text, format="STATIONTXT", level=level)
+        return PlainTextResponse(text.getvalue())
+    buf = io.BytesIO()
+    inventory.write(buf, format="STATIONXML")
+    return Response(buf.getvalue(), media_type="application/xml")
+
+
+@router.get("/version", response_class=PlainTextResponse)
+def version() -> str:
+    return SERVICE_VERSION
+
+
+@router.get("/application.wadl", response_class=Response)
+def wadl(request: Request) -> Response:
+    params = "\n".join(
+        f'        <param name="{name}" style="query" type="{kind}"><doc title="{doc}"/></param>'
+        for name, (kind, doc) in PARAMETERS.items()
+    )
+    body = f"""<?xml version="1.0" encoding="UTF-8"?>
+<application xmlns="http://wadl.dev.java.net/2009/02"
+             xmlns:xs="http://www.w3.org/2001/XMLSchema">
+  <doc title="Larza FDSN station web service {SERVICE_VERSION}"/>
+  <resources base="/fdsnws/station/1">
+    <resource path="query">
+      <method name="GET" id="query">
+        <request>
+{params}
+        </request>
+        <response status="200"><representation mediaType="application/xml"/></response>
+        <response status="204 400 404"><representation mediaType="text/plain"/></response>
+      </method>
+    </resource>
+    <resource path="version">
+      <method name="GET"><response><representation mediaType="text/plain"/></response></method>
+    </resource>
+    <resource path="application.wadl">
+      <method name="GET"><response><representation mediaType="application/xml"/></response>
+      </method>
+    </resource>
+  </resources>
+</application>
+"""
+    return Response(body, media_type="application/xml")
