@@ -15,12 +15,12 @@ kind                   effect on the records
 ``dead_channel``       samples in the window are the constant ``value``
 ``clipping``           samples in the window are multiplied by ``gain`` and saturated at
                        ``-full_scale`` .. ``full_scale - 1`` (a 24-bit digitizer: 2**23)
-``gps_unlock``         records starting in the window carry ``timing_quality`` in blockette
+``gps_unlock``         records overlapping the window carry ``timing_quality`` in blockette
                        1001 and the "clock locked" I/O flag cleared; a synthetic source's
                        GPS state-of-health channels follow (GST 2 -> 1, no satellites, ...)
-``corrupt_record``     records starting in the window keep their 64-byte header (so a server
+``corrupt_record``     records overlapping the window keep their 64-byte header (so a server
                        can still route them) and get garbage in place of their data
-``future_timestamp``   records starting in the window are stamped ``offset`` seconds later
+``future_timestamp``   records overlapping the window are stamped ``offset`` seconds later
 =====================  ======================================================================
 
 Configured as dataclasses, or from plain mappings (a TOML file of ``[[fault]]`` tables, see
@@ -155,14 +155,14 @@ class GpsUnlock(Fault):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CorruptRecord(Fault):
-    """Records starting in the window carry garbage after their header."""
+    """Records overlapping the window carry garbage after their header."""
 
     kind: ClassVar[str] = "corrupt_record"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FutureTimestamp(Fault):
-    """Records starting in the window are stamped ``offset`` seconds late (in the future)."""
+    """Records overlapping the window are stamped ``offset`` seconds late (in the future)."""
 
     kind: ClassVar[str] = "future_timestamp"
     offset: float = 3600.0
@@ -280,16 +280,9 @@ class FaultInjector:
         hit = [(f, a, b) for f, a, b in hit if a <= info.end_ns and b > info.start_ns]
         if not hit:
             return [rec]
-
-        def starts_in(a: int, b: int) -> bool:
-            return a <= info.start_ns < b
-
-        corrupt = any(isinstance(f, CorruptRecord) and starts_in(a, b) for f, a, b in hit)
+        corrupt = any(isinstance(f, CorruptRecord) for f, _, _ in hit)
         d = decode(rec)
-        if d.sample_type == "t" or d.period_ns <= 0:
-            out = [rec]
-        else:
-            out = self._change(rec, d, hit, starts_in)
+        out = [rec] if d.sample_type == "t" or d.period_ns <= 0 else self._change(rec, d, hit)
         return [_garbage(r) for r in out] if corrupt else out
 
     def _change(
@@ -297,7 +290,6 @@ class FaultInjector:
         rec: bytes,
         d: Decoded,
         hit: list[tuple[Fault, int, int]],
-        starts_in: Any,
     ) -> list[bytes]:
         times = d.sample_times_ns()
         samples = d.samples.copy()
@@ -318,11 +310,11 @@ class FaultInjector:
             elif isinstance(f, Gap | SilentStation) and m.any():
                 keep &= ~m
                 changed = True
-            elif isinstance(f, GpsUnlock) and starts_in(a, b):
+            elif isinstance(f, GpsUnlock):
                 quality = min(quality if quality is not None else 100, f.timing_quality)
                 flags &= ~CLOCK_LOCKED
                 changed = True
-            elif isinstance(f, FutureTimestamp) and starts_in(a, b):
+            elif isinstance(f, FutureTimestamp):
                 shift_ns = max(shift_ns, round(f.offset * 1e9))
                 changed = True
         if not changed:
