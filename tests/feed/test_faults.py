@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import obspy
 import pytest
 from obspy.io.mseed import InternalMSEEDError
 from obspy.io.mseed.util import get_flags, get_record_information
+from seedlink_client import SeedLink
 
 from ingest.feed import (
     ChannelSpec,
@@ -32,7 +34,7 @@ from ingest.feed import (
 from ingest.feed._mseed import RecordInfo, record_info
 from stations.errors import ConfigurationError
 
-from ..conftest import T0
+from ..conftest import T0, ServerThread
 
 SPAN = 90.0
 HH = tuple(ChannelSpec("", f"HH{c}", 100.0) for c in "ZNE")
@@ -265,3 +267,22 @@ full_scale = 8388608
 def test_bad_faults_are_refused(items: list[dict[str, object]]) -> None:
     with pytest.raises(ConfigurationError):
         faults_from_dicts(items)
+
+
+def test_a_drill_through_the_server(server_factory: Callable[..., ServerThread]) -> None:
+    faults = [
+        CorruptRecord(start=20.0, end=21.0, station="ALPHA", channel="HHZ"),
+        FutureTimestamp(start=30.0, end=31.0, station="BRAVO", channel="HHN"),
+        SilentStation(start=40.0, end=50.0, station="BRAVO"),
+    ]
+    records = run(faults)
+    srv = server_factory(stations=[ALPHA, BRAVO])
+    srv.publish(records)  # corrupt and future records are still routable
+    sl = SeedLink("127.0.0.1", srv.port, timeout=10, dialup=True)
+    sl.set_all_stations(None, seqnum=0)
+    sl.connect()
+    try:
+        got = [p.payload for p in sl.collect(reconnect=False)]
+    finally:
+        sl.close()
+    assert sorted(got) == sorted(records)
