@@ -19,6 +19,10 @@ interleaved in time. Three modes:
 
 Records that are not 512 bytes long (e.g. 4096-byte archive records) are packed again into
 512-byte records at their own times, since that is what SeedLink v3 carries.
+
+Limitations: the whole selection is read into memory at construction; a replay runs once
+(no looping) at real speed (no speed factor); records are kept whole (``begin``/``end`` select
+the records that overlap the window, they do not cut them).
 """
 
 from __future__ import annotations

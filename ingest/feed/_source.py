@@ -13,8 +13,8 @@ class RecordSource(Protocol):
     ``records_until(now)`` returns every record that became ready up to the POSIX time
     ``now`` and was not returned before, in time order. ``now`` never goes backwards. The
     synthetic generator is one implementation; a list of records (:class:`ListSource`) is
-    another; replay of archives and fault injection are meant to be further ones (or
-    wrappers around one).
+    another; replay of archives (``ReplaySource``) a third, and fault injection
+    (``FaultySource``) a wrapper around any of them.
     """
 
     def records_until(self, now: float) -> list[bytes]: ...
