@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -111,32 +112,53 @@ def feed(
     first_event_after: Annotated[
         float, typer.Option(help="seconds to the first earthquake")
     ] = 20.0,
+    faults: Annotated[
+        Path | None, typer.Option(help="TOML of drill faults ([[fault]] kind, start, end, ...)")
+    ] = None,
+    soh_rate: Annotated[
+        float | None, typer.Option(help="add Centaur-style SOH channels at this rate (1 or 0.1)")
+    ] = None,
+    replay: Annotated[
+        list[Path] | None, typer.Option(help="replay these miniSEED files (repeatable)")
+    ] = None,
+    sds: Annotated[Path | None, typer.Option(help="replay this SDS archive")] = None,
+    begin: Annotated[datetime | None, typer.Option(help="SDS replay start (UTC)")] = None,
+    end: Annotated[datetime | None, typer.Option(help="SDS replay end (UTC)")] = None,
+    replay_mode: Annotated[
+        str, typer.Option(help="realtime (re-timed to now), original or fast")
+    ] = "realtime",
+    ring_size: Annotated[int, typer.Option(help="packets kept for resuming clients")] = 100_000,
     verbose: bool = False,
 ) -> None:
-    """Serve synthetic SeedLink data (noise and local earthquakes) for the stations."""
-    import asyncio
-
-    from ingest.feed import serve
-    from ingest.feed_stations import station_specs
+    """Serve SeedLink: synthetic noise and earthquakes, or a replay, with optional faults."""
+    from ingest.feed_run import FeedOptions, run_feed
     from stations.inventory import default_inventory_path
 
     _logging(verbose)
-    try:
-        specs = station_specs(inventory or default_inventory_path())
-    except LarzaError as e:
-        raise _fail(str(e)) from e
+    if replay_mode not in ("realtime", "original", "fast"):
+        raise _fail(f"--replay-mode must be realtime, original or fast, got {replay_mode!r}")
+    utc = [t if t is None or t.tzinfo else t.replace(tzinfo=UTC) for t in (begin, end)]
+    options = FeedOptions(
+        inventory=inventory or default_inventory_path(),
+        host=host,
+        port=port,
+        seed=seed,
+        event_interval=event_interval,
+        first_event_after=first_event_after,
+        ring_size=ring_size,
+        faults=faults,
+        soh_rate=soh_rate,
+        replay=tuple(replay or ()),
+        sds=sds,
+        begin=utc[0],
+        end=utc[1],
+        replay_mode=replay_mode,  # type: ignore[arg-type]
+    )
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        asyncio.run(
-            serve(
-                specs,
-                host=host,
-                port=port,
-                seed=seed,
-                event_interval=event_interval,
-                first_event_after=first_event_after,
-            )
-        )
+        run_feed(options)
+    except LarzaError as e:
+        raise _fail(str(e)) from e
     except KeyboardInterrupt:
         logging.getLogger("larza.feed").info("feed: stopped")
 
