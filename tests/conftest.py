@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -27,6 +28,14 @@ from stations.db import make_engine, migrate
 from stations.inventory import default_inventory_path, import_stationxml
 
 PG_URL = os.environ.get("LARZA_TEST_DATABASE_URL")
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now (for a server started by a test)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 def _reset_postgres(engine: Engine) -> None:

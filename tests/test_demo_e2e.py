@@ -18,14 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import free_port
+
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _larza(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -46,7 +41,7 @@ def stack(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]
         subprocess.run(
             [sys.executable, "-m", "ingest", *step], env=env, check=True, capture_output=True
         )
-    sl_port, api_port = _free_port(), _free_port()
+    sl_port, api_port = free_port(), free_port()
     procs = [
         _larza(
             "feed",

@@ -3,7 +3,6 @@ loopback, as a researcher would."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import urllib.error
@@ -21,6 +20,8 @@ from api.settings import ApiSettings
 from stations.db import make_engine, make_session_factory, migrate
 from stations.inventory import default_inventory_path, import_stationxml
 
+from ..conftest import free_port
+
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -30,9 +31,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with make_session_factory(engine)() as s, s.begin():
         import_stationxml(s, default_inventory_path())
     engine.dispose()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     app = create_app(ApiSettings(database_url=url))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -19,20 +19,15 @@ from typer.testing import CliRunner
 from ingest.cli import app
 from ingest.decode import decode_record
 
+from ..conftest import free_port
+
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager
 def _feed(*args: str, log: Path) -> Iterator[int]:
     """A ``larza feed`` process on a free loopback port; yields the port."""
-    port = _free_port()
+    port = free_port()
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "ingest", "feed", "--port", str(port), *args],
