@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Query, Request
 
 from stations.errors import LarzaError
+
+After = Annotated[int | None, Query(ge=0, description="cursor: the last id already seen")]
+Limit = Annotated[int, Query(ge=1, description="page size")]
 
 
 def next_link(request: Request, last_id: int | None) -> str | None:

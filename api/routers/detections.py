@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import SessionDep, SettingsDep
 from api.etag import etag_response
-from api.pagination import checked_window, next_link
+from api.pagination import After, Limit, checked_window, next_link
 from api.schemas import DetectionOut, Page
 from stations.models import Detection
 from stations.queries import list_detections, require_station
@@ -54,10 +54,8 @@ def detections_index(
     ] = None,
     channel: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9]{3}$")] = None,
     min_snr: Annotated[float | None, Query(ge=0)] = None,
-    after: Annotated[
-        int | None, Query(ge=0, description="cursor: the last id already seen")
-    ] = None,
-    limit: Annotated[int, Query(ge=1)] = 100,
+    after: After = None,
+    limit: Limit = 100,
 ) -> Response:
     start, end = checked_window(start, end, limit, settings.page_size_max)
     if station is not None and "." in station:

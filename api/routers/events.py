@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.deps import SessionDep, SettingsDep
 from api.etag import etag_response
-from api.pagination import checked_window, next_link
+from api.pagination import After, Limit, checked_window, next_link
 from api.routers.detections import detection_out
 from api.schemas import EventOut, Page
 from stations.models import Event, EventStatus
@@ -43,10 +43,8 @@ def events_index(
     end: Annotated[datetime | None, Query(description="event time before")] = None,
     min_stations: Annotated[int | None, Query(ge=1)] = None,
     status: EventStatus | None = None,
-    after: Annotated[
-        int | None, Query(ge=0, description="cursor: the last id already seen")
-    ] = None,
-    limit: Annotated[int, Query(ge=1)] = 100,
+    after: After = None,
+    limit: Limit = 100,
 ) -> Response:
     start, end = checked_window(start, end, limit, settings.page_size_max)
     found = list_events(
