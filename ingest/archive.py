@@ -17,22 +17,15 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from stations.queries import ChannelKey, add_archived_records, archive_file_sizes
+from stations.sds import sds_path
 
 log = logging.getLogger(__name__)
-
-
-def sds_path(key: ChannelKey, starttime: float) -> str:
-    """The SDS path (relative to the archive root) of the day file holding ``starttime``."""
-    day = datetime.fromtimestamp(starttime, UTC)
-    year, doy = day.year, day.timetuple().tm_yday
-    name = f"{key.network}.{key.station}.{key.location}.{key.channel}.D.{year}.{doy:03d}"
-    return f"{year}/{key.network}/{key.station}/{key.channel}.D/{name}"
 
 
 class SdsArchive:

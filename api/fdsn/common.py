@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import fnmatch
+import re
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from fastapi import Request
@@ -75,3 +77,35 @@ def parse_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     if value.lower() not in choices:
         raise FdsnError(400, f"Bad value for {name}: {value!r}; one of {', '.join(choices)}")
     return value.lower()
+
+
+def parse_int(name: str, value: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise FdsnError(400, f"Bad value for {name}: {value!r} is not an integer") from None
+    if not low <= number <= high:
+        raise FdsnError(400, f"Bad value for {name}: {number} is outside [{low}, {high}]")
+    return number
+
+
+def parse_bool(name: str, value: str) -> bool:
+    return parse_choice(name, value, ("true", "false")) == "true"
+
+
+_CODE_PATTERN = re.compile(r"[A-Za-z0-9?*-]*")
+
+
+def code_patterns(name: str, value: str) -> list[str]:
+    """Comma-separated SEED code patterns (``?``, ``*``; ``--`` is the empty location)."""
+    patterns = []
+    for part in value.split(","):
+        code = part.strip()
+        if not _CODE_PATTERN.fullmatch(code):
+            raise FdsnError(400, f"Bad value for {name}: {value!r} is not a list of codes")
+        patterns.append("" if code == "--" else code.upper())
+    return patterns
+
+
+def code_matches(code: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(code.upper(), p) for p in patterns)
