@@ -9,8 +9,10 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api.errors import install_error_handlers
+from api.fdsn import dataselect as fdsn_dataselect
+from api.fdsn import event as fdsn_event
 from api.fdsn import station as fdsn_station
-from api.routers import detections, events, metrics, stations
+from api.routers import detections, events, health, metrics, stations
 from api.settings import ApiSettings, get_settings
 from stations.db import make_engine, make_session_factory
 
@@ -45,8 +47,11 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
     app.include_router(stations.router)
     app.include_router(detections.router)
     app.include_router(events.router)
+    app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(fdsn_station.router)
+    app.include_router(fdsn_event.router)
+    app.include_router(fdsn_dataselect.router)
 
     @app.get("/healthz", tags=["service"], summary="The API process is up")
     def healthz() -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -23,6 +23,13 @@ class ChannelOut(BaseModel):
     data_latency_s: float | None = Field(description="now - time of the newest sample")
     feed_latency_s: float | None = Field(description="now - arrival time of the newest record")
     records: int
+    state: StationState = Field(description="from the worker's latest health evaluation")
+    reason: str = Field(description="why the state is not OK, in words")
+    evaluated_at: datetime | None = Field(description="when the worker last evaluated it")
+    metrics: dict[str, Any] = Field(
+        description="availability_pct, gaps, rms, clipped_pct, timing_quality_min, "
+        "clock_locked, noise_db_above_nlnm, ... over the worker's window"
+    )
 
 
 class StationOut(BaseModel):
@@ -35,9 +42,30 @@ class StationOut(BaseModel):
     site_name: str | None
     state: StationState
     reason: str
+    since: datetime | None = Field(description="when the station entered this state")
+    evaluated_at: datetime | None = Field(description="when the worker last evaluated it")
+    stale: bool = Field(
+        description="no worker has evaluated the station lately: the state is from latency only"
+    )
     last_sample_time: datetime | None
     data_latency_s: float | None
     channels: list[ChannelOut]
+
+
+class StateChangeOut(BaseModel):
+    id: int = Field(description="cursor: changes are numbered in the order they happened")
+    station: str = Field(description="NET.STA")
+    time: datetime
+    from_state: StationState
+    to_state: StationState
+    reason: str
+
+
+class SnapshotOut(BaseModel):
+    id: int
+    time: datetime
+    interval_s: int = Field(description="60: one snapshot; 3600: an hour's mean")
+    metrics: dict[str, Any]
 
 
 class DetectionOut(BaseModel):

@@ -144,9 +144,6 @@ def pipeline_for(factory: sessionmaker[Session], archive: Path | None, server: s
     return Pipeline(
         factory,
         server=server,
-        detector=DetectorConfig(),
-        association_window_s=40.0,
-        association_min_stations=3,
         archive=SdsArchive(archive) if archive else None,
     )
 

@@ -167,10 +167,16 @@ def feed(
 def worker(
     seedlink: Annotated[str | None, typer.Option(help="SeedLink server host:port")] = None,
     stations: Annotated[str | None, typer.Option(help="NET.STA,... (default: all)")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", envvar="LARZA_CONFIG", help="larza.toml (default: ./larza.toml if any)"
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
     verbose: bool = False,
 ) -> None:
-    """Ingest SeedLink data: detect, associate, store, resume after restarts."""
+    """Ingest SeedLink data: detect, associate, watch health, store, resume after restarts."""
     from pydantic import ValidationError
 
     from ingest.settings import WorkerSettings
@@ -183,6 +189,7 @@ def worker(
             "seedlink": seedlink,
             "stations": stations,
             "database_url": database_url,
+            "config": str(config) if config else None,
         }.items()
         if v is not None
     }
@@ -190,7 +197,10 @@ def worker(
         settings = WorkerSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as e:
         raise _fail(str(e)) from e
-    run_worker(settings)
+    try:
+        run_worker(settings)
+    except LarzaError as e:
+        raise _fail(str(e)) from e
 
 
 @app.command()

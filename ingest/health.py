@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ingest.noise import NoiseMeter
+
 SPIKE_THRESHOLD = 10.0  # MAD units, as MUSTANG's spike metric
 _MAD_TO_SIGMA = 1.4826
 
@@ -58,7 +60,13 @@ class ChannelHealth:
     """
 
     def __init__(
-        self, sampling_rate: float, window_s: float = 600.0, clip_level: float | None = None
+        self,
+        sampling_rate: float,
+        window_s: float = 600.0,
+        clip_level: float | None = None,
+        *,
+        started: float | None = None,
+        noise: NoiseMeter | None = None,
     ) -> None:
         if sampling_rate <= 0 or window_s <= 0:
             raise ValueError(
@@ -67,11 +75,22 @@ class ChannelHealth:
         self.sampling_rate = sampling_rate
         self.window_s = window_s
         self.clip_level = clip_level
+        # Availability counts from here: a worker that just started has not seen the past.
+        self.started = started
+        self.noise = noise
         self._entries: deque[_Entry] = deque()
         self._expected: float | None = None
         self.last_sample_time: float | None = None
         self.last_arrival: float | None = None
+        self.last_value: float | None = None
+        self.clock_locked: bool | None = None
         self.records = 0
+
+    def seed(self, last_sample_time: float, last_arrival: float) -> None:
+        """Start from what the database knows of the channel (the newest data before a restart),
+        so latencies are right before the first new record."""
+        self.last_sample_time = last_sample_time
+        self.last_arrival = last_arrival
 
     def add(
         self,
@@ -80,11 +99,14 @@ class ChannelHealth:
         arrival: float,
         *,
         timing_quality: int | None = None,
+        clock_locked: bool | None = None,
     ) -> None:
         """Account for one record starting at ``starttime`` (POSIX s), arrived at ``arrival``."""
         n = len(data)
         if n == 0:
             return
+        if self.noise is not None:
+            self.noise.add(starttime, data)
         dt = 1.0 / self.sampling_rate
         end = starttime + n * dt
         gap = overlap = 0.0
@@ -123,15 +145,28 @@ class ChannelHealth:
             last if self.last_sample_time is None else max(self.last_sample_time, last)
         )
         self.last_arrival = arrival
+        self.last_value = float(data[-1])
+        if clock_locked is not None:
+            self.clock_locked = clock_locked
         self.records += 1
 
     def snapshot(self, now: float) -> dict[str, Any]:
-        """The metrics at ``now``; the window is ``[now - window_s, now]``."""
-        begin = now - self.window_s
+        """The metrics at ``now``.
+
+        Latencies run to ``now``. The other metrics cover the newest ``window_s`` of data:
+        ``[end - window_s, end]`` where ``end`` is the end of the newest record (or ``now`` if
+        earlier), shortened to begin at ``started``. So data still in transit is not a gap,
+        and a silent channel keeps the metrics of its last window (its latency tells).
+        """
+        end = now if self._expected is None else min(now, self._expected)
+        begin = end - self.window_s
         while self._entries and self._entries[0].end <= begin:
             self._entries.popleft()
+        if self.started is not None:
+            begin = max(begin, min(self.started, end - 1.0))
         entries = list(self._entries)
         out: dict[str, Any] = {
+            "window_s": end - begin,
             "last_sample_time": self.last_sample_time,
             "data_latency_s": None
             if self.last_sample_time is None
@@ -139,13 +174,17 @@ class ChannelHealth:
             "feed_latency_s": None if self.last_arrival is None else now - self.last_arrival,
             "transmission_delay_s": None,
             "records": len(entries),
+            "last_value": self.last_value,
+            "clock_locked": self.clock_locked,
         }
+        if self.noise is not None and self.noise.latest is not None:
+            out.update(self.noise.latest)
         if not entries:
             out.update(availability_pct=0.0, gaps=0, gap_s=0.0, largest_gap_s=0.0, overlaps=0)
             return out
         newest = entries[-1]
         out["transmission_delay_s"] = newest.arrival - (newest.end - 1.0 / self.sampling_rate)
-        covered = _covered(entries, begin, now)
+        covered = _covered(entries, begin, end)
         n = sum(e.n for e in entries)
         total = sum(e.total for e in entries)
         mean = total / n
@@ -155,7 +194,7 @@ class ChannelHealth:
         qualities = [e.timing_quality for e in entries if e.timing_quality is not None]
         low, high = min(e.low for e in entries), max(e.high for e in entries)
         out.update(
-            availability_pct=100.0 * covered / self.window_s,
+            availability_pct=min(100.0, 100.0 * covered / (end - begin)),
             gaps=len(gaps),
             gap_s=float(sum(gaps)),
             largest_gap_s=float(max(gaps, default=0.0)),

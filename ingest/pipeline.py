@@ -14,11 +14,14 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from detection import Associator, DetectorConfig, NetworkEvent, Pick, StreamingDetector
+from detection import Associator, NetworkEvent, Pick, StreamingDetector
 from ingest.archive import SdsArchive
+from ingest.config import LarzaConfig
 from ingest.decode import Record, RecordError, decode_record
+from ingest.monitor import HealthMonitor
 from ingest.source import Packet
-from stations.models import Channel, EventStatus
+from stations.changes import log_changes
+from stations.models import ChangeKind, Channel, EventStatus
 from stations.queries import (
     ChannelKey,
     channel_index,
@@ -32,6 +35,7 @@ from stations.queries import (
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+FUTURE_TOLERANCE_S = 10.0  # a record ending later than this after its arrival is refused
 
 
 def _utc(seconds: float) -> datetime:
@@ -46,26 +50,26 @@ class Pipeline:
         session_factory: sessionmaker[Session],
         *,
         server: str,
-        detector: DetectorConfig,
-        profile: str = "default",
-        association_window_s: float,
-        association_min_stations: int,
+        config: LarzaConfig | None = None,
         archive: SdsArchive | None = None,
+        health: bool = True,
         clock: Clock = lambda: datetime.now(UTC),
     ) -> None:
         self._factory = session_factory
         self._archive = archive
         self._server = server
-        self._config = detector
-        self._profile = profile
+        self._config = config = config or LarzaConfig()
         self._clock = clock
-        self._window = association_window_s
+        self._window = config.association.window
         self._associator = Associator(
-            window=association_window_s, min_stations=association_min_stations
+            window=config.association.window,
+            min_stations=config.association.min_stations,
+            weights=config.association.weights,
         )
-        self._detectors: dict[ChannelKey, StreamingDetector] = {}
+        self._detectors: dict[ChannelKey, tuple[StreamingDetector, str]] = {}
         self._event_ids: dict[int, int] = {}
         self._changed: dict[int, NetworkEvent] = {}  # events changed in the current batch
+        self._log: list[tuple[ChangeKind, int]] = []  # what the current batch changed
         self._unknown: set[ChannelKey] = set()
         self.counts: Counter[str] = Counter()
         with session_factory() as session:
@@ -79,6 +83,7 @@ class Pipeline:
             for key, c in self._channels.items()
             if c.id in statuses
         }
+        self.monitor = HealthMonitor(config, self._channels) if health else None
 
     def handle(self, packet: Packet) -> None:
         """Process one packet and store all it produced with the stream position, atomically."""
@@ -107,12 +112,15 @@ class Pipeline:
                 save_stream_states(session, server=self._server, positions=positions, now=arrival)
                 if self._archive is not None:
                     self._archive.store_index(session, now=arrival)
+                log_changes(session, changes=self._log, now=arrival)  # last: see its docs
         except BaseException:
             self._changed.clear()
+            self._log.clear()
             if self._archive is not None:
                 self._archive.rolled_back()
             raise
         self._changed.clear()
+        self._log.clear()
         if self._archive is not None:
             self._archive.committed()
         self.counts["packets"] += len(packets)
@@ -125,7 +133,6 @@ class Pipeline:
         arrival: datetime,
         arrivals: dict[int, tuple[datetime, int]],
     ) -> None:
-        self._last_end[record.key] = record.endtime
         if self._archive is not None:
             # Every decodable record, known to the inventory or not: nothing is lost.
             self._archive.append(
@@ -142,6 +149,14 @@ class Pipeline:
                     packet.seqnum,
                 )
             return
+        refused = self._refusal(record, channel, arrival)
+        if refused:
+            self.counts[refused[0]] += 1
+            log.warning(
+                "%s seq %s: %s: archived, not processed", record.key, packet.seqnum, refused[1]
+            )
+            return
+        self._last_end[record.key] = record.endtime
         previous = arrivals.get(channel.id)
         end = record.end_datetime()
         arrivals[channel.id] = (
@@ -149,6 +164,20 @@ class Pipeline:
             1 if previous is None else previous[1] + 1,
         )
         self._process(session, record, channel, arrival)
+
+    @staticmethod
+    def _refusal(record: Record, channel: Channel, arrival: datetime) -> tuple[str, str] | None:
+        """Why a record of a known channel is not processed (counter, words), or None."""
+        if abs(record.sampling_rate - channel.sampling_rate) > 1e-6 * channel.sampling_rate:
+            return (
+                "wrong_rate",
+                f"sampling rate {record.sampling_rate:g} Hz, "
+                f"the inventory says {channel.sampling_rate:g} Hz",
+            )
+        ahead = record.endtime - arrival.timestamp()
+        if ahead > FUTURE_TOLERANCE_S:
+            return ("future", f"record ends {ahead:.0f} s after it arrived (clock ahead?)")
+        return None
 
     def _decode(self, packet: Packet, station: str) -> Record | None:
         """The packet's record; None (counted and logged) if corrupt or a repeat."""
@@ -174,12 +203,16 @@ class Pipeline:
         self, session: Session, record: Record, channel: Channel, arrival: datetime
     ) -> None:
         self.counts["records"] += 1
+        if self.monitor is not None:
+            self.monitor.add(record, channel, arrival.timestamp())
         if channel.kind.value == "soh":
             return
-        detector = self._detectors.get(record.key)
-        if detector is None:
-            detector = StreamingDetector(self._config, sampling_rate=record.sampling_rate)
-            self._detectors[record.key] = detector
+        found = self._detectors.get(record.key)
+        if found is None:
+            settings, profile = self._config.detector_for(record.key)
+            found = StreamingDetector(settings, sampling_rate=record.sampling_rate), profile
+            self._detectors[record.key] = found
+        detector, profile = found
         station = f"{record.key.network}.{record.key.station}"
         for trigger in detector.feed(
             record.data, record.starttime, sampling_rate=record.sampling_rate
@@ -193,10 +226,11 @@ class Pipeline:
                 peak_ratio=float(trigger.peak_ratio),
                 snr=float(trigger.snr) if math.isfinite(trigger.snr) else None,
                 peak_amplitude=float(trigger.peak_amplitude),
-                profile=self._profile,
+                profile=profile,
                 now=arrival,
             )
             self.counts["detections"] += 1
+            self._log.append((ChangeKind.DETECTION, stored.id))
             log.info(
                 "detection %s at %s (ratio %.1f, snr %.1f)",
                 record.key,
@@ -228,6 +262,7 @@ class Pipeline:
             detection_ids=list(event.pick_keys),
             now=now,
         )
+        self._log.append((ChangeKind.EVENT, stored.id))
         if event.event_key not in self._event_ids:
             self.counts["events"] += 1
             log.info(

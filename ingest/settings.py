@@ -25,10 +25,9 @@ class WorkerSettings(BaseSettings):
     lease_ttl_s: float = Field(
         30.0, ge=3, description="a dead worker's stations are taken over after this long"
     )
-    association_window_s: float = Field(
-        40.0, gt=0, description="longest time between first and last onset of one event"
+    config: str = Field(
+        "", description="larza.toml: detector profiles, association, health thresholds"
     )
-    association_min_stations: int = Field(3, ge=1)
 
     @field_validator("seedlink")
     @classmethod

@@ -23,8 +23,8 @@ from types import FrameType
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from detection import DetectorConfig
 from ingest.archive import SdsArchive
+from ingest.config import LarzaConfig, load_config
 from ingest.pipeline import Pipeline
 from ingest.settings import WorkerSettings
 from ingest.source import Packet, SeedLinkSource
@@ -87,13 +87,13 @@ class Reader:
         self._thread.join(timeout=0.2)
 
 
-def _make_pipeline(settings: WorkerSettings, factory: sessionmaker[Session]) -> Pipeline:
+def _make_pipeline(
+    settings: WorkerSettings, factory: sessionmaker[Session], config: LarzaConfig
+) -> Pipeline:
     return Pipeline(
         factory,
         server=settings.seedlink,
-        detector=DetectorConfig(),
-        association_window_s=settings.association_window_s,
-        association_min_stations=settings.association_min_stations,
+        config=config,
         archive=SdsArchive(Path(settings.archive_dir)) if settings.archive_dir else None,
     )
 
@@ -102,6 +102,7 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
     """Ingest the leased stations from ``settings.seedlink`` until SIGTERM or Ctrl-C."""
     signal.signal(signal.SIGTERM, _on_sigterm)
     name = name or worker_name()
+    config = load_config(Path(settings.config) if settings.config else None)
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
     with factory() as session:
@@ -110,13 +111,15 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
         ]
     if not wanted:
         raise SystemExit("no stations to ingest: import an inventory first (larza stations import)")
-    pipeline = _make_pipeline(settings, factory)
+    pipeline = _make_pipeline(settings, factory, config)
+    state_every = config.health.state_interval_s
     ttl = timedelta(seconds=settings.lease_ttl_s)
     renew_every = settings.lease_ttl_s / 3
     log.info("worker %s: %d stations wanted from %s", name, len(wanted), settings.seedlink)
     started = time.monotonic()
     reader: Reader | None = None
     next_renewal = 0.0
+    next_states = time.monotonic() + min(state_every, 2.0)
     valid_until = 0.0
     try:
         while True:
@@ -140,6 +143,10 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
                 pipeline.handle_many(batch)
             elif not reader.is_alive():
                 raise RuntimeError("the SeedLink reader stopped")
+            if time.monotonic() >= next_states:
+                # On the clock, not on data: a silent station's latency grows and turns DOWN.
+                _evaluate(pipeline, factory, reader.stations)
+                next_states = time.monotonic() + state_every
     except (Shutdown, KeyboardInterrupt) as e:
         log.info("worker %s: stopping (%s)", name, e or "interrupt")
     finally:
@@ -157,6 +164,15 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
             time.monotonic() - started,
             dict(pipeline.counts),
         )
+
+
+def _evaluate(
+    pipeline: Pipeline, factory: sessionmaker[Session], stations: set[StationCode]
+) -> None:
+    if pipeline.monitor is None:
+        return
+    with factory() as session, session.begin():
+        pipeline.monitor.evaluate(session, now=datetime.now(UTC), stations=stations)
 
 
 def _renew(

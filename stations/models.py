@@ -53,6 +53,21 @@ class EventStatus(enum.StrEnum):
     FINAL = "final"
 
 
+class HealthState(enum.StrEnum):
+    """A channel's or station's state, worst last."""
+
+    OK = "OK"
+    UNKNOWN = "UNKNOWN"
+    DEGRADED = "DEGRADED"
+    DOWN = "DOWN"
+
+
+class ChangeKind(enum.StrEnum):
+    EVENT = "event"  # an event was created or updated
+    DETECTION = "detection"
+    STATE = "state"  # a station changed state
+
+
 class InventoryDocument(Base):
     """A StationXML document as imported, kept whole for the response and re-export."""
 
@@ -169,14 +184,55 @@ class EventDetection(Base):
 
 
 class HealthSnapshot(Base):
-    """Metrics of one channel at one time; the metric set grows without migrations."""
+    """Metrics of one channel at one time; the metric set grows without migrations.
+
+    ``interval_s`` is the snapshot's resolution: the worker's interval (a minute) for recent
+    history, an hour for older history downsampled to hourly means.
+    """
 
     __tablename__ = "health_snapshot"
     __table_args__ = (Index("ix_health_snapshot_channel_time", "channel_id", "time"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"))
     time: Mapped[UtcTime]
+    interval_s: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ChannelHealth(Base):
+    """The latest health of a channel: its metrics, state and reason, rewritten each time."""
+
+    __tablename__ = "channel_health"
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"), primary_key=True)
+    evaluated_at: Mapped[UtcTime]
+    state: Mapped[HealthState] = mapped_column(str_enum(HealthState))
+    reason: Mapped[str] = mapped_column(String(500))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class StationHealth(Base):
+    """A station's current state, rolled up from its channels, and since when it holds."""
+
+    __tablename__ = "station_health"
+    station_id: Mapped[int] = mapped_column(ForeignKey("station.id"), primary_key=True)
+    state: Mapped[HealthState] = mapped_column(str_enum(HealthState))
+    reason: Mapped[str] = mapped_column(String(1000))
+    since: Mapped[UtcTime]
+    evaluated_at: Mapped[UtcTime]
+
+
+class StateChange(Base):
+    """A station's state changed: the history operators read, and alerting scripts poll."""
+
+    __tablename__ = "state_change"
+    __table_args__ = (Index("ix_state_change_station_time", "station_id", "time"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("station.id"))
+    time: Mapped[UtcTime]
+    from_state: Mapped[HealthState] = mapped_column(str_enum(HealthState))
+    to_state: Mapped[HealthState] = mapped_column(str_enum(HealthState))
+    reason: Mapped[str] = mapped_column(String(1000))
+    station: Mapped[Station] = relationship(lazy="raise")
 
 
 class ArchiveFile(Base):
@@ -211,3 +267,51 @@ class IngestWorker(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     started_at: Mapped[UtcTime]
     seen_at: Mapped[UtcTime]
+
+
+class Change(Base):
+    """What alerting clients hear of (the SSE stream, webhooks), numbered in commit order.
+
+    Rows are added at the end of the transaction that made the change, under a lock held to
+    its commit (see ``stations.changes``), so a reader that has seen ``id`` N never sees a
+    smaller one appear later.
+    """
+
+    __tablename__ = "change_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[ChangeKind] = mapped_column(str_enum(ChangeKind))
+    ref_id: Mapped[int] = mapped_column(BigInteger, comment="event, detection or state_change id")
+    time: Mapped[UtcTime]
+
+
+class ApiKey(Base):
+    """A key that may write through the API; only a hash of the secret is kept."""
+
+    __tablename__ = "api_key"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16), index=True, comment="first characters, shown")
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[UtcTime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Webhook(Base):
+    """A receiver of changes: delivered in order, signed with HMAC, retried until it answers.
+
+    ``cursor`` is the last ``change_log.id`` the receiver acknowledged (2xx): nothing after it
+    is lost while the receiver is down, only delayed.
+    """
+
+    __tablename__ = "webhook"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(200), comment="HMAC key shared with the receiver")
+    kinds: Mapped[str] = mapped_column(String(100), comment="change kinds, comma separated")
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
+    created_at: Mapped[UtcTime]
+    active: Mapped[bool] = mapped_column(default=True)
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(1000))

@@ -11,9 +11,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from api.deps import SessionDep, SettingsDep
-from api.routers.stations import station_view
+from api.routers.stations import known_health, station_view
 from api.schemas import StationOut
-from stations.queries import channel_statuses, detection_counts, list_stations
+from stations.queries import detection_counts, list_stations
 
 router = APIRouter(tags=["service"])
 
@@ -47,27 +47,39 @@ class _Snapshot(Collector):
         detections = CounterMetricFamily(
             "larza_channel_detections", "Detections stored", labels=["stream"]
         )
+        availability = GaugeMetricFamily(
+            "larza_channel_availability_percent",
+            "Share of the worker's health window covered by data",
+            labels=["stream"],
+        )
+        stale = GaugeMetricFamily(
+            "larza_station_state_stale",
+            "1 when no worker has evaluated the station's health lately",
+            labels=["station"],
+        )
         for s in self.stations:
             if s.data_latency_s is not None:
                 latency.add_metric([s.id], s.data_latency_s)
             for name in STATES:
                 state.add_metric([s.id, name], 1.0 if s.state == name else 0.0)
+            stale.add_metric([s.id], 1.0 if s.stale else 0.0)
             for c in s.channels:
                 if c.data_latency_s is not None:
                     channel_latency.add_metric([c.id], c.data_latency_s)
                 records.add_metric([c.id], c.records)
                 detections.add_metric([c.id], self.detections.get(c.id, 0))
-        yield from (latency, state, channel_latency, records, detections)
+                if c.metrics.get("availability_pct") is not None:
+                    availability.add_metric([c.id], c.metrics["availability_pct"])
+        yield from (latency, state, stale, channel_latency, records, detections, availability)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 def metrics(session: SessionDep, settings: SettingsDep) -> Response:
-    found = list_stations(session)
-    channels = [c for s in found for c in s.channels]
-    statuses = channel_statuses(session, channel_ids=(c.id for c in channels))
+    found = list(list_stations(session))
+    known = known_health(session, found)
     counts = detection_counts(session)
     now = datetime.now(UTC)
-    views = [station_view(s, statuses, now, settings) for s in found]
+    views = [station_view(s, known, now, settings) for s in found]
     by_stream = {
         f"{s.network.code}.{s.code}.{c.location}.{c.code}": counts.get(c.id, 0)
         for s in found

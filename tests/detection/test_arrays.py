@@ -196,7 +196,10 @@ def test_classic_sta_lta_equals_exact_window_sums_on_real_recordings(
         exact = np.array(
             [np.sum(sq[i - nsta + 1 : i + 1]) / np.sum(sq[i - nlta + 1 : i + 1]) for i in idx]
         )
-        assert_allclose(ours[idx], exact * nlta / nsta, rtol=1e-9, err_msg=name)
+        # Running sums lose digits where the short window is quiet next to a loud long one:
+        # bound the error by 1e-9 of the value or of the ratio's typical level (about 1).
+        want = exact * nlta / nsta
+        assert_allclose(ours[idx], want, rtol=1e-9, atol=1e-9 * np.median(want), err_msg=name)
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))

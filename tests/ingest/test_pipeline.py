@@ -12,7 +12,6 @@ import pytest
 from obspy import Stream, Trace, UTCDateTime
 from sqlalchemy.orm import Session, sessionmaker
 
-from detection import DetectorConfig
 from ingest.archive import SdsArchive, sds_path
 from ingest.pipeline import Pipeline
 from ingest.source import Packet
@@ -63,9 +62,6 @@ def _pipeline(factory: sessionmaker[Session], archive: Path | None = None) -> Pi
     return Pipeline(
         factory,
         server="test:18000",
-        detector=DetectorConfig(),
-        association_window_s=40.0,
-        association_min_stations=3,
         archive=SdsArchive(archive) if archive else None,
         clock=lambda: datetime(2025, 6, 1, 12, 1, 40, tzinfo=UTC),
     )
@@ -148,3 +144,30 @@ def test_a_restarted_pipeline_does_not_redo_what_was_stored(
     assert second.counts["records"] == 3
     day_file = tmp_path / sds_path(ChannelKey("TJ", "SAREZ", "", "HHZ"), T0.timestamp)
     assert day_file.read_bytes() == b"".join(recs[:8])
+
+
+def test_wrong_rate_and_future_records_are_archived_not_processed(
+    factory: sessionmaker[Session], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pipeline = _pipeline(factory, tmp_path)  # its clock: 12:01:40, data from 12:00:00
+    good = records(quake_trace("SAREZ", 40.0, np.random.default_rng(5)))
+    slow = quake_trace("SAREZ", 40.0, np.random.default_rng(6))
+    slow.stats.sampling_rate = 50.0
+    ahead = quake_trace("SAREZ", 40.0, np.random.default_rng(7))
+    ahead.stats.starttime += 3600  # stamped an hour ahead of the clock
+    pipeline.handle(Packet("TJ_SAREZ", 1, good[0]))
+    pipeline.handle(Packet("TJ_SAREZ", 2, records(slow)[5]))
+    pipeline.handle(Packet("TJ_SAREZ", 3, records(ahead)[0]))
+    pipeline.handle(Packet("TJ_SAREZ", 4, good[1]))
+    assert pipeline.counts["wrong_rate"] == 1
+    assert pipeline.counts["future"] == 1
+    # The record from the future did not make the next real one look like a repeat.
+    assert pipeline.counts["repeated"] == 0
+    assert pipeline.counts["records"] == 2
+    assert "seq 2: sampling rate 50 Hz, the inventory says 100 Hz" in caplog.text
+    assert "seq 3: record ends 3" in caplog.text
+    with factory() as s:
+        assert stream_positions(s, server="test:18000")[("TJ", "SAREZ")].last_seq == 4
+    # Nothing is lost: the refused records are in the archive too.
+    archived = sum(p.stat().st_size for p in tmp_path.rglob("*.D.*") if p.is_file())
+    assert archived == 4 * 512

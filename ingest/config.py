@@ -1,0 +1,279 @@
+"""The operator's configuration file, ``larza.toml``: detector profiles, association and
+health thresholds, with defaults and per-station / per-channel overrides.
+
+Example::
+
+    [detector]                    # defaults for every channel
+    method = "recursive"
+    trigger_on = 3.5
+    [detector."TJ.SAREZ"]         # a station override
+    freqmin = 2.0
+    [detector."TJ.SAREZ..HHZ"]    # a channel override (wildcards ? and * allowed)
+    trigger_on = 4.0
+
+    [association]
+    min_stations = 3
+    window = 40.0
+    weights = { "TJ.SAREZ" = 2.0 }
+
+    [health]                      # thresholds of the station states
+    latency_degraded_s = 60
+    [health."TJ.*..HN?"]
+    clip_level = 8000000          # counts: the accelerometer's full scale
+
+Overrides apply in order: the defaults, then every matching station key (``NET.STA``), then
+every matching channel key (``NET.STA.LOC.CHA``), each in file order. The file is checked
+whole at start-up; a bad key or value is a :class:`ConfigurationError` naming the file, the
+table and the key. A missing file means the defaults.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from detection import DetectorConfig
+from stations.errors import ConfigurationError
+from stations.queries import ChannelKey
+
+DEFAULT_PATH = Path("larza.toml")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DetectorTable(_Strict):
+    """``[detector]``: every field of :class:`detection.DetectorConfig`."""
+
+    method: Literal["recursive", "classic"] = "recursive"
+    freqmin: float = Field(1.0, gt=0, description="Hz")
+    freqmax: float = Field(20.0, gt=0, description="Hz")
+    corners: int = Field(4, ge=1, le=10)
+    sta: float = Field(0.5, gt=0, description="seconds")
+    lta: float = Field(10.0, gt=0, description="seconds")
+    trigger_on: float = Field(3.5, gt=0)
+    trigger_off: float = Field(1.0, gt=0)
+    min_duration: float = Field(0.0, ge=0, description="seconds")
+    max_duration: float = Field(60.0, gt=0, description="seconds")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DetectorTable:
+        self.detector()  # sta < lta, freqmin < freqmax, ... (a ValueError naming the values)
+        return self
+
+    def detector(self) -> DetectorConfig:
+        return DetectorConfig(**self.model_dump())
+
+
+class AssociationTable(_Strict):
+    """``[association]``: how detections at several stations become one event."""
+
+    min_stations: int = Field(3, ge=1)
+    window: float = Field(40.0, gt=0, description="seconds between first and last onset")
+    weights: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _positive_weights(self) -> AssociationTable:
+        for station, weight in self.weights.items():
+            if weight <= 0 or station.count(".") != 1:
+                raise ValueError(f"weights: need NET.STA = weight > 0, got {station} = {weight}")
+        return self
+
+
+class HealthTable(_Strict):
+    """``[health]``: the metrics window and the thresholds of the station states."""
+
+    window_s: float = Field(600.0, gt=0, description="sliding window of the metrics")
+    state_interval_s: float = Field(10.0, gt=0, description="station states this often")
+    interval_s: float = Field(60.0, gt=0, description="metric snapshots stored this often")
+    latency_degraded_s: float = Field(60.0, gt=0, description="data latency above: DEGRADED")
+    latency_down_s: float = Field(600.0, gt=0, description="data latency above: DOWN")
+    availability_pct: float = Field(99.0, ge=0, le=100, description="below: DEGRADED")
+    timing_quality_degraded: float = Field(90.0, ge=0, le=100, description="below: DEGRADED")
+    clipping_pct: float = Field(1.0, ge=0, le=100, description="clipped samples above: DEGRADED")
+    clip_level: float | None = Field(
+        8_388_607.0, gt=0, description="counts at or above which a sample is clipped (24 bit)"
+    )
+    spikes: int = Field(10, ge=0, description="spikes in the window above: DEGRADED")
+    noise_band_hz: tuple[float, float] = Field((1.0, 5.0), description="band of the noise level")
+    noise_interval_s: float = Field(300.0, gt=0, description="one noise PSD this often")
+    noise_segment_s: float = Field(60.0, gt=0, description="seconds of data in one PSD")
+    noise_above_nhnm_db: float | None = Field(
+        10.0, description="seismometer noise this far above the NHNM in the band: DEGRADED"
+    )
+    soh_min: float | None = Field(None, description="an SOH value below: DEGRADED")
+    soh_max: float | None = Field(None, description="an SOH value above: DEGRADED")
+    raw_retention_days: float = Field(2.0, gt=0, description="snapshots at full rate kept")
+    retention_days: float = Field(400.0, gt=0, description="hourly snapshots kept")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HealthTable:
+        if self.latency_down_s <= self.latency_degraded_s:
+            raise ValueError(
+                "need latency_degraded_s < latency_down_s, got "
+                f"{self.latency_degraded_s} and {self.latency_down_s}"
+            )
+        low, high = self.noise_band_hz
+        if not 0 < low < high:
+            raise ValueError(f"noise_band_hz: need 0 < low < high, got {low}, {high}")
+        return self
+
+
+_TABLES: dict[str, type[_Strict]] = {
+    "detector": DetectorTable,
+    "health": HealthTable,
+}
+_FIELDS = {name: set(table.model_fields) for name, table in _TABLES.items()}
+
+
+@dataclass(frozen=True)
+class Override:
+    """One ``[table."pattern"]`` of the file: the keys it sets, for the streams it matches."""
+
+    pattern: str
+    values: dict[str, Any]
+
+    @property
+    def is_channel(self) -> bool:
+        return self.pattern.count(".") == 3
+
+    def matches(self, key: ChannelKey) -> bool:
+        station = f"{key.network}.{key.station}"
+        if self.is_channel:
+            return fnmatch.fnmatchcase(f"{station}.{key.location}.{key.channel}", self.pattern)
+        return fnmatch.fnmatchcase(station, self.pattern)
+
+
+@dataclass(frozen=True)
+class LarzaConfig:
+    """The validated file. ``detector_for`` and ``health_for`` resolve the overrides."""
+
+    detector: DetectorTable = field(default_factory=DetectorTable)
+    association: AssociationTable = field(default_factory=AssociationTable)
+    health: HealthTable = field(default_factory=HealthTable)
+    overrides: dict[str, tuple[Override, ...]] = field(default_factory=dict)
+    source: str = "defaults"
+
+    def detector_for(self, key: ChannelKey) -> tuple[DetectorConfig, str]:
+        """The detector settings of one stream and the profile name stored with detections:
+        ``default``, or the override patterns applied, joined by ``+``."""
+        table, applied = self._resolve("detector", self.detector, key)
+        assert isinstance(table, DetectorTable)
+        return self._detectors[table], "+".join(applied) or "default"
+
+    def health_for(self, key: ChannelKey) -> HealthTable:
+        table, _ = self._resolve("health", self.health, key)
+        assert isinstance(table, HealthTable)
+        return table
+
+    def _resolve(self, name: str, base: _Strict, key: ChannelKey) -> tuple[_Strict, list[str]]:
+        found = [o for o in self.overrides.get(name, ()) if o.matches(key)]
+        ordered = [o for o in found if not o.is_channel] + [o for o in found if o.is_channel]
+        if not ordered:
+            return base, []
+        merged = base.model_dump()
+        for override in ordered:
+            merged.update(override.values)
+        return type(base).model_validate(merged), [o.pattern for o in ordered]
+
+    @cached_property
+    def _detectors(self) -> _DetectorCache:
+        return _DetectorCache()
+
+
+class _DetectorCache(dict[DetectorTable, DetectorConfig]):
+    """One :class:`DetectorConfig` per distinct table (they are compared by value)."""
+
+    def __missing__(self, table: DetectorTable) -> DetectorConfig:
+        made = self[table] = table.detector()
+        return made
+
+
+def load_config(path: Path | None = None) -> LarzaConfig:
+    """Read and check the configuration file; ``None``: ``larza.toml`` here if it exists.
+
+    Raises
+    ------
+    ConfigurationError
+        If a named file is missing, is not TOML, or has an unknown table, key or bad value.
+    """
+    if path is None:
+        if not DEFAULT_PATH.exists():
+            return LarzaConfig()
+        path = DEFAULT_PATH
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigurationError(str(path), f"cannot read the configuration: {e.strerror}") from e
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigurationError(str(path), f"not valid TOML: {e}") from e
+    return parse_config(document, source=str(path))
+
+
+def parse_config(document: dict[str, Any], *, source: str = "larza.toml") -> LarzaConfig:
+    """Check a parsed TOML document; see :func:`load_config`."""
+    unknown = set(document) - {"detector", "association", "health"}
+    if unknown:
+        raise ConfigurationError(
+            source,
+            f"unknown table [{sorted(unknown)[0]}]; known: [detector], [association], [health]",
+        )
+    tables: dict[str, Any] = {}
+    overrides: dict[str, tuple[Override, ...]] = {}
+    for name, model in _TABLES.items():
+        raw = dict(document.get(name, {}))
+        found: list[Override] = []
+        for key in [k for k, v in raw.items() if isinstance(v, dict)]:
+            values = raw.pop(key)
+            _check_pattern(source, name, key)
+            found.append(Override(key, values))
+        tables[name] = _validated(source, f"[{name}]", model, raw)
+        for override in found:
+            # Check each override on top of the defaults, so a bad value names its own table.
+            merged = {**tables[name].model_dump(), **override.values}
+            _validated(source, f'[{name}."{override.pattern}"]', model, merged)
+        overrides[name] = tuple(found)
+    association = _validated(
+        source, "[association]", AssociationTable, dict(document.get("association", {}))
+    )
+    assert isinstance(association, AssociationTable)
+    return LarzaConfig(
+        detector=tables["detector"],
+        association=association,
+        health=tables["health"],
+        overrides=overrides,
+        source=source,
+    )
+
+
+def _check_pattern(source: str, table: str, pattern: str) -> None:
+    parts = pattern.split(".")
+    if len(parts) not in (2, 4) or not parts[0] or not parts[1]:
+        raise ConfigurationError(
+            source,
+            f'[{table}."{pattern}"]: an override is named NET.STA or '
+            "NET.STA.LOC.CHA (wildcards ? and * allowed)",
+        )
+
+
+def _validated(source: str, where: str, model: type[_Strict], raw: dict[str, Any]) -> _Strict:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "(table)"
+        if first["type"] == "extra_forbidden":
+            raise ConfigurationError(source, f"{where}: unknown key {key!r}") from None
+        value = f" (got {first['input']!r})" if first["type"] != "missing" else ""
+        raise ConfigurationError(source, f"{where}: {key}: {first['msg']}{value}") from None
+    except ValueError as e:
+        raise ConfigurationError(source, f"{where}: {e}") from None

@@ -1,0 +1,166 @@
+"""The worker's health monitor: channel metrics fed record by record, station states on a
+clock.
+
+Records update each channel's :class:`ChannelHealth` (cheap, per record). On a clock
+(``state_interval_s``, whether data arrive or not) :meth:`HealthMonitor.evaluate` turns the
+metrics of the stations this worker holds into channel and station states, stores them and
+the state changes; every ``interval_s`` it also stores a snapshot of every channel's metrics,
+and folds old snapshots into hourly means. Because latencies are computed from the clock, a
+station that goes silent turns DOWN on time although no record arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from ingest.config import LarzaConfig
+from ingest.decode import Record
+from ingest.health import ChannelHealth
+from ingest.noise import NoiseMeter
+from ingest.verdict import Verdict, channel_verdict, station_verdict
+from stations.changes import log_changes
+from stations.health import (
+    ChannelReport,
+    add_snapshots,
+    downsample_snapshots,
+    save_channel_health,
+    save_station_state,
+)
+from stations.models import ChangeKind, Channel, ChannelKind, StateChange
+from stations.queries import ChannelKey, channel_statuses
+
+log = logging.getLogger(__name__)
+
+StationCode = tuple[str, str]
+_DOWNSAMPLE_EVERY_S = 600.0
+
+
+class HealthMonitor:
+    """Health of every channel of the inventory this worker sees; states of held stations."""
+
+    def __init__(self, config: LarzaConfig, channels: dict[ChannelKey, Channel]) -> None:
+        self._config = config
+        self._channels = channels
+        self._health: dict[ChannelKey, ChannelHealth] = {}
+        self._next_snapshot: float | None = None
+        self._next_downsample = 0.0
+        self.counts = {"evaluations": 0, "snapshots": 0, "state_changes": 0}
+
+    def add(self, record: Record, channel: Channel, arrival: float) -> None:
+        """Account for one record of a known channel (the pipeline checked it)."""
+        health = self._health.get(record.key)
+        if health is None:
+            health = self._health[record.key] = self._make(record.key, channel, record.starttime)
+        health.add(
+            record.starttime,
+            record.data,
+            arrival,
+            timing_quality=record.timing_quality,
+            clock_locked=record.clock_locked if record.timing_quality is not None else None,
+        )
+
+    def _make(self, key: ChannelKey, channel: Channel, started: float) -> ChannelHealth:
+        limits = self._config.health_for(key)
+        noise = None
+        if channel.kind is not ChannelKind.SOH and channel.sensitivity:
+            noise = NoiseMeter(
+                channel.sampling_rate,
+                abs(channel.sensitivity),
+                "velocity" if channel.kind is ChannelKind.SEISMOMETER else "acceleration",
+                band=limits.noise_band_hz,
+                interval_s=limits.noise_interval_s,
+                segment_s=limits.noise_segment_s,
+            )
+        return ChannelHealth(
+            channel.sampling_rate,
+            window_s=limits.window_s,
+            clip_level=None if channel.kind is ChannelKind.SOH else limits.clip_level,
+            started=started,
+            noise=noise,
+        )
+
+    def evaluate(
+        self, session: Session, *, now: datetime, stations: Iterable[StationCode]
+    ) -> list[StateChange]:
+        """Evaluate and store the states of ``stations``; returns the state changes."""
+        t = now.timestamp()
+        held = set(stations)
+        keys = [k for k in self._channels if (k.network, k.station) in held]
+        self._seed(session, [k for k in keys if k not in self._health], t)
+        reports: list[ChannelReport] = []
+        by_station: dict[StationCode, dict[str, Verdict]] = {code: {} for code in held}
+        station_ids: dict[StationCode, int] = {}
+        for key in keys:
+            channel = self._channels[key]
+            metrics = self._health[key].snapshot(t)
+            verdict = channel_verdict(metrics, channel.kind, self._config.health_for(key))
+            code = (key.network, key.station)
+            by_station[code][f"{key.location}.{key.channel}".lstrip(".")] = verdict
+            station_ids[code] = channel.station_id
+            reports.append(ChannelReport(channel.id, verdict.state, verdict.reason, metrics))
+        save_channel_health(session, reports=reports, now=now)
+        changes = []
+        for code, verdicts in by_station.items():
+            if code not in station_ids:
+                continue  # a station without channels in the inventory
+            verdict = station_verdict(verdicts)
+            change = save_station_state(
+                session,
+                station_id=station_ids[code],
+                state=verdict.state,
+                reason=verdict.reason,
+                now=now,
+            )
+            if change is not None:
+                changes.append(change)
+                log.log(
+                    logging.WARNING if change.to_state.value != "OK" else logging.INFO,
+                    "%s.%s: %s -> %s: %s",
+                    *code,
+                    change.from_state.value,
+                    change.to_state.value,
+                    verdict.reason or "all channels OK",
+                )
+        self._store_history(session, reports, now)
+        log_changes(session, changes=[(ChangeKind.STATE, c.id) for c in changes], now=now)
+        self.counts["evaluations"] += 1
+        self.counts["state_changes"] += len(changes)
+        return changes
+
+    def _store_history(self, session: Session, reports: list[ChannelReport], now: datetime) -> None:
+        t = now.timestamp()
+        limits = self._config.health
+        if self._next_snapshot is None or t >= self._next_snapshot:
+            self.counts["snapshots"] += add_snapshots(
+                session, reports=reports, now=now, interval_s=round(limits.interval_s)
+            )
+            self._next_snapshot = t + limits.interval_s
+        if t >= self._next_downsample:
+            folded, dropped = downsample_snapshots(
+                session,
+                now=now,
+                raw_retention=timedelta(days=limits.raw_retention_days),
+                retention=timedelta(days=limits.retention_days),
+            )
+            if folded or dropped:
+                log.info("health history: %d snapshots folded hourly, %d expired", folded, dropped)
+            self._next_downsample = t + _DOWNSAMPLE_EVERY_S
+
+    def _seed(self, session: Session, keys: list[ChannelKey], now: float) -> None:
+        """Channels not seen since this worker started: latencies from the database."""
+        if not keys:
+            return
+        statuses = channel_statuses(session, channel_ids=(self._channels[k].id for k in keys))
+        for key in keys:
+            channel = self._channels[key]
+            health = self._make(key, channel, now)
+            status = statuses.get(channel.id)
+            if status is not None:
+                health.seed(
+                    status.last_sample_time.timestamp(), status.last_arrival_time.timestamp()
+                )
+            self._health[key] = health

@@ -1,0 +1,118 @@
+"""A channel's noise level against Peterson's models (NLNM, NHNM), measured now and then.
+
+Every ``interval_s`` the meter keeps the next ``segment_s`` seconds of contiguous data, then
+computes one Welch PSD of it in ground acceleration (dB re 1 (m/s²)²/Hz) and compares it with
+the models at the same periods. The cost is one PSD per channel every few minutes, not per
+record. A gap while collecting starts the segment again.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from obspy.signal.spectral_estimation import get_nhnm, get_nlnm
+from scipy.signal import welch
+
+Quantity = Literal["velocity", "acceleration"]
+FloatArray = npt.NDArray[np.float64]
+
+
+@lru_cache(maxsize=1)
+def _models() -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """(periods, NLNM dB) and (periods, NHNM dB), periods ascending (ObsPy gives them
+    descending, which ``np.interp`` would silently misread)."""
+    lp, ldb = get_nlnm()
+    hp, hdb = get_nhnm()
+    lo, ho = np.argsort(lp), np.argsort(hp)
+    return lp[lo], ldb[lo], hp[ho], hdb[ho]
+
+
+def noise_levels(
+    data: FloatArray,
+    sampling_rate: float,
+    sensitivity: float,
+    quantity: Quantity,
+    band: tuple[float, float],
+) -> dict[str, float | None]:
+    """Noise of ``data`` (counts) relative to the models.
+
+    Returns ``noise_db_above_nlnm`` and ``noise_db_above_nhnm`` (medians over ``band``, Hz;
+    negative below the model), and over all periods the
+    models cover below a third of the sampling rate, ``noise_pct_above_nhnm`` and
+    ``noise_pct_below_nlnm``.
+    """
+    nperseg = min(len(data), int(2 ** np.floor(np.log2(sampling_rate * 20))))
+    freqs, psd = welch(data / sensitivity, fs=sampling_rate, nperseg=nperseg, detrend="linear")
+    keep = (freqs > 0) & (freqs < sampling_rate / 3)
+    freqs, psd = freqs[keep], psd[keep]
+    if quantity == "velocity":
+        psd = psd * (2 * np.pi * freqs) ** 2
+    db = 10 * np.log10(np.maximum(psd, 1e-30))  # a flat line reads -300 dB, not -inf
+    lp, ldb, hp, hdb = _models()
+    periods = 1 / freqs
+    covered = (periods >= lp[0]) & (periods <= lp[-1])
+    low = np.interp(periods, lp, ldb)
+    high = np.interp(periods, hp, hdb)
+    in_band = covered & (freqs >= band[0]) & (freqs <= band[1])
+    return {
+        "noise_db_above_nlnm": float(np.median((db - low)[in_band])) if in_band.any() else None,
+        "noise_db_above_nhnm": float(np.median((db - high)[in_band])) if in_band.any() else None,
+        "noise_pct_above_nhnm": float(100 * np.mean(db[covered] > high[covered]))
+        if covered.any()
+        else 0.0,
+        "noise_pct_below_nlnm": float(100 * np.mean(db[covered] < low[covered]))
+        if covered.any()
+        else 0.0,
+    }
+
+
+class NoiseMeter:
+    """Collects a segment every ``interval_s`` and keeps the latest levels in ``latest``."""
+
+    def __init__(
+        self,
+        sampling_rate: float,
+        sensitivity: float,
+        quantity: Quantity,
+        *,
+        band: tuple[float, float] = (1.0, 5.0),
+        interval_s: float = 300.0,
+        segment_s: float = 60.0,
+    ) -> None:
+        if sensitivity <= 0 or sampling_rate <= 0:
+            raise ValueError(
+                f"need sensitivity > 0 and sampling_rate > 0, got {sensitivity}, {sampling_rate}"
+            )
+        self.sampling_rate = sampling_rate
+        self.sensitivity = sensitivity
+        self.quantity: Quantity = quantity
+        self.band = band
+        self.interval_s = interval_s
+        self._wanted = round(segment_s * sampling_rate)
+        self._due: float | None = None  # collect from the first record starting at or after
+        self._parts: list[FloatArray] = []
+        self._have = 0
+        self._expected: float | None = None
+        self.latest: dict[str, float | None] | None = None
+
+    def add(self, starttime: float, data: FloatArray) -> None:
+        if self._due is not None and starttime < self._due:
+            return
+        dt = 1.0 / self.sampling_rate
+        if self._expected is not None and abs(starttime - self._expected) > 0.5 * dt:
+            self._parts, self._have = [], 0  # a gap or an overlap: start the segment again
+        self._parts.append(np.asarray(data, dtype=np.float64))
+        self._have += len(data)
+        self._expected = starttime + len(data) * dt
+        if self._have < self._wanted:
+            return
+        segment = np.concatenate(self._parts)[: self._wanted]
+        levels = noise_levels(
+            segment, self.sampling_rate, self.sensitivity, self.quantity, self.band
+        )
+        self.latest = {"noise_time": starttime, **levels}
+        self._parts, self._have, self._expected = [], 0, None
+        self._due = starttime + self.interval_s

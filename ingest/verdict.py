@@ -1,0 +1,132 @@
+"""From metrics to states: a channel's state and reasons, and a station's roll-up.
+
+A channel is UNKNOWN before any data, DOWN when its data latency passes ``latency_down_s``,
+DEGRADED when any other threshold of ``[health]`` is crossed, OK otherwise. State-of-health
+channels are at worst DEGRADED: a silent thermometer does not take a station down. A station's
+state is its worst channel's; its reason lists the channels in that state with their reasons
+in words ("HHZ, HHN: no data for 12 min").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ingest.config import HealthTable
+from stations.models import ChannelKind, HealthState
+
+_RANK = {HealthState.OK: 0, HealthState.UNKNOWN: 1, HealthState.DEGRADED: 2, HealthState.DOWN: 3}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    state: HealthState
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.reasons)
+
+
+def duration(seconds: float) -> str:
+    """Seconds in words an operator reads at a glance: ``45 s``, ``12 min``, ``3.5 h``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def channel_verdict(metrics: dict[str, Any], kind: ChannelKind, limits: HealthTable) -> Verdict:
+    """The state of one channel from its metrics (see :class:`ingest.health.ChannelHealth`)."""
+    latency = metrics.get("data_latency_s")
+    if latency is None:
+        return Verdict(HealthState.UNKNOWN, ("no data yet",))
+    window = duration(metrics.get("window_s") or limits.window_s)
+    if latency > limits.latency_down_s:
+        state = HealthState.DEGRADED if kind is ChannelKind.SOH else HealthState.DOWN
+        return Verdict(state, (f"no data for {duration(latency)}",))
+    reasons: list[str] = []
+    if latency > limits.latency_degraded_s:
+        reasons.append(f"data {duration(latency)} late")
+    if kind is ChannelKind.SOH:
+        reasons += _soh_reasons(metrics, limits)
+    else:
+        reasons += _signal_reasons(metrics, limits, window, kind)
+    reasons += _timing_reasons(metrics, limits)
+    if metrics.get("future_records"):
+        reasons.append(f"{metrics['future_records']} records stamped in the future")
+    return Verdict(HealthState.DEGRADED if reasons else HealthState.OK, tuple(reasons))
+
+
+def _signal_reasons(
+    metrics: dict[str, Any], limits: HealthTable, window: str, kind: ChannelKind
+) -> list[str]:
+    reasons = []
+    availability = metrics.get("availability_pct")
+    if availability is not None and availability < limits.availability_pct:
+        largest = metrics.get("largest_gap_s") or 0.0
+        gap = f", largest gap {duration(largest)}" if largest > 0 else ""
+        reasons.append(f"availability {availability:.1f} % of the last {window}{gap}")
+    if metrics.get("flat"):
+        reasons.append(f"flat line (dead channel) for the last {window}")
+    clipped = metrics.get("clipped_pct")
+    if clipped is not None and clipped > limits.clipping_pct:
+        reasons.append(f"clipping {clipped:.0f} % of the last {window}")
+    spikes = metrics.get("spikes")
+    if spikes is not None and spikes > limits.spikes:
+        reasons.append(f"{spikes} spikes in the last {window}")
+    # Accelerometers are not meant to resolve ambient noise: their level is only reported.
+    above = metrics.get("noise_db_above_nhnm")
+    if (
+        kind is ChannelKind.SEISMOMETER
+        and above is not None
+        and limits.noise_above_nhnm_db is not None
+        and above > limits.noise_above_nhnm_db
+    ):
+        low, high = limits.noise_band_hz
+        reasons.append(f"noise {above:.0f} dB above the NHNM at {low:g}-{high:g} Hz")
+    return reasons
+
+
+def _timing_reasons(metrics: dict[str, Any], limits: HealthTable) -> list[str]:
+    reasons = []
+    if metrics.get("clock_locked") is False:
+        reasons.append("clock not locked (GPS)")
+    quality = metrics.get("timing_quality_min")
+    if quality is not None and quality < limits.timing_quality_degraded:
+        reasons.append(f"timing quality {quality} %")
+    return reasons
+
+
+def _soh_reasons(metrics: dict[str, Any], limits: HealthTable) -> list[str]:
+    value = metrics.get("last_value")
+    if value is None:
+        return []
+    if limits.soh_min is not None and value < limits.soh_min:
+        return [f"value {value:g} below {limits.soh_min:g}"]
+    if limits.soh_max is not None and value > limits.soh_max:
+        return [f"value {value:g} above {limits.soh_max:g}"]
+    return []
+
+
+def station_verdict(channels: dict[str, Verdict]) -> Verdict:
+    """The worst channel's state; the reasons of every channel in it, grouped by words."""
+    if not channels:
+        return Verdict(HealthState.UNKNOWN, ("no channels in the inventory",))
+    worst = max((v.state for v in channels.values()), key=_RANK.__getitem__)
+    if worst is HealthState.OK:
+        return Verdict(HealthState.OK)
+    grouped: dict[str, list[str]] = {}
+    for code, verdict in sorted(channels.items()):
+        if verdict.state is worst:
+            for reason in verdict.reasons:
+                grouped.setdefault(reason, []).append(code)
+    return Verdict(worst, tuple(f"{', '.join(codes)}: {why}" for why, codes in grouped.items()))
+
+
+def worse(a: HealthState, b: HealthState) -> bool:
+    """Whether ``a`` is worse than ``b``."""
+    return _RANK[a] > _RANK[b]

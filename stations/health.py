@@ -1,0 +1,247 @@
+"""Storage of station health: latest channel metrics, station states, their history, and
+metric snapshots with retention and downsampling.
+
+Like every query module: keyword-only arguments, ``flush`` but never ``commit``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, selectinload
+
+from stations.models import (
+    Channel,
+    ChannelHealth,
+    HealthSnapshot,
+    HealthState,
+    StateChange,
+    Station,
+    StationHealth,
+)
+
+HOUR_S = 3600
+
+
+@dataclass(frozen=True)
+class ChannelReport:
+    """What a health evaluation found for one channel."""
+
+    channel_id: int
+    state: HealthState
+    reason: str
+    metrics: dict[str, Any]
+
+
+def save_channel_health(
+    session: Session, *, reports: Iterable[ChannelReport], now: datetime
+) -> None:
+    """Overwrite the latest health of each channel reported."""
+    wanted = {r.channel_id: r for r in reports}
+    if not wanted:
+        return
+    existing = {
+        h.channel_id: h
+        for h in session.scalars(
+            select(ChannelHealth).where(ChannelHealth.channel_id.in_(list(wanted)))
+        )
+    }
+    for channel_id, report in wanted.items():
+        row = existing.get(channel_id)
+        metrics = _json_safe(report.metrics)
+        if row is None:
+            session.add(
+                ChannelHealth(
+                    channel_id=channel_id,
+                    evaluated_at=now,
+                    state=report.state,
+                    reason=report.reason[:500],
+                    metrics=metrics,
+                )
+            )
+        else:
+            row.evaluated_at, row.state = now, report.state
+            row.reason, row.metrics = report.reason[:500], metrics
+    session.flush()
+
+
+def save_station_state(
+    session: Session, *, station_id: int, state: HealthState, reason: str, now: datetime
+) -> StateChange | None:
+    """Store a station's current state; a change of state is added to the history and
+    returned. The first state of a station counts as a change from UNKNOWN."""
+    reason = reason[:1000]
+    current = session.get(StationHealth, station_id)
+    if current is None:
+        session.add(
+            StationHealth(
+                station_id=station_id, state=state, reason=reason, since=now, evaluated_at=now
+            )
+        )
+        previous = HealthState.UNKNOWN
+    else:
+        previous = current.state
+        current.evaluated_at, current.reason = now, reason
+        if current.state is not state:
+            current.state, current.since = state, now
+    change = None
+    if previous is not state:
+        change = StateChange(
+            station_id=station_id, time=now, from_state=previous, to_state=state, reason=reason
+        )
+        session.add(change)
+    session.flush()
+    return change
+
+
+def station_states(session: Session) -> dict[int, StationHealth]:
+    return {h.station_id: h for h in session.scalars(select(StationHealth))}
+
+
+def channel_healths(session: Session, *, channel_ids: Iterable[int]) -> dict[int, ChannelHealth]:
+    ids = list(channel_ids)
+    if not ids:
+        return {}
+    stmt = select(ChannelHealth).where(ChannelHealth.channel_id.in_(ids))
+    return {h.channel_id: h for h in session.scalars(stmt)}
+
+
+def list_state_changes(
+    session: Session,
+    *,
+    station_ids: Sequence[int] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    after_id: int | None = None,
+    limit: int = 100,
+) -> Sequence[StateChange]:
+    """State changes in ``id`` order (the order they happened), after the cursor ``after_id``."""
+    stmt = select(StateChange).options(
+        selectinload(StateChange.station).selectinload(Station.network)
+    )
+    if station_ids is not None:
+        stmt = stmt.where(StateChange.station_id.in_(list(station_ids)))
+    if start is not None:
+        stmt = stmt.where(StateChange.time >= start)
+    if end is not None:
+        stmt = stmt.where(StateChange.time < end)
+    if after_id is not None:
+        stmt = stmt.where(StateChange.id > after_id)
+    return session.scalars(stmt.order_by(StateChange.id).limit(limit)).all()
+
+
+def add_snapshots(
+    session: Session, *, reports: Iterable[ChannelReport], now: datetime, interval_s: int
+) -> int:
+    """Append one history snapshot per channel; returns how many."""
+    rows = [
+        HealthSnapshot(
+            channel_id=r.channel_id,
+            time=now,
+            interval_s=interval_s,
+            metrics={"state": r.state.value, **_json_safe(r.metrics)},
+        )
+        for r in reports
+    ]
+    session.add_all(rows)
+    session.flush()
+    return len(rows)
+
+
+def health_history(
+    session: Session,
+    *,
+    channel_id: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    after_id: int | None = None,
+    limit: int = 1000,
+) -> Sequence[HealthSnapshot]:
+    """A channel's snapshots in time order (hourly means for older times)."""
+    stmt = select(HealthSnapshot).where(HealthSnapshot.channel_id == channel_id)
+    if start is not None:
+        stmt = stmt.where(HealthSnapshot.time >= start)
+    if end is not None:
+        stmt = stmt.where(HealthSnapshot.time < end)
+    if after_id is not None:
+        stmt = stmt.where(HealthSnapshot.id > after_id)
+    return session.scalars(stmt.order_by(HealthSnapshot.time, HealthSnapshot.id).limit(limit)).all()
+
+
+def downsample_snapshots(
+    session: Session,
+    *,
+    now: datetime,
+    raw_retention: timedelta,
+    retention: timedelta,
+    batch: int = 50_000,
+) -> tuple[int, int]:
+    """Fold snapshots older than ``raw_retention`` into hourly means (numbers averaged,
+    counts summed as means too, flags true if ever true), and delete hourly ones older than
+    ``retention``. Works on at most ``batch`` rows per call so a tick stays short.
+
+    Returns (snapshots folded, hourly snapshots deleted).
+    """
+    cutoff = now - raw_retention
+    old = session.scalars(
+        select(HealthSnapshot)
+        .where(HealthSnapshot.interval_s < HOUR_S, HealthSnapshot.time < cutoff)
+        .order_by(HealthSnapshot.time)
+        .limit(batch)
+    ).all()
+    groups: dict[tuple[int, datetime], list[HealthSnapshot]] = defaultdict(list)
+    for snap in old:
+        hour = snap.time.replace(minute=0, second=0, microsecond=0)
+        groups[(snap.channel_id, hour)].append(snap)
+    for (channel_id, hour), snaps in groups.items():
+        session.add(
+            HealthSnapshot(
+                channel_id=channel_id,
+                time=hour,
+                interval_s=HOUR_S,
+                metrics=_mean_metrics([s.metrics for s in snaps]),
+            )
+        )
+    if old:
+        session.execute(delete(HealthSnapshot).where(HealthSnapshot.id.in_([s.id for s in old])))
+    expired = session.execute(
+        delete(HealthSnapshot).where(
+            HealthSnapshot.interval_s >= HOUR_S, HealthSnapshot.time < now - retention
+        )
+    )
+    session.flush()
+    return len(old), int(getattr(expired, "rowcount", 0) or 0)
+
+
+def _mean_metrics(snaps: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"samples_folded": len(snaps)}
+    keys = {k for s in snaps for k in s}
+    for key in sorted(keys):
+        values = [s[key] for s in snaps if s.get(key) is not None]
+        if not values:
+            out[key] = None
+        elif all(isinstance(v, bool) for v in values):
+            out[key] = any(values)
+        elif all(isinstance(v, int | float) for v in values):
+            out[key] = sum(values) / len(values)
+        else:
+            out[key] = values[-1]  # words (a state): the latest
+    return out
+
+
+def _json_safe(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """NaN and infinities are not JSON (PostgreSQL refuses them): stored as null."""
+    return {
+        k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in metrics.items()
+    }
+
+
+def channels_of(session: Session, *, station_ids: Iterable[int]) -> Sequence[Channel]:
+    ids = list(station_ids)
+    return session.scalars(select(Channel).where(Channel.station_id.in_(ids))).all()

@@ -1,0 +1,103 @@
+"""larza.toml: detector profiles with overrides, association, health thresholds, and the
+errors an operator sees for a bad file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from detection import DetectorConfig
+from ingest.config import LarzaConfig, load_config, parse_config
+from stations.errors import ConfigurationError
+from stations.queries import ChannelKey
+
+SAREZ_Z = ChannelKey("TJ", "SAREZ", "", "HHZ")
+SAREZ_N = ChannelKey("TJ", "SAREZ", "", "HNN")
+MURGH_Z = ChannelKey("TJ", "MURGH", "", "HHZ")
+
+EXAMPLE = """
+[detector]
+method = "classic"
+trigger_on = 3.0
+[detector."TJ.SAREZ..HHZ"]
+trigger_on = 4.0
+[detector."TJ.SAREZ"]
+freqmin = 2.0
+trigger_on = 5.0
+[association]
+min_stations = 2
+window = 10.0
+weights = { "TJ.SAREZ" = 2.0 }
+[health]
+latency_degraded_s = 30
+[health."TJ.*..HN?"]
+clip_level = 1000
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "larza.toml"
+    path.write_text(text)
+    return path
+
+
+def test_no_file_means_the_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config()
+    assert config == LarzaConfig()
+    detector, profile = config.detector_for(SAREZ_Z)
+    assert detector == DetectorConfig()
+    assert profile == "default"
+
+
+def test_overrides_station_then_channel(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, EXAMPLE))
+    detector, profile = config.detector_for(SAREZ_Z)
+    # The channel override beats the station one whatever their order in the file.
+    assert (detector.method, detector.freqmin, detector.trigger_on) == ("classic", 2.0, 4.0)
+    assert profile == "TJ.SAREZ+TJ.SAREZ..HHZ"
+    detector, profile = config.detector_for(SAREZ_N)
+    assert (detector.freqmin, detector.trigger_on, profile) == (2.0, 5.0, "TJ.SAREZ")
+    detector, profile = config.detector_for(MURGH_Z)
+    assert (detector.trigger_on, profile) == (3.0, "default")
+    assert config.association.min_stations == 2
+    assert config.association.weights == {"TJ.SAREZ": 2.0}
+
+
+def test_health_overrides_with_wildcards(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, EXAMPLE))
+    assert config.health_for(SAREZ_N).clip_level == 1000
+    assert config.health_for(SAREZ_N).latency_degraded_s == 30
+    assert config.health_for(SAREZ_Z).clip_level == config.health.clip_level
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[detector]\ntriger_on = 3\n", "[detector]: unknown key 'triger_on'"),
+        ('[detector."TJ.SAREZ"]\nsta = "x"\n', '[detector."TJ.SAREZ"]: sta'),
+        ("[detector]\nsta = 20.0\n", "need 0 < sta < lta"),
+        ('[detector."TJ.SAREZ"]\nlta = 0.1\n', '[detector."TJ.SAREZ"]'),
+        ('[detector."SAREZ"]\nsta = 1.0\n', "NET.STA or NET.STA.LOC.CHA"),
+        ("[detectors]\n", "unknown table [detectors]"),
+        ("[association]\nmin_stations = 0\n", "[association]: min_stations"),
+        ("[health]\nlatency_down_s = 10\n", "latency_degraded_s < latency_down_s"),
+        ("[detector\n", "not valid TOML"),
+    ],
+)
+def test_bad_files_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_config(_write(tmp_path, text))
+    assert message in str(caught.value)
+    assert "larza.toml" in str(caught.value)
+
+
+def test_a_named_file_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="cannot read"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_parse_config_accepts_a_document() -> None:
+    config = parse_config({"detector": {"sta": 1.0, "lta": 20.0}})
+    assert config.detector_for(MURGH_Z)[0].lta == 20.0
