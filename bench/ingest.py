@@ -25,11 +25,12 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import argparse
 import asyncio
 import io
+import math
 import statistics
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from queue import Empty, Queue
 
 import obspy
@@ -45,7 +46,7 @@ from ingest.pipeline import Pipeline
 from ingest.source import Packet, SeedLinkSource
 from stations.db import make_engine, make_session_factory, migrate
 from stations.inventory import import_stationxml
-from stations.queries import StreamPosition
+from stations.queries import StreamPosition, list_stations
 
 CODES = ("HHZ", "HHN", "HHE", "HNZ", "HNN", "HNE")
 T0 = 1_750_000_000.0
@@ -140,22 +141,44 @@ def fresh_factory(
     return engine, factory
 
 
-def pipeline_for(factory: sessionmaker[Session], archive: Path | None, server: str) -> Pipeline:
+def pipeline_for(
+    factory: sessionmaker[Session], archive: Path | None, server: str, health: bool = True
+) -> Pipeline:
     return Pipeline(
         factory,
         server=server,
         archive=SdsArchive(archive) if archive else None,
+        health=health,
     )
 
 
 def bench_pipeline(
-    packets: list[Packet], factory: sessionmaker[Session], archive: Path, batch: int = 500
+    packets: list[Packet],
+    factory: sessionmaker[Session],
+    archive: Path,
+    batch: int = 500,
+    health: bool = True,
 ) -> tuple[float, Pipeline]:
-    pipeline = pipeline_for(factory, archive, "bench:0")
+    pipeline = pipeline_for(factory, archive, "bench:0", health)
     t = time.perf_counter()
     for i in range(0, len(packets), batch):
         pipeline.handle_many(packets[i : i + batch])
     return time.perf_counter() - t, pipeline
+
+
+def bench_evaluate(pipeline: Pipeline, factory: sessionmaker[Session], rounds: int = 20) -> float:
+    """Seconds per health evaluation of every station (states, snapshots, changes stored)."""
+    assert pipeline.monitor is not None
+    with factory() as s:
+        stations = {(st.network.code, st.code) for st in list_stations(s)}
+    now = datetime.fromtimestamp(T0, UTC)
+    t = time.perf_counter()
+    for i in range(rounds):
+        with factory() as s, s.begin():
+            pipeline.monitor.evaluate(
+                s, now=now + timedelta(seconds=600 + 10 * i), stations=stations
+            )
+    return (time.perf_counter() - t) / rounds
 
 
 def bench_network(
@@ -253,7 +276,21 @@ def main() -> None:
         t_detect = bench_detect(packets)
         engine, factory = fresh_factory(args.database_url, folder, inventory)
         t_store, pipe = bench_pipeline(packets, factory, folder / "archive-1")
+        t_eval = bench_evaluate(pipe, factory)
         engine.dispose()
+        # With and without health, alternated, best of two each: the difference is small
+        # next to the run-to-run noise of one run.
+        t_bare = math.inf
+        for i in range(2):
+            engine, factory = fresh_factory(None, folder / f"bare{i}", inventory)
+            t_bare = min(
+                t_bare, bench_pipeline(packets, factory, folder / f"a{i}", health=False)[0]
+            )
+            engine.dispose()
+            if i == 0:
+                engine, factory = fresh_factory(None, folder / "again", inventory)
+                t_store = min(t_store, bench_pipeline(packets, factory, folder / "b")[0])
+                engine.dispose()
         engine, factory = (
             fresh_factory(args.database_url, folder / "net", inventory)
             if args.database_url is None
@@ -269,6 +306,7 @@ def main() -> None:
     speedup = t_obspy / t_decode
     print(f"decode (pymseed)            {rate(n, t_decode)}   {speedup:5.1f}x faster than ObsPy")
     print(f"decode + detect             {rate(n, t_detect)}")
+    print(f"pipeline without health    {rate(n, t_bare)}   {capacity(t_bare)}")
     print(f"whole pipeline, no network  {rate(n, t_store)}   {capacity(t_store)}")
     print(f"whole worker over SeedLink  {rate(n, t_net)}   {capacity(t_net)}")
     print()
@@ -277,6 +315,13 @@ def main() -> None:
     print(f"  detecting  {100 * (t_detect - t_decode) / t_store:5.1f} %")
     storing = 100 * (t_store - t_detect) / t_store
     print(f"  storing    {storing:5.1f} %  (archive, association, database)")
+    print()
+    print(f"health per record: +{100 * (t_store - t_bare) / t_bare:.1f} % of the pipeline's cost")
+    channels = len(specs) * 6
+    print(
+        f"health evaluation of {channels} channels (states, snapshots stored): "
+        f"{t_eval * 1e3:.1f} ms, every 10 s: {100 * t_eval / 10:.2f} % of one core"
+    )
     print(f"\npipeline counts: {dict(pipe.counts)}")
 
 

@@ -1,7 +1,8 @@
 """Network association by coincidence of onsets at several stations.
 
-Like ObsPy's ``coincidence_trigger`` (and Earthworm's ``carlsubtrig``) without travel times:
-onsets at enough distinct stations within a time window make one event.
+Like ObsPy's ``coincidence_trigger`` (and Earthworm's ``carlsubtrig``): onsets at enough
+distinct stations within a time window make one event; with station positions given, the
+onsets must also be consistent with travel times across the network.
 
 Rules
 -----
@@ -9,6 +10,11 @@ Rules
   the pick span at most ``window`` seconds (events are tried before candidates, earlier groups
   before later ones); otherwise it opens a group of its own. Picks may arrive out of time
   order.
+- With ``positions``, a pick of a station not yet in a group joins it only if, for every
+  station already there, the difference of their onsets is at most the time a wave at
+  ``velocity`` km/s takes between the two stations, plus ``tolerance`` seconds: no real
+  arrival crosses the network faster. So the S pick of one quake at a far station does not
+  make an event with the P picks of the next. Stations without a position are not checked.
 - A station counts once however many of its channels picked; its onset is its earliest pick,
   and every pick's key is kept.
 - The coincidence sum of a group is the sum of its distinct stations' weights (1.0 for a station
@@ -107,12 +113,20 @@ class Associator:
         Coincidence sum an event needs (the number of distinct stations, without weights).
     weights : mapping of str to float, optional
         Weight of each station in the coincidence sum; stations not listed weigh 1.0.
+    positions : mapping of str to (float, float), optional
+        Latitude and longitude in degrees of each station, for the travel-time check.
+    velocity : float
+        Slowest apparent speed, km/s, of the first arrival across the network (crustal P is
+        about 6 km/s; a slower value is more tolerant).
+    tolerance : float
+        Seconds added to each travel-time bound (picking error, depth).
 
     Raises
     ------
     ValueError
-        If ``window`` is not a finite positive number, ``min_stations < 1``, or a weight is not
-        a finite positive number.
+        If ``window``, ``velocity`` or ``tolerance`` is not a finite positive number
+        (``tolerance`` may be 0), ``min_stations < 1``, or a weight is not a finite positive
+        number.
     """
 
     def __init__(
@@ -120,7 +134,14 @@ class Associator:
         window: float = 40.0,
         min_stations: int = 3,
         weights: Mapping[str, float] | None = None,
+        positions: Mapping[str, tuple[float, float]] | None = None,
+        velocity: float = 6.0,
+        tolerance: float = 2.0,
     ) -> None:
+        if not (math.isfinite(velocity) and velocity > 0):
+            raise ValueError(f"need a finite velocity > 0, got velocity={velocity}")
+        if not (math.isfinite(tolerance) and tolerance >= 0):
+            raise ValueError(f"need a finite tolerance >= 0, got tolerance={tolerance}")
         if not (math.isfinite(window) and window > 0):
             raise ValueError(f"need a finite window > 0, got window={window}")
         if isinstance(min_stations, bool) or not isinstance(min_stations, int):
@@ -134,6 +155,10 @@ class Associator:
         self._window = float(window)
         self._threshold = float(min_stations)
         self._weights = weights
+        self._positions = dict(positions or {})
+        self._velocity = float(velocity)
+        self._tolerance = float(tolerance)
+        self._bounds: dict[tuple[str, str], float] = {}
         self._groups: list[_Group] = []
         self._next_key = 1
         self._horizon = -math.inf
@@ -176,7 +201,7 @@ class Associator:
             raise ValueError(f"need a finite pick time, got time={pick.time}")
         if pick.key in self._keys or pick.time + self._window < self._horizon:
             return []
-        group = self._choose(pick.time)
+        group = self._choose(pick)
         if group is None:
             group = _Group(pick.time, pick.time)
             self._groups.append(group)
@@ -215,11 +240,40 @@ class Associator:
         events = [self._event(g, "final") for g in closed if g.event_key >= 0]
         return sorted(events, key=lambda e: e.event_key)
 
-    def _choose(self, t: float) -> _Group | None:
-        fits = [g for g in self._groups if max(g.last, t) - min(g.first, t) <= self._window]
+    def _choose(self, pick: Pick) -> _Group | None:
+        t = pick.time
+        fits = [
+            g
+            for g in self._groups
+            if max(g.last, t) - min(g.first, t) <= self._window and self._consistent(g, pick)
+        ]
         if not fits:
             return None
         return min(fits, key=lambda g: (g.event_key < 0, g.first))
+
+    def _consistent(self, group: _Group, pick: Pick) -> bool:
+        """Whether the pick's onset fits the travel times from the group's other stations."""
+        if pick.station not in self._positions:
+            return True
+        onsets: dict[str, float] = {}
+        for p in group.picks:
+            onsets[p.station] = min(onsets.get(p.station, math.inf), p.time)
+        if pick.station in onsets:
+            return True  # another pick (channel, phase) of a station already in the event
+        return all(
+            abs(pick.time - t) <= self._bound(pick.station, s)
+            for s, t in onsets.items()
+            if s in self._positions
+        )
+
+    def _bound(self, a: str, b: str) -> float:
+        key = (a, b) if a < b else (b, a)
+        found = self._bounds.get(key)
+        if found is None:
+            (lat1, lon1), (lat2, lon2) = self._positions[a], self._positions[b]
+            found = _distance_km(lat1, lon1, lat2, lon2) / self._velocity + self._tolerance
+            self._bounds[key] = found
+        return found
 
     def _sum(self, group: _Group) -> float:
         return sum(self._weights.get(s, 1.0) for s in {p.station for p in group.picks})
@@ -238,3 +292,11 @@ class Associator:
             duration=max(onsets.values()) - min(onsets.values()),
             status=status,
         )
+
+
+def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine, spherical Earth of radius 6371 km)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0 * math.asin(min(1.0, math.sqrt(h)))

@@ -204,6 +204,58 @@ def worker(
 
 
 @app.command()
+def detect(
+    paths: Annotated[
+        list[Path], typer.Argument(help="miniSEED (or ObsPy-readable) files or folders")
+    ],
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", envvar="LARZA_CONFIG", help="larza.toml (default: ./larza.toml if any)"
+        ),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="jsonl, csv or quakeml (events with their picks)")
+    ] = "jsonl",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write here instead of stdout")
+    ] = None,
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress", help="progress on stderr (default: if a tty)"),
+    ] = None,
+    inventory: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--inventory", help="StationXML of the stations (default: the shipped TJ inventory)"
+        ),
+    ] = None,
+) -> None:
+    """Run the worker's detection and association over files, record by record."""
+    from ingest.config import load_config
+    from ingest.detect_files import Progress, run_detect, station_positions, write_results
+    from stations.inventory import default_inventory_path
+
+    if fmt not in ("jsonl", "csv", "quakeml"):
+        raise _fail(f"--format must be jsonl, csv or quakeml, got {fmt!r}")
+    try:
+        settings = load_config(config)
+        show = sys.stderr.isatty() if progress is None else progress
+        positions = station_positions(inventory or [default_inventory_path()])
+        results = run_detect(
+            paths, settings, Progress(stream=sys.stderr if show else None), positions
+        )
+    except LarzaError as e:
+        raise _fail(str(e)) from e
+    if output is None:
+        write_results(results, fmt, sys.stdout)  # type: ignore[arg-type]
+    else:
+        with output.open("w", encoding="utf-8", newline="") as out:
+            write_results(results, fmt, out)  # type: ignore[arg-type]
+    typer.echo(f"{len(results.detections)} detections, {len(results.events)} events", err=True)
+
+
+@app.command()
 def api(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port")] = 8000,

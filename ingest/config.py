@@ -78,6 +78,11 @@ class AssociationTable(_Strict):
     min_stations: int = Field(3, ge=1)
     window: float = Field(40.0, gt=0, description="seconds between first and last onset")
     weights: dict[str, float] = Field(default_factory=dict)
+    velocity_km_s: float = Field(
+        6.0, gt=0, description="slowest first-arrival speed across the network (travel times)"
+    )
+    tolerance_s: float = Field(2.0, ge=0, description="added to each travel-time bound")
+    travel_times: bool = Field(True, description="check onsets against station distances")
 
     @model_validator(mode="after")
     def _positive_weights(self) -> AssociationTable:
@@ -103,7 +108,7 @@ class HealthTable(_Strict):
     )
     spikes: int = Field(10, ge=0, description="spikes in the window above: DEGRADED")
     noise_band_hz: tuple[float, float] = Field((1.0, 5.0), description="band of the noise level")
-    noise_interval_s: float = Field(300.0, gt=0, description="one noise PSD this often")
+    noise_interval_s: float = Field(600.0, gt=0, description="one noise PSD this often")
     noise_segment_s: float = Field(60.0, gt=0, description="seconds of data in one PSD")
     noise_above_nhnm_db: float | None = Field(
         10.0, description="seismometer noise this far above the NHNM in the band: DEGRADED"

@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from detection import Associator, NetworkEvent, Pick, StreamingDetector
+from detection import NetworkEvent
 from ingest.archive import SdsArchive
 from ingest.config import LarzaConfig
 from ingest.decode import Record, RecordError, decode_record
+from ingest.detecting import Detecting, Found
 from ingest.monitor import HealthMonitor
 from ingest.source import Packet
 from stations.changes import log_changes
@@ -60,13 +61,6 @@ class Pipeline:
         self._server = server
         self._config = config = config or LarzaConfig()
         self._clock = clock
-        self._window = config.association.window
-        self._associator = Associator(
-            window=config.association.window,
-            min_stations=config.association.min_stations,
-            weights=config.association.weights,
-        )
-        self._detectors: dict[ChannelKey, tuple[StreamingDetector, str]] = {}
         self._event_ids: dict[int, int] = {}
         self._changed: dict[int, NetworkEvent] = {}  # events changed in the current batch
         self._log: list[tuple[ChangeKind, int]] = []  # what the current batch changed
@@ -84,6 +78,11 @@ class Pipeline:
             if c.id in statuses
         }
         self.monitor = HealthMonitor(config, self._channels) if health else None
+        positions = {
+            f"{k.network}.{k.station}": (c.station.latitude, c.station.longitude)
+            for k, c in self._channels.items()
+        }
+        self._detecting = Detecting(config, positions)
 
     def handle(self, packet: Packet) -> None:
         """Process one packet and store all it produced with the stream position, atomically."""
@@ -207,48 +206,39 @@ class Pipeline:
             self.monitor.add(record, channel, arrival.timestamp())
         if channel.kind.value == "soh":
             return
-        found = self._detectors.get(record.key)
-        if found is None:
-            settings, profile = self._config.detector_for(record.key)
-            found = StreamingDetector(settings, sampling_rate=record.sampling_rate), profile
-            self._detectors[record.key] = found
-        detector, profile = found
-        station = f"{record.key.network}.{record.key.station}"
-        for trigger in detector.feed(
-            record.data, record.starttime, sampling_rate=record.sampling_rate
-        ):
-            stored = store_detection(
-                session,
-                channel_id=channel.id,
-                on_time=_utc(trigger.on_time),
-                off_time=_utc(trigger.off_time),
-                onset_time=_utc(trigger.onset_time),
-                peak_ratio=float(trigger.peak_ratio),
-                snr=float(trigger.snr) if math.isfinite(trigger.snr) else None,
-                peak_amplitude=float(trigger.peak_amplitude),
-                profile=profile,
-                now=arrival,
-            )
-            self.counts["detections"] += 1
-            self._log.append((ChangeKind.DETECTION, stored.id))
-            log.info(
-                "detection %s at %s (ratio %.1f, snr %.1f)",
-                record.key,
-                _utc(trigger.onset_time).isoformat(),
-                trigger.peak_ratio,
-                trigger.snr,
-            )
-            pick = Pick(
-                station=station,
-                channel=record.key.channel,
-                time=trigger.onset_time,
-                peak_ratio=float(trigger.peak_ratio),
-                key=stored.id,
-            )
-            for event in self._associator.add(pick):
-                self._changed[event.event_key] = event
-        for event in self._associator.close_before(record.endtime - self._window - 60.0):
+
+        def keep(found: Found) -> int:
+            return self._store_detection(session, found, channel, arrival)
+
+        for event in self._detecting.feed(record, keep):
             self._changed[event.event_key] = event
+
+    def _store_detection(
+        self, session: Session, found: Found, channel: Channel, arrival: datetime
+    ) -> int:
+        trigger = found.trigger
+        stored = store_detection(
+            session,
+            channel_id=channel.id,
+            on_time=_utc(trigger.on_time),
+            off_time=_utc(trigger.off_time),
+            onset_time=_utc(trigger.onset_time),
+            peak_ratio=float(trigger.peak_ratio),
+            snr=float(trigger.snr) if math.isfinite(trigger.snr) else None,
+            peak_amplitude=float(trigger.peak_amplitude),
+            profile=found.profile,
+            now=arrival,
+        )
+        self.counts["detections"] += 1
+        self._log.append((ChangeKind.DETECTION, stored.id))
+        log.info(
+            "detection %s at %s (ratio %.1f, snr %.1f)",
+            found.key,
+            _utc(trigger.onset_time).isoformat(),
+            trigger.peak_ratio,
+            trigger.snr,
+        )
+        return stored.id
 
     def _store_event(self, session: Session, event: NetworkEvent, now: datetime) -> None:
         stored = store_event(

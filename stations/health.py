@@ -236,10 +236,18 @@ def _mean_metrics(snaps: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _json_safe(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    """NaN and infinities are not JSON (PostgreSQL refuses them): stored as null."""
-    return {
-        k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in metrics.items()
-    }
+    """Metrics as stored: floats to 7 significant digits (history stays small), NaN and
+    infinities as null (they are not JSON, and PostgreSQL refuses them). Times (POSIX
+    seconds, ``*_time``) keep every digit."""
+    out: dict[str, Any] = {}
+    for key, value in metrics.items():
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                value = None
+            elif not key.endswith("_time"):
+                value = float(f"{value:.7g}")
+        out[key] = value
+    return out
 
 
 def channels_of(session: Session, *, station_ids: Iterable[int]) -> Sequence[Channel]:

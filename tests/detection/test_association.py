@@ -129,3 +129,62 @@ def test_associator_refuses_bad_settings(kwargs: dict[str, object], message: str
 def test_associator_refuses_a_pick_without_a_time() -> None:
     with pytest.raises(ValueError, match="time=nan"):
         Associator().add(pick("SAREZ", math.nan, 1))
+
+
+POSITIONS = {
+    "TJ.SAREZ": (38.27, 72.60),
+    "TJ.MURGH": (38.17, 73.96),
+    "TJ.MANEM": (37.49, 71.55),
+    "TJ.KHORG": (37.49, 71.55 + 0.3),
+}
+
+
+def _p_time(lat: float, lon: float, station: str, depth_km: float = 10.0) -> float:
+    """P travel time at 6 km/s from a hypocentre, the way the drill feed makes its quakes."""
+    s_lat, s_lon = POSITIONS[station]
+    km_lat = 111.2 * (lat - s_lat)
+    km_lon = 111.2 * math.cos(math.radians(lat)) * (lon - s_lon)
+    return math.sqrt(km_lat**2 + km_lon**2 + depth_km**2) / 6.0
+
+
+def test_onsets_too_far_apart_for_the_distance_do_not_associate() -> None:
+    # SAREZ-MURGH is about 120 km: no first arrival takes 30 s between them at 6 km/s.
+    picks = (pick("SAREZ", 0.0, 1), pick("MURGH", 30.0, 2))
+    assert len(offer(Associator(window=40.0, min_stations=2), *picks)) == 1
+    checked = Associator(window=40.0, min_stations=2, positions=POSITIONS)
+    assert offer(checked, *picks) == []
+    # 15 s is possible (a quake beyond SAREZ, away from MURGH).
+    again = Associator(window=40.0, min_stations=2, positions=POSITIONS)
+    assert len(offer(again, pick("SAREZ", 0.0, 1), pick("MURGH", 15.0, 2))) == 1
+
+
+def test_a_quake_with_moveout_associates_and_a_stray_trigger_stays_out() -> None:
+    lat, lon = 38.0, 72.3  # between SAREZ and MANEM
+    times = {s: _p_time(lat, lon, s) for s in ("TJ.SAREZ", "TJ.MURGH", "TJ.MANEM")}
+    assoc = Associator(window=40.0, min_stations=3, positions=POSITIONS)
+    picks = [
+        Pick(s, "HHZ", T0 + t, 6.0, key) for key, (s, t) in enumerate(sorted(times.items()), 1)
+    ]
+    (*_, event) = offer(assoc, *picks)
+    assert event.stations == ("TJ.MANEM", "TJ.MURGH", "TJ.SAREZ")
+    # A noise trigger at KHORG (26 km from MANEM) 20 s after MANEM's onset: not this quake.
+    stray = Pick("TJ.KHORG", "HHZ", T0 + times["TJ.MANEM"] + 20.0, 4.0, 9)
+    assert assoc.add(stray) == []
+    (final,) = assoc.close_before(T0 + 1000.0)
+    assert 9 not in final.pick_keys
+
+
+def test_other_picks_of_a_station_in_the_event_still_join() -> None:
+    assoc = Associator(window=40.0, min_stations=2, positions=POSITIONS)
+    offer(assoc, pick("SAREZ", 0.0, 1), pick("MURGH", 19.0, 2))
+    (event,) = offer(assoc, pick("MURGH", 33.0, 3, "HHN"))  # MURGH's S: same station
+    assert event.pick_keys == (1, 2, 3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"velocity": 0.0}, "velocity=0.0"), ({"tolerance": -1.0}, "tolerance=-1.0")],
+)
+def test_travel_time_settings_are_checked(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Associator(**kwargs)  # type: ignore[arg-type]

@@ -101,3 +101,16 @@ def test_a_named_file_must_exist(tmp_path: Path) -> None:
 def test_parse_config_accepts_a_document() -> None:
     config = parse_config({"detector": {"sta": 1.0, "lta": 20.0}})
     assert config.detector_for(MURGH_Z)[0].lta == 20.0
+
+
+def test_the_documented_example_is_valid() -> None:
+    example = Path(__file__).parents[2] / "docs" / "larza.example.toml"
+    config = load_config(example)
+    assert config.detector_for(SAREZ_Z)[0].freqmin == 2.0
+    assert config.detector_for(SAREZ_N)[0].trigger_on == 5.0
+    assert config.health_for(SAREZ_N).clip_level == 4194303
+    assert config.health_for(ChannelKey("TJ", "SAREZ", "", "VEI")).soh_min == 11000
+    # Apart from its overrides, the example shows the defaults.
+    assert config.health == LarzaConfig().health
+    assert config.association.window == LarzaConfig().association.window
+    assert config.association.weights == {"TJ.MANEM": 1.0}

@@ -1,0 +1,98 @@
+"""Detection and association over records: the one code path of the live worker and of
+``larza detect`` on files, so both find the same detections and events.
+
+A :class:`Detecting` keeps one streaming detector per channel (its profile resolved from
+``larza.toml``) and the network associator. The caller gives each detection a key (the
+worker: its database id) and is told which events that created, updated or closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from detection import Associator, NetworkEvent, Pick, StreamingDetector, Trigger
+from ingest.config import LarzaConfig
+from ingest.decode import Record
+from stations.queries import ChannelKey
+
+CLOSE_MARGIN_S = 60.0
+"""An event is final once data this long past its window have been seen at any station."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """A trigger on one channel, with the profile that made it."""
+
+    key: ChannelKey
+    trigger: Trigger
+    profile: str
+
+
+class Detecting:
+    """Per-channel detectors and the associator, fed record by record."""
+
+    def __init__(
+        self,
+        config: LarzaConfig,
+        positions: Mapping[str, tuple[float, float]] | None = None,
+    ) -> None:
+        """``positions``: latitude and longitude of each station (``NET.STA``) for the
+        association's travel-time check; stations left out are not checked."""
+        self._config = config
+        table = config.association
+        self.window = table.window
+        self._associator = Associator(
+            window=table.window,
+            min_stations=table.min_stations,
+            weights=table.weights,
+            positions=positions if table.travel_times else None,
+            velocity=table.velocity_km_s,
+            tolerance=table.tolerance_s,
+        )
+        self._detectors: dict[ChannelKey, tuple[StreamingDetector, str]] = {}
+
+    def feed(self, record: Record, keep: Callable[[Found], int]) -> list[NetworkEvent]:
+        """Detect on one record; ``keep`` stores each detection and returns its key. Returns
+        the events created, updated or made final by this record, in order."""
+        found = self._detectors.get(record.key)
+        if found is None:
+            settings, profile = self._config.detector_for(record.key)
+            found = StreamingDetector(settings, sampling_rate=record.sampling_rate), profile
+            self._detectors[record.key] = found
+        detector, profile = found
+        station = f"{record.key.network}.{record.key.station}"
+        events: list[NetworkEvent] = []
+        for trigger in detector.feed(
+            record.data, record.starttime, sampling_rate=record.sampling_rate
+        ):
+            pick_key = keep(Found(record.key, trigger, profile))
+            pick = Pick(
+                station=station,
+                channel=record.key.channel,
+                time=trigger.onset_time,
+                peak_ratio=float(trigger.peak_ratio),
+                key=pick_key,
+            )
+            events += self._associator.add(pick)
+        events += self._associator.close_before(record.endtime - self.window - CLOSE_MARGIN_S)
+        return events
+
+    def finish(self, keep: Callable[[Found], int]) -> list[NetworkEvent]:
+        """End of the data (files): report triggers still on, then close every event."""
+        events: list[NetworkEvent] = []
+        for key, (detector, profile) in sorted(self._detectors.items(), key=lambda i: str(i[0])):
+            station = f"{key.network}.{key.station}"
+            for trigger in detector.flush():
+                pick_key = keep(Found(key, trigger, profile))
+                events += self._associator.add(
+                    Pick(
+                        station,
+                        key.channel,
+                        trigger.onset_time,
+                        float(trigger.peak_ratio),
+                        pick_key,
+                    )
+                )
+        events += self._associator.close_before(float("inf"))
+        return events

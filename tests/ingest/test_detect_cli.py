@@ -1,0 +1,140 @@
+"""``larza detect``: the worker's code over files gives the same detections and events as
+the live pipeline did over the same records; its outputs, tried as a researcher would."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from obspy import read, read_events
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from ingest.archive import SdsArchive
+from ingest.cli import app
+from ingest.config import LarzaConfig, parse_config
+from ingest.detect_files import run_detect, station_positions
+from ingest.pipeline import Pipeline
+from stations.inventory import default_inventory_path
+from stations.queries import list_detections, list_events
+
+from .test_pipeline import ONSETS, _interleaved, factory  # noqa: F401  (a fixture)
+
+
+@pytest.fixture
+def archived(factory: sessionmaker[Session], tmp_path: Path) -> Path:  # noqa: F811
+    """A live run of the pipeline over a three-station quake, archiving what it received."""
+    pipeline = Pipeline(
+        factory,
+        server="test:18000",
+        archive=SdsArchive(tmp_path / "sds"),
+        clock=lambda: datetime(2025, 6, 1, 12, 1, 40, tzinfo=UTC),
+    )
+    packets = _interleaved(np.random.default_rng(3))
+    for i in range(0, len(packets), 7):  # batches, as the worker stores them
+        pipeline.handle_many(packets[i : i + 7])
+    return tmp_path / "sds"
+
+
+def test_files_give_what_the_live_pipeline_gave(
+    factory: sessionmaker[Session],  # noqa: F811
+    archived: Path,
+) -> None:
+    positions = station_positions([default_inventory_path()])  # as the worker's database
+    results = run_detect([archived], LarzaConfig(), positions=positions)
+    with factory() as s:
+        live = list_detections(s, limit=1000)
+        live_events = list_events(s)
+        seen_live = sorted(
+            (
+                f"{d.channel.station.network.code}.{d.channel.station.code}..{d.channel.code}",
+                d.onset_time.timestamp(),
+                d.on_time.timestamp(),
+                d.off_time.timestamp(),
+                round(d.peak_ratio, 9),
+                d.profile,
+            )
+            for d in live
+        )
+        live_stations = [sorted(d.channel.station.code for d in e.detections) for e in live_events]
+    seen_files = sorted(
+        (
+            str(d.key),
+            pytest.approx(d.onset_time, abs=1e-6),
+            pytest.approx(d.on_time, abs=1e-6),
+            pytest.approx(d.off_time, abs=1e-6),
+            round(d.peak_ratio, 9),
+            d.profile,
+        )
+        for d in results.detections
+    )
+    assert len(seen_live) == len(ONSETS)
+    assert [x[0] for x in seen_files] == [x[0] for x in seen_live]
+    assert seen_files == seen_live
+    events = list(results.events.values())
+    assert len(events) == len(live_events) == 1
+    assert [sorted(s.split(".")[1] for s in events[0].stations)] == live_stations
+    assert events[0].status == "final"
+
+
+def test_cli_formats(archived: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    done = runner.invoke(app, ["detect", str(archived), "--no-progress"])
+    assert done.exit_code == 0, done.output
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    detections = [x for x in lines if x["type"] == "detection"]
+    events = [x for x in lines if x["type"] == "event"]
+    assert len(detections) == 3
+    assert {d["stream"] for d in detections} == {f"TJ.{s}..HHZ" for s in ONSETS}
+    assert events[0]["n_stations"] == 3
+    assert sorted(events[0]["detections"]) == [0, 1, 2]
+    assert "3 detections, 1 events" in done.stderr
+
+    done = runner.invoke(app, ["detect", str(archived), "--format", "csv", "--no-progress"])
+    header, *rows = done.stdout.splitlines()
+    assert header.startswith("type,id,stream,on_time")
+    assert [r.split(",")[0] for r in rows] == ["detection"] * 3 + ["event"]
+
+    out = tmp_path / "events.xml"
+    done = runner.invoke(
+        app, ["detect", str(archived), "--format", "quakeml", "-o", str(out), "--progress"]
+    )
+    assert done.exit_code == 0, done.output
+    assert "records" in done.stderr  # the progress line
+    catalog = read_events(str(out))
+    assert len(catalog) == 1
+    assert len(catalog[0].picks) == 3
+    assert {p.waveform_id.station_code for p in catalog[0].picks} == set(ONSETS)
+
+
+def test_any_obspy_readable_file(tmp_path: Path) -> None:
+    sac = tmp_path / "rjob.sac"
+    read()[0].write(str(sac), format="SAC")  # ObsPy's example local event, not miniSEED
+    # The event is 4 s into the 30 s recording: short windows, so the warm-up ends before it.
+    config = parse_config({"detector": {"sta": 0.2, "lta": 2.0}})
+    results = run_detect([sac], config)
+    assert len(results.detections) >= 1
+    assert str(results.detections[0].key) == "BW.RJOB..EHZ"
+
+
+def test_bad_input_is_named(tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad = tmp_path / "larza.toml"
+    bad.write_text("[detector]\ntriger_on = 4\n")
+    done = runner.invoke(app, ["detect", str(tmp_path), "--config", str(bad)])
+    assert done.exit_code == 1
+    assert "unknown key 'triger_on'" in done.stderr
+    done = runner.invoke(app, ["detect", str(tmp_path / "nowhere")])
+    assert done.exit_code == 1
+    assert "no such file or directory" in done.stderr
+    done = runner.invoke(app, ["detect", str(tmp_path), "--format", "xml"])
+    assert done.exit_code == 1
+    assert "--format must be" in done.stderr
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"not a waveform" * 10)
+    done = runner.invoke(app, ["detect", str(junk)])
+    assert done.exit_code == 1
+    assert "junk.bin: not a waveform file ObsPy can read" in done.stderr
