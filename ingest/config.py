@@ -113,8 +113,9 @@ class HealthTable(_Strict):
     noise_above_nhnm_db: float | None = Field(
         10.0, description="seismometer noise this far above the NHNM in the band: DEGRADED"
     )
-    soh_min: float | None = Field(None, description="an SOH value below: DEGRADED")
-    soh_max: float | None = Field(None, description="an SOH value above: DEGRADED")
+    soh_latency_s: float = Field(
+        1800.0, gt=0, description="state-of-health data older than this: DEGRADED"
+    )
     raw_retention_days: float = Field(2.0, gt=0, description="snapshots at full rate kept")
     retention_days: float = Field(400.0, gt=0, description="hourly snapshots kept")
 
@@ -129,6 +130,21 @@ class HealthTable(_Strict):
         if not 0 < low < high:
             raise ValueError(f"noise_band_hz: need 0 < low < high, got {low}, {high}")
         return self
+
+
+class SohChannel(_Strict):
+    """One state-of-health channel of ``[soh."NET.STA"]``: what it is and its limits.
+
+    ``value = counts * scale`` in ``unit``; outside ``[min, max]`` the station is DEGRADED.
+    """
+
+    name: str = Field(min_length=1, description="what the channel measures, in words")
+    unit: str = ""
+    scale: float = Field(1.0, description="physical value per count")
+    min: float | None = None
+    max: float | None = None
+    location: str = Field("", max_length=2)
+    sampling_rate: float = Field(1.0, gt=0, description="Hz, as the digitizer sends it")
 
 
 _TABLES: dict[str, type[_Strict]] = {
@@ -164,6 +180,8 @@ class LarzaConfig:
     association: AssociationTable = field(default_factory=AssociationTable)
     health: HealthTable = field(default_factory=HealthTable)
     overrides: dict[str, tuple[Override, ...]] = field(default_factory=dict)
+    soh: dict[str, dict[str, SohChannel]] = field(default_factory=dict)
+    """Station pattern (``NET.STA``, wildcards) -> channel code -> its description."""
     source: str = "defaults"
 
     def detector_for(self, key: ChannelKey) -> tuple[DetectorConfig, str]:
@@ -177,6 +195,19 @@ class LarzaConfig:
         table, _ = self._resolve("health", self.health, key)
         assert isinstance(table, HealthTable)
         return table
+
+    def soh_channels(self, network: str, station: str) -> dict[str, SohChannel]:
+        """The state-of-health channels configured for one station, by channel code (later
+        tables of the file win for the same code)."""
+        out: dict[str, SohChannel] = {}
+        for pattern, channels in self.soh.items():
+            if fnmatch.fnmatchcase(f"{network}.{station}", pattern):
+                out.update(channels)
+        return out
+
+    def soh_for(self, key: ChannelKey) -> SohChannel | None:
+        found = self.soh_channels(key.network, key.station).get(key.channel)
+        return found if found is not None and found.location == key.location else None
 
     def _resolve(self, name: str, base: _Strict, key: ChannelKey) -> tuple[_Strict, list[str]]:
         found = [o for o in self.overrides.get(name, ()) if o.matches(key)]
@@ -226,11 +257,12 @@ def load_config(path: Path | None = None) -> LarzaConfig:
 
 def parse_config(document: dict[str, Any], *, source: str = "larza.toml") -> LarzaConfig:
     """Check a parsed TOML document; see :func:`load_config`."""
-    unknown = set(document) - {"detector", "association", "health"}
+    unknown = set(document) - {"detector", "association", "health", "soh"}
     if unknown:
         raise ConfigurationError(
             source,
-            f"unknown table [{sorted(unknown)[0]}]; known: [detector], [association], [health]",
+            f"unknown table [{sorted(unknown)[0]}]; "
+            "known: [detector], [association], [health], [soh]",
         )
     tables: dict[str, Any] = {}
     overrides: dict[str, tuple[Override, ...]] = {}
@@ -251,11 +283,29 @@ def parse_config(document: dict[str, Any], *, source: str = "larza.toml") -> Lar
         source, "[association]", AssociationTable, dict(document.get("association", {}))
     )
     assert isinstance(association, AssociationTable)
+    soh: dict[str, dict[str, SohChannel]] = {}
+    for pattern, channels in dict(document.get("soh", {})).items():
+        if pattern.count(".") != 1 or not isinstance(channels, dict):
+            raise ConfigurationError(
+                source, f'[soh."{pattern}"]: name a station NET.STA (wildcards ? and *)'
+            )
+        soh[pattern] = {}
+        for code, raw in channels.items():
+            if not (len(code) == 3 and code.isalnum() and isinstance(raw, dict)):
+                raise ConfigurationError(
+                    source,
+                    f'[soh."{pattern}"]: {code!r}: need CHA = {{ name = "...", ... }} '
+                    "with a 3-character channel code",
+                )
+            described = _validated(source, f'[soh."{pattern}"].{code}', SohChannel, raw)
+            assert isinstance(described, SohChannel)
+            soh[pattern][code.upper()] = described
     return LarzaConfig(
         detector=tables["detector"],
         association=association,
         health=tables["health"],
         overrides=overrides,
+        soh=soh,
         source=source,
     )
 

@@ -97,7 +97,12 @@ class HealthMonitor:
         for key in keys:
             channel = self._channels[key]
             metrics = self._health[key].snapshot(t)
-            verdict = channel_verdict(metrics, channel.kind, self._config.health_for(key))
+            soh = self._config.soh_for(key) if channel.kind is ChannelKind.SOH else None
+            if soh is not None and metrics.get("last_value") is not None:
+                metrics.update(
+                    name=soh.name, unit=soh.unit, value=metrics["last_value"] * soh.scale
+                )
+            verdict = channel_verdict(metrics, channel.kind, self._config.health_for(key), soh)
             code = (key.network, key.station)
             by_station[code][f"{key.location}.{key.channel}".lstrip(".")] = verdict
             station_ids[code] = channel.station_id

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ingest.config import HealthTable
+from ingest.config import HealthTable, SohChannel
 from stations.models import ChannelKind, HealthState
 
 _RANK = {HealthState.OK: 0, HealthState.UNKNOWN: 1, HealthState.DEGRADED: 2, HealthState.DOWN: 3}
@@ -39,22 +39,29 @@ def duration(seconds: float) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
-def channel_verdict(metrics: dict[str, Any], kind: ChannelKind, limits: HealthTable) -> Verdict:
-    """The state of one channel from its metrics (see :class:`ingest.health.ChannelHealth`)."""
+def channel_verdict(
+    metrics: dict[str, Any],
+    kind: ChannelKind,
+    limits: HealthTable,
+    soh: SohChannel | None = None,
+) -> Verdict:
+    """The state of one channel from its metrics (see :class:`ingest.health.ChannelHealth`);
+    ``soh`` describes a state-of-health channel (its name, unit, scale and limits)."""
     latency = metrics.get("data_latency_s")
     if latency is None:
         return Verdict(HealthState.UNKNOWN, ("no data yet",))
+    if kind is ChannelKind.SOH:
+        if latency > limits.soh_latency_s:
+            return Verdict(HealthState.DEGRADED, (f"no data for {duration(latency)}",))
+        reasons = _soh_reasons(metrics, soh) + _timing_reasons(metrics, limits)
+        return Verdict(HealthState.DEGRADED if reasons else HealthState.OK, tuple(reasons))
     window = duration(metrics.get("window_s") or limits.window_s)
     if latency > limits.latency_down_s:
-        state = HealthState.DEGRADED if kind is ChannelKind.SOH else HealthState.DOWN
-        return Verdict(state, (f"no data for {duration(latency)}",))
-    reasons: list[str] = []
+        return Verdict(HealthState.DOWN, (f"no data for {duration(latency)}",))
+    reasons = []
     if latency > limits.latency_degraded_s:
         reasons.append(f"data {duration(latency)} late")
-    if kind is ChannelKind.SOH:
-        reasons += _soh_reasons(metrics, limits)
-    else:
-        reasons += _signal_reasons(metrics, limits, window, kind)
+    reasons += _signal_reasons(metrics, limits, window, kind)
     reasons += _timing_reasons(metrics, limits)
     if metrics.get("future_records"):
         reasons.append(f"{metrics['future_records']} records stamped in the future")
@@ -101,14 +108,15 @@ def _timing_reasons(metrics: dict[str, Any], limits: HealthTable) -> list[str]:
     return reasons
 
 
-def _soh_reasons(metrics: dict[str, Any], limits: HealthTable) -> list[str]:
-    value = metrics.get("last_value")
-    if value is None:
+def _soh_reasons(metrics: dict[str, Any], soh: SohChannel | None) -> list[str]:
+    value = metrics.get("value")
+    if soh is None or value is None:
         return []
-    if limits.soh_min is not None and value < limits.soh_min:
-        return [f"value {value:g} below {limits.soh_min:g}"]
-    if limits.soh_max is not None and value > limits.soh_max:
-        return [f"value {value:g} above {limits.soh_max:g}"]
+    unit = f" {soh.unit}" if soh.unit else ""
+    if soh.min is not None and value < soh.min:
+        return [f"{soh.name} {value:g}{unit}, below {soh.min:g}{unit}"]
+    if soh.max is not None and value > soh.max:
+        return [f"{soh.name} {value:g}{unit}, above {soh.max:g}{unit}"]
     return []
 
 

@@ -30,7 +30,8 @@ from ingest.settings import WorkerSettings
 from ingest.source import Packet, SeedLinkSource
 from stations.db import make_engine, make_session_factory
 from stations.leases import acquire_leases, release_leases
-from stations.queries import list_stations, stream_positions
+from stations.models import ChannelKind
+from stations.queries import ChannelKey, ensure_channels, list_stations, stream_positions
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,10 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
         ]
     if not wanted:
         raise SystemExit("no stations to ingest: import an inventory first (larza stations import)")
+    with factory() as session, session.begin():
+        added = ensure_channels(session, wanted=_soh_channels(config, wanted))
+    if added:
+        log.info("worker %s: %d state-of-health channels added from %s", name, added, config.source)
     pipeline = _make_pipeline(settings, factory, config)
     state_every = config.health.state_interval_s
     ttl = timedelta(seconds=settings.lease_ttl_s)
@@ -164,6 +169,17 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
             time.monotonic() - started,
             dict(pipeline.counts),
         )
+
+
+def _soh_channels(
+    config: LarzaConfig, stations: list[StationCode]
+) -> list[tuple[ChannelKey, ChannelKind, float]]:
+    """The state-of-health channels larza.toml configures for the stations."""
+    return [
+        (ChannelKey(net, sta, soh.location, code), ChannelKind.SOH, soh.sampling_rate)
+        for net, sta in stations
+        for code, soh in config.soh_channels(net, sta).items()
+    ]
 
 
 def _evaluate(

@@ -16,6 +16,7 @@ from stations.errors import NotFoundError
 from stations.models import (
     ArchiveFile,
     Channel,
+    ChannelKind,
     ChannelStatus,
     Detection,
     Event,
@@ -35,6 +36,7 @@ __all__ = [
     "channel_index",
     "channel_statuses",
     "detection_counts",
+    "ensure_channels",
     "get_event",
     "get_station",
     "list_detections",
@@ -108,6 +110,42 @@ def channel_index(session: Session) -> dict[ChannelKey, Channel]:
         ChannelKey(c.station.network.code, c.station.code, c.location, c.code): c
         for c in session.scalars(stmt)
     }
+
+
+def ensure_channels(
+    session: Session,
+    *,
+    wanted: Iterable[tuple[ChannelKey, ChannelKind, float]],
+) -> int:
+    """Add the channels (key, kind, sampling rate) that the inventory lacks, to its stations;
+    keys of unknown stations are ignored. Returns how many were added. For state-of-health
+    channels the operator configures instead of listing them in StationXML."""
+    items = list(wanted)
+    if not items:
+        return 0
+    known = channel_index(session)
+    stations = {(s.network.code, s.code): s for s in list_stations(session)}
+    added = 0
+    for key, kind, rate in items:
+        station = stations.get((key.network, key.station))
+        if key in known or station is None:
+            continue
+        session.add(
+            Channel(
+                station_id=station.id,
+                location=key.location,
+                code=key.channel,
+                kind=kind,
+                sampling_rate=rate,
+                azimuth=None,
+                dip=None,
+                sensitivity=None,
+                sensitivity_unit=None,
+            )
+        )
+        added += 1
+    session.flush()
+    return added
 
 
 def channel_statuses(session: Session, *, channel_ids: Iterable[int]) -> dict[int, ChannelStatus]:

@@ -84,6 +84,10 @@ def test_health_overrides_with_wildcards(tmp_path: Path) -> None:
         ("[association]\nmin_stations = 0\n", "[association]: min_stations"),
         ("[health]\nlatency_down_s = 10\n", "latency_degraded_s < latency_down_s"),
         ("[detector\n", "not valid TOML"),
+        ('[soh."TJ.SAREZ"]\nVEI = { unit = "V" }\n', '[soh."TJ.SAREZ"].VEI: name'),
+        ('[soh."TJ.SAREZ"]\nVEI = { name = "v", colour = 1 }\n', "unknown key 'colour'"),
+        ('[soh."SAREZ"]\nVEI = { name = "v" }\n', "name a station NET.STA"),
+        ('[soh."TJ.SAREZ"]\nVOLTS = { name = "v" }\n', "3-character channel code"),
     ],
 )
 def test_bad_files_name_the_key(tmp_path: Path, text: str, message: str) -> None:
@@ -109,7 +113,11 @@ def test_the_documented_example_is_valid() -> None:
     assert config.detector_for(SAREZ_Z)[0].freqmin == 2.0
     assert config.detector_for(SAREZ_N)[0].trigger_on == 5.0
     assert config.health_for(SAREZ_N).clip_level == 4194303
-    assert config.health_for(ChannelKey("TJ", "SAREZ", "", "VEI")).soh_min == 11000
+    vei = config.soh_for(ChannelKey("TJ", "SAREZ", "", "VEI"))
+    assert vei is not None
+    assert (vei.name, vei.unit, vei.scale, vei.min) == ("supply voltage", "V", 0.001, 11.5)
+    assert set(config.soh_channels("TJ", "MANEM")) >= {"VEI", "GST", "VM1"}
+    assert config.soh_channels("XX", "OTHER") == {}
     # Apart from its overrides, the example shows the defaults.
     assert config.health == LarzaConfig().health
     assert config.association.window == LarzaConfig().association.window

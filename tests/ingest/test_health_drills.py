@@ -5,7 +5,7 @@ the configured time and turn back after the fault ends."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import pytest
@@ -20,15 +20,17 @@ from ingest.feed import (
     GpsUnlock,
     SilentStation,
     SyntheticSource,
+    centaur_soh,
     default_stations,
 )
 from ingest.pipeline import Pipeline
 from ingest.source import Packet
+from ingest.worker import _soh_channels
 from stations.db import make_engine, make_session_factory, migrate
 from stations.health import channel_healths, health_history, list_state_changes, station_states
 from stations.inventory import default_inventory_path, import_stationxml
 from stations.models import HealthState, Station
-from stations.queries import channel_index, get_station
+from stations.queries import channel_index, ensure_channels, get_station
 
 T0 = 1_750_000_000.0
 CONFIG = parse_config(
@@ -70,9 +72,14 @@ def drill(
     duration: float,
     config: LarzaConfig = CONFIG,
     station: str = "SAREZ",
+    soh: bool = False,
 ) -> list[Seen]:
     """Run one station through the pipeline for ``duration`` simulated seconds; its states."""
     spec = next(s for s in default_stations() if s.station == station)
+    if soh:
+        spec = replace(spec, soh=centaur_soh())
+        with factory() as s, s.begin():
+            ensure_channels(s, wanted=_soh_channels(config, [("TJ", station)]))
     source = SyntheticSource([spec], seed=7, first_event_after=1e6, start=T0, faults=faults)
     clock = [T0]
     pipeline = Pipeline(
@@ -206,3 +213,36 @@ def test_noise_is_measured_against_the_models(factory: sessionmaker[Session]) ->
         assert hhz["noise_db_above_nlnm"] is not None
         assert hhz["noise_db_above_nlnm"] > 20
         assert 0 <= hhz["noise_pct_above_nhnm"] <= 100
+
+
+SOH_CONFIG = parse_config(
+    {
+        "health": dict(CONFIG.health.model_dump(), noise_band_hz=[1.0, 5.0]),
+        "soh": {
+            "TJ.SAREZ": {
+                "VEI": {"name": "supply voltage", "unit": "V", "scale": 0.001, "min": 11.0},
+                "GST": {"name": "GPS status", "min": 2},
+                "VKI": {"name": "temperature", "unit": "°C", "scale": 0.001},
+            }
+        },
+    }
+)
+
+
+def test_soh_values_are_shown_and_checked(factory: sessionmaker[Session]) -> None:
+    seen = drill(
+        factory, [GpsUnlock(station="SAREZ", start=40.0, end=70.0)], 150.0, SOH_CONFIG, soh=True
+    )
+    assert all(s.state is HealthState.OK for s in seen if s.t < 40), seen[:8]
+    hit = first(seen, 40.0, HealthState.DEGRADED)
+    assert "GST: GPS status 1, below 2" in hit.reason
+    with factory() as s:
+        channels = {str(k): c for k, c in channel_index(s).items()}
+        assert channels["TJ.SAREZ..VEI"].kind.value == "soh"
+        assert "TJ.SAREZ..VM1" not in channels  # not configured: archived, not watched
+        healths = channel_healths(s, channel_ids=[c.id for c in channels.values()])
+        vei = healths[channels["TJ.SAREZ..VEI"].id].metrics
+        assert vei["name"] == "supply voltage"
+        assert vei["unit"] == "V"
+        assert 11.0 < vei["value"] < 14.0  # about 12.6 V
+    assert first(seen, 70.0, HealthState.OK).t <= 70 + 60 + 10
