@@ -9,8 +9,13 @@ from fastapi import Query, Request
 
 from stations.errors import LarzaError
 
-After = Annotated[int | None, Query(ge=0, description="cursor: the last id already seen")]
-Limit = Annotated[int, Query(ge=1, description="page size")]
+MAX_ID = 2**63 - 1
+"""Ids are 64-bit in the database: a larger number is a 422, not a server error."""
+
+After = Annotated[
+    int | None, Query(ge=0, le=MAX_ID, description="cursor: the last id already seen")
+]
+Limit = Annotated[int, Query(ge=1, le=MAX_ID, description="page size")]
 
 
 def next_link(request: Request, last_id: int | None) -> str | None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.deps import SessionDep, SettingsDep
 from api.etag import etag_response
-from api.pagination import After, Limit, checked_window, next_link
+from api.pagination import MAX_ID, After, Limit, checked_window, next_link
 from api.routers.detections import detection_out
 from api.schemas import EventOut, Page
 from stations.models import Event, EventStatus
@@ -64,5 +64,5 @@ def events_index(
 @router.get(
     "/{event_id}", response_model=EventOut, responses={404: {"description": "no such event"}}
 )
-def event_detail(session: SessionDep, event_id: Annotated[int, Path(ge=1)]) -> EventOut:
+def event_detail(session: SessionDep, event_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> EventOut:
     return event_out(get_event(session, event_id=event_id))
