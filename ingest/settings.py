@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,6 +16,12 @@ class WorkerSettings(BaseSettings):
     archive_dir: str = Field("var/archive", description="SDS archive root; empty: no archive")
     seedlink: str = Field("127.0.0.1:18000", description="SeedLink server as host:port")
     selectors: str = Field("HH? HN?", description="SeedLink stream selectors, space separated")
+    seedlink_protocol: Literal["auto", "3", "4"] = Field(
+        "auto", description="SeedLink version: auto (v4 if offered), 3 or 4"
+    )
+    seedlink_uni_station: bool = Field(
+        False, description="v3 uni-station mode (one station, no STATION command)"
+    )
     stations: str = Field("", description="NET.STA list, comma separated; empty: every station")
     keepalive_s: float = Field(30.0, gt=0, description="send INFO ID this often while idle")
     idle_timeout_s: float = Field(60.0, gt=0, description="reconnect after this long without data")

@@ -69,6 +69,8 @@ class Reader:
             keepalive_s=settings.keepalive_s,
             idle_timeout_s=settings.idle_timeout_s,
             reconnect_delay_s=settings.reconnect_delay_s,
+            protocol=settings.seedlink_protocol,
+            uni_station=settings.seedlink_uni_station,
         )
         self._thread = threading.Thread(
             target=_read, args=(source, self.queue, self._stop), name="seedlink", daemon=True

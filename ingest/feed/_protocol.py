@@ -1,19 +1,25 @@
-"""SeedLink v3 vocabulary without I/O: selectors, sequence numbers, times, INFO XML."""
+"""SeedLink v3 vocabulary without I/O: selectors, sequence numbers, times, INFO XML.
+
+(The v4 vocabulary is in ``_v4``; both share :func:`selectors_match` and the HELLO line.)
+"""
 
 from __future__ import annotations
 
 import calendar
 import fnmatch
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 from xml.sax.saxutils import quoteattr
 
 SEQ_MODULUS = 0xFFFFFF
 """Sequence numbers run 1 .. 0xFFFFFF per station and then wrap to 1."""
 
-SOFTWARE = "SeedLink v3.1 (Larza feed)"
-CAPABILITIES = "SLPROTO:3.1 CAP EXTREPLY NSWILDCARD BATCH WS:13"
+SOFTWARE = "SeedLink v4.0 (Larza feed)"
+"""HELLO's first words: ``SeedLink vX.Y`` is the highest protocol version served (v4 rule)."""
+CAPABILITIES = "SLPROTO:3.1 SLPROTO:4.0 CAP EXTREPLY NSWILDCARD BATCH WS:13"
 INFO_CAPABILITIES = (
     "dialup",
     "multistation",
@@ -70,8 +76,17 @@ def parse_selector(text: str) -> Selector:
     return Selector(bool(m["neg"]), location, ident[-3:], m["type"])
 
 
+class StreamMatcher(Protocol):
+    """A v3 :class:`Selector` or a v4 selector: a negation flag and a match."""
+
+    @property
+    def negate(self) -> bool: ...
+
+    def matches(self, location: str, channel: str, type_: str = "D") -> bool: ...
+
+
 def selectors_match(
-    selectors: list[Selector], location: str, channel: str, type_: str = "D"
+    selectors: Sequence[StreamMatcher], location: str, channel: str, type_: str = "D"
 ) -> bool:
     """No selectors, or none positive: everything not negated; otherwise positive and not
     negated."""

@@ -1,6 +1,6 @@
-"""A SeedLink v3 server on asyncio streams.
+"""A SeedLink v3 and v4 server on asyncio streams.
 
-What it speaks (as SeisComP's ``seedlink`` and ringserver do, where they agree):
+What it speaks in v3 (as SeisComP's ``seedlink`` and ringserver do, where they agree):
 
 - ``HELLO`` (two lines), ``CAPABILITIES ...`` (OK), ``BATCH`` (OK, then no replies to
   STATION/SELECT/DATA/FETCH/TIME), ``BYE``; commands end in CR, LF or CRLF.
@@ -25,9 +25,39 @@ packets overlapping the window, from the ring and then live; with an end, ``END`
 every selected station has data starting 10 s past the end (or the newest data
 anywhere are 30 s past it).
 
-Limitations: no v4, no ``INFO GAPS``/``CONNECTIONS``, no authentication, no ``CAT``; only
-data records (type ``D``) are stored; a client whose next packet leaves the ring before it
-was sent is disconnected (it can resume and will see the gap).
+SeedLink v4 (FDSN SeedLink 4.0): ``HELLO`` advertises ``SLPROTO:4.0`` (and ``SLPROTO:3.1``);
+``SLPROTO 4.0``, before any other command but ``HELLO``, switches the connection to v4. Then:
+
+- ``USERAGENT ...`` (OK, logged); ``AUTH ...`` answers ``ERROR UNSUPPORTED``: Larza's feed has
+  no restricted stations, so every client sees every station without authenticating.
+- ``STATION NET_STA`` (``*``/``?`` wildcards; the v3 form ``STATION STA NET`` too) answers OK
+  even when no station matches yet (a station published later is served), as ringserver does:
+  EarthScope's client treats a refused v4 ``STATION`` as fatal. A station matched by an
+  earlier ``STATION`` keeps that request.
+- ``SELECT [!]LOC_B_S_SS[.FS][:filter]`` (``FS`` matched from its start against ``2D``; a
+  lone letter, as in ``*_H_H_Z.D``, is taken as the subformat, since clients translate v3's
+  ``HHZ.D`` so; filters ``native``, ``2`` and ``3``, the last served as stored since
+  miniSEED 3 is not produced here); a v3 selector (``[LL]CCC[.T]``) is accepted too.
+  ``SELECT`` alone is an error in v4.
+- ``DATA [seq|ALL] [start [end]]``: decimal sequence numbers (``-1`` = next), ISO times; the
+  packets sent have ``seq >= seq``, ``end > start`` and ``start < end``. A sequence number no
+  longer held starts at the station's oldest packet (the gap the client must notice), one not
+  produced yet with new data; a sequence number with a station wildcard applies to each
+  matching station. ``END`` starts the real-time flow, ``ENDFETCH`` the dial-up flow (what
+  the ring holds, then ``END``).
+- Packets: ``SE``, format ``2``, subformat ``D``, payload length (uint32 LE), sequence number
+  (uint64 LE), station ID length and ``NET_STA``, then the stored 512-byte miniSEED 2 record.
+  Sequence numbers are the station's ring numbers, unwrapped past FFFFFF (see ``_v4``).
+- ``INFO ID|CAPABILITIES|FORMATS|STATIONS|STREAMS [station [stream]]`` in any state: one JSON
+  packet (format ``J``, subformat ``I``), or subformat ``E`` with an ``error`` object.
+- Refusals are ``ERROR CODE text`` (``UNSUPPORTED``, ``UNEXPECTED``, ``ARGUMENTS``); once the
+  flow has started, commands other than ``INFO`` and ``BYE`` are ignored.
+
+Limitations: no ``INFO GAPS``/``CONNECTIONS``, no authentication, no ``CAT``, no TLS or
+WebSocket, no miniSEED 3; only data records (type ``D``) are stored; a client whose next packet
+leaves the ring before it was sent is disconnected (it can resume and will see the gap); v4
+sequence numbers are unwrapped correctly only while the ring holds fewer than FFFFFF packets
+of a station.
 """
 
 from __future__ import annotations
@@ -43,7 +73,7 @@ from ingest.feed._mseed import pack_text, record_info
 from ingest.feed._protocol import (
     CAPABILITIES,
     SOFTWARE,
-    Selector,
+    StreamMatcher,
     info_xml,
     parse_selector,
     parse_sequence,
@@ -52,6 +82,21 @@ from ingest.feed._protocol import (
     wildcard_match,
 )
 from ingest.feed._ring import Packet, Ring
+from ingest.feed._v4 import (
+    FORMAT_MSEED2,
+    SUBFORMAT_DATA,
+    CommandError,
+    SequenceNumbers,
+    error_document,
+    frame,
+    info_document,
+    info_packet,
+    parse_data,
+    parse_station_pattern,
+    parse_stream_selector,
+    pattern_match,
+    station_id,
+)
 
 logger = logging.getLogger("larza.feed")
 
@@ -72,14 +117,20 @@ class _Request:
 
     network: str
     station: str
-    selectors: list[Selector] = field(default_factory=list)
+    selectors: list[StreamMatcher] = field(default_factory=list)
     mode: Mode = "data"
     seq: int | None = None
     after_ns: int | None = None
     begin_ns: int | None = None
     end_ns: int | None = None
+    station_id: str | None = None
+    """v4: the ``NET_STA`` pattern (``network`` and ``station`` are then ``*``)."""
+    all_data: bool = False
+    """v4 ``DATA ALL``: from the oldest packet held."""
 
     def matches(self, key: tuple[str, str]) -> bool:
+        if self.station_id is not None:
+            return pattern_match(self.station_id, station_id(*key))
         return wildcard_match(self.network, key[0]) and wildcard_match(self.station, key[1])
 
 
@@ -120,7 +171,7 @@ class _Client:
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.requests: list[_Request] = []
-        self.uni_selectors: list[Selector] = []
+        self.uni_selectors: list[StreamMatcher] = []
         self.current: _Request | None = None
         self.batch = False
         self.cursor = 0
@@ -129,6 +180,7 @@ class _Client:
         self.sent = 0
         self.dropped = False
         self.plans: dict[tuple[str, str], _Plan | None] = {}
+        self.v4 = False
 
     # -- commands --------------------------------------------------------------------------
 
@@ -169,15 +221,26 @@ class _Client:
         if verb == "BYE":
             return False
         if verb == "INFO":
-            self.info(args[0].upper() if args else "")
+            if self.v4:
+                self.info_v4(args)
+            else:
+                self.info(args[0].upper() if args else "")
             return True
         if verb == "HELLO":
             self.reply_raw(f"{SOFTWARE} :: {CAPABILITIES}\r\n{self.server.organization}\r\n")
             return True
+        if self.v4:
+            if streaming:
+                logger.debug("feed: client %s: %s ignored while streaming", self.peer, verb)
+            else:
+                self.command_v4(verb, args)
+            return True
         if streaming:
             self.reply_raw("ERROR\r\n")
             return True
-        if verb == "CAPABILITIES":
+        if verb == "SLPROTO":
+            self.slproto(args)
+        elif verb == "CAPABILITIES":
             self.reply_raw("OK\r\n")
         elif verb == "BATCH":
             self.reply_raw("OK\r\n")
@@ -204,6 +267,65 @@ class _Client:
             logger.debug("feed: client %s: unknown command %r", self.peer, line)
             self.reply_raw("ERROR\r\n")
         return True
+
+    def slproto(self, args: list[str]) -> None:
+        version = args[0] if len(args) == 1 else ""
+        if version in ("4", "4.0"):
+            if self.requests or self.uni_selectors or self.batch:
+                msg = "SLPROTO must come before any other command but HELLO"
+                self.reply_raw(CommandError("UNEXPECTED", msg).reply())
+                return
+            self.v4 = True
+            self.reply_raw("OK\r\n")
+        elif version in ("3", "3.0", "3.1"):
+            self.reply_raw("OK\r\n")
+        else:
+            msg = f"protocol {version or '(none)'} is not served; SLPROTO 4.0 or 3.1"
+            self.reply_raw(CommandError("UNSUPPORTED", msg).reply())
+
+    def command_v4(self, verb: str, args: list[str]) -> None:
+        """One v4 handshaking command: ``OK``, ``ERROR CODE text``, or the flow starts."""
+        try:
+            if verb in ("END", "ENDFETCH") and not args:
+                if not self.requests:
+                    raise CommandError("UNEXPECTED", f"{verb} before any STATION")
+                if verb == "ENDFETCH":
+                    for r in self.requests:
+                        r.mode = "fetch"
+                self.start_flow()
+                return
+            if verb == "USERAGENT":
+                if not args:
+                    raise CommandError("ARGUMENTS", "USERAGENT needs program/version items")
+                logger.info("feed: client %s is %s", self.peer, " ".join(args))
+            elif verb == "AUTH":
+                raise CommandError("UNSUPPORTED", "no authentication: every station is public")
+            elif verb == "SLPROTO":
+                raise CommandError("UNEXPECTED", "the protocol version is already chosen")
+            elif verb == "STATION":
+                self.current = _Request("*", "*", station_id=parse_station_pattern(args))
+                self.requests.append(self.current)
+            elif verb in ("SELECT", "DATA"):
+                if self.current is None:
+                    raise CommandError("UNEXPECTED", f"{verb} before STATION")
+                if verb == "DATA":
+                    data = parse_data(args)
+                    self.current.seq, self.current.all_data = data.seq, data.all
+                    # v4 keeps packets ending after the start: end > start, i.e. >= start + 1
+                    start = data.start_ns
+                    self.current.begin_ns = None if start is None else start + 1
+                    self.current.end_ns = data.end_ns
+                elif len(args) != 1:
+                    raise CommandError("ARGUMENTS", "SELECT takes one pattern (none: not in v4)")
+                else:
+                    self.current.selectors.append(parse_stream_selector(args[0]))
+            else:
+                raise CommandError("UNSUPPORTED", f"{verb} is not a SeedLink v4 command")
+        except CommandError as e:
+            logger.debug("feed: client %s: %s %s: %s", self.peer, verb, args, e)
+            self.reply_raw(e.reply())
+            return
+        self.reply_raw("OK\r\n")
 
     def reply_raw(self, text: str) -> None:
         self.writer.write(text.encode("ascii"))
@@ -280,6 +402,25 @@ class _Client:
             more = i < len(records) - 1
             self.writer.write((b"SLINFO *" if more else b"SLINFO  ") + rec)
 
+    def info_v4(self, args: list[str]) -> None:
+        item = args[0].upper() if args else ""
+        server, ring = self.server, self.server.ring
+        try:
+            doc = info_document(
+                item,
+                software=SOFTWARE,
+                organization=server.organization,
+                stations=ring.station_infos(with_streams=item == "STREAMS"),
+                numbers=server.numbers,
+                station_pattern=args[1] if len(args) > 1 else "*",
+                stream_pattern=args[2] if len(args) > 2 else "*",
+            )
+        except CommandError as e:
+            error = error_document(SOFTWARE, server.organization, e.code, e.message)
+            self.writer.write(info_packet(error, error=True))
+            return
+        self.writer.write(info_packet(doc))
+
     # -- the flow --------------------------------------------------------------------------
 
     def start_flow(self) -> None:
@@ -303,6 +444,8 @@ class _Client:
             return None
         if not existing:  # a station first heard of after the flow started
             return _Plan(request, ring.oldest_of(key))
+        if self.v4:
+            return self.plan_v4(key, request)
         after_ns = None
         if request.mode == "time" or (request.mode == "fetch" and request.seq is None):
             start = ring.oldest_of(key)
@@ -321,6 +464,31 @@ class _Client:
                     request.seq,
                 )
         return _Plan(request, start, after_ns)
+
+    def plan_v4(self, key: tuple[str, str], request: _Request) -> _Plan:
+        ring = self.server.ring
+        if request.all_data:
+            return _Plan(request, ring.oldest_of(key))
+        if request.seq is None:
+            return _Plan(request, ring.next_gid)
+        start, how = self.server.numbers.start_for(ring, key, request.seq)
+        if how == "oldest":
+            logger.info(
+                "feed: client %s asked %s_%s from %d, no longer held; from the oldest",
+                self.peer,
+                key[0],
+                key[1],
+                request.seq,
+            )
+        return _Plan(request, start)
+
+    def frame(self, packet: Packet) -> bytes:
+        if not self.v4:
+            return packet.frame
+        info = packet.info
+        number = self.server.numbers.number(packet)
+        sid = station_id(info.network, info.station)
+        return frame(FORMAT_MSEED2, SUBFORMAT_DATA, number, sid, packet.frame[8:])
 
     async def send_loop(self) -> None:
         ring = self.server.ring
@@ -347,13 +515,13 @@ class _Client:
                         plan.done = True
                         continue
                     if plan.wants(packet):
-                        self.writer.write(packet.frame)
+                        self.writer.write(self.frame(packet))
                         self.sent += 1
                         transport = self.writer.transport
                         if transport.get_write_buffer_size() > _WRITE_HIGH_WATER:
                             await self.writer.drain()
                 await self.writer.drain()
-                if dialup or self.window_complete(windowed):
+                if dialup or (not self.v4 and self.window_complete(windowed)):
                     self.writer.write(b"END")
                     await self.writer.drain()
                     logger.info("feed: client %s: END after %d packets", self.peer, self.sent)
@@ -388,7 +556,7 @@ class _Client:
 
 
 class SeedLinkServer:
-    """A SeedLink v3 server holding the last ``ring_size`` published records.
+    """A SeedLink v3/v4 server holding the last ``ring_size`` published records.
 
     ``publish(record)`` stores a 512-byte miniSEED record, gives it the station's next
     sequence number and wakes the streaming clients; it never waits for a client. Each client
@@ -407,6 +575,8 @@ class SeedLinkServer:
         self._port = port
         self.organization = organization
         self.ring = Ring(ring_size)
+        self.numbers = SequenceNumbers()
+        """The v4 sequence numbers of the ring's packets."""
         for net, sta, description in stations or []:
             self.ring.add_station(net, sta, description)
         self.started_ns = time.time_ns()
@@ -428,7 +598,7 @@ class SeedLinkServer:
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, self.host, self._port)
         self.started_ns = time.time_ns()
-        logger.info("feed: SeedLink v3 server listening on %s:%d", self.host, self.port)
+        logger.info("feed: SeedLink v3/v4 server listening on %s:%d", self.host, self.port)
 
     async def stop(self) -> None:
         """Stop listening and end every client's connection (idempotent)."""
@@ -453,6 +623,7 @@ class SeedLinkServer:
         Raises ``ValueError`` if ``record`` is not one 512-byte miniSEED record.
         """
         packet, evicted = self.ring.append(bytes(record), record_info(record))
+        self.numbers.published(packet)
         if evicted:
             oldest = self.ring.oldest_gid
             for client in list(self._clients):

@@ -1,4 +1,8 @@
-"""The SeedLink v3 server over real loopback sockets: raw bytes, EarthScope's client, ObsPy's."""
+"""The SeedLink v3 server over real loopback sockets: raw bytes, EarthScope's client, ObsPy's.
+
+The server also speaks v4 (``test_server_v4``), which EarthScope's client would choose by
+itself: here it is held to v3.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from collections.abc import Callable
 import obspy
 import pytest
 from obspy.clients.seedlink.basic_client import Client as ObspyClient
-from seedlink_client import SeedLink
+from seedlink_client import Protocol, SeedLink
 
 from ingest.feed._mseed import record_info
 
@@ -76,8 +80,8 @@ def raw(loaded: ServerThread) -> Callable[[], Raw]:
 def test_hello_errors_and_line_endings(raw: Callable[[], Raw]) -> None:
     c = raw()
     c.send("HELLO", "\r")
-    assert (
-        c.line() == "SeedLink v3.1 (Larza feed) :: SLPROTO:3.1 CAP EXTREPLY NSWILDCARD BATCH WS:13"
+    assert c.line() == (
+        "SeedLink v4.0 (Larza feed) :: SLPROTO:3.1 SLPROTO:4.0 CAP EXTREPLY NSWILDCARD BATCH WS:13"
     )
     assert c.line() == "Larza test feed"
     c.send("FROBNICATE", "\n")
@@ -140,7 +144,7 @@ def test_multi_station_select_streams_only_the_selection(
 
 
 def test_sequence_numbers_are_per_station(loaded: ServerThread, made: Made) -> None:
-    with SeedLink("127.0.0.1", loaded.port, timeout=10) as sl:
+    with SeedLink("127.0.0.1", loaded.port, timeout=10, protocol=Protocol.V3) as sl:
         text = sl.info("STATIONS")
     for s in ("SAREZ", "MURGH", "MANEM"):
         n = sum(1 for i in made.infos if i.station == s)
@@ -252,10 +256,10 @@ def _client_count(srv: ServerThread) -> Callable[[], object]:
 
 
 def test_earthscope_client_hello_and_info(loaded: ServerThread) -> None:
-    with SeedLink("127.0.0.1", loaded.port, timeout=10) as sl:
-        assert sl.server_id == "SeedLink v3.1 (Larza feed)"
+    with SeedLink("127.0.0.1", loaded.port, timeout=10, protocol=Protocol.V3) as sl:
+        assert sl.server_id == "SeedLink v4.0 (Larza feed)"
         assert sl.organization == "Larza test feed"
-        assert sl.server_capabilities["SLPROTO"] == "3.1"
+        assert sl.protocol is Protocol.V3
         stations = sl.info_dict("STATIONS")
         streams = sl.info("STREAMS")
     assert "SAREZ" in str(stations)
@@ -263,7 +267,7 @@ def test_earthscope_client_hello_and_info(loaded: ServerThread) -> None:
 
 
 def test_earthscope_client_multi_station_selection(loaded: ServerThread, made: Made) -> None:
-    sl = SeedLink("127.0.0.1", loaded.port, timeout=10, dialup=True)
+    sl = SeedLink("127.0.0.1", loaded.port, timeout=10, dialup=True, protocol=Protocol.V3)
     sl.add_stream("TJ_SAREZ", "HH?", seqnum=0)
     sl.add_stream("TJ_MURGH", "HH?", seqnum=0)
     sl.connect()
@@ -282,7 +286,7 @@ def test_earthscope_client_multi_station_selection(loaded: ServerThread, made: M
 
 
 def test_earthscope_client_resume_continues_exactly(loaded: ServerThread) -> None:
-    sl = SeedLink("127.0.0.1", loaded.port, timeout=10, dialup=True)
+    sl = SeedLink("127.0.0.1", loaded.port, timeout=10, dialup=True, protocol=Protocol.V3)
     sl.add_stream("TJ_MANEM", None, seqnum=0)
     sl.connect()
     try:
@@ -291,7 +295,7 @@ def test_earthscope_client_resume_continues_exactly(loaded: ServerThread) -> Non
         sl.close()
     cut = len(everything) // 3
     last_seq = everything[cut - 1][0]
-    sl = SeedLink("127.0.0.1", loaded.port, timeout=10, dialup=True)
+    sl = SeedLink("127.0.0.1", loaded.port, timeout=10, dialup=True, protocol=Protocol.V3)
     sl.add_stream("TJ_MANEM", None, seqnum=last_seq)
     sl.connect()
     try:
@@ -307,7 +311,7 @@ def test_resume_from_evicted_sequence_starts_at_oldest(
 ) -> None:
     srv = server_factory(ring_size=100)
     srv.publish(made.records[:400])
-    sl = SeedLink("127.0.0.1", srv.port, timeout=10, dialup=True)
+    sl = SeedLink("127.0.0.1", srv.port, timeout=10, dialup=True, protocol=Protocol.V3)
     sl.add_stream("TJ_SAREZ", None, seqnum=2)  # asks for 3, long gone
     sl.connect()
     try:
@@ -320,7 +324,7 @@ def test_resume_from_evicted_sequence_starts_at_oldest(
 
 
 def test_earthscope_client_uni_station_mode(loaded: ServerThread, made: Made) -> None:
-    sl = SeedLink("127.0.0.1", loaded.port, timeout=10, dialup=True)
+    sl = SeedLink("127.0.0.1", loaded.port, timeout=10, dialup=True, protocol=Protocol.V3)
     sl.set_all_stations("HNZ", seqnum=0)
     sl.connect()
     try:
