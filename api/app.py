@@ -5,20 +5,29 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
+from api.auth import require_read_key
 from api.errors import install_error_handlers
 from api.fdsn import dataselect as fdsn_dataselect
 from api.fdsn import event as fdsn_event
 from api.fdsn import station as fdsn_station
-from api.routers import detections, events, health, metrics, stations
+from api.routers import detections, events, health, metrics, stations, stream, webhooks
+from api.routers.stream import streams_end_on_shutdown
 from api.settings import ApiSettings, get_settings
+from api.webhook_delivery import WebhookDelivery
 from stations.db import make_engine, make_session_factory
 
 
 def create_app(settings: ApiSettings | None = None, engine: Engine | None = None) -> FastAPI:
-    """Build the API. With ``engine`` given, the caller owns it; otherwise the lifespan does."""
+    """Build the API. With ``engine`` given, the caller owns it; otherwise the lifespan does.
+
+    Webhooks are delivered (``webhooks_enabled``) only by an app that owns its engine: an
+    app given one runs inside its caller's transactions, which a delivery thread writing
+    through the same engine would get in the way of.
+    """
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -31,9 +40,21 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
         )
         app.state.settings = settings
         app.state.session_factory = make_session_factory(bound)
+        delivery = None
+        if settings.webhooks_enabled and own:
+            delivery = WebhookDelivery(
+                app.state.session_factory,
+                poll_s=settings.webhook_poll_s,
+                timeout_s=settings.webhook_timeout_s,
+                backoff_max_s=settings.webhook_backoff_max_s,
+            )
+            delivery.start()
         try:
-            yield
+            with streams_end_on_shutdown(app):
+                yield
         finally:
+            if delivery is not None:
+                await run_in_threadpool(delivery.stop)
             if own:
                 bound.dispose()
 
@@ -42,6 +63,7 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
         summary="Seismic station health and detections",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(require_read_key)],
     )
     install_error_handlers(app)
     app.include_router(stations.router)
@@ -49,6 +71,8 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
     app.include_router(events.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(stream.router)
+    app.include_router(webhooks.router)
     app.include_router(fdsn_station.router)
     app.include_router(fdsn_event.router)
     app.include_router(fdsn_dataselect.router)

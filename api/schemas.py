@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 T = TypeVar("T")
 
@@ -80,7 +80,11 @@ class DetectionOut(BaseModel):
     onset_time: datetime
     peak_ratio: float
     snr: float | None = Field(description="signal-to-noise ratio; null when the noise was zero")
-    peak_amplitude: float
+    peak_amplitude: float = Field(description="counts, raw mean removed")
+    peak_physical: float | None = Field(
+        description="peak amplitude in physical units (counts / sensitivity), when known"
+    )
+    physical_unit: str | None = Field(description="e.g. m/s (seismometer), m/s**2")
     profile: str
 
 
@@ -100,3 +104,50 @@ class EventOut(BaseModel):
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next: str | None = Field(description="URL of the next page, or null when there is none yet")
+
+
+ChangeKindName = Literal["event", "detection", "state"]
+ALL_CHANGE_KINDS: list[ChangeKindName] = ["event", "detection", "state"]
+
+
+class WebhookIn(BaseModel):
+    url: str = Field(
+        max_length=2000, description="http or https URL that receives the changes as POSTs"
+    )
+    kinds: list[ChangeKindName] = Field(
+        default_factory=lambda: list(ALL_CHANGE_KINDS),
+        min_length=1,
+        description="the kinds of change to receive",
+    )
+    secret: str | None = Field(
+        None,
+        min_length=16,
+        max_length=200,
+        description="HMAC-SHA256 key of the X-Larza-Signature header; generated when omitted",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        scheme, _, rest = value.partition("://")
+        host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+        if scheme.lower() not in ("http", "https") or not host or any(c.isspace() for c in value):
+            raise ValueError(f"must be an http:// or https:// URL with a host, got {value!r}")
+        return value
+
+
+class WebhookOut(BaseModel):
+    id: int
+    url: str
+    kinds: list[ChangeKindName]
+    api_key_id: int | None = Field(description="the API key that registered it")
+    created_at: datetime
+    active: bool
+    cursor: int = Field(description="the last change the receiver acknowledged")
+    failures: int = Field(description="deliveries failed in a row")
+    next_attempt_at: datetime | None = Field(description="when a failing delivery is retried")
+    last_error: str | None = Field(description="why the last delivery failed")
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="shown this once: check each delivery's signature with it")

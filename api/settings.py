@@ -24,6 +24,25 @@ class ApiSettings(BaseSettings):
     dataselect_max_days: float = Field(
         31.0, gt=0, le=366, description="most days of data one dataselect request may span"
     )
+    read_requires_key: bool = Field(
+        False, description="reading needs an API key too (every request but /healthz and docs)"
+    )
+    stream_poll_s: float = Field(
+        1.0, gt=0, le=60, description="how often the SSE stream looks for new changes"
+    )
+    stream_keepalive_s: float = Field(
+        15.0, gt=0, le=300, description="a quiet SSE stream sends a keepalive comment this often"
+    )
+    webhooks_enabled: bool = Field(True, description="this process delivers webhooks")
+    webhook_poll_s: float = Field(
+        1.0, gt=0, le=60, description="how often webhook delivery looks for work"
+    )
+    webhook_timeout_s: float = Field(
+        10.0, gt=0, le=120, description="socket timeout of one webhook delivery"
+    )
+    webhook_backoff_max_s: float = Field(
+        300.0, gt=0, description="longest wait before retrying a failing webhook"
+    )
 
 
 @lru_cache

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from ingest.apikey_cli import apikey_app
 from ingest.seedlink_cli import seedlink_app
 from stations.errors import LarzaError
 
@@ -24,6 +25,7 @@ db_app = typer.Typer(help="The database.", no_args_is_help=True)
 stations_app = typer.Typer(help="Station metadata (StationXML).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(stations_app, name="stations")
+app.add_typer(apikey_app, name="apikey")
 app.add_typer(seedlink_app, name="seedlink")
 
 DatabaseUrl = Annotated[

@@ -33,6 +33,8 @@ def detection_out(d: Detection) -> DetectionOut:
         peak_ratio=d.peak_ratio,
         snr=d.snr,
         peak_amplitude=d.peak_amplitude,
+        peak_physical=d.peak_amplitude / channel.sensitivity if channel.sensitivity else None,
+        physical_unit=channel.sensitivity_unit if channel.sensitivity else None,
         profile=d.profile,
     )
 

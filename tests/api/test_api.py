@@ -84,6 +84,12 @@ def test_detections_filter_and_cursor(client: TestClient, inventory: Session) ->
     page = client.get("/api/v1/detections", params={"limit": 2}).json()
     assert [d["id"] for d in page["items"]] == ids[:2]
     assert page["items"][0]["stream"] == "TJ.SAREZ..HHZ"
+    # Counts and, from the response's sensitivity (about 3e8 counts per m/s), ground velocity.
+    first = page["items"][0]
+    hhz = channel_index(inventory)[ChannelKey("TJ", "SAREZ", "", "HHZ")]
+    assert hhz.sensitivity is not None
+    assert first["peak_physical"] == pytest.approx(5000.0 / hhz.sensitivity)
+    assert first["physical_unit"] == hhz.sensitivity_unit == "M/S"  # as the StationXML says
     rest = client.get(page["next"]).json()
     assert [d["id"] for d in rest["items"]] == ids[2:]
     after_last = client.get(rest["next"]).json()

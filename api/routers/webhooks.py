@@ -1,0 +1,105 @@
+"""``/api/v1/webhooks``: receivers that Larza POSTs changes to (an API key is needed).
+
+Each delivery is one JSON body ``{"webhook": id, "changes": [{"id", "kind", "time",
+"data"}, ...]}`` signed with the webhook's secret in ``X-Larza-Signature: sha256=<hex>``
+(HMAC-SHA256 of the exact body bytes); ``X-Larza-Delivery`` names the first and last change
+id. Changes arrive in order; a receiver that is down gets them when it is back.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
+
+from api.auth import WriteKey
+from api.deps import SessionDep
+from api.pagination import MAX_ID
+from api.schemas import ChangeKindName, WebhookCreated, WebhookIn, WebhookOut
+from stations.models import ChangeKind, Webhook
+from stations.webhooks import (
+    create_webhook,
+    delete_webhook,
+    get_webhook,
+    list_webhooks,
+    webhook_kinds,
+)
+
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+
+WebhookId = Annotated[int, Path(ge=1, le=MAX_ID)]
+_UNAUTHORIZED: dict[int | str, dict[str, str]] = {
+    401: {"description": "no API key sent"},
+    403: {"description": "the API key is not valid or is revoked"},
+}
+
+
+def webhook_out(w: Webhook) -> WebhookOut:
+    kinds: list[ChangeKindName] = [k.value for k in webhook_kinds(w)]
+    return WebhookOut(
+        id=w.id,
+        url=w.url,
+        kinds=kinds,
+        api_key_id=w.api_key_id,
+        created_at=w.created_at,
+        active=w.active,
+        cursor=w.cursor,
+        failures=w.failures,
+        next_attempt_at=w.next_attempt_at,
+        last_error=w.last_error,
+    )
+
+
+@router.post(
+    "",
+    response_model=WebhookCreated,
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a webhook; it receives the changes made from now on",
+    responses=_UNAUTHORIZED,
+)
+def webhook_create(body: WebhookIn, session: SessionDep, key: WriteKey) -> WebhookCreated:
+    secret = body.secret or secrets.token_urlsafe(32)
+    webhook = create_webhook(
+        session,
+        url=body.url,
+        secret=secret,
+        kinds={ChangeKind(k) for k in body.kinds},
+        api_key_id=key.id,
+        now=datetime.now(UTC),
+    )
+    session.commit()
+    return WebhookCreated(**webhook_out(webhook).model_dump(), secret=secret)
+
+
+@router.get(
+    "",
+    response_model=list[WebhookOut],
+    summary="Every webhook with its delivery state (secrets are never shown)",
+    responses=_UNAUTHORIZED,
+)
+def webhooks_index(session: SessionDep, _key: WriteKey) -> list[WebhookOut]:
+    return [webhook_out(w) for w in list_webhooks(session)]
+
+
+@router.get(
+    "/{webhook_id}",
+    response_model=WebhookOut,
+    summary="One webhook with its delivery state",
+    responses={**_UNAUTHORIZED, 404: {"description": "no such webhook"}},
+)
+def webhook_detail(session: SessionDep, _key: WriteKey, webhook_id: WebhookId) -> WebhookOut:
+    return webhook_out(get_webhook(session, webhook_id=webhook_id))
+
+
+@router.delete(
+    "/{webhook_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Stop delivering to a webhook and forget it",
+    responses={**_UNAUTHORIZED, 404: {"description": "no such webhook"}},
+)
+def webhook_delete(session: SessionDep, _key: WriteKey, webhook_id: WebhookId) -> Response:
+    delete_webhook(session, webhook_id=webhook_id)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
