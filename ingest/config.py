@@ -132,6 +132,25 @@ class HealthTable(_Strict):
         return self
 
 
+class StationSource(_Strict):
+    """``[stations."NET.STA"]``: where a station's data come from and which streams."""
+
+    server: str | None = Field(
+        None, description="SeedLink server host:port (default: the worker's)"
+    )
+    selectors: str | None = Field(None, description="SeedLink selectors, e.g. 'HH? HN? VEI'")
+
+    @model_validator(mode="after")
+    def _host_port(self) -> StationSource:
+        if self.server is not None:
+            host, sep, port = self.server.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"server must be host:port, got {self.server!r}")
+        if self.selectors is not None and not self.selectors.split():
+            raise ValueError("selectors: give at least one, e.g. 'HH?'")
+        return self
+
+
 class SohChannel(_Strict):
     """One state-of-health channel of ``[soh."NET.STA"]``: what it is and its limits.
 
@@ -181,6 +200,8 @@ class LarzaConfig:
     health: HealthTable = field(default_factory=HealthTable)
     overrides: dict[str, tuple[Override, ...]] = field(default_factory=dict)
     soh: dict[str, dict[str, SohChannel]] = field(default_factory=dict)
+    stations: dict[str, StationSource] = field(default_factory=dict)
+    """Station pattern (``NET.STA``, wildcards) -> its server and streams."""
     """Station pattern (``NET.STA``, wildcards) -> channel code -> its description."""
     source: str = "defaults"
 
@@ -195,6 +216,17 @@ class LarzaConfig:
         table, _ = self._resolve("health", self.health, key)
         assert isinstance(table, HealthTable)
         return table
+
+    def source_of(
+        self, network: str, station: str, *, server: str, selectors: str
+    ) -> tuple[str, str]:
+        """The SeedLink server and selectors of a station: the given defaults, overridden by
+        every matching ``[stations."NET.STA"]`` table in file order."""
+        for pattern, source in self.stations.items():
+            if fnmatch.fnmatchcase(f"{network}.{station}", pattern):
+                server = source.server or server
+                selectors = source.selectors or selectors
+        return server, selectors
 
     def soh_channels(self, network: str, station: str) -> dict[str, SohChannel]:
         """The state-of-health channels configured for one station, by channel code (later
@@ -257,12 +289,12 @@ def load_config(path: Path | None = None) -> LarzaConfig:
 
 def parse_config(document: dict[str, Any], *, source: str = "larza.toml") -> LarzaConfig:
     """Check a parsed TOML document; see :func:`load_config`."""
-    unknown = set(document) - {"detector", "association", "health", "soh"}
+    unknown = set(document) - {"detector", "association", "health", "soh", "stations"}
     if unknown:
         raise ConfigurationError(
             source,
             f"unknown table [{sorted(unknown)[0]}]; "
-            "known: [detector], [association], [health], [soh]",
+            "known: [detector], [association], [health], [soh], [stations]",
         )
     tables: dict[str, Any] = {}
     overrides: dict[str, tuple[Override, ...]] = {}
@@ -300,12 +332,22 @@ def parse_config(document: dict[str, Any], *, source: str = "larza.toml") -> Lar
             described = _validated(source, f'[soh."{pattern}"].{code}', SohChannel, raw)
             assert isinstance(described, SohChannel)
             soh[pattern][code.upper()] = described
+    stations: dict[str, StationSource] = {}
+    for pattern, raw in dict(document.get("stations", {})).items():
+        if pattern.count(".") != 1 or not isinstance(raw, dict):
+            raise ConfigurationError(
+                source, f'[stations."{pattern}"]: name a station NET.STA (wildcards ? and *)'
+            )
+        found_source = _validated(source, f'[stations."{pattern}"]', StationSource, raw)
+        assert isinstance(found_source, StationSource)
+        stations[pattern] = found_source
     return LarzaConfig(
         detector=tables["detector"],
         association=association,
         health=tables["health"],
         overrides=overrides,
         soh=soh,
+        stations=stations,
         source=source,
     )
 

@@ -92,7 +92,7 @@ class Pipeline:
         """Process packets in order and store all they produced, with the stream positions,
         in one transaction: after a crash, either all of them count or none does."""
         arrival = self._clock()
-        positions: dict[tuple[str, str], tuple[int, datetime]] = {}
+        positions: dict[str, dict[tuple[str, str], tuple[int, datetime]]] = {}
         arrivals: dict[int, tuple[datetime, int]] = {}
         try:
             with self._factory() as session, session.begin():
@@ -103,12 +103,14 @@ class Pipeline:
                         self._take(session, packet, record, arrival, arrivals)
                     if packet.seqnum is not None:
                         end = record.end_datetime() if record is not None else arrival
-                        positions[(net, sta)] = (packet.seqnum, end)
+                        server = positions.setdefault(packet.server or self._server, {})
+                        server[(net, sta)] = (packet.seqnum, end)
                 # An event updated by many picks of one batch is written once, as it ends up.
                 for event in self._changed.values():
                     self._store_event(session, event, arrival)
                 record_arrivals(session, arrivals=arrivals, arrival_time=arrival)
-                save_stream_states(session, server=self._server, positions=positions, now=arrival)
+                for server_id, at in positions.items():
+                    save_stream_states(session, server=server_id, positions=at, now=arrival)
                 if self._archive is not None:
                     self._archive.store_index(session, now=arrival)
                 log_changes(session, changes=self._log, now=arrival)  # last: see its docs

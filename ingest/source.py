@@ -21,6 +21,7 @@ class Packet:
     station_id: str  # NET_STA
     seqnum: int | None
     payload: bytes
+    server: str | None = None  # host:port it came from; None: the pipeline's own server
 
 
 class PacketSource(Protocol):
@@ -63,7 +64,7 @@ class SeedLinkSource:
         self,
         address: str,
         stations: list[tuple[str, str]],
-        selectors: str,
+        selectors: str | Mapping[tuple[str, str], str],
         positions: Mapping[tuple[str, str], StreamPosition],
         *,
         keepalive_s: float,
@@ -92,16 +93,15 @@ class SeedLinkSource:
             clientversion="0.1",
         )
         for net, sta in stations:
+            wanted = selectors if isinstance(selectors, str) else selectors[(net, sta)]
             pos = positions.get((net, sta))
             seqnum = pos.last_seq if pos else None
             timestamp = pos.last_time.strftime("%Y-%m-%dT%H:%M:%S") if pos else None
             if uni_station:
                 self._only = f"{net}_{sta}"
-                self._client.set_all_stations(selectors, seqnum=seqnum, timestamp=timestamp)
+                self._client.set_all_stations(wanted, seqnum=seqnum, timestamp=timestamp)
             else:
-                self._client.add_stream(
-                    f"{net}_{sta}", selectors, seqnum=seqnum, timestamp=timestamp
-                )
+                self._client.add_stream(f"{net}_{sta}", wanted, seqnum=seqnum, timestamp=timestamp)
             if pos:
                 log.info("%s.%s: resuming after sequence %d", net, sta, pos.last_seq)
 
@@ -142,7 +142,7 @@ class SeedLinkSource:
                             pkt.station_id,
                         )
                     continue
-                yield Packet(pkt.station_id, pkt.seqnum, bytes(pkt.payload))
+                yield Packet(pkt.station_id, pkt.seqnum, bytes(pkt.payload), self._address)
             self._client.close()
 
     def close(self) -> None:

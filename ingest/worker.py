@@ -51,20 +51,24 @@ def worker_name() -> str:
 
 
 class Reader:
-    """The reader thread and its SeedLink client, for one set of stations."""
+    """One reader thread and its SeedLink client: the stations read from one server."""
 
     def __init__(
-        self, settings: WorkerSettings, stations: set[StationCode], factory: sessionmaker[Session]
+        self,
+        settings: WorkerSettings,
+        server: str,
+        selectors: dict[StationCode, str],
+        queue: Queue[Packet],
+        factory: sessionmaker[Session],
     ) -> None:
         with factory() as session:
-            positions = stream_positions(session, server=settings.seedlink)
-        self.stations = stations
-        self.queue: Queue[Packet] = Queue(maxsize=settings.queue_size)
+            positions = stream_positions(session, server=server)
+        self.server = server
         self._stop = threading.Event()
         source = SeedLinkSource(
-            settings.seedlink,
-            sorted(stations),
-            settings.selectors,
+            server,
+            sorted(selectors),
+            selectors,
             positions,
             keepalive_s=settings.keepalive_s,
             idle_timeout_s=settings.idle_timeout_s,
@@ -73,7 +77,7 @@ class Reader:
             uni_station=settings.seedlink_uni_station,
         )
         self._thread = threading.Thread(
-            target=_read, args=(source, self.queue, self._stop), name="seedlink", daemon=True
+            target=_read, args=(source, queue, self._stop), name=f"seedlink {server}", daemon=True
         )
         self._thread.start()
 
@@ -88,6 +92,43 @@ class Reader:
         """
         self._stop.set()
         self._thread.join(timeout=0.2)
+
+
+class Readers:
+    """The readers of the stations this worker holds, one per SeedLink server (the worker's
+    ``LARZA_SEEDLINK``, or a station's own in ``[stations."NET.STA"]`` of larza.toml), all
+    filling one bounded queue."""
+
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        stations: set[StationCode],
+        factory: sessionmaker[Session],
+        config: LarzaConfig,
+    ) -> None:
+        self.stations = stations
+        self.queue: Queue[Packet] = Queue(maxsize=settings.queue_size)
+        by_server: dict[str, dict[StationCode, str]] = {}
+        for code in sorted(stations):
+            server, selectors = config.source_of(
+                *code, server=settings.seedlink, selectors=settings.selectors
+            )
+            by_server.setdefault(server, {})[code] = selectors
+        self._readers = [
+            Reader(settings, server, chosen, self.queue, factory)
+            for server, chosen in sorted(by_server.items())
+        ]
+
+    @property
+    def servers(self) -> list[str]:
+        return [r.server for r in self._readers]
+
+    def is_alive(self) -> bool:
+        return all(r.is_alive() for r in self._readers)
+
+    def stop(self) -> None:
+        for r in self._readers:
+            r.stop()
 
 
 def _make_pipeline(
@@ -124,7 +165,7 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
     renew_every = settings.lease_ttl_s / 3
     log.info("worker %s: %d stations wanted from %s", name, len(wanted), settings.seedlink)
     started = time.monotonic()
-    reader: Reader | None = None
+    reader: Readers | None = None
     next_renewal = 0.0
     next_states = time.monotonic() + min(state_every, 2.0)
     valid_until = 0.0
@@ -135,7 +176,7 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
                 valid_until = time.monotonic() + settings.lease_ttl_s
                 next_renewal = time.monotonic() + renew_every
                 if reader is None or held != reader.stations:
-                    reader = _switch(reader, held, settings, factory, name)
+                    reader = _switch(reader, held, settings, factory, name, config)
             if reader is None:
                 time.sleep(min(1.0, max(0.0, next_renewal - time.monotonic())))
                 continue
@@ -149,7 +190,7 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
             if batch:
                 pipeline.handle_many(batch)
             elif not reader.is_alive():
-                raise RuntimeError("the SeedLink reader stopped")
+                raise RuntimeError("a SeedLink reader stopped")
             if time.monotonic() >= next_states:
                 # On the clock, not on data: a silent station's latency grows and turns DOWN.
                 _evaluate(pipeline, factory, reader.stations)
@@ -201,18 +242,23 @@ def _renew(
 
 
 def _switch(
-    reader: Reader | None,
+    reader: Readers | None,
     held: set[StationCode],
     settings: WorkerSettings,
     factory: sessionmaker[Session],
     name: str,
-) -> Reader | None:
+    config: LarzaConfig,
+) -> Readers | None:
     """Restart reading for the stations now held (None when none is)."""
     if reader is not None:
         reader.stop()
     listed = ", ".join(f"{n}.{s}" for n, s in sorted(held)) or "none"
     log.info("worker %s: holds %d stations: %s", name, len(held), listed)
-    return Reader(settings, held, factory) if held else None
+    if not held:
+        return None
+    readers = Readers(settings, held, factory, config)
+    log.info("worker %s: reading from %s", name, ", ".join(readers.servers))
+    return readers
 
 
 def _read(source: SeedLinkSource, queue: Queue[Packet], stop: threading.Event) -> None:

@@ -88,6 +88,8 @@ def test_health_overrides_with_wildcards(tmp_path: Path) -> None:
         ('[soh."TJ.SAREZ"]\nVEI = { name = "v", colour = 1 }\n', "unknown key 'colour'"),
         ('[soh."SAREZ"]\nVEI = { name = "v" }\n', "name a station NET.STA"),
         ('[soh."TJ.SAREZ"]\nVOLTS = { name = "v" }\n', "3-character channel code"),
+        ('[stations."TJ.SAREZ"]\nserver = "nohost"\n', "server must be host:port"),
+        ('[stations."TJ.SAREZ"]\nport = 18000\n', "unknown key 'port'"),
     ],
 )
 def test_bad_files_name_the_key(tmp_path: Path, text: str, message: str) -> None:
@@ -118,6 +120,12 @@ def test_the_documented_example_is_valid() -> None:
     assert (vei.name, vei.unit, vei.scale, vei.min) == ("supply voltage", "V", 0.001, 11.5)
     assert set(config.soh_channels("TJ", "MANEM")) >= {"VEI", "GST", "VM1"}
     assert config.soh_channels("XX", "OTHER") == {}
+    server, selectors = config.source_of("TJ", "MANEM", server="hub:18000", selectors="HH?")
+    assert (server, selectors) == ("khorugh-digitizer.example:18000", "HH? HN?")
+    assert config.source_of("TJ", "SAREZ", server="hub:18000", selectors="HH?") == (
+        "hub:18000",
+        "HH?",
+    )
     # Apart from its overrides, the example shows the defaults.
     assert config.health == LarzaConfig().health
     assert config.association.window == LarzaConfig().association.window
