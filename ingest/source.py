@@ -117,7 +117,7 @@ class SeedLinkSource:
         while True:
             try:
                 self._client.connect()
-            except SeedLinkError as e:
+            except (SeedLinkError, OSError, ValueError) as e:
                 log.warning("%s: cannot connect (%s); retrying in %.0f s", self._address, e, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, self._max_backoff_s)
@@ -129,21 +129,35 @@ class SeedLinkSource:
                 self._client.server_id,
                 self.protocol,
             )
-            for pkt in self._client.collect(reconnect=True):
-                if pkt.is_info:
-                    continue
-                if self._only is not None and pkt.station_id != self._only:
-                    if pkt.station_id not in self._dropped:
-                        self._dropped.add(pkt.station_id)
-                        log.warning(
-                            "%s: uni-station mode for %s, dropping packets of %s",
-                            self._address,
-                            self._only,
-                            pkt.station_id,
-                        )
-                    continue
-                yield Packet(pkt.station_id, pkt.seqnum, bytes(pkt.payload), self._address)
+            try:
+                yield from self._collect()
+            except (SeedLinkError, OSError, ValueError) as e:
+                # A dropped link, or garbage where a packet should be: start again from
+                # the last packet handed out (the client resumes from its sequence).
+                log.warning(
+                    "%s: connection failed (%s); reconnecting in %.0f s", self._address, e, delay
+                )
+                self._client.close()
+                time.sleep(delay)
+                delay = min(delay * 2, self._max_backoff_s)
+                continue
             self._client.close()
+
+    def _collect(self) -> Iterator[Packet]:
+        for pkt in self._client.collect(reconnect=True):
+            if pkt.is_info:
+                continue
+            if self._only is not None and pkt.station_id != self._only:
+                if pkt.station_id not in self._dropped:
+                    self._dropped.add(pkt.station_id)
+                    log.warning(
+                        "%s: uni-station mode for %s, dropping packets of %s",
+                        self._address,
+                        self._only,
+                        pkt.station_id,
+                    )
+                continue
+            yield Packet(pkt.station_id, pkt.seqnum, bytes(pkt.payload), self._address)
 
     def close(self) -> None:
         self._client.close()
