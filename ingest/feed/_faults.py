@@ -126,7 +126,7 @@ class Clipping(Fault):
 
     kind: ClassVar[str] = "clipping"
     full_scale: int = 2**23
-    gain: float = 1e5
+    gain: float = 1e6
 
     def __post_init__(self) -> None:
         Fault.__post_init__(self)

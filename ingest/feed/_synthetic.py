@@ -28,7 +28,7 @@ EARTH_RADIUS_KM = 6371.0
 REFERENCE_DISTANCE_KM = 100.0
 """``SyntheticEvent.amplitude`` is the P amplitude on the vertical at this distance."""
 
-_NOISE_RMS_VELOCITY = 300.0
+_NOISE_RMS_VELOCITY = 30.0
 _NOISE_RMS_ACCELERATION = 80.0
 _NOISE_AR = 0.6
 """AR(1) coefficient of the noise: lightly red."""
