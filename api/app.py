@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require_read_key
+from api.dashboard import mount_dashboard
 from api.errors import install_error_handlers
 from api.fdsn import dataselect as fdsn_dataselect
 from api.fdsn import event as fdsn_event
@@ -76,6 +77,7 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
     app.include_router(fdsn_station.router)
     app.include_router(fdsn_event.router)
     app.include_router(fdsn_dataselect.router)
+    mount_dashboard(app)
 
     @app.get("/healthz", tags=["service"], summary="The API process is up")
     def healthz() -> dict[str, str]:

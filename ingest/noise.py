@@ -1,9 +1,10 @@
 """A channel's noise level against Peterson's models (NLNM, NHNM), measured now and then.
 
 Every ``interval_s`` the meter keeps the next ``segment_s`` seconds of contiguous data, then
-computes one Welch PSD of it in ground acceleration (dB re 1 (m/s²)²/Hz) and compares it with
-the models at the same periods. The cost is one PSD per channel every few minutes, not per
-record. A gap while collecting starts the segment again.
+computes one Welch PSD of it in ground acceleration (dB re 1 (m/s²)²/Hz) and compares it
+with the models at the same periods. The PSD is the median of its 10-s windows, so that an
+earthquake or a glitch in a few of them does not read as noise. The cost is one PSD per
+channel every few minutes, not per record. A gap while collecting starts the segment again.
 """
 
 from __future__ import annotations
@@ -44,13 +45,17 @@ def noise_levels(
     models cover below a third of the sampling rate, ``noise_pct_above_nhnm`` and
     ``noise_pct_below_nlnm``.
     """
-    nperseg = min(len(data), int(2 ** np.floor(np.log2(sampling_rate * 20))))
+    # Windows of about 10 s, and their median rather than their mean: an earthquake or a
+    # glitch in a few windows of the segment does not read as noise.
+    nperseg = min(len(data), int(2 ** np.floor(np.log2(sampling_rate * 10))))
     # One linear trend off the whole segment, then only means per Welch segment: half the
     # cost of a least-squares detrend per segment, the same levels for ambient noise.
     t = np.arange(len(data), dtype=np.float64)
     slope, offset = np.polyfit(t, data, 1)
     flat = (data - (slope * t + offset)) / sensitivity
-    freqs, psd = welch(flat, fs=sampling_rate, nperseg=nperseg, detrend="constant")
+    freqs, psd = welch(
+        flat, fs=sampling_rate, nperseg=nperseg, detrend="constant", average="median"
+    )
     keep = (freqs > 0) & (freqs < sampling_rate / 3)
     freqs, psd = freqs[keep], psd[keep]
     if quantity == "velocity":

@@ -243,6 +243,13 @@ def _chunks(root: Path, files: Sequence[DayFile]) -> Iterator[bytes]:
             yield chunk
 
 
+def archived_records(session: Session, root: Path, lines: Sequence[RequestLine]) -> Iterator[bytes]:
+    """The committed records overlapping ``lines``, as a query answers them: one chunk of
+    whole records per day file that has any, in answer order. For Larza's other readers of
+    the archive (the dashboard's plots)."""
+    return _chunks(root, day_files(session, lines))
+
+
 def _answer(
     session: Session, settings: ApiSettings, lines: Sequence[RequestLine], nodata: int
 ) -> Response:

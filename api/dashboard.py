@@ -1,0 +1,57 @@
+"""The operator dashboard, served by the API process itself: no front-end server, no build
+step, nothing fetched from the internet (Larza runs on networks without it).
+
+``/`` is the network overview, ``/stations/{NET.STA}`` a station's page and
+``/events/{id}`` an event's page; the plots they show are PNG images from
+:mod:`api.routers.plots`. All three answer the same ``index.html``; its script
+reads the address, draws the page from the JSON API and keeps it current with the
+``/api/v1/stream`` Server-Sent Events. Scripts, styles and the map outline are under
+``/static``.
+
+Limitations: when reading needs an API key (``read_requires_key``) the pages are refused
+like any other read, since a browser's ``EventSource`` and images cannot send a key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import FastAPI
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from api.pagination import MAX_ID
+from api.routers import plots
+
+__all__ = ["STATIC_DIR", "mount_dashboard"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+_PAGE_HEADERS = {"Cache-Control": "no-cache"}
+
+
+def _page() -> FileResponse:
+    return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers=_PAGE_HEADERS)
+
+
+def mount_dashboard(app: FastAPI) -> None:
+    """Serve the dashboard: its plots (``api.routers.plots``), its pages at ``/``,
+    ``/stations/{id}``, ``/events/{id}`` and its files at ``/static``. Call once, after the
+    API's routers."""
+    app.include_router(plots.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def overview() -> FileResponse:
+        return _page()
+
+    @app.get("/stations/{station_id}", include_in_schema=False)
+    def station_page(
+        station_id: Annotated[str, PathParam(pattern=r"^[A-Za-z0-9]{1,8}\.[A-Za-z0-9]{1,8}$")],
+    ) -> FileResponse:
+        return _page()
+
+    @app.get("/events/{event_id}", include_in_schema=False)
+    def event_page(event_id: Annotated[int, PathParam(ge=1, le=MAX_ID)]) -> FileResponse:
+        return _page()

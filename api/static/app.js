@@ -1,0 +1,651 @@
+// Larza dashboard: plain JavaScript, no library, no build step. Pages are drawn from the JSON
+// API and kept current by the /api/v1/stream Server-Sent Events; plots are PNG images that the
+// API renders (see /api/v1/.../waveforms.png and health.png).
+"use strict";
+
+(() => {
+  const STATES = {
+    OK: { symbol: "✔", css: "state-ok", rank: 0 },
+    UNKNOWN: { symbol: "?", css: "state-unknown", rank: 1 },
+    DEGRADED: { symbol: "▲", css: "state-degraded", rank: 2 },
+    DOWN: { symbol: "✖", css: "state-down", rank: 3 },
+  };
+  const GROUPS = [
+    ["seismometer", "Seismometer"],
+    ["accelerometer", "Accelerometer"],
+    ["soh", "State of health"],
+  ];
+  const STATION_REFRESH_MS = 10000;
+  const MAX_EVENTS = 15;
+  const MAX_DETECTIONS = 25;
+
+  // ---- small helpers -------------------------------------------------------------------
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "text") node.textContent = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function svg(tag, attrs, ...children) {
+    const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (key === "text") node.textContent = value;
+      else node.setAttribute(key, String(value));
+    }
+    for (const child of children.flat()) if (child) node.append(child);
+    return node;
+  }
+
+  function badge(state) {
+    const s = STATES[state] || STATES.UNKNOWN;
+    return el("span", { class: `badge ${s.css}`, "data-state": state },
+      el("span", { "aria-hidden": "true", text: s.symbol }), ` ${state}`);
+  }
+
+  function staleBadge() {
+    return el("span", {
+      class: "badge stale",
+      title: "No worker has evaluated this station lately: its state is from data latency only",
+    }, el("span", { "aria-hidden": "true", text: "⏱" }), " stale");
+  }
+
+  function worst(states) {
+    let found = null;
+    for (const state of states) {
+      if (found === null || (STATES[state] || STATES.UNKNOWN).rank > STATES[found].rank) {
+        found = STATES[state] ? state : "UNKNOWN";
+      }
+    }
+    return found || "UNKNOWN";
+  }
+
+  function age(seconds) {
+    if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "–";
+    if (seconds < 10) return `${seconds.toFixed(1)} s`;
+    if (seconds < 120) return `${seconds.toFixed(0)} s`;
+    if (seconds < 7200) return `${(seconds / 60).toFixed(0)} min`;
+    if (seconds < 172800) return `${(seconds / 3600).toFixed(1)} h`;
+    return `${(seconds / 86400).toFixed(1)} d`;
+  }
+
+  function utc(iso, withFraction) {
+    if (!iso) return "–";
+    const text = new Date(iso).toISOString();
+    return `${text.slice(0, 10)} ${text.slice(11, withFraction ? 22 : 19)} UTC`;
+  }
+
+  function clock(iso) {
+    return iso ? new Date(iso).toISOString().slice(11, 19) : "–";
+  }
+
+  function num(value, digits, unit) {
+    if (value === null || value === undefined || !Number.isFinite(value)) return "–";
+    return `${Number(value).toFixed(digits)}${unit ? ` ${unit}` : ""}`;
+  }
+
+  function minOf(values) {
+    const real = values.filter((v) => typeof v === "number" && Number.isFinite(v));
+    return real.length ? Math.min(...real) : null;
+  }
+
+  function maxOf(values) {
+    const real = values.filter((v) => typeof v === "number" && Number.isFinite(v));
+    return real.length ? Math.max(...real) : null;
+  }
+
+  class HttpError extends Error {
+    constructor(status, detail) {
+      super(`HTTP ${status}: ${detail}`);
+      this.status = status;
+    }
+  }
+
+  async function getJSON(url) {
+    const response = await fetch(url, { headers: { Accept: "application/json" } });
+    if (!response.ok) {
+      let detail = response.statusText;
+      try {
+        const body = await response.json();
+        if (typeof body.detail === "string") detail = body.detail;
+      } catch (_) { /* not JSON */ }
+      throw new HttpError(response.status, detail);
+    }
+    return response.json();
+  }
+
+  function problem(error) {
+    if (error instanceof HttpError && (error.status === 401 || error.status === 403)) {
+      return "This Larza needs an API key for reading; the dashboard cannot send one.";
+    }
+    return `Could not load: ${error.message}`;
+  }
+
+  function isoAgo(ms) {
+    return new Date(Date.now() - ms).toISOString();
+  }
+
+  // The newest items of a list that the API pages oldest first: look back over a short
+  // window first and widen it until enough are found, then keep the newest `want`.
+  async function newest(path, windowsMs, want) {
+    let found = [];
+    for (const windowMs of windowsMs) {
+      found = [];
+      let url = `${path}?start=${encodeURIComponent(isoAgo(windowMs))}&limit=500`;
+      while (url) {
+        const page = await getJSON(url);
+        found.push(...page.items);
+        url = page.items.length === 500 ? page.next : null;
+      }
+      if (found.length >= want) break;
+    }
+    return found.slice(-want).reverse();
+  }
+
+  // ---- the live stream -----------------------------------------------------------------
+
+  const listeners = { event: [], detection: [], state: [], reconnect: [] };
+  const on = (kind, fn) => listeners[kind].push(fn);
+
+  function setLive(mode, text) {
+    const live = document.getElementById("live");
+    live.dataset.live = mode;
+    document.getElementById("live-text").textContent = text;
+    document.getElementById("banner").hidden = mode !== "lost";
+  }
+
+  function connect() {
+    let lost = false;
+    const source = new EventSource("/api/v1/stream");
+    source.addEventListener("open", () => {
+      setLive("live", "live");
+      if (lost) listeners.reconnect.forEach((fn) => fn());
+      lost = false;
+    });
+    source.addEventListener("error", () => {
+      lost = true;
+      setLive("lost", "connection lost — reconnecting…");
+      if (source.readyState === EventSource.CLOSED) {
+        // The server refused the stream (not a dropped connection): try again later.
+        setTimeout(() => {
+          connect();
+          listeners.reconnect.forEach((fn) => fn());
+        }, 5000);
+      }
+    });
+    for (const kind of ["event", "detection", "state"]) {
+      source.addEventListener(kind, (message) => {
+        let data = null;
+        try {
+          data = JSON.parse(message.data);
+        } catch (_) {
+          return;
+        }
+        if (data !== null) listeners[kind].forEach((fn) => fn(data));
+      });
+    }
+  }
+
+  function debounce(fn, ms) {
+    let timer = null;
+    return () => {
+      clearTimeout(timer);
+      timer = setTimeout(fn, ms);
+    };
+  }
+
+  // ---- overview ------------------------------------------------------------------------
+
+  function groupRow(station, kind, title) {
+    const channels = station.channels.filter((c) => c.kind === kind);
+    if (!channels.length) {
+      return el("tr", {},
+        el("th", { scope: "row", text: title }),
+        el("td", { colspan: 4, class: "muted", text: "none in the inventory" }));
+    }
+    const state = worst(channels.map((c) => c.state));
+    const latency = maxOf(channels.map((c) => c.data_latency_s));
+    if (kind === "soh") {
+      const values = channels
+        .filter((c) => c.metrics && c.metrics.value !== undefined && c.metrics.value !== null)
+        .map((c) => `${c.metrics.name || c.code} ${num(c.metrics.value, 1, c.metrics.unit || "")}`);
+      return el("tr", {},
+        el("th", { scope: "row", text: title }),
+        el("td", {}, badge(state)),
+        el("td", { class: "num", text: age(latency) }),
+        el("td", { colspan: 2, text: values.join(", ") || "–" }));
+    }
+    const availability = minOf(channels.map((c) => c.metrics && c.metrics.availability_pct));
+    const timing = minOf(channels.map((c) => c.metrics && c.metrics.timing_quality_min));
+    return el("tr", {},
+      el("th", { scope: "row", text: title }),
+      el("td", {}, badge(state)),
+      el("td", { class: "num", text: age(latency) }),
+      el("td", { class: "num", text: num(availability, 1, "%") }),
+      el("td", { class: "num", text: num(timing, 0, "%") }));
+  }
+
+  function tile(station) {
+    const head = el("div", { class: "tile-head" },
+      el("h3", {}, el("a", { href: `/stations/${station.id}`, text: station.id })),
+      el("span", {}, badge(station.state), station.stale ? [" ", staleBadge()] : null));
+    const reason = station.reason || (station.state === "OK" ? "All channels healthy." : "");
+    const since = station.since ? `${station.state} since ${utc(station.since)}` : null;
+    return el("li", {
+      class: "tile",
+      "data-station": station.id,
+      "data-state": station.state,
+      "data-stale": station.stale ? "true" : "false",
+    },
+      head,
+      station.site_name ? el("p", { class: "site", text: station.site_name }) : null,
+      el("p", { class: "reason", text: reason }),
+      el("p", { class: "meta" },
+        `data latency ${age(station.data_latency_s)}`, since ? ` · ${since}` : ""),
+      el("table", {},
+        el("caption", { class: "vh", text: `Channel groups of ${station.id}` }),
+        el("thead", {}, el("tr", {},
+          el("th", { scope: "col", text: "group" }),
+          el("th", { scope: "col", text: "state" }),
+          el("th", { scope: "col", class: "num", text: "latency" }),
+          el("th", { scope: "col", class: "num", text: "avail." }),
+          el("th", { scope: "col", class: "num", text: "timing" }))),
+        el("tbody", {}, GROUPS.map(([kind, title]) => groupRow(station, kind, title)))));
+  }
+
+  let outline = null;
+
+  async function loadOutline() {
+    if (outline === null) {
+      try {
+        outline = await getJSON("/static/outline.json");
+      } catch (_) {
+        outline = { countries: [] };
+      }
+    }
+    return outline;
+  }
+
+  const MAP = { west: 66.9, east: 75.7, south: 36.2, north: 41.4, scale: 100 };
+  const COUNTRY_LABELS = [
+    ["Tajikistan", 69.2, 39.3], ["Kyrgyzstan", 73.4, 41.0], ["Uzbekistan", 67.9, 41.1],
+    ["Afghanistan", 68.6, 36.6], ["China", 75.1, 39.7], ["Pakistan", 73.2, 36.5],
+  ];
+
+  function project(lon, lat) {
+    const k = Math.cos(((MAP.south + MAP.north) / 2) * Math.PI / 180);
+    return [(lon - MAP.west) * k * MAP.scale, (MAP.north - lat) * MAP.scale];
+  }
+
+  function marker(state, x, y) {
+    const cls = `marker ${(STATES[state] || STATES.UNKNOWN).css}`;
+    const r = 11;
+    if (state === "DOWN") {
+      return svg("rect", { class: cls, x: x - r, y: y - r, width: 2 * r, height: 2 * r });
+    }
+    if (state === "DEGRADED") {
+      return svg("polygon", { class: cls, points: `${x},${y - r - 2} ${x + r + 2},${y + r} ${x - r - 2},${y + r}` });
+    }
+    if (state === "UNKNOWN") {
+      return svg("polygon", { class: cls, points: `${x},${y - r - 2} ${x + r + 2},${y} ${x},${y + r + 2} ${x - r - 2},${y}` });
+    }
+    return svg("circle", { class: cls, cx: x, cy: y, r });
+  }
+
+  function drawMap(container, stations, shape) {
+    const [width, height] = project(MAP.east, MAP.south);
+    const root = svg("svg", {
+      viewBox: `0 0 ${width.toFixed(0)} ${height.toFixed(0)}`,
+      role: "img",
+      "aria-labelledby": "map-title",
+    });
+    root.append(svg("title", {
+      id: "map-title",
+      text: `Map of the stations: ${stations.map((s) => `${s.code} ${s.state}`).join(", ")}`,
+    }));
+    for (const country of shape.countries || []) {
+      const d = country.rings.map((ring) => `M${ring.map(([lon, lat]) => project(lon, lat).map((v) => v.toFixed(1)).join(",")).join("L")}Z`).join("");
+      root.append(svg("path", { class: country.iso_a3 === "TJK" ? "land home" : "land", d }));
+    }
+    for (let lon = Math.ceil(MAP.west); lon <= MAP.east; lon += 2) {
+      const [x0, y0] = project(lon, MAP.north);
+      const [x1, y1] = project(lon, MAP.south);
+      root.append(svg("line", { class: "grat", x1: x0, y1: y0, x2: x1, y2: y1 }));
+      root.append(svg("text", { class: "grat-label", x: x1 + 3, y: y1 - 5, text: `${lon}°E` }));
+    }
+    for (let lat = Math.ceil(MAP.south); lat <= MAP.north; lat += 2) {
+      const [x0, y0] = project(MAP.west, lat);
+      const [x1, y1] = project(MAP.east, lat);
+      root.append(svg("line", { class: "grat", x1: x0, y1: y0, x2: x1, y2: y1 }));
+      root.append(svg("text", { class: "grat-label", x: x0 + 3, y: y0 - 4, text: `${lat}°N` }));
+    }
+    for (const [name, lon, lat] of COUNTRY_LABELS) {
+      const [x, y] = project(lon, lat);
+      root.append(svg("text", { class: "country", x, y, "text-anchor": "middle", text: name }));
+    }
+    for (const station of stations) {
+      const [x, y] = project(station.longitude, station.latitude);
+      const link = svg("a", { href: `/stations/${station.id}` },
+        svg("title", { text: `${station.id}: ${station.state}${station.reason ? ` — ${station.reason}` : ""}` }),
+        marker(station.state, x, y),
+        svg("text", { class: "label", x, y: y - 18, "text-anchor": "middle", text: station.code }),
+        svg("text", { class: "label", x, y: y + 32, "text-anchor": "middle", text: station.state }));
+      root.append(link);
+    }
+    container.replaceChildren(root,
+      el("p", { class: "legend" },
+        "● OK  ▲ DEGRADED  ■ DOWN  ◆ UNKNOWN · outline: Natural Earth 1:110m"));
+  }
+
+  function eventItem(event, isNew) {
+    const codes = event.stations.map((s) => s.split(".").pop()).join(", ");
+    return el("li", { class: isNew ? "new" : null, "data-event": event.id },
+      el("span", { class: "when", text: utc(event.time, true) }),
+      el("a", { href: `/events/${event.id}`, text: `Event ${event.id}` }),
+      ` · ${event.n_stations} station${event.n_stations === 1 ? "" : "s"} (${codes}) · ${event.status}`);
+  }
+
+  function detectionItem(d, isNew) {
+    return el("li", { class: isNew ? "new" : null, "data-detection": d.id },
+      el("span", { class: "when", text: utc(d.onset_time, true) }),
+      el("a", { href: `/stations/${d.network}.${d.station}`, text: d.stream }),
+      ` · STA/LTA ${num(d.peak_ratio, 1)} · SNR ${num(d.snr, 1)}`);
+  }
+
+  function upsert(list, item, key, id, max) {
+    const old = list.querySelector(`[${key}="${id}"]`);
+    if (old) {
+      old.replaceWith(item);
+    } else {
+      list.querySelector(".empty")?.remove();
+      list.prepend(item);
+      while (list.children.length > max) list.lastElementChild.remove();
+    }
+  }
+
+  async function overview(main) {
+    document.title = "Larza — network overview";
+    const tiles = el("ul", { class: "tiles", id: "tiles", "aria-live": "polite" });
+    const mapBox = el("div", { id: "map" }, el("p", { class: "muted", text: "Loading the map…" }));
+    const updated = el("p", { class: "updated", id: "updated", text: "Loading stations…" });
+    const events = el("ol", { class: "feed", id: "events", "aria-live": "polite", "aria-relevant": "additions" });
+    const detections = el("ol", { class: "feed", id: "detections", "aria-live": "off" });
+    main.replaceChildren(
+      el("h1", { text: "Network overview" }),
+      updated,
+      el("div", { class: "overview" },
+        el("section", { class: "stations", "aria-labelledby": "stations-h" },
+          el("h2", { id: "stations-h", text: "Stations" }), tiles),
+        el("section", { class: "card map", "aria-labelledby": "map-h" },
+          el("h2", { id: "map-h", text: "Map" }), mapBox),
+        el("section", { class: "card", "aria-labelledby": "events-h" },
+          el("h2", { id: "events-h", text: "Events (live)" }), events),
+        el("section", { class: "card", "aria-labelledby": "detections-h" },
+          el("h2", { id: "detections-h", text: "Detections (live)" }), detections)));
+
+    let lastShape = "";
+    async function refreshStations() {
+      try {
+        const stations = await getJSON("/api/v1/stations");
+        for (const station of stations) {
+          const fresh = tile(station);
+          const old = tiles.querySelector(`[data-station="${station.id}"]`);
+          if (!old) tiles.append(fresh);
+          else if (old.outerHTML !== fresh.outerHTML) old.replaceWith(fresh);
+        }
+        const shape = stations.map((s) => `${s.id}:${s.state}:${s.reason}`).join("|");
+        if (shape !== lastShape) {
+          lastShape = shape;
+          drawMap(mapBox, stations, await loadOutline());
+        }
+        updated.textContent = `Stations updated ${utc(new Date().toISOString())}.`;
+        updated.classList.remove("error");
+      } catch (error) {
+        updated.textContent = `${problem(error)} (last try ${clock(new Date().toISOString())} UTC)`;
+        updated.classList.add("error");
+      }
+    }
+
+    async function loadLists() {
+      try {
+        const recentEvents = await newest("/api/v1/events", [9e5, 7.2e6, 8.64e7, 6.048e8], MAX_EVENTS);
+        events.replaceChildren(...recentEvents.map((e) => eventItem(e, false)));
+        if (!recentEvents.length) events.append(el("li", { class: "empty muted", text: "No events in the last 7 days." }));
+        const recentDetections = await newest("/api/v1/detections", [3e5, 3.6e6, 8.64e7], MAX_DETECTIONS);
+        detections.replaceChildren(...recentDetections.map((d) => detectionItem(d, false)));
+        if (!recentDetections.length) detections.append(el("li", { class: "empty muted", text: "No detections in the last day." }));
+      } catch (error) {
+        events.replaceChildren(el("li", { class: "error", text: problem(error) }));
+      }
+    }
+
+    const soon = debounce(refreshStations, 300);
+    on("state", soon);
+    on("reconnect", () => { soon(); loadLists(); });
+    on("event", (e) => upsert(events, eventItem(e, true), "data-event", e.id, MAX_EVENTS));
+    on("detection", (d) => upsert(detections, detectionItem(d, true), "data-detection", d.id, MAX_DETECTIONS));
+    setInterval(refreshStations, STATION_REFRESH_MS);
+    await Promise.all([refreshStations(), loadLists()]);
+  }
+
+  // ---- station page --------------------------------------------------------------------
+
+  function metricCell(channel) {
+    const m = channel.metrics || {};
+    if (channel.kind === "soh") {
+      return `${m.name || ""} ${num(m.value, 2, m.unit || "")}`.trim();
+    }
+    return `RMS ${num(m.rms, 1)} · noise ${num(m.noise_db_above_nlnm, 1, "dB")} above NLNM`;
+  }
+
+  function channelTable(station) {
+    return el("div", { class: "table-wrap" }, el("table", { id: "channels" },
+      el("caption", { class: "vh", text: `Channels of ${station.id}` }),
+      el("thead", {}, el("tr", {},
+        ["channel", "kind", "state", "reason", "latency", "availability", "timing", "clock", "values"]
+          .map((h) => el("th", { scope: "col", text: h })))),
+      el("tbody", {}, station.channels.map((c) => {
+        const m = c.metrics || {};
+        const clockText = m.clock_locked === true ? "locked" : m.clock_locked === false ? "NOT locked" : "–";
+        return el("tr", { "data-channel": c.id },
+          el("th", { scope: "row", text: `${c.location ? `${c.location}.` : ""}${c.code}` }),
+          el("td", { text: c.kind }),
+          el("td", {}, badge(c.state)),
+          el("td", { text: c.reason || "–" }),
+          el("td", { class: "num", text: age(c.data_latency_s) }),
+          el("td", { class: "num", text: num(m.availability_pct, 1, "%") }),
+          el("td", { class: "num", text: num(m.timing_quality_min, 0, "%") }),
+          el("td", { text: clockText }),
+          el("td", { text: metricCell(c) }));
+      }))));
+  }
+
+  function choice(label, options, initial, onChange) {
+    let current = initial;
+    const buttons = options.map(([value, text]) => el("button", {
+      type: "button",
+      "aria-pressed": value === initial ? "true" : "false",
+      "data-value": value,
+      text,
+      onclick: () => {
+        current = value;
+        for (const b of buttons) b.setAttribute("aria-pressed", b.dataset.value === value ? "true" : "false");
+        onChange(value);
+      },
+    }));
+    return { node: el("div", { class: "controls", role: "group", "aria-label": label }, el("span", { class: "muted", text: `${label}:` }), buttons), get: () => current };
+  }
+
+  async function stationPage(main, id) {
+    document.title = `Larza — ${id}`;
+    const summary = el("div", { class: "summary", id: "summary" }, el("p", { text: "Loading…" }));
+    const table = el("div", { id: "channel-table" });
+    const wave = el("img", { class: "plot", id: "station-waveforms", alt: `Latest minutes of waveform of every channel of ${id}`, width: 1000, height: 600 });
+    const health = el("img", { class: "plot", id: "station-health", alt: `Health history of ${id}: data latency, availability, RMS and noise against the NLNM and NHNM`, width: 1000, height: 640 });
+    const history = el("div", { class: "table-wrap", id: "history" });
+    let minutes = "5";
+    let hours = "24";
+    let kind = "seismometer";
+
+    const loadWave = () => { wave.src = `/api/v1/stations/${id}/waveforms.png?minutes=${minutes}&_=${Date.now()}`; };
+    const loadHealth = () => { health.src = `/api/v1/stations/${id}/health.png?hours=${hours}&kind=${kind}&_=${Date.now()}`; };
+
+    async function loadStation() {
+      try {
+        const station = await getJSON(`/api/v1/stations/${id}`);
+        summary.replaceChildren(
+          ...[badge(station.state), station.stale ? staleBadge() : null].filter(Boolean),
+          el("p", { class: "reason", text: station.reason || "All channels healthy." }),
+          el("p", { class: "muted", text: `since ${utc(station.since)} · data latency ${age(station.data_latency_s)} · ${station.latitude.toFixed(2)}°N ${station.longitude.toFixed(2)}°E, ${station.elevation.toFixed(0)} m` }));
+        table.replaceChildren(channelTable(station));
+        document.getElementById("site").textContent = station.site_name || "";
+      } catch (error) {
+        summary.replaceChildren(el("p", { class: "error", text: error.status === 404 ? `No station ${id}.` : problem(error) }));
+      }
+    }
+
+    async function loadHistory() {
+      try {
+        const start = isoAgo(Number(hours) * 3.6e6);
+        const found = [];
+        let url = `/api/v1/stations/${id}/history?start=${encodeURIComponent(start)}&limit=500`;
+        while (url) {
+          const page = await getJSON(url);
+          found.push(...page.items);
+          url = page.items.length === 500 ? page.next : null;
+        }
+        if (!found.length) {
+          history.replaceChildren(el("p", { class: "muted", text: "No state changes in this range." }));
+          return;
+        }
+        history.replaceChildren(el("table", { id: "state-changes" },
+          el("caption", { class: "vh", text: `State changes of ${id}, newest first` }),
+          el("thead", {}, el("tr", {}, ["time", "from", "to", "reason"].map((h) => el("th", { scope: "col", text: h })))),
+          el("tbody", {}, found.reverse().map((c) => el("tr", {},
+            el("td", { text: utc(c.time) }), el("td", {}, badge(c.from_state)), el("td", {}, badge(c.to_state)), el("td", { text: c.reason || "–" }))))));
+      } catch (error) {
+        history.replaceChildren(el("p", { class: "error", text: problem(error) }));
+      }
+    }
+
+    const minutesChoice = choice("Minutes", [["2", "2 min"], ["5", "5 min"], ["10", "10 min"], ["30", "30 min"]], minutes, (v) => { minutes = v; loadWave(); });
+    const hoursChoice = choice("Range", [["1", "1 h"], ["6", "6 h"], ["24", "24 h"], ["168", "7 d"], ["720", "30 d"]], hours, (v) => { hours = v; loadHealth(); loadHistory(); });
+    const kindChoice = choice("Channels", [["seismometer", "seismometer"], ["accelerometer", "accelerometer"]], kind, (v) => { kind = v; loadHealth(); });
+
+    main.replaceChildren(
+      el("p", { class: "crumbs" }, el("a", { href: "/", text: "Network" }), ` › ${id}`),
+      el("h1", {}, id, " ", el("small", { class: "muted", id: "site" })),
+      summary,
+      el("div", { class: "page" },
+        el("section", { class: "card", "aria-labelledby": "channels-h" }, el("h2", { id: "channels-h", text: "Channels" }), table),
+        el("section", { class: "card", "aria-labelledby": "wave-h" },
+          el("h2", { id: "wave-h", text: "Latest waveforms" }),
+          el("div", { class: "controls" }, minutesChoice.node, el("button", { type: "button", text: "Refresh", onclick: loadWave })),
+          wave),
+        el("section", { class: "card", "aria-labelledby": "health-h" },
+          el("h2", { id: "health-h", text: "Health history" }),
+          el("div", { class: "controls" }, hoursChoice.node, kindChoice.node),
+          health),
+        el("section", { class: "card", "aria-labelledby": "history-h" },
+          el("h2", { id: "history-h", text: "State changes" }), history)));
+
+    on("state", (change) => { if (change.station === id) { loadStation(); loadHistory(); } });
+    on("reconnect", () => { loadStation(); loadHistory(); });
+    setInterval(loadStation, STATION_REFRESH_MS);
+    setInterval(() => { if (!document.hidden) loadWave(); }, 30000);
+    setInterval(() => { if (!document.hidden) loadHealth(); }, 120000);
+    loadWave();
+    loadHealth();
+    await Promise.all([loadStation(), loadHistory()]);
+  }
+
+  // ---- event page ----------------------------------------------------------------------
+
+  async function eventPage(main, id) {
+    document.title = `Larza — event ${id}`;
+    const facts = el("dl", { class: "facts", id: "event-facts" });
+    const table = el("div", { class: "table-wrap", id: "event-detections" });
+    const wave = el("img", { class: "plot", id: "event-waveforms", alt: `Waveforms around the onsets of event ${id}; dashed red lines mark the onsets`, width: 1000, height: 500 });
+    const status = el("p", { class: "muted", id: "event-status", text: "Loading…" });
+    main.replaceChildren(
+      el("p", { class: "crumbs" }, el("a", { href: "/", text: "Network" }), ` › event ${id}`),
+      el("h1", { text: `Event ${id}` }),
+      status,
+      el("div", { class: "page" },
+        el("section", { class: "card", "aria-labelledby": "facts-h" }, el("h2", { id: "facts-h", text: "Summary" }), facts),
+        el("section", { class: "card", "aria-labelledby": "wave-h" }, el("h2", { id: "wave-h", text: "Waveforms around the onsets" }), wave),
+        el("section", { class: "card", "aria-labelledby": "det-h" }, el("h2", { id: "det-h", text: "Detections" }), table)));
+
+    let lastOnset = 0;
+    function render(event) {
+      status.textContent = `Updated ${utc(event.updated_at)}`;
+      const rows = [
+        ["time", utc(event.time, true)], ["status", event.status],
+        ["stations", `${event.n_stations}: ${event.stations.join(", ")}`],
+        ["coincidence sum", num(event.coincidence_sum, 1)], ["duration", num(event.duration, 1, "s")],
+        ["first stored", utc(event.created_at)],
+      ];
+      facts.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
+      table.replaceChildren(el("table", {},
+        el("caption", { class: "vh", text: `Detections of event ${id}` }),
+        el("thead", {}, el("tr", {}, ["channel", "onset", "STA/LTA peak", "SNR", "peak amplitude", "profile"].map((h) => el("th", { scope: "col", text: h })))),
+        el("tbody", {}, event.detections.map((d) => el("tr", { "data-detection": d.id },
+          el("th", { scope: "row" }, el("a", { href: `/stations/${d.network}.${d.station}`, text: d.stream })),
+          el("td", { text: utc(d.onset_time, true) }),
+          el("td", { class: "num", text: num(d.peak_ratio, 1) }),
+          el("td", { class: "num", text: num(d.snr, 1) }),
+          el("td", { class: "num", text: num(d.peak_amplitude, 0) }),
+          el("td", { text: d.profile }))))));
+      lastOnset = Math.max(...event.detections.map((d) => Date.parse(d.onset_time)), Date.parse(event.time));
+      wave.src = `/api/v1/events/${id}/waveforms.png?_=${Date.parse(event.updated_at)}-${Date.now()}`;
+    }
+
+    async function load() {
+      try {
+        render(await getJSON(`/api/v1/events/${id}`));
+      } catch (error) {
+        status.textContent = error.status === 404 ? `No event ${id}.` : problem(error);
+        status.className = "error";
+      }
+    }
+
+    on("event", (event) => { if (String(event.id) === String(id)) render(event); });
+    on("reconnect", load);
+    // The archive catches up with a fresh event: redraw until its window has passed.
+    const catchUp = setInterval(() => {
+      if (lastOnset && Date.now() - lastOnset > 45000) clearInterval(catchUp);
+      else if (lastOnset && !document.hidden) wave.src = `/api/v1/events/${id}/waveforms.png?_=${Date.now()}`;
+    }, 10000);
+    await load();
+  }
+
+  // ---- routing -------------------------------------------------------------------------
+
+  async function start() {
+    const main = document.getElementById("main");
+    const path = window.location.pathname.replace(/\/+$/, "") || "/";
+    let match;
+    connect();
+    if (path === "/") {
+      await overview(main);
+    } else if ((match = path.match(/^\/stations\/([A-Za-z0-9]+\.[A-Za-z0-9]+)$/))) {
+      await stationPage(main, match[1].toUpperCase());
+    } else if ((match = path.match(/^\/events\/(\d+)$/))) {
+      await eventPage(main, match[1]);
+    } else {
+      main.replaceChildren(el("h1", { text: "Not found" }), el("p", {}, el("a", { href: "/", text: "Network overview" })));
+    }
+  }
+
+  start();
+})();

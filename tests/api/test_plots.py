@@ -1,0 +1,291 @@
+"""The dashboard's plots (PNG from the archive and the health history) and its pages."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import obspy
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from api.app import create_app
+from api.deps import get_session
+from api.routers.plots import envelope, panel_onsets
+from api.settings import ApiSettings
+from stations.models import EventStatus, HealthSnapshot
+from stations.queries import (
+    ChannelKey,
+    add_archived_records,
+    channel_index,
+    store_detection,
+    store_event,
+)
+from stations.sds import sds_path
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+NOW = datetime.now(UTC)
+RECLEN = 512
+
+
+def _archive(session: Session, root: Path, codes: tuple[str, ...], end: datetime) -> None:
+    """Two minutes of noise up to ``end`` for TJ.SAREZ's ``codes``, archived and committed
+    as the worker does it: 512-byte records, each in the day file of its start."""
+    rng = np.random.default_rng(3)
+    files: dict[str, bytearray] = {}
+    for code in codes:
+        trace = obspy.Trace(
+            rng.normal(0, 500, 12_000).astype(np.int32),
+            header={
+                "network": "TJ",
+                "station": "SAREZ",
+                "channel": code,
+                "sampling_rate": 100.0,
+                "starttime": obspy.UTCDateTime(end.timestamp() - 120.0),
+            },
+        )
+        buffer = io.BytesIO()
+        trace.write(buffer, format="MSEED", reclen=RECLEN, encoding="STEIM2")
+        data = buffer.getvalue()
+        key = ChannelKey("TJ", "SAREZ", "", code)
+        for offset in range(0, len(data), RECLEN):
+            record = data[offset : offset + RECLEN]
+            start = obspy.read(io.BytesIO(record))[0].stats.starttime.timestamp
+            files.setdefault(sds_path(key, start), bytearray()).extend(record)
+    for path, data in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(bytes(data))
+    sizes = {path: (len(data), len(data) // RECLEN) for path, data in files.items()}
+    add_archived_records(session, files=sizes, now=end)
+    session.flush()
+
+
+@pytest.fixture
+def archived(inventory: Session, tmp_path: Path) -> Path:
+    root = tmp_path / "archive"
+    _archive(inventory, root, ("HHZ", "HHN"), NOW)
+    return root
+
+
+def _client(engine: Engine, session: Session, archive_dir: str) -> TestClient:
+    settings = ApiSettings(database_url="sqlite://", archive_dir=archive_dir)
+    app = create_app(settings, engine=engine)
+    app.dependency_overrides[get_session] = lambda: session
+    return TestClient(app)
+
+
+@pytest.fixture
+def plots(engine: Engine, inventory: Session, archived: Path) -> Iterator[TestClient]:
+    with _client(engine, inventory, str(archived)) as client:
+        yield client
+
+
+def _image(response: object) -> Image.Image:
+    body: bytes = response.content  # type: ignore[attr-defined]
+    assert body.startswith(PNG_SIGNATURE)
+    return Image.open(io.BytesIO(body))
+
+
+def _event(session: Session, onsets: dict[str, datetime]) -> int:
+    channels = channel_index(session)
+    ids = []
+    for stream, onset in onsets.items():
+        net, sta, loc, cha = stream.split(".")
+        ids.append(
+            store_detection(
+                session,
+                channel_id=channels[ChannelKey(net, sta, loc, cha)].id,
+                on_time=onset + timedelta(seconds=0.5),
+                off_time=onset + timedelta(seconds=4),
+                onset_time=onset,
+                peak_ratio=8.0,
+                snr=10.0,
+                peak_amplitude=2000.0,
+                profile="default",
+                now=NOW,
+            ).id
+        )
+    event = store_event(
+        session,
+        event_id=None,
+        time=min(onsets.values()),
+        status=EventStatus.FINAL,
+        n_stations=len({s.split(".")[1] for s in onsets}),
+        coincidence_sum=float(len(onsets)),
+        duration=4.0,
+        detection_ids=ids,
+        now=NOW,
+    )
+    return event.id
+
+
+def test_station_waveforms_are_a_png_a_panel_per_channel(plots: TestClient) -> None:
+    response = plots.get("/api/v1/stations/TJ.SAREZ/waveforms.png?minutes=1")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    image = _image(response)
+    assert image.width == 1000
+    assert image.height > 400  # six channels of seismometer and accelerometer
+    assert len(response.content) < 150_000
+
+
+def test_station_waveforms_say_when_nothing_was_archived(plots: TestClient) -> None:
+    response = plots.get("/api/v1/stations/TJ.MURGH/waveforms.png")
+    assert response.status_code == 200
+    assert _image(response).height < 200  # one line of text, no panels
+
+
+def test_without_an_archive_the_image_says_so(engine: Engine, inventory: Session) -> None:
+    with _client(engine, inventory, "") as client:
+        response = client.get("/api/v1/stations/TJ.SAREZ/waveforms.png")
+    assert response.status_code == 200
+    assert _image(response).height < 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/stations/TJ.NOPE/waveforms.png",
+        "/api/v1/stations/TJ.NOPE/health.png",
+        "/api/v1/events/999999/waveforms.png",
+    ],
+)
+def test_unknown_station_or_event_is_404(plots: TestClient, path: str) -> None:
+    assert plots.get(path).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/stations/TJ.SAREZ/waveforms.png?minutes=0",
+        "/api/v1/stations/TJ.SAREZ/waveforms.png?minutes=61",
+        "/api/v1/stations/TJ.SAREZ/waveforms.png?minutes=five",
+        "/api/v1/stations/TJ.SAREZ/waveforms.png?kind=soh",
+        "/api/v1/stations/TJSAREZ/waveforms.png",
+        "/api/v1/stations/TJ.SAREZ/health.png?hours=0",
+        "/api/v1/stations/TJ.SAREZ/health.png?hours=1e9",
+        "/api/v1/events/0/waveforms.png",
+        "/api/v1/events/1/waveforms.png?before=-1",
+        "/api/v1/events/1/waveforms.png?channels=some",
+        f"/api/v1/events/{2**64}/waveforms.png",
+    ],
+)
+def test_bad_parameters_are_422(plots: TestClient, path: str) -> None:
+    assert plots.get(path).status_code == 422
+
+
+def test_event_waveforms_around_the_onsets(plots: TestClient, inventory: Session) -> None:
+    onset = NOW - timedelta(seconds=40)
+    event_id = _event(
+        inventory,
+        {"TJ.SAREZ..HHZ": onset, "TJ.SAREZ..HHN": onset + timedelta(seconds=0.1)},
+    )
+    station = plots.get(f"/api/v1/events/{event_id}/waveforms.png")
+    assert station.status_code == 200
+    every = plots.get(f"/api/v1/events/{event_id}/waveforms.png?channels=all&after=10")
+    assert every.status_code == 200
+    assert _image(every).height > _image(station).height  # two panels against one
+
+
+def test_event_without_archived_data_says_so(plots: TestClient, inventory: Session) -> None:
+    event_id = _event(inventory, {"TJ.MURGH..HHZ": NOW - timedelta(hours=3)})
+    response = plots.get(f"/api/v1/events/{event_id}/waveforms.png")
+    assert response.status_code == 200
+    assert _image(response).height < 200
+
+
+def test_health_history_plot(plots: TestClient, inventory: Session) -> None:
+    hhz = channel_index(inventory)[ChannelKey("TJ", "SAREZ", "", "HHZ")]
+    for minutes in range(30, 0, -1):
+        metrics = {
+            "state": "OK",
+            "data_latency_s": 1.0 + minutes % 3,
+            "availability_pct": 100.0 - minutes % 2,
+            "rms": 300.0 + minutes,
+            "noise_db_above_nlnm": 40.0,
+            "noise_db_above_nhnm": -20.0,
+        }
+        inventory.add(
+            HealthSnapshot(
+                channel_id=hhz.id,
+                time=NOW - timedelta(minutes=minutes),
+                interval_s=60,
+                metrics=metrics,
+            )
+        )
+    inventory.flush()
+    response = plots.get("/api/v1/stations/TJ.SAREZ/health.png?hours=1")
+    assert response.status_code == 200
+    assert _image(response).height > 400
+    empty = plots.get("/api/v1/stations/TJ.SAREZ/health.png?hours=1&kind=accelerometer")
+    assert empty.status_code == 200
+    assert _image(empty).height < 200
+
+
+def test_envelope_keeps_each_columns_extremes() -> None:
+    rng = np.random.default_rng(1)
+    values = rng.standard_normal(10_000)
+    times = np.arange(10_000) / 100.0
+    t, v = envelope(times, values, 100)
+    assert len(v) == 200
+    assert np.all(np.diff(t) >= 0)
+    assert v.max() == values.max()
+    assert v.min() == values.min()
+    short_t, short_v = envelope(times[:50], values[:50], 100)
+    assert np.array_equal(short_v, values[:50])
+    assert np.array_equal(short_t, times[:50])
+
+
+def test_one_panel_per_station_with_its_distinct_onsets() -> None:
+    t = datetime(2025, 6, 15, 12, tzinfo=UTC)
+    chosen = panel_onsets(
+        [
+            ("TJ.SAREZ..HNZ", t),
+            ("TJ.SAREZ..HHE", t + timedelta(seconds=0.2)),
+            ("TJ.SAREZ..HHZ", t + timedelta(seconds=0.1)),
+            ("TJ.SAREZ..HHZ", t + timedelta(seconds=6)),
+            ("TJ.MURGH..HNE", t + timedelta(seconds=3)),
+        ],
+        "station",
+    )
+    assert chosen == {
+        "TJ.SAREZ..HHZ": [t, t + timedelta(seconds=6)],
+        "TJ.MURGH..HNE": [t + timedelta(seconds=3)],
+    }
+    every = panel_onsets([("TJ.SAREZ..HNZ", t), ("TJ.SAREZ..HHZ", t)], "all")
+    assert set(every) == {"TJ.SAREZ..HNZ", "TJ.SAREZ..HHZ"}
+
+
+@pytest.mark.parametrize("path", ["/", "/stations/TJ.SAREZ", "/events/12"])
+def test_dashboard_pages_are_one_html_shell(plots: TestClient, path: str) -> None:
+    response = plots.get(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert '<script src="/static/app.js"' in response.text
+    assert 'role="alert"' in response.text  # the connection-lost banner
+
+
+def test_dashboard_assets_are_served_and_need_no_internet(plots: TestClient) -> None:
+    for name in ("app.js", "style.css", "outline.json"):
+        response = plots.get(f"/static/{name}")
+        assert response.status_code == 200, name
+        assert "http://" not in response.text.replace("http://www.w3.org/2000/svg", "")
+        assert "https://" not in response.text
+    outline = json.loads(plots.get("/static/outline.json").text)
+    assert "Natural Earth" in outline["source"]
+    assert "TJK" in {c["iso_a3"] for c in outline["countries"]}
+
+
+def test_dashboard_pages_are_not_api_operations(plots: TestClient) -> None:
+    paths = plots.get("/openapi.json").json()["paths"]
+    assert "/" not in paths
+    assert "/stations/{station_id}" not in paths
+    assert "/api/v1/events/{event_id}/waveforms.png" in paths
+    assert plots.get("/events/0").status_code == 422
