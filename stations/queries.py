@@ -37,6 +37,7 @@ __all__ = [
     "channel_statuses",
     "detection_counts",
     "ensure_channels",
+    "get_detection",
     "get_event",
     "get_station",
     "list_detections",
@@ -408,6 +409,13 @@ def list_events(
     if after_id is not None:
         stmt = stmt.where(Event.id > after_id)
     return session.scalars(stmt.order_by(Event.id).limit(limit)).all()
+
+
+def get_detection(session: Session, *, detection_id: int) -> Detection:
+    found = session.scalars(_detections_query().where(Detection.id == detection_id)).one_or_none()
+    if found is None:
+        raise NotFoundError("detection", str(detection_id))
+    return found
 
 
 def get_event(session: Session, *, event_id: int) -> Event:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.deps import SessionDep, SettingsDep
+from api.downloads import around, detections_csv, snippet
 from api.etag import etag_response
-from api.pagination import After, Limit, checked_window, next_link
+from api.pagination import MAX_ID, After, Limit, checked_window, next_link
 from api.schemas import DetectionOut, Page
 from stations.models import Detection
-from stations.queries import list_detections, require_station
+from stations.queries import get_detection, list_detections, require_station
 
 router = APIRouter(prefix="/api/v1/detections", tags=["detections"])
 
@@ -58,6 +59,9 @@ def detections_index(
     min_snr: Annotated[float | None, Query(ge=0)] = None,
     after: After = None,
     limit: Limit = 100,
+    fmt: Annotated[
+        Literal["json", "csv"], Query(alias="format", description="json (default) or csv")
+    ] = "json",
 ) -> Response:
     start, end = checked_window(start, end, limit, settings.page_size_max)
     if station is not None and "." in station:
@@ -79,4 +83,36 @@ def detections_index(
     )
     items = [detection_out(d) for d in found]
     page = Page[DetectionOut](items=items, next=next_link(request, items[-1].id if items else None))
+    if fmt == "csv":
+        return detections_csv(items, page.next)
     return etag_response(request, page)
+
+
+@router.get(
+    "/{detection_id}/waveforms.mseed",
+    response_class=Response,
+    summary="miniSEED from the archive around a detection, records as archived",
+    responses={
+        204: {"description": "no archived data"},
+        404: {"description": "no such detection"},
+    },
+)
+def detection_waveforms(
+    session: SessionDep,
+    settings: SettingsDep,
+    detection_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    before: Annotated[float, Query(ge=0, le=600, description="seconds before the onset")] = 30.0,
+    after: Annotated[float, Query(ge=0, le=3600, description="seconds after trigger off")] = 60.0,
+) -> Response:
+    d = get_detection(session, detection_id=detection_id)
+    c = d.channel
+    start, end = around(d.onset_time, d.off_time, before, after)
+    stream = (c.station.network.code, c.station.code, c.location, c.code)
+    return snippet(
+        session,
+        settings.archive_dir,
+        streams=[stream],
+        start=start,
+        end=end,
+        filename=f"larza-detection-{detection_id}.mseed",
+    )

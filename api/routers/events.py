@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.deps import SessionDep, SettingsDep
+from api.downloads import around, events_csv, events_quakeml, snippet
 from api.etag import etag_response
 from api.pagination import MAX_ID, After, Limit, checked_window, next_link
 from api.routers.detections import detection_out
 from api.schemas import EventOut, Page
 from stations.models import Event, EventStatus
-from stations.queries import get_event, list_events
+from stations.queries import channel_index, get_event, list_events
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 
@@ -45,6 +46,10 @@ def events_index(
     status: EventStatus | None = None,
     after: After = None,
     limit: Limit = 100,
+    fmt: Annotated[
+        Literal["json", "csv", "quakeml"],
+        Query(alias="format", description="json (default), csv, or quakeml (QuakeML 1.2)"),
+    ] = "json",
 ) -> Response:
     start, end = checked_window(start, end, limit, settings.page_size_max)
     found = list_events(
@@ -58,6 +63,10 @@ def events_index(
     )
     items = [event_out(e) for e in found]
     page = Page[EventOut](items=items, next=next_link(request, items[-1].id if items else None))
+    if fmt == "csv":
+        return events_csv(items, page.next)
+    if fmt == "quakeml":
+        return events_quakeml(found, page.next)
     return etag_response(request, page)
 
 
@@ -66,3 +75,48 @@ def events_index(
 )
 def event_detail(session: SessionDep, event_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> EventOut:
     return event_out(get_event(session, event_id=event_id))
+
+
+@router.get(
+    "/{event_id}/waveforms.mseed",
+    response_class=Response,
+    summary="miniSEED from the archive around an event, records as archived",
+    responses={204: {"description": "no archived data"}, 404: {"description": "no such event"}},
+)
+def event_waveforms(
+    session: SessionDep,
+    settings: SettingsDep,
+    event_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    before: Annotated[
+        float, Query(ge=0, le=600, description="seconds before the first onset")
+    ] = 30.0,
+    after: Annotated[
+        float, Query(ge=0, le=3600, description="seconds after the last onset")
+    ] = 120.0,
+    channels: Annotated[
+        Literal["station", "detection"],
+        Query(description="every channel of the event's stations, or the detecting ones"),
+    ] = "station",
+) -> Response:
+    event = get_event(session, event_id=event_id)
+    onsets = [d.onset_time for d in event.detections] or [event.time]
+    start, end = around(min(onsets), max(onsets), before, after)
+    picked = {
+        (d.channel.station.network.code, d.channel.station.code, d.channel.location, d.channel.code)
+        for d in event.detections
+    }
+    if channels == "station":
+        stations = {(net, sta) for net, sta, _, _ in picked}
+        picked = {
+            (k.network, k.station, k.location, k.channel)
+            for k in channel_index(session)
+            if (k.network, k.station) in stations
+        }
+    return snippet(
+        session,
+        settings.archive_dir,
+        streams=picked,
+        start=start,
+        end=end,
+        filename=f"larza-event-{event_id}.mseed",
+    )

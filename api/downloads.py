@@ -1,0 +1,101 @@
+"""Downloads researchers expect: lists as CSV, events as QuakeML 1.2 (written by ObsPy), and
+miniSEED snippets from the archive around a detection or an event.
+
+Lists keep their pagination in every format: a page of CSV or QuakeML carries the next
+page's URL in a ``Link: <...>; rel="next"`` header, as the JSON pages carry ``next``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from itertools import chain
+from pathlib import Path
+from typing import Literal
+
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.orm import Session
+
+from api.fdsn.dataselect import MEDIA_TYPE, RequestLine, archived_records
+from api.quakeml import catalog_from_events
+from api.schemas import DetectionOut, EventOut
+from stations.models import Event
+
+Format = Literal["json", "csv", "quakeml"]
+
+DETECTION_COLUMNS = [
+    "id", "stream", "on_time", "off_time", "onset_time", "peak_ratio", "snr",
+    "peak_amplitude", "peak_physical", "physical_unit", "profile",
+]  # fmt: skip
+EVENT_COLUMNS = [
+    "id", "time", "status", "n_stations", "stations", "coincidence_sum", "duration",
+    "created_at", "updated_at", "detections",
+]  # fmt: skip
+
+
+def _link(next_url: str | None) -> dict[str, str]:
+    return {"Link": f'<{next_url}>; rel="next"'} if next_url else {}
+
+
+def detections_csv(items: Sequence[DetectionOut], next_url: str | None) -> Response:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=DETECTION_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for d in items:
+        row = d.model_dump(mode="json", include=set(DETECTION_COLUMNS))
+        writer.writerow(row)
+    return Response(out.getvalue(), media_type="text/csv", headers=_link(next_url))
+
+
+def events_csv(items: Sequence[EventOut], next_url: str | None) -> Response:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=EVENT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for e in items:
+        row = e.model_dump(mode="json", include=set(EVENT_COLUMNS) - {"stations", "detections"})
+        row["stations"] = " ".join(e.stations)
+        row["detections"] = " ".join(str(d.id) for d in e.detections)
+        writer.writerow(row)
+    return Response(out.getvalue(), media_type="text/csv", headers=_link(next_url))
+
+
+def events_quakeml(events: Iterable[Event], next_url: str | None) -> Response:
+    buf = io.BytesIO()
+    catalog_from_events(events, "smi:larza").write(buf, format="QUAKEML")
+    return Response(buf.getvalue(), media_type="application/xml", headers=_link(next_url))
+
+
+def snippet(
+    session: Session,
+    archive_dir: str,
+    *,
+    streams: Iterable[tuple[str, str, str, str]],
+    start: datetime,
+    end: datetime,
+    filename: str,
+) -> Response:
+    """The archived records of ``streams`` (net, sta, loc, cha) overlapping ``[start, end]``,
+    byte for byte; 204 when the archive holds none."""
+    lines = [
+        RequestLine([net], [sta], [loc], [cha], start, end)
+        for net, sta, loc, cha in sorted(set(streams))
+    ]
+    if not archive_dir or not lines:
+        return Response(status_code=204)
+    chunks = archived_records(session, Path(archive_dir), lines)
+    first = next(chunks, None)
+    if first is None:
+        return Response(status_code=204)
+    return StreamingResponse(
+        chain([first], chunks),
+        media_type=MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def around(
+    first: datetime, last: datetime, before: float, after: float
+) -> tuple[datetime, datetime]:
+    return first - timedelta(seconds=before), last + timedelta(seconds=after)
