@@ -32,9 +32,10 @@ lint: dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## test: lint, then the whole suite (SQLite; set LARZA_TEST_DATABASE_URL for PostgreSQL)
+## test: lint, then the whole suite (SQLite; set LARZA_TEST_DATABASE_URL for PostgreSQL;
+## PYTEST_ARGS="-n 2" runs it on two cores)
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

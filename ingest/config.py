@@ -116,7 +116,7 @@ class HealthTable(_Strict):
     soh_latency_s: float = Field(
         1800.0, gt=0, description="state-of-health data older than this: DEGRADED"
     )
-    raw_retention_days: float = Field(2.0, gt=0, description="snapshots at full rate kept")
+    raw_retention_days: float = Field(1.0, gt=0, description="snapshots at full rate kept")
     retention_days: float = Field(400.0, gt=0, description="hourly snapshots kept")
 
     @model_validator(mode="after")

@@ -136,16 +136,41 @@ def list_state_changes(
     return session.scalars(stmt.order_by(StateChange.id).limit(limit)).all()
 
 
+HISTORY_KEYS = (
+    "data_latency_s", "feed_latency_s", "transmission_delay_s", "availability_pct", "gaps",
+    "gap_s", "largest_gap_s", "overlaps", "mean", "rms", "flat", "clipped_pct", "spikes",
+    "timing_quality_min", "clock_locked", "future_records", "noise_db_above_nlnm",
+    "noise_db_above_nhnm", "value",
+)  # fmt: skip
+"""The metrics kept in history (the latest health keeps them all): what is plotted or
+looked back at, each number to 4 significant digits, so a month of a network stays small."""
+
+
+def history_metrics(state: HealthState, metrics: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"state": state.value}
+    for key in HISTORY_KEYS:
+        value = metrics.get(key)
+        if value is None:
+            continue
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                continue
+            value = float(f"{value:.4g}")
+        out[key] = value
+    return out
+
+
 def add_snapshots(
     session: Session, *, reports: Iterable[ChannelReport], now: datetime, interval_s: int
 ) -> int:
-    """Append one history snapshot per channel; returns how many."""
+    """Append one history snapshot per channel (the metrics of ``HISTORY_KEYS``); returns
+    how many."""
     rows = [
         HealthSnapshot(
             channel_id=r.channel_id,
             time=now,
             interval_s=interval_s,
-            metrics={"state": r.state.value, **_json_safe(r.metrics)},
+            metrics=history_metrics(r.state, r.metrics),
         )
         for r in reports
     ]
@@ -220,7 +245,7 @@ def downsample_snapshots(
 
 
 def _mean_metrics(snaps: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {"samples_folded": len(snaps)}
+    out: dict[str, Any] = {"snapshots": len(snaps)}
     keys = {k for s in snaps for k in s}
     for key in sorted(keys):
         values = [s[key] for s in snaps if s.get(key) is not None]
@@ -229,7 +254,7 @@ def _mean_metrics(snaps: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         elif all(isinstance(v, bool) for v in values):
             out[key] = any(values)
         elif all(isinstance(v, int | float) for v in values):
-            out[key] = sum(values) / len(values)
+            out[key] = float(f"{sum(values) / len(values):.4g}")
         else:
             out[key] = values[-1]  # words (a state): the latest
     return out

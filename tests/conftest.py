@@ -45,9 +45,19 @@ def _reset_postgres(engine: Engine) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    if PG_URL:
+def database_url(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> str:
+    """The run's database; with pytest-xdist (``-n 2``) each worker process gets its own
+    (on PostgreSQL a database named after the worker next to the one given)."""
+    if PG_URL and worker_id == "master":
         return PG_URL
+    if PG_URL:
+        name = f"{make_url(PG_URL).database}_{worker_id}"
+        admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'larza-test.sqlite'}"
 
 
