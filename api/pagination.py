@@ -25,11 +25,17 @@ def next_link(request: Request, last_id: int | None) -> str | None:
     return str(request.url.include_query_params(after=last_id))
 
 
-def as_utc(value: datetime | None) -> datetime | None:
-    """Query times without a zone are UTC, as in FDSN web services."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+def as_utc(value: datetime | None, name: str = "time") -> datetime | None:
+    """A query time in UTC; one without a zone is UTC, as in FDSN web services. A time whose
+    offset takes it outside years 1-9999 is refused, naming the parameter."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise LarzaError(f"{name} is out of range: {value.isoformat()}") from None
 
 
 def checked_window(
@@ -38,7 +44,7 @@ def checked_window(
     """The time window in UTC, after refusing a reversed window or an oversized page."""
     if limit > page_size_max:
         raise LarzaError(f"limit must be at most {page_size_max}, got {limit}")
-    start, end = as_utc(start), as_utc(end)
+    start, end = as_utc(start, "start"), as_utc(end, "end")
     if start is not None and end is not None and end <= start:
         raise LarzaError(f"end must be after start, got start={start}, end={end}")
     return start, end

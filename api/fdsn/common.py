@@ -60,7 +60,12 @@ def parse_time(name: str, value: str) -> datetime:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise FdsnError(400, f"Bad value for {name}: {value!r} is not an ISO 8601 time") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise FdsnError(400, f"Bad value for {name}: {value!r} is out of range") from None
 
 
 def parse_float(name: str, value: str, low: float, high: float) -> float:

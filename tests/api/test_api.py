@@ -231,3 +231,17 @@ def test_prometheus_metrics(client: TestClient, inventory: Session) -> None:
     assert 2 <= samples[("larza_channel_data_latency_seconds", stream)] < 30
     assert samples[("larza_station_state", (("state", "UNKNOWN"), ("station", "TJ.MANEM")))] == 1
     assert samples[("larza_station_state", (("state", "OK"), ("station", "TJ.MANEM")))] == 0
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/state-changes", "/api/v1/detections", "/api/v1/events"],
+)
+def test_a_time_out_of_range_is_a_400_naming_it(client: TestClient, path: str) -> None:
+    # Found by the schemathesis fuzz run: an offset that takes year 1 below year 1.
+    response = client.get(path, params={"end": "0001-01-01T00:00:00+00:01"})
+    assert response.status_code == 400
+    assert "end is out of range" in response.text
+    fdsn = client.get("/fdsnws/event/1/query", params={"starttime": "0001-01-01T00:00:00+00:01"})
+    assert fdsn.status_code == 400
+    assert "starttime" in fdsn.text
