@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from fastapi import Request
@@ -114,3 +114,67 @@ def code_patterns(name: str, value: str) -> list[str]:
 
 def code_matches(code: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(code.upper(), p) for p in patterns)
+
+
+def wadl_param(name: str, kind: str, doc: str, required: bool = False) -> str:
+    """One query parameter of a WADL document."""
+    flag = ' required="true"' if required else ""
+    param = f'<param name="{name}" style="query" type="{kind}"{flag}>'
+    return f'        {param}<doc title="{doc}"/></param>'
+
+
+def _get(media_type: str) -> str:
+    return (
+        f'      <method name="GET"><response><representation mediaType="{media_type}"/>'
+        "</response>\n      </method>"
+    )
+
+
+def wadl_response(
+    service: str,
+    params: Iterable[str],
+    media_types: Sequence[str],
+    *,
+    errors: str = "204 400 404 413",
+    post: bool = False,
+    xml_resources: Sequence[str] = (),
+) -> Response:
+    """The ``application.wadl`` of one FDSN service: its ``query`` (GET with ``params``,
+    answering ``media_types``; optionally POST with a request body), the extra resources
+    answering XML (the event service's catalogs and contributors), ``version`` and itself.
+    ObsPy's client reads the parameters from it and needs ``base`` to name the service."""
+    answers = "\n".join(f'          <representation mediaType="{m}"/>' for m in media_types)
+    ok = f'        <response status="200">\n{answers}\n        </response>'
+    error = (
+        f'        <response status="{errors}"><representation mediaType="text/plain"/></response>'
+    )
+    methods = [
+        '      <method name="GET" id="query">\n        <request>\n'
+        + "\n".join(params)
+        + f"\n        </request>\n{ok}\n{error}\n      </method>"
+    ]
+    if post:
+        methods.append(
+            '      <method name="POST" id="queryPOST">\n'
+            '        <request><representation mediaType="text/plain"/></request>\n'
+            f"{ok}\n{error}\n      </method>"
+        )
+    resources = ['    <resource path="query">\n' + "\n".join(methods) + "\n    </resource>"]
+    resources += [
+        f'    <resource path="{p}">\n{_get("application/xml")}\n    </resource>'
+        for p in xml_resources
+    ]
+    resources.append(f'    <resource path="version">\n{_get("text/plain")}\n    </resource>')
+    resources.append(
+        f'    <resource path="application.wadl">\n{_get("application/xml")}\n    </resource>'
+    )
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<application xmlns="http://wadl.dev.java.net/2009/02"\n'
+        '             xmlns:xs="http://www.w3.org/2001/XMLSchema">\n'
+        f'  <doc title="Larza FDSN {service} web service {SERVICE_VERSION}"/>\n'
+        f'  <resources base="/fdsnws/{service}/1">\n'
+        + "\n".join(resources)
+        + "\n  </resources>\n</application>\n"
+    )
+    return Response(body, media_type="application/xml")

@@ -45,6 +45,8 @@ from api.fdsn.common import (
     parse_choice,
     parse_float,
     parse_time,
+    wadl_param,
+    wadl_response,
 )
 from api.settings import ApiSettings
 from stations.queries import ChannelKey, archive_file_sizes, channel_index
@@ -290,42 +292,7 @@ def version() -> str:
     return SERVICE_VERSION
 
 
-def _wadl_param(name: str, kind: str, doc: str, required: bool) -> str:
-    flag = ' required="true"' if required else ""
-    param = f'<param name="{name}" style="query" type="{kind}"{flag}>'
-    return f'        {param}<doc title="{doc}"/></param>'
-
-
 @router.get("/application.wadl", response_class=Response)
-def wadl(request: Request) -> Response:
-    params = "\n".join(_wadl_param(name, *spec) for name, spec in PARAMETERS.items())
-    body = f"""<?xml version="1.0" encoding="UTF-8"?>
-<application xmlns="http://wadl.dev.java.net/2009/02"
-             xmlns:xs="http://www.w3.org/2001/XMLSchema">
-  <doc title="Larza FDSN dataselect web service {SERVICE_VERSION}"/>
-  <resources base="/fdsnws/dataselect/1">
-    <resource path="query">
-      <method name="GET" id="query">
-        <request>
-{params}
-        </request>
-        <response status="200"><representation mediaType="{MEDIA_TYPE}"/></response>
-        <response status="204 400 404 413"><representation mediaType="text/plain"/></response>
-      </method>
-      <method name="POST" id="queryPOST">
-        <request><representation mediaType="text/plain"/></request>
-        <response status="200"><representation mediaType="{MEDIA_TYPE}"/></response>
-        <response status="204 400 404 413"><representation mediaType="text/plain"/></response>
-      </method>
-    </resource>
-    <resource path="version">
-      <method name="GET"><response><representation mediaType="text/plain"/></response></method>
-    </resource>
-    <resource path="application.wadl">
-      <method name="GET"><response><representation mediaType="application/xml"/></response>
-      </method>
-    </resource>
-  </resources>
-</application>
-"""
-    return Response(body, media_type="application/xml")
+def wadl() -> Response:
+    params = (wadl_param(name, *spec) for name, spec in PARAMETERS.items())
+    return wadl_response("dataselect", params, (MEDIA_TYPE,), post=True)

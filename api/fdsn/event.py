@@ -39,6 +39,8 @@ from api.fdsn.common import (
     parse_float,
     parse_int,
     parse_time,
+    wadl_param,
+    wadl_response,
 )
 from api.quakeml import AUTHOR, catalog_from_events, first_detection
 from stations.errors import NotFoundError
@@ -317,42 +319,11 @@ def contributors() -> Response:
 
 
 @router.get("/application.wadl", response_class=Response)
-def wadl(request: Request) -> Response:
-    params = "\n".join(
-        f'        <param name="{name}" style="query" type="{kind}"><doc title="{doc}"/></param>'
-        for name, (kind, doc) in PARAMETERS.items()
+def wadl() -> Response:
+    params = (wadl_param(name, kind, doc) for name, (kind, doc) in PARAMETERS.items())
+    return wadl_response(
+        "event",
+        params,
+        ("application/xml", "text/plain"),
+        xml_resources=("catalogs", "contributors"),
     )
-    body = f"""<?xml version="1.0" encoding="UTF-8"?>
-<application xmlns="http://wadl.dev.java.net/2009/02"
-             xmlns:xs="http://www.w3.org/2001/XMLSchema">
-  <doc title="Larza FDSN event web service {SERVICE_VERSION}"/>
-  <resources base="/fdsnws/event/1">
-    <resource path="query">
-      <method name="GET" id="query">
-        <request>
-{params}
-        </request>
-        <response status="200"><representation mediaType="application/xml"/>
-          <representation mediaType="text/plain"/></response>
-        <response status="204 400 404 413"><representation mediaType="text/plain"/></response>
-      </method>
-    </resource>
-    <resource path="catalogs">
-      <method name="GET"><response><representation mediaType="application/xml"/></response>
-      </method>
-    </resource>
-    <resource path="contributors">
-      <method name="GET"><response><representation mediaType="application/xml"/></response>
-      </method>
-    </resource>
-    <resource path="version">
-      <method name="GET"><response><representation mediaType="text/plain"/></response></method>
-    </resource>
-    <resource path="application.wadl">
-      <method name="GET"><response><representation mediaType="application/xml"/></response>
-      </method>
-    </resource>
-  </resources>
-</application>
-"""
-    return Response(body, media_type="application/xml")

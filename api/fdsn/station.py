@@ -23,6 +23,8 @@ from api.fdsn.common import (
     parse_choice,
     parse_float,
     parse_time,
+    wadl_param,
+    wadl_response,
 )
 from stations.inventory import current_inventory
 
@@ -156,33 +158,6 @@ def version() -> str:
 
 
 @router.get("/application.wadl", response_class=Response)
-def wadl(request: Request) -> Response:
-    params = "\n".join(
-        f'        <param name="{name}" style="query" type="{kind}"><doc title="{doc}"/></param>'
-        for name, (kind, doc) in PARAMETERS.items()
-    )
-    body = f"""<?xml version="1.0" encoding="UTF-8"?>
-<application xmlns="http://wadl.dev.java.net/2009/02"
-             xmlns:xs="http://www.w3.org/2001/XMLSchema">
-  <doc title="Larza FDSN station web service {SERVICE_VERSION}"/>
-  <resources base="/fdsnws/station/1">
-    <resource path="query">
-      <method name="GET" id="query">
-        <request>
-{params}
-        </request>
-        <response status="200"><representation mediaType="application/xml"/></response>
-        <response status="204 400 404"><representation mediaType="text/plain"/></response>
-      </method>
-    </resource>
-    <resource path="version">
-      <method name="GET"><response><representation mediaType="text/plain"/></response></method>
-    </resource>
-    <resource path="application.wadl">
-      <method name="GET"><response><representation mediaType="application/xml"/></response>
-      </method>
-    </resource>
-  </resources>
-</application>
-"""
-    return Response(body, media_type="application/xml")
+def wadl() -> Response:
+    params = (wadl_param(name, kind, doc) for name, (kind, doc) in PARAMETERS.items())
+    return wadl_response("station", params, ("application/xml", "text/plain"), errors="204 400 404")
