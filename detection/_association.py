@@ -179,6 +179,11 @@ class Associator:
         """The preliminary events, in order of event key."""
         return tuple(self._event(g, "preliminary") for g in self._groups if g.event_key >= 0)
 
+    @property
+    def open_pick_keys(self) -> frozenset[int]:
+        """Keys of the picks in groups still open: the only ones a later event can name."""
+        return frozenset(self._keys)
+
     def add(self, pick: Pick) -> list[NetworkEvent]:
         """Offer one pick; return the events it created or updated.
 

@@ -52,6 +52,11 @@ class Detecting:
         )
         self._detectors: dict[ChannelKey, tuple[StreamingDetector, str]] = {}
 
+    @property
+    def open_pick_keys(self) -> frozenset[int]:
+        """Keys of the detections that a later event may still name."""
+        return self._associator.open_pick_keys
+
     def feed(self, record: Record, keep: Callable[[Found], int]) -> list[NetworkEvent]:
         """Detect on one record; ``keep`` stores each detection and returns its key. Returns
         the events created, updated or made final by this record, in order."""

@@ -25,11 +25,12 @@ from stations.changes import log_changes
 from stations.models import ChangeKind, Channel, EventStatus
 from stations.queries import (
     ChannelKey,
+    NewDetection,
     channel_index,
     channel_statuses,
     record_arrivals,
     save_stream_states,
-    store_detection,
+    store_detections,
     store_event,
 )
 
@@ -62,6 +63,11 @@ class Pipeline:
         self._config = config = config or LarzaConfig()
         self._clock = clock
         self._event_ids: dict[int, int] = {}
+        # Detections are inserted once a batch: until then the associator knows each by a
+        # local key; the ids of those an open event may still name are kept here.
+        self._next_key = 1
+        self._pending: list[tuple[int, NewDetection]] = []
+        self._detection_ids: dict[int, int] = {}
         self._changed: dict[int, NetworkEvent] = {}  # events changed in the current batch
         self._log: list[tuple[ChangeKind, int]] = []  # what the current batch changed
         self._unknown: set[ChannelKey] = set()
@@ -105,6 +111,7 @@ class Pipeline:
                         end = record.end_datetime() if record is not None else arrival
                         server = positions.setdefault(packet.server or self._server, {})
                         server[(net, sta)] = (packet.seqnum, end)
+                self._store_pending(session, arrival)
                 # An event updated by many picks of one batch is written once, as it ends up.
                 for event in self._changed.values():
                     self._store_event(session, event, arrival)
@@ -117,11 +124,14 @@ class Pipeline:
         except BaseException:
             self._changed.clear()
             self._log.clear()
+            self._pending.clear()
             if self._archive is not None:
                 self._archive.rolled_back()
             raise
         self._changed.clear()
         self._log.clear()
+        still = self._detecting.open_pick_keys
+        self._detection_ids = {k: v for k, v in self._detection_ids.items() if k in still}
         if self._archive is not None:
             self._archive.committed()
         self.counts["packets"] += len(packets)
@@ -210,29 +220,32 @@ class Pipeline:
             return
 
         def keep(found: Found) -> int:
-            return self._store_detection(session, found, channel, arrival)
+            return self._store_detection(found, channel)
 
         for event in self._detecting.feed(record, keep):
             self._changed[event.event_key] = event
 
-    def _store_detection(
-        self, session: Session, found: Found, channel: Channel, arrival: datetime
-    ) -> int:
+    def _store_detection(self, found: Found, channel: Channel) -> int:
+        """Queue a detection for the batch's insert; its local key for the associator."""
         trigger = found.trigger
-        stored = store_detection(
-            session,
-            channel_id=channel.id,
-            on_time=_utc(trigger.on_time),
-            off_time=_utc(trigger.off_time),
-            onset_time=_utc(trigger.onset_time),
-            peak_ratio=float(trigger.peak_ratio),
-            snr=float(trigger.snr) if math.isfinite(trigger.snr) else None,
-            peak_amplitude=float(trigger.peak_amplitude),
-            profile=found.profile,
-            now=arrival,
+        key = self._next_key
+        self._next_key += 1
+        self._pending.append(
+            (
+                key,
+                NewDetection(
+                    channel_id=channel.id,
+                    on_time=_utc(trigger.on_time),
+                    off_time=_utc(trigger.off_time),
+                    onset_time=_utc(trigger.onset_time),
+                    peak_ratio=float(trigger.peak_ratio),
+                    snr=float(trigger.snr) if math.isfinite(trigger.snr) else None,
+                    peak_amplitude=float(trigger.peak_amplitude),
+                    profile=found.profile,
+                ),
+            )
         )
         self.counts["detections"] += 1
-        self._log.append((ChangeKind.DETECTION, stored.id))
         log.info(
             "detection %s at %s (ratio %.1f, snr %.1f)",
             found.key,
@@ -240,7 +253,15 @@ class Pipeline:
             trigger.peak_ratio,
             trigger.snr,
         )
-        return stored.id
+        return key
+
+    def _store_pending(self, session: Session, now: datetime) -> None:
+        """Insert the batch's detections in one statement and learn their ids."""
+        ids = store_detections(session, detections=[d for _, d in self._pending], now=now)
+        for (key, _), detection_id in zip(self._pending, ids, strict=True):
+            self._detection_ids[key] = detection_id
+            self._log.append((ChangeKind.DETECTION, detection_id))
+        self._pending.clear()
 
     def _store_event(self, session: Session, event: NetworkEvent, now: datetime) -> None:
         stored = store_event(
@@ -251,7 +272,7 @@ class Pipeline:
             n_stations=len(event.stations),
             coincidence_sum=float(event.coincidence_sum),
             duration=float(event.duration),
-            detection_ids=list(event.pick_keys),
+            detection_ids=[self._detection_ids[k] for k in event.pick_keys],
             now=now,
         )
         self._log.append((ChangeKind.EVENT, stored.id))

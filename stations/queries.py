@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from stations.errors import NotFoundError
@@ -29,6 +29,7 @@ from stations.models import (
 
 __all__ = [
     "ChannelKey",
+    "NewDetection",
     "StreamPosition",
     "add_archived_records",
     "archive_file_size",
@@ -49,6 +50,7 @@ __all__ = [
     "save_stream_state",
     "save_stream_states",
     "store_detection",
+    "store_detections",
     "store_event",
     "stream_positions",
 ]
@@ -292,6 +294,48 @@ def store_detection(
     session.add(detection)
     session.flush()
     return detection
+
+
+@dataclass(frozen=True, slots=True)
+class NewDetection:
+    """A detection to insert; see :func:`store_detections`."""
+
+    channel_id: int
+    on_time: datetime
+    off_time: datetime
+    onset_time: datetime
+    peak_ratio: float
+    snr: float | None
+    peak_amplitude: float
+    profile: str
+
+
+def store_detections(
+    session: Session, *, detections: Sequence[NewDetection], now: datetime
+) -> list[int]:
+    """Insert detections in one statement; their ids, in the order given.
+
+    One round trip for a whole batch (``INSERT ... RETURNING`` over many rows), where
+    :func:`store_detection` flushes once a detection.
+    """
+    if not detections:
+        return []
+    rows = [
+        {
+            "channel_id": d.channel_id,
+            "on_time": d.on_time,
+            "off_time": d.off_time,
+            "onset_time": d.onset_time,
+            "peak_ratio": d.peak_ratio,
+            "snr": d.snr,
+            "peak_amplitude": d.peak_amplitude,
+            "profile": d.profile,
+            "created_at": now,
+        }
+        for d in detections
+    ]
+    statement = insert(Detection).returning(Detection.id, sort_by_parameter_order=True)
+    return list(session.scalars(statement, rows))
 
 
 def store_event(
