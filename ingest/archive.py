@@ -32,17 +32,26 @@ class SdsArchive:
     """Appends records to day files under ``root``, keeping committed sizes in the database.
 
     Committed sizes are read from the database once per file and then kept in memory;
-    appends of the current transaction are pending until ``committed()``.
+    appends of the current transaction are pending until ``committed()``. Files stay open
+    between appends (at most ``max_open``; the least recently opened are closed first).
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, max_open: int = 512) -> None:
         self.root = root
+        self._max_open = max_open
         self._committed: dict[str, int] = {}
         self._pending: dict[str, tuple[int, int]] = {}  # path -> (size, records added)
+        self._open: dict[str, int] = {}  # path -> descriptor, checked against its size
+        self._paths: dict[tuple[ChannelKey, int], str] = {}  # (channel, day) -> path
 
     def append(self, session: Session, *, key: ChannelKey, starttime: float, record: bytes) -> str:
         """Append ``record`` to its day file; returns the file's relative path."""
-        relative = sds_path(key, starttime)
+        day = int(starttime // 86400)
+        relative = self._paths.get((key, day))
+        if relative is None:
+            if len(self._paths) >= 4 * self._max_open:
+                self._paths.clear()
+            relative = self._paths[(key, day)] = sds_path(key, starttime)
         pending = self._pending.get(relative)
         if pending is not None:
             expected, added = pending
@@ -51,6 +60,21 @@ class SdsArchive:
                 sizes = archive_file_sizes(session, paths=[relative])
                 self._committed[relative] = sizes.get(relative, 0)
             expected, added = self._committed[relative], 0
+        fd = self._open.get(relative)
+        if fd is None:
+            fd, expected = self._open_checked(relative, expected)
+        written = os.pwrite(fd, record, expected)
+        if written != len(record):
+            self._close(relative)
+            raise OSError(f"{relative}: short write ({written} of {len(record)} bytes)")
+        self._pending[relative] = (expected + len(record), added + 1)
+        return relative
+
+    def _open_checked(self, relative: str, expected: int) -> tuple[int, int]:
+        """Open a day file, cutting bytes past its committed size (a crash's leftover);
+        the descriptor and the offset to append at."""
+        if len(self._open) >= self._max_open:
+            self._close(next(iter(self._open)))
         path = self.root / relative
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -74,13 +98,28 @@ class SdsArchive:
                     expected,
                 )
                 expected = actual
-            written = os.pwrite(fd, record, expected)
-            if written != len(record):
-                raise OSError(f"{relative}: short write ({written} of {len(record)} bytes)")
-        finally:
+        except BaseException:
             os.close(fd)
-        self._pending[relative] = (expected + len(record), added + 1)
-        return relative
+            raise
+        self._open[relative] = fd
+        return fd, expected
+
+    def _close(self, relative: str) -> None:
+        fd = self._open.pop(relative, None)
+        if fd is not None:
+            os.close(fd)
+
+    def close(self) -> None:
+        """Close the open day files (the worker's shutdown)."""
+        for relative in list(self._open):
+            self._close(relative)
+
+    def forget(self) -> None:
+        """Drop what is known of the files (between transactions): another worker may have
+        appended to them while this one did not hold their stations."""
+        self.close()
+        self._committed.clear()
+        self._pending.clear()
 
     def store_index(self, session: Session, *, now: datetime) -> None:
         """Write the pending files' new sizes in ``session``'s transaction."""
@@ -93,5 +132,8 @@ class SdsArchive:
         self._pending.clear()
 
     def rolled_back(self) -> None:
-        """The transaction failed: forget pending sizes (the bytes are cut on next append)."""
+        """The transaction failed: forget pending sizes; the files it appended to are closed,
+        so their uncommitted bytes are cut when next opened."""
+        for relative in self._pending:
+            self._close(relative)
         self._pending.clear()

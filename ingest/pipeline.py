@@ -74,21 +74,38 @@ class Pipeline:
         self.counts: Counter[str] = Counter()
         with session_factory() as session:
             self._channels: dict[ChannelKey, Channel] = channel_index(session)
-            statuses = channel_statuses(
-                session, channel_ids=(c.id for c in self._channels.values())
-            )
         # End time of the newest record seen per channel: a record ending no later is a repeat.
-        self._last_end: dict[ChannelKey, float] = {
-            key: statuses[c.id].last_sample_time.timestamp()
-            for key, c in self._channels.items()
-            if c.id in statuses
-        }
+        self._last_end: dict[ChannelKey, float] = {}
+        self._load_last_ends()
         self.monitor = HealthMonitor(config, self._channels) if health else None
         positions = {
             f"{k.network}.{k.station}": (c.station.latitude, c.station.longitude)
             for k, c in self._channels.items()
         }
         self._detecting = Detecting(config, positions)
+
+    def _load_last_ends(self) -> None:
+        with self._factory() as session:
+            statuses = channel_statuses(
+                session, channel_ids=(c.id for c in self._channels.values())
+            )
+        self._last_end = {
+            key: statuses[c.id].last_sample_time.timestamp()
+            for key, c in self._channels.items()
+            if c.id in statuses
+        }
+
+    def resync(self) -> None:
+        """Re-read what other workers may have changed: the stations held have changed
+        (a lease taken over or lost), so newest records and archive sizes are read again."""
+        self._load_last_ends()
+        if self._archive is not None:
+            self._archive.forget()
+
+    def close(self) -> None:
+        """Release open files (the worker's shutdown)."""
+        if self._archive is not None:
+            self._archive.close()
 
     def handle(self, packet: Packet) -> None:
         """Process one packet and store all it produced with the stream position, atomically."""

@@ -176,6 +176,7 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
                 valid_until = time.monotonic() + settings.lease_ttl_s
                 next_renewal = time.monotonic() + renew_every
                 if reader is None or held != reader.stations:
+                    pipeline.resync()
                     reader = _switch(reader, held, settings, factory, name, config)
             if reader is None:
                 time.sleep(min(1.0, max(0.0, next_renewal - time.monotonic())))
@@ -203,6 +204,7 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         if reader is not None:
             reader.stop()
+        pipeline.close()
         with factory() as session, session.begin():
             release_leases(session, worker=name, now=datetime.now(UTC))
         engine.dispose()

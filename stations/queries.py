@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, delete, func, insert, select
+from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from stations.errors import NotFoundError
@@ -175,23 +175,49 @@ def record_arrivals(
 
     One query for all channels: the worker calls this once per batch of packets.
     """
-    existing = channel_statuses(session, channel_ids=arrivals)
+    found = select(
+        ChannelStatus.channel_id, ChannelStatus.last_sample_time, ChannelStatus.records
+    ).where(ChannelStatus.channel_id.in_(list(arrivals)))
+    existing = {row.channel_id: row for row in session.execute(found)}
+    added: list[dict[str, object]] = []
+    changed: list[dict[str, object]] = []
     for channel_id, (last_sample_time, count) in arrivals.items():
         status = existing.get(channel_id)
         if status is None:
-            session.add(
-                ChannelStatus(
-                    channel_id=channel_id,
-                    last_sample_time=last_sample_time,
-                    last_arrival_time=arrival_time,
-                    records=count,
-                )
+            added.append(
+                {
+                    "channel_id": channel_id,
+                    "last_sample_time": last_sample_time,
+                    "last_arrival_time": arrival_time,
+                    "records": count,
+                }
             )
         else:
-            status.last_sample_time = max(status.last_sample_time, last_sample_time)
-            status.last_arrival_time = arrival_time
-            status.records += count
-    session.flush()
+            changed.append(
+                {
+                    "channel_id": channel_id,
+                    "last_sample_time": max(status.last_sample_time, last_sample_time),
+                    "last_arrival_time": arrival_time,
+                    "records": status.records + count,
+                }
+            )
+    _bulk_write(session, ChannelStatus, added=added, changed=changed)
+
+
+def _bulk_write(
+    session: Session,
+    model: type[ArchiveFile | ChannelStatus | StreamState],
+    *,
+    added: list[dict[str, object]],
+    changed: list[dict[str, object]],
+) -> None:
+    """Insert ``added`` and update ``changed`` (rows by primary key) in one executemany each,
+    without the ORM's per-object work. Callers read the rows as plain tuples, so no object
+    in the session goes stale."""
+    if added:
+        session.execute(insert(model), added)
+    if changed:
+        session.execute(update(model), changed)
 
 
 def record_arrival(
@@ -228,28 +254,20 @@ def save_stream_states(
     if not positions:
         return
     stations = {sta for _net, sta in positions}
-    stmt = select(StreamState).where(
+    stmt = select(StreamState.id, StreamState.network, StreamState.station).where(
         StreamState.server == server, StreamState.station.in_(stations)
     )
-    existing = {(s.network, s.station): s for s in session.scalars(stmt)}
+    existing = {(s.network, s.station): s for s in session.execute(stmt)}
+    added: list[dict[str, object]] = []
+    changed: list[dict[str, object]] = []
     for (network, station), (last_seq, last_time) in positions.items():
         state = existing.get((network, station))
+        row: dict[str, object] = {"last_seq": last_seq, "last_time": last_time, "updated_at": now}
         if state is None:
-            session.add(
-                StreamState(
-                    server=server,
-                    network=network,
-                    station=station,
-                    last_seq=last_seq,
-                    last_time=last_time,
-                    updated_at=now,
-                )
-            )
+            added.append({"server": server, "network": network, "station": station, **row})
         else:
-            state.last_seq = last_seq
-            state.last_time = last_time
-            state.updated_at = now
-    session.flush()
+            changed.append({"id": state.id, **row})
+    _bulk_write(session, StreamState, added=added, changed=changed)
 
 
 def save_stream_state(
@@ -489,14 +507,18 @@ def add_archived_records(
     """For each path, ``(new size, records added)``: one query for all files."""
     if not files:
         return
-    stmt = select(ArchiveFile).where(ArchiveFile.path.in_(list(files)))
-    existing = {a.path: a for a in session.scalars(stmt)}
-    for path, (size, added) in files.items():
+    stmt = select(ArchiveFile.id, ArchiveFile.path, ArchiveFile.records).where(
+        ArchiveFile.path.in_(list(files))
+    )
+    existing = {a.path: a for a in session.execute(stmt)}
+    added: list[dict[str, object]] = []
+    changed: list[dict[str, object]] = []
+    for path, (size, count) in files.items():
         found = existing.get(path)
         if found is None:
-            session.add(ArchiveFile(path=path, size=size, records=added, updated_at=now))
+            added.append({"path": path, "size": size, "records": count, "updated_at": now})
         else:
-            found.size = size
-            found.records += added
-            found.updated_at = now
-    session.flush()
+            changed.append(
+                {"id": found.id, "size": size, "records": found.records + count, "updated_at": now}
+            )
+    _bulk_write(session, ArchiveFile, added=added, changed=changed)

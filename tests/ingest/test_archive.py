@@ -102,3 +102,43 @@ def test_a_failed_transaction_in_the_same_process_is_not_duplicated(
     archive.store_index(session, now=NOW)
     archive.committed()
     assert (tmp_path / sds_path(KEY, start)).read_bytes() == recs[0]
+
+
+def test_a_station_handed_back_by_another_worker_keeps_that_workers_records(
+    session: Session, tmp_path: Path
+) -> None:
+    """Worker A archives, loses the station's lease to B, which archives more, then gets it
+    back: A re-reads the committed size and appends after B's records."""
+    recs = _records()
+    start = UTCDateTime(2025, 6, 1, 10).timestamp
+    first, second = SdsArchive(tmp_path), SdsArchive(tmp_path)
+    for archive, part in ((first, recs[:2]), (second, recs[2:4])):
+        for rec in part:
+            archive.append(session, key=KEY, starttime=start, record=rec)
+        archive.store_index(session, now=NOW)
+        archive.committed()
+    first.forget()
+    first.append(session, key=KEY, starttime=start, record=recs[4])
+    first.store_index(session, now=NOW)
+    first.committed()
+    first.close()
+    assert (tmp_path / sds_path(KEY, start)).read_bytes() == b"".join(recs[:5])
+    assert archive_file_size(session, path=sds_path(KEY, start)) == 5 * 512
+
+
+def test_day_files_stay_open_within_a_limit_and_every_record_lands(
+    session: Session, tmp_path: Path
+) -> None:
+    recs = _records()
+    start = UTCDateTime(2025, 6, 1, 10).timestamp
+    keys = [ChannelKey("TJ", "SAREZ", "", c) for c in ("HHZ", "HHN", "HHE")]
+    archive = SdsArchive(tmp_path, max_open=2)
+    for rec in recs[:4]:
+        for key in keys:
+            archive.append(session, key=key, starttime=start, record=rec)
+    archive.store_index(session, now=NOW)
+    archive.committed()
+    assert len(archive._open) <= 2
+    archive.close()
+    for key in keys:
+        assert (tmp_path / sds_path(key, start)).read_bytes() == b"".join(recs[:4])
