@@ -146,6 +146,25 @@ def test_a_restarted_pipeline_does_not_redo_what_was_stored(
     assert day_file.read_bytes() == b"".join(recs[:8])
 
 
+def test_a_station_handed_over_and_back_between_workers_loses_no_record(
+    factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Worker A holds SAREZ, its lease passes to worker B, then back to A: the archive holds
+    every record once, in order, and A does not take B's records for a repeat or a leftover."""
+    recs = records(quake_trace("SAREZ", 40.0, np.random.default_rng(5)))
+    a, b = _pipeline(factory, tmp_path), _pipeline(factory, tmp_path)
+    for start, end, pipeline in ((0, 4, a), (4, 9, b), (9, 12, a)):
+        pipeline.resync()  # what the worker does when the stations it holds change
+        pipeline.handle_many([Packet("TJ_SAREZ", i + 1, recs[i]) for i in range(start, end)])
+    a.close()
+    b.close()
+    assert a.counts["records"] == 7
+    assert b.counts["records"] == 5
+    assert a.counts["repeated"] == b.counts["repeated"] == 0
+    day_file = tmp_path / sds_path(ChannelKey("TJ", "SAREZ", "", "HHZ"), T0.timestamp)
+    assert day_file.read_bytes() == b"".join(recs[:12])
+
+
 def test_wrong_rate_and_future_records_are_archived_not_processed(
     factory: sessionmaker[Session], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
