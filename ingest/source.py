@@ -38,6 +38,27 @@ _PROTOCOLS: dict[str, SeedLinkProtocol | None] = {
 }
 
 
+V3_SEQ_MASK = 0xFFFFFF
+"""SeedLink v3 sequence numbers are six hex digits: a resume asks for ``(last + 1) & FFFFFF``."""
+
+
+class _Client(SeedLink):
+    """EarthScope's client, with v3 resume sequences wrapped past FFFFFF.
+
+    seedlink-client 0.2.0 resumes a v3 stream with ``DATA <last + 1>`` unmasked, so after a
+    packet numbered FFFFFF it asks for 1000000, which a v3 server refuses: that station
+    would never resume (about every 4 months at 100 sps). Before each negotiation over v3 the
+    streams' last sequences are wrapped as libslink does, so the request is for 000000.
+    """
+
+    def negotiate(self) -> None:
+        if self.protocol is SeedLinkProtocol.V3:
+            for stream in self.streams:  # the list is a copy, its Stream objects are not
+                if stream.seqnum is not None and stream.seqnum >= V3_SEQ_MASK:
+                    stream.seqnum = ((stream.seqnum + 1) & V3_SEQ_MASK) - 1
+        super().negotiate()
+
+
 class SeedLinkSource:
     """Packets from one SeedLink server, resuming each station from its stored position.
 
@@ -82,7 +103,7 @@ class SeedLinkSource:
         self._max_backoff_s = max_backoff_s
         self._only: str | None = None
         self._dropped: set[str] = set()
-        self._client = SeedLink.from_server_string(
+        self._client = _Client.from_server_string(
             address,
             timeout=10.0,
             protocol=_PROTOCOLS[protocol],

@@ -46,9 +46,17 @@ class Ring:
 
     # -- stations --------------------------------------------------------------------------
 
-    def add_station(self, network: str, station: str, description: str = "") -> None:
+    def add_station(
+        self, network: str, station: str, description: str = "", *, next_seq: int | None = None
+    ) -> None:
+        """Know a station before its first record; ``next_seq`` (1 .. FFFFFF) sets the
+        sequence number its next record gets (a drill of the wrap past FFFFFF)."""
         st = self._stations.setdefault((network, station), _Station())
         st.description = description or st.description
+        if next_seq is not None:
+            if not 1 <= next_seq <= SEQ_MODULUS:
+                raise ValueError(f"next_seq must be 1 .. {SEQ_MODULUS:X}, got {next_seq:X}")
+            st.next_seq = next_seq
 
     @property
     def station_keys(self) -> list[tuple[str, str]]:
