@@ -3,10 +3,9 @@ the packets after it, from Larza's feed over a real loopback socket."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-
-import threading
 
 import pytest
 
