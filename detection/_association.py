@@ -179,6 +179,11 @@ class Associator:
         """The preliminary events, in order of event key."""
         return tuple(self._event(g, "preliminary") for g in self._groups if g.event_key >= 0)
 
+    def add_positions(self, positions: Mapping[str, tuple[float, float]]) -> None:
+        """Learn (or correct) stations' latitude and longitude for the travel-time check."""
+        self._positions.update(positions)
+        self._bounds = {k: v for k, v in self._bounds.items() if not set(k) & set(positions)}
+
     @property
     def open_pick_keys(self) -> frozenset[int]:
         """Keys of the picks in groups still open: the only ones a later event can name."""

@@ -52,6 +52,12 @@ class Detecting:
         )
         self._detectors: dict[ChannelKey, tuple[StreamingDetector, str]] = {}
 
+    def add_positions(self, positions: Mapping[str, tuple[float, float]]) -> None:
+        """Stations added to the inventory while running (``NET.STA`` -> latitude,
+        longitude); ignored when the association does not check travel times."""
+        if self._config.association.travel_times:
+            self._associator.add_positions(positions)
+
     @property
     def open_pick_keys(self) -> frozenset[int]:
         """Keys of the detections that a later event may still name."""

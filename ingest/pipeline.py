@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,6 +38,13 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 FUTURE_TOLERANCE_S = 10.0  # a record ending later than this after its arrival is refused
+
+
+def _positions(channels: Mapping[ChannelKey, Channel]) -> dict[str, tuple[float, float]]:
+    return {
+        f"{k.network}.{k.station}": (c.station.latitude, c.station.longitude)
+        for k, c in channels.items()
+    }
 
 
 def _utc(seconds: float) -> datetime:
@@ -78,11 +85,7 @@ class Pipeline:
         self._last_end: dict[ChannelKey, float] = {}
         self._load_last_ends()
         self.monitor = HealthMonitor(config, self._channels) if health else None
-        positions = {
-            f"{k.network}.{k.station}": (c.station.latitude, c.station.longitude)
-            for k, c in self._channels.items()
-        }
-        self._detecting = Detecting(config, positions)
+        self._detecting = Detecting(config, _positions(self._channels))
 
     def _load_last_ends(self) -> None:
         with self._factory() as session:
@@ -94,6 +97,18 @@ class Pipeline:
             for key, c in self._channels.items()
             if c.id in statuses
         }
+
+    def refresh_channels(self) -> int:
+        """Re-read the inventory's channels (stations imported while running); returns how
+        many channels are new. Channels already known keep their running state."""
+        with self._factory() as session:
+            latest = channel_index(session)
+        added = {k: c for k, c in latest.items() if k not in self._channels}
+        self._channels.update(latest)  # the health monitor shares this mapping
+        self._unknown -= set(added)
+        if added:
+            self._detecting.add_positions(_positions(added))
+        return len(added)
 
     def resync(self) -> None:
         """Re-read what other workers may have changed: the stations held have changed

@@ -32,6 +32,9 @@ class WorkerSettings(BaseSettings):
     lease_ttl_s: float = Field(
         30.0, ge=3, description="a dead worker's stations are taken over after this long"
     )
+    inventory_interval_s: float = Field(
+        60.0, gt=0, description="look for stations and channels added to the inventory this often"
+    )
     config: str = Field(
         "", description="larza.toml: detector profiles, association, health thresholds"
     )

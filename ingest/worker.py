@@ -4,7 +4,9 @@ Threads: a reader thread owns the SeedLink client and fills a bounded queue; the
 takes batches from the queue and stores each batch in one transaction. Every
 ``lease_ttl_s / 3`` seconds the main thread renews its station leases; when the set of
 stations it holds changes (a worker joined or died), the reader is restarted for the new set,
-resuming each station from its stored sequence number.
+resuming each station from its stored sequence number. Every ``inventory_interval_s`` it
+also reads the inventory again: stations imported since it started join the ones it leases
+(unless ``LARZA_STATIONS`` fixes the list), and new channels are processed from then on.
 """
 
 from __future__ import annotations
@@ -149,16 +151,11 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
     config = load_config(Path(settings.config) if settings.config else None)
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
-    with factory() as session:
-        wanted = settings.station_list() or [
-            (s.network.code, s.code) for s in list_stations(session)
-        ]
+    listed = settings.station_list()
+    wanted = listed or _inventory_stations(factory)
     if not wanted:
         raise SystemExit("no stations to ingest: import an inventory first (larza stations import)")
-    with factory() as session, session.begin():
-        added = ensure_channels(session, wanted=_soh_channels(config, wanted))
-    if added:
-        log.info("worker %s: %d state-of-health channels added from %s", name, added, config.source)
+    _add_soh_channels(factory, config, wanted, name)
     pipeline = _make_pipeline(settings, factory, config)
     state_every = config.health.state_interval_s
     ttl = timedelta(seconds=settings.lease_ttl_s)
@@ -167,10 +164,16 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
     started = time.monotonic()
     reader: Readers | None = None
     next_renewal = 0.0
+    next_inventory = time.monotonic() + settings.inventory_interval_s
     next_states = time.monotonic() + min(state_every, 2.0)
     valid_until = 0.0
     try:
         while True:
+            if time.monotonic() >= next_inventory:
+                grown = _follow_inventory(factory, config, pipeline, wanted, listed, name)
+                if grown != wanted:
+                    wanted, next_renewal = grown, 0.0  # compete for the new stations now
+                next_inventory = time.monotonic() + settings.inventory_interval_s
             if time.monotonic() >= next_renewal:
                 held = _renew(factory, name, wanted, ttl)
                 valid_until = time.monotonic() + settings.lease_ttl_s
@@ -214,6 +217,44 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
             time.monotonic() - started,
             dict(pipeline.counts),
         )
+
+
+def _inventory_stations(factory: sessionmaker[Session]) -> list[StationCode]:
+    with factory() as session:
+        return [(s.network.code, s.code) for s in list_stations(session)]
+
+
+def _add_soh_channels(
+    factory: sessionmaker[Session], config: LarzaConfig, stations: list[StationCode], name: str
+) -> None:
+    with factory() as session, session.begin():
+        added = ensure_channels(session, wanted=_soh_channels(config, stations))
+    if added:
+        log.info("worker %s: %d state-of-health channels added from %s", name, added, config.source)
+
+
+def _follow_inventory(
+    factory: sessionmaker[Session],
+    config: LarzaConfig,
+    pipeline: Pipeline,
+    wanted: list[StationCode],
+    listed: list[StationCode],
+    name: str,
+) -> list[StationCode]:
+    """Follow the inventory while running: stations imported since the worker started (through
+    the API or the CLI) join the ones it competes for, unless ``--stations`` fixed the list;
+    new channels of any station are processed from then on. Nothing is dropped while running.
+    """
+    new = [] if listed else sorted(set(_inventory_stations(factory)) - set(wanted))
+    if new:
+        _add_soh_channels(factory, config, new, name)
+    channels = pipeline.refresh_channels()
+    if new or channels:
+        stations = ", ".join(f"{n}.{s}" for n, s in new) or "none"
+        log.info(
+            "worker %s: new in the inventory: stations %s, %d channels", name, stations, channels
+        )
+    return [*wanted, *new]
 
 
 def _soh_channels(
