@@ -5,11 +5,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from stations.operations import COMMENT_MAX
 
 T = TypeVar("T")
 
 StationState = Literal["OK", "DEGRADED", "DOWN", "UNKNOWN"]
+TEXT_MAX = COMMENT_MAX
+"""Longest acknowledgement comment or maintenance note."""
+
+
+class AcknowledgedOut(BaseModel):
+    by: str = Field(description="name of the API key that acknowledged")
+    at: datetime
+    comment: str
+
+
+class MaintenanceOut(BaseModel):
+    on: bool = Field(description="the station is in maintenance (its state is still evaluated)")
+    note: str | None
+    by: str = Field(description="name of the API key that last changed it")
+    since: datetime = Field(description="when the station went into (or out of) maintenance")
+    updated_at: datetime = Field(description="when it was last changed")
 
 
 class ChannelOut(BaseModel):
@@ -49,7 +67,63 @@ class StationOut(BaseModel):
     )
     last_sample_time: datetime | None
     data_latency_s: float | None
+    acknowledged: AcknowledgedOut | None = Field(
+        description="an operator's acknowledgement of the current state; null when none"
+    )
+    maintenance: MaintenanceOut | None = Field(
+        description="maintenance set by an operator; null when never set"
+    )
     channels: list[ChannelOut]
+
+
+class StationPatch(BaseModel):
+    """A partial update: what is left out (or a null ``maintenance``) stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    maintenance: bool | None = Field(
+        None, description="true: in maintenance (e.g. a field visit); false: out of it"
+    )
+    note: str | None = Field(
+        None,
+        min_length=1,
+        max_length=TEXT_MAX,
+        pattern=r"\S",
+        description="about the maintenance; null clears it",
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> StationPatch:
+        if self.maintenance is None and "note" not in self.model_fields_set:
+            raise ValueError("send 'maintenance', 'note' or both")
+        return self
+
+
+class ImportOut(BaseModel):
+    name: str = Field(description="the name the document is kept under")
+    networks: int
+    stations: int
+    channels: int
+    station_ids: list[str] = Field(description="NET.STA of each station imported")
+
+
+class AcknowledgementIn(BaseModel):
+    comment: str = Field(
+        min_length=1,
+        max_length=TEXT_MAX,
+        pattern=r"\S",
+        description="e.g. who is on it and what comes next",
+    )
+
+
+class AcknowledgementOut(BaseModel):
+    id: int
+    station: str = Field(description="NET.STA")
+    state: StationState = Field(description="the state acknowledged")
+    state_change_id: int = Field(description="the state change that began that state")
+    comment: str
+    by: str = Field(description="name of the API key that acknowledged")
+    at: datetime
 
 
 class StateChangeOut(BaseModel):
@@ -59,6 +133,9 @@ class StateChangeOut(BaseModel):
     from_state: StationState
     to_state: StationState
     reason: str
+    acknowledged: AcknowledgedOut | None = Field(
+        None, description="an operator's acknowledgement of the state it began; null when none"
+    )
 
 
 class SnapshotOut(BaseModel):

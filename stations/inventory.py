@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from obspy import read_inventory
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select
 from sqlalchemy.orm import Session
 
 from stations.errors import InventoryError
@@ -28,6 +28,7 @@ __all__ = [
     "current_inventory",
     "default_inventory_path",
     "import_stationxml",
+    "import_stationxml_bytes",
     "parse_stationxml",
 ]
 
@@ -41,6 +42,8 @@ class ImportSummary:
     networks: int
     stations: int
     channels: int
+    station_ids: tuple[str, ...] = ()
+    """``NET.STA`` of each station imported, in document order."""
 
 
 def default_inventory_path() -> Path:
@@ -92,23 +95,80 @@ def import_stationxml(
         data = path.read_bytes()
     except OSError as e:
         raise InventoryError(source, f"cannot read the file: {e.strerror or e}") from e
+    return _import(session, data, source=source, name=path.name, now=now, api_key_id=None)
+
+
+def import_stationxml_bytes(
+    session: Session,
+    data: bytes,
+    *,
+    name: str,
+    api_key_id: int | None = None,
+    now: datetime | None = None,
+) -> ImportSummary:
+    """:func:`import_stationxml` of a document received whole (an upload) from the holder of
+    API key ``api_key_id``. ``name`` stands for the file name: errors name it, and the
+    document is kept under it (the newest document of each name is the one re-exported)."""
+    return _import(session, data, source=name, name=name, now=now, api_key_id=api_key_id)
+
+
+def _import(
+    session: Session,
+    data: bytes,
+    *,
+    source: str,
+    name: str,
+    now: datetime | None,
+    api_key_id: int | None,
+) -> ImportSummary:
     inventory = parse_stationxml(data, source)
+    _check_lengths(inventory, source)
     document = InventoryDocument(
-        source=path.name, imported_at=now or datetime.now(UTC), xml=data.decode("utf-8", "replace")
+        source=name,
+        imported_at=now or datetime.now(UTC),
+        xml=data.decode("utf-8", "replace"),
+        api_key_id=api_key_id,
     )
     session.add(document)
     session.flush()
     n_sta = n_cha = 0
+    station_ids: list[str] = []
     for net in inventory.networks:
         network = _upsert_network(session, net.code, net.description)
         for sta in _latest_epochs(net.stations):
             station = _upsert_station(session, network, sta, source)
             n_sta += 1
+            station_ids.append(f"{network.code}.{station.code}")
             for cha in _latest_epochs(sta.channels, key=lambda c: (c.location_code, c.code)):
                 _upsert_channel(session, station, cha, document.id, source)
                 n_cha += 1
     session.flush()
-    return ImportSummary(source, len(inventory.networks), n_sta, n_cha)
+    return ImportSummary(source, len(inventory.networks), n_sta, n_cha, tuple(station_ids))
+
+
+def _check_lengths(inventory: Any, source: str) -> None:
+    """Refuse a code or text longer than its column, before anything is written (PostgreSQL
+    would refuse it part-way; SQLite would keep it)."""
+    for net in inventory.networks:
+        _fits(source, "network code", net.code, Network, "code")
+        _fits(source, f"description of {net.code}", net.description, Network, "description")
+        for sta in net.stations:
+            _fits(source, f"station code in {net.code}", sta.code, Station, "code")
+            name = f"{net.code}.{sta.code}"
+            site = sta.site.name if sta.site is not None else None
+            _fits(source, f"site name of {name}", site, Station, "site_name")
+            for cha in sta.channels:
+                _fits(source, f"location code in {name}", cha.location_code, Channel, "location")
+                sensitivity = cha.response.instrument_sensitivity if cha.response else None
+                unit = None if sensitivity is None else sensitivity.input_units
+                _fits(source, f"unit of {name}.{cha.code}", unit, Channel, "sensitivity_unit")
+
+
+def _fits(source: str, what: str, value: str | None, table: Any, column: str) -> None:
+    kind = table.__table__.c[column].type
+    length = kind.length if isinstance(kind, String) else None
+    if value is not None and length is not None and len(value) > length:
+        raise InventoryError(source, f"{what} {value[:60]!r} is longer than {length} characters")
 
 
 def _latest_epochs(items: list[Any], key: Any = None) -> list[Any]:

@@ -1,4 +1,5 @@
-"""The tables: networks, stations, channels, stream state, detections, events, health.
+"""The tables: networks, stations, channels, stream state, detections, events, health,
+and what operators write (API keys, webhooks, acknowledgements, maintenance).
 
 Every time is timezone-aware UTC. Relationships are ``lazy="raise"``: queries say what
 they load.
@@ -76,6 +77,9 @@ class InventoryDocument(Base):
     source: Mapped[str] = mapped_column(String(500))
     imported_at: Mapped[UtcTime]
     xml: Mapped[str] = mapped_column(Text)
+    api_key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_key.id"), comment="who imported it through the API; null: the CLI"
+    )
 
 
 class Network(Base):
@@ -315,3 +319,39 @@ class Webhook(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(1000))
+
+
+class Acknowledgement(Base):
+    """An operator on duty saw a station's state and is on it ("I've seen it").
+
+    It points at the state change that began the state it acknowledges: the station's next
+    change leaves it unacknowledged again. One per state change; ``api_key_id`` and
+    ``created_at`` record who wrote it and when.
+    """
+
+    __tablename__ = "acknowledgement"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("station.id"), index=True)
+    state_change_id: Mapped[int] = mapped_column(ForeignKey("state_change.id"), unique=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_key.id"))
+    comment: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[UtcTime]
+    state_change: Mapped[StateChange] = relationship(lazy="raise")
+    api_key: Mapped[ApiKey] = relationship(lazy="raise")
+
+
+class StationMaintenance(Base):
+    """A station an operator put in maintenance (a field visit), or took out, with a note.
+
+    Only shown: the station's state is still evaluated and stored as usual. ``since`` is
+    when ``active`` last changed; ``api_key_id`` and ``updated_at`` record the last write.
+    """
+
+    __tablename__ = "station_maintenance"
+    station_id: Mapped[int] = mapped_column(ForeignKey("station.id"), primary_key=True)
+    active: Mapped[bool]
+    note: Mapped[str | None] = mapped_column(String(1000))
+    since: Mapped[UtcTime]
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_key.id"))
+    updated_at: Mapped[UtcTime]
+    api_key: Mapped[ApiKey] = relationship(lazy="raise")

@@ -1,5 +1,8 @@
 """Webhooks and the reading of the change log for its consumers (webhooks, the SSE stream).
 
+A webhook belongs to the API key that registered it: a key sees and deletes its own
+webhooks only (and those registered before webhooks had owners, which every key sees).
+
 A webhook's ``cursor`` is the last change its receiver acknowledged. Delivery claims a due
 webhook, sends the changes after its cursor and records the outcome: the cursor moves on
 an acknowledgement; otherwise the failure is counted and the next attempt put off.
@@ -164,21 +167,33 @@ def create_webhook(
     return webhook
 
 
-def list_webhooks(session: Session) -> Sequence[Webhook]:
-    return session.scalars(select(Webhook).order_by(Webhook.id)).all()
+def _visible_to(api_key_id: int) -> ColumnElement[bool]:
+    return or_(Webhook.api_key_id == api_key_id, Webhook.api_key_id.is_(None))
 
 
-def get_webhook(session: Session, *, webhook_id: int) -> Webhook:
-    found = session.get(Webhook, webhook_id)
+def list_webhooks(session: Session, *, api_key_id: int) -> Sequence[Webhook]:
+    """The webhooks the key ``api_key_id`` registered, and those registered before webhooks
+    had owners (no key): a key sees no other key's webhooks."""
+    stmt = select(Webhook).where(_visible_to(api_key_id)).order_by(Webhook.id)
+    return session.scalars(stmt).all()
+
+
+def get_webhook(session: Session, *, webhook_id: int, api_key_id: int) -> Webhook:
+    """One webhook the key ``api_key_id`` may see; another key's is ``NotFoundError`` (as if it
+    did not exist)."""
+    stmt = select(Webhook).where(Webhook.id == webhook_id, _visible_to(api_key_id))
+    found = session.scalars(stmt).one_or_none()
     if found is None:
         raise NotFoundError("webhook", str(webhook_id))
     return found
 
 
-def delete_webhook(session: Session, *, webhook_id: int) -> None:
-    """Delete a webhook; a delivery in progress finishes first (on PostgreSQL it holds the
-    row's lock)."""
-    result = session.execute(delete(Webhook).where(Webhook.id == webhook_id))
+def delete_webhook(session: Session, *, webhook_id: int, api_key_id: int) -> None:
+    """Delete a webhook the key ``api_key_id`` may see (another key's is ``NotFoundError``);
+    a delivery in progress finishes first (on PostgreSQL it holds the row's lock)."""
+    result = session.execute(
+        delete(Webhook).where(Webhook.id == webhook_id, _visible_to(api_key_id))
+    )
     if not getattr(result, "rowcount", 0):
         raise NotFoundError("webhook", str(webhook_id))
     session.flush()

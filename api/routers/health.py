@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from api.deps import SessionDep, SettingsDep
 from api.etag import etag_response
 from api.pagination import After, Limit, checked_window, next_link
-from api.routers.stations import change_out
+from api.routers.stations import changes_out
 from api.schemas import Page, SnapshotOut, StateChangeOut
 from stations.errors import NotFoundError
 from stations.health import health_history, list_state_changes
@@ -37,7 +37,7 @@ def state_changes(
 ) -> Response:
     start, end = checked_window(start, end, limit, settings.page_size_max)
     found = list_state_changes(session, start=start, end=end, after_id=after, limit=limit)
-    items = [change_out(c) for c in found]
+    items = changes_out(session, found)
     page = Page[StateChangeOut](
         items=items, next=next_link(request, items[-1].id if items else None)
     )

@@ -1,5 +1,6 @@
 """``/api/v1/stations``: every station with its state, reason and channels' health; one
-station; its state-change history.
+station; its state-change history. And what operators write, with an API key: StationXML
+imports, maintenance with a note, acknowledgements of a station's state.
 
 States come from the ingest worker's health evaluation (stored each few seconds). When no
 worker has evaluated a station for ``stale_after_s``, the stored state cannot be trusted: the
@@ -8,23 +9,68 @@ station is marked stale and its state is worked out here from data latency alone
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 
+from api.auth import WriteKey
 from api.deps import SessionDep, SettingsDep
 from api.etag import etag_response
 from api.pagination import After, Limit, checked_window, next_link
-from api.schemas import ChannelOut, Page, StateChangeOut, StationOut
+from api.schemas import (
+    AcknowledgedOut,
+    AcknowledgementIn,
+    AcknowledgementOut,
+    ChannelOut,
+    ImportOut,
+    MaintenanceOut,
+    Page,
+    StateChangeOut,
+    StationOut,
+    StationPatch,
+)
 from api.settings import ApiSettings
 from api.state import station_verdict
 from stations.health import channel_healths, list_state_changes, station_states
-from stations.models import ChannelHealth, ChannelStatus, StateChange, Station, StationHealth
+from stations.inventory import import_stationxml_bytes
+from stations.models import (
+    Acknowledgement,
+    ChannelHealth,
+    ChannelStatus,
+    StateChange,
+    Station,
+    StationHealth,
+    StationMaintenance,
+)
+from stations.operations import (
+    UNCHANGED,
+    AcknowledgementConflict,
+    acknowledge_state,
+    acknowledgements_of,
+    current_acknowledgements,
+    list_acknowledgements,
+    maintenances,
+    set_maintenance,
+)
 from stations.queries import channel_statuses, get_station, list_stations
 
 router = APIRouter(prefix="/api/v1/stations", tags=["stations"])
+
+StationId = Annotated[
+    str,
+    Path(description="NET.STA, e.g. TJ.SAREZ", pattern=r"^[A-Za-z0-9]{1,8}\.[A-Za-z0-9]{1,8}$"),
+]
+STATIONXML_MAX_BYTES = 10 * 1024 * 1024
+"""Largest StationXML document a POST may send (a network with responses is a few MB)."""
+XML_TYPES = ("application/xml", "text/xml")
+_WRITE: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no API key sent"},
+    403: {"description": "the API key is not valid or is revoked"},
+}
+_NO_STATION: dict[int | str, dict[str, Any]] = {404: {"description": "no such station"}}
 
 
 @dataclass(frozen=True)
@@ -34,14 +80,41 @@ class Known:
     statuses: dict[int, ChannelStatus]
     channels: dict[int, ChannelHealth]
     stations: dict[int, StationHealth]
+    acknowledged: dict[int, Acknowledgement]
+    maintenance: dict[int, StationMaintenance]
 
 
 def known_health(session: SessionDep, stations: list[Station]) -> Known:
     ids = [c.id for s in stations for c in s.channels]
+    station_ids = [s.id for s in stations]
     return Known(
         channel_statuses(session, channel_ids=ids),
         channel_healths(session, channel_ids=ids),
         station_states(session),
+        current_acknowledgements(session, station_ids=station_ids),
+        maintenances(session, station_ids=station_ids),
+    )
+
+
+def acknowledged_out(acknowledgement: Acknowledgement | None) -> AcknowledgedOut | None:
+    if acknowledgement is None:
+        return None
+    return AcknowledgedOut(
+        by=acknowledgement.api_key.name,
+        at=acknowledgement.created_at,
+        comment=acknowledgement.comment,
+    )
+
+
+def maintenance_out(maintenance: StationMaintenance | None) -> MaintenanceOut | None:
+    if maintenance is None:
+        return None
+    return MaintenanceOut(
+        on=maintenance.active,
+        note=maintenance.note,
+        by=maintenance.api_key.name,
+        since=maintenance.since,
+        updated_at=maintenance.updated_at,
     )
 
 
@@ -100,6 +173,8 @@ def station_view(
         stale=not fresh,
         last_sample_time=newest,
         data_latency_s=(now - newest).total_seconds() if newest else None,
+        acknowledged=acknowledged_out(known.acknowledged.get(station.id)),
+        maintenance=maintenance_out(known.maintenance.get(station.id)),
         channels=channels,
     )
 
@@ -116,21 +191,183 @@ def stations_index(session: SessionDep, settings: SettingsDep) -> list[StationOu
     "/{station_id}",
     response_model=StationOut,
     summary="One station",
-    responses={404: {"description": "no such station"}},
+    responses=_NO_STATION,
 )
-def station_detail(
-    session: SessionDep,
-    settings: SettingsDep,
-    station_id: str = Path(
-        description="NET.STA, e.g. TJ.SAREZ", pattern=r"^[A-Za-z0-9]{1,8}\.[A-Za-z0-9]{1,8}$"
-    ),
-) -> StationOut:
+def station_detail(session: SessionDep, settings: SettingsDep, station_id: StationId) -> StationOut:
     network, code = station_id.upper().split(".")
     station = get_station(session, network=network, station=code)
     return station_view(station, known_health(session, [station]), datetime.now(UTC), settings)
 
 
-def change_out(change: StateChange) -> StateChangeOut:
+async def stationxml_body(request: Request) -> bytes:
+    """The request's body, an XML document of at most ``STATIONXML_MAX_BYTES``.
+
+    A declared ``Content-Length`` over the limit is refused before reading; a body sent
+    without one is refused as soon as it passes the limit."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type not in XML_TYPES:
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            f"send StationXML as {' or '.join(XML_TYPES)}, got {media_type or 'no Content-Type'}",
+        )
+    too_large = HTTPException(
+        status.HTTP_413_CONTENT_TOO_LARGE,
+        f"a StationXML document may have at most {STATIONXML_MAX_BYTES} bytes",
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > STATIONXML_MAX_BYTES:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > STATIONXML_MAX_BYTES:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "",
+    response_model=ImportOut,
+    summary="Import StationXML: add or update its networks, stations and channels",
+    description="As `larza stations import FILE` does: the document whole, or nothing of it. "
+    "Of several epochs of a station or channel, the one starting last is kept.",
+    responses={
+        **_WRITE,
+        400: {"description": "not valid StationXML (the message says why)"},
+        413: {"description": f"the document is larger than {STATIONXML_MAX_BYTES} bytes"},
+        415: {"description": "the body is not sent as application/xml or text/xml"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "a StationXML document",
+            "content": {t: {"schema": {"type": "string"}} for t in XML_TYPES},
+        }
+    },
+)
+def stations_import(
+    session: SessionDep,
+    key: WriteKey,
+    body: Annotated[bytes, Depends(stationxml_body)],
+    name: Annotated[
+        str,
+        Query(
+            pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$",
+            description="the document's name, as a file name: a later import under the same "
+            "name replaces it in /fdsnws/station",
+        ),
+    ] = "api.xml",
+) -> ImportOut:
+    with session.begin_nested():  # whole or nothing, even inside a caller's transaction
+        summary = import_stationxml_bytes(
+            session, body, name=name, api_key_id=key.id, now=datetime.now(UTC)
+        )
+    session.commit()
+    return ImportOut(
+        name=summary.source,
+        networks=summary.networks,
+        stations=summary.stations,
+        channels=summary.channels,
+        station_ids=list(summary.station_ids),
+    )
+
+
+@router.patch(
+    "/{station_id}",
+    response_model=StationOut,
+    summary="Put a station in maintenance or take it out, with a note",
+    description="Fields left out stay as they are; `note: null` clears the note. A station "
+    "in maintenance is evaluated as usual: maintenance is only shown.",
+    responses={**_WRITE, **_NO_STATION},
+)
+def station_patch(
+    session: SessionDep,
+    settings: SettingsDep,
+    key: WriteKey,
+    station_id: StationId,
+    body: StationPatch,
+) -> StationOut:
+    network, code = station_id.upper().split(".")
+    set_maintenance(
+        session,
+        network=network,
+        station=code,
+        api_key_id=key.id,
+        now=datetime.now(UTC),
+        active=UNCHANGED if body.maintenance is None else body.maintenance,
+        note=body.note if "note" in body.model_fields_set else UNCHANGED,
+    )
+    session.commit()
+    station = get_station(session, network=network, station=code)
+    return station_view(station, known_health(session, [station]), datetime.now(UTC), settings)
+
+
+def acknowledgement_out(station: str, acknowledgement: Acknowledgement) -> AcknowledgementOut:
+    return AcknowledgementOut(
+        id=acknowledgement.id,
+        station=station,
+        state=acknowledgement.state_change.to_state.value,
+        state_change_id=acknowledgement.state_change_id,
+        comment=acknowledgement.comment,
+        by=acknowledgement.api_key.name,
+        at=acknowledgement.created_at,
+    )
+
+
+@router.post(
+    "/{station_id}/acknowledgements",
+    response_model=AcknowledgementOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Acknowledge a station's current state: seen, someone is on it",
+    description="Acknowledges the state the station's latest state change began; its next "
+    "change leaves it unacknowledged again.",
+    responses={
+        **_WRITE,
+        **_NO_STATION,
+        409: {"description": "the station is OK, has no state yet, or is acknowledged already"},
+    },
+)
+def acknowledgement_create(
+    session: SessionDep, key: WriteKey, station_id: StationId, body: AcknowledgementIn
+) -> AcknowledgementOut:
+    network, code = station_id.upper().split(".")
+    try:
+        acknowledgement = acknowledge_state(
+            session,
+            network=network,
+            station=code,
+            api_key_id=key.id,
+            comment=body.comment,
+            now=datetime.now(UTC),
+        )
+    except AcknowledgementConflict as e:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(e)) from e
+    out = acknowledgement_out(f"{network}.{code}", acknowledgement)
+    session.commit()
+    return out
+
+
+@router.get(
+    "/{station_id}/acknowledgements",
+    response_model=list[AcknowledgementOut],
+    summary="A station's acknowledgements, newest first",
+    responses=_NO_STATION,
+)
+def acknowledgements_index(
+    session: SessionDep, settings: SettingsDep, station_id: StationId, limit: Limit = 100
+) -> list[AcknowledgementOut]:
+    checked_window(None, None, limit, settings.page_size_max)
+    network, code = station_id.upper().split(".")
+    station = get_station(session, network=network, station=code)
+    found = list_acknowledgements(session, station_id=station.id, limit=limit)
+    return [acknowledgement_out(f"{network}.{code}", a) for a in found]
+
+
+def change_out(
+    change: StateChange, acknowledgement: Acknowledgement | None = None
+) -> StateChangeOut:
     return StateChangeOut(
         id=change.id,
         station=f"{change.station.network.code}.{change.station.code}",
@@ -138,7 +375,14 @@ def change_out(change: StateChange) -> StateChangeOut:
         from_state=change.from_state.value,
         to_state=change.to_state.value,
         reason=change.reason,
+        acknowledged=acknowledged_out(acknowledgement),
     )
+
+
+def changes_out(session: SessionDep, changes: Sequence[StateChange]) -> list[StateChangeOut]:
+    """State changes with the acknowledgement of each that has one."""
+    acknowledged = acknowledgements_of(session, state_change_ids=[c.id for c in changes])
+    return [change_out(c, acknowledged.get(c.id)) for c in changes]
 
 
 @router.get(
@@ -151,9 +395,7 @@ def station_history(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    station_id: str = Path(
-        description="NET.STA, e.g. TJ.SAREZ", pattern=r"^[A-Za-z0-9]{1,8}\.[A-Za-z0-9]{1,8}$"
-    ),
+    station_id: StationId,
     start: Annotated[datetime | None, Query(description="changes at or after")] = None,
     end: Annotated[datetime | None, Query(description="changes before")] = None,
     after: After = None,
@@ -165,7 +407,7 @@ def station_history(
     found = list_state_changes(
         session, station_ids=[station.id], start=start, end=end, after_id=after, limit=limit
     )
-    items = [change_out(c) for c in found]
+    items = changes_out(session, found)
     page = Page[StateChangeOut](
         items=items, next=next_link(request, items[-1].id if items else None)
     )

@@ -1,5 +1,8 @@
 """``/api/v1/webhooks``: receivers that Larza POSTs changes to (an API key is needed).
 
+A key sees, reads and deletes the webhooks it registered only; another key's webhook is a
+404, as if it did not exist. Webhooks registered before they had owners are every key's.
+
 Each delivery is one JSON body ``{"webhook": id, "changes": [{"id", "kind", "time",
 "data"}, ...]}`` signed with the webhook's secret in ``X-Larza-Signature: sha256=<hex>``
 (HMAC-SHA256 of the exact body bytes); ``X-Larza-Delivery`` names the first and last change
@@ -76,30 +79,30 @@ def webhook_create(body: WebhookIn, session: SessionDep, key: WriteKey) -> Webho
 @router.get(
     "",
     response_model=list[WebhookOut],
-    summary="Every webhook with its delivery state (secrets are never shown)",
+    summary="The key's webhooks with their delivery state (secrets are never shown)",
     responses=_UNAUTHORIZED,
 )
-def webhooks_index(session: SessionDep, _key: WriteKey) -> list[WebhookOut]:
-    return [webhook_out(w) for w in list_webhooks(session)]
+def webhooks_index(session: SessionDep, key: WriteKey) -> list[WebhookOut]:
+    return [webhook_out(w) for w in list_webhooks(session, api_key_id=key.id)]
 
 
 @router.get(
     "/{webhook_id}",
     response_model=WebhookOut,
     summary="One webhook with its delivery state",
-    responses={**_UNAUTHORIZED, 404: {"description": "no such webhook"}},
+    responses={**_UNAUTHORIZED, 404: {"description": "no such webhook, or another key's"}},
 )
-def webhook_detail(session: SessionDep, _key: WriteKey, webhook_id: WebhookId) -> WebhookOut:
-    return webhook_out(get_webhook(session, webhook_id=webhook_id))
+def webhook_detail(session: SessionDep, key: WriteKey, webhook_id: WebhookId) -> WebhookOut:
+    return webhook_out(get_webhook(session, webhook_id=webhook_id, api_key_id=key.id))
 
 
 @router.delete(
     "/{webhook_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Stop delivering to a webhook and forget it",
-    responses={**_UNAUTHORIZED, 404: {"description": "no such webhook"}},
+    responses={**_UNAUTHORIZED, 404: {"description": "no such webhook, or another key's"}},
 )
-def webhook_delete(session: SessionDep, _key: WriteKey, webhook_id: WebhookId) -> Response:
-    delete_webhook(session, webhook_id=webhook_id)
+def webhook_delete(session: SessionDep, key: WriteKey, webhook_id: WebhookId) -> Response:
+    delete_webhook(session, webhook_id=webhook_id, api_key_id=key.id)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -486,6 +486,16 @@
     return { node: el("div", { class: "controls", role: "group", "aria-label": label }, el("span", { class: "muted", text: `${label}:` }), buttons), get: () => current };
   }
 
+  // What operators wrote: maintenance (while it is on) and the current state's acknowledgement.
+  function operatorNotes(station) {
+    const m = station.maintenance;
+    const a = station.acknowledged;
+    return [
+      m && m.on ? el("p", { class: "operator", id: "maintenance", text: `In maintenance since ${utc(m.since)} (${m.by})${m.note ? `: ${m.note}` : ""}` }) : null,
+      a ? el("p", { class: "operator", id: "acknowledged", text: `Acknowledged by ${a.by} at ${utc(a.at)}: ${a.comment}` }) : null,
+    ];
+  }
+
   async function stationPage(main, id) {
     document.title = `Larza — ${id}`;
     const summary = el("div", { class: "summary", id: "summary" }, el("p", { text: "Loading…" }));
@@ -506,6 +516,7 @@
         summary.replaceChildren(
           ...[badge(station.state), station.stale ? staleBadge() : null].filter(Boolean),
           el("p", { class: "reason", text: station.reason || "All channels healthy." }),
+          ...operatorNotes(station).filter(Boolean),
           el("p", { class: "muted", text: `since ${utc(station.since)} · data latency ${age(station.data_latency_s)} · ${station.latitude.toFixed(2)}°N ${station.longitude.toFixed(2)}°E, ${station.elevation.toFixed(0)} m` }));
         table.replaceChildren(channelTable(station));
         document.getElementById("site").textContent = station.site_name || "";

@@ -21,7 +21,8 @@ import pytest
 from api.settings import ApiSettings
 from stations.apikeys import create_api_key, revoke_api_key
 from stations.db import make_engine, make_session_factory
-from stations.models import HealthState
+from stations.models import ChangeKind, HealthState
+from stations.webhooks import create_webhook
 
 from ..conftest import free_port
 from .test_stream import Serving, Writer, get_json, prepared, serving
@@ -293,3 +294,41 @@ def test_a_failing_receiver_is_retried_and_kinds_are_filtered(
     status, final = call("GET", f"{hooks}/{every['id']}", good)
     assert status == 200
     assert (final["cursor"], final["failures"], final["last_error"]) == (written[-1], 0, None)
+
+
+def test_a_key_sees_and_deletes_only_its_own_webhooks(
+    api: Serving, database: str, keys: tuple[str, str]
+) -> None:
+    good = keys[0]
+    engine = make_engine(database)
+    with make_session_factory(engine)() as s, s.begin():
+        now = datetime.now(UTC)
+        _, other = create_api_key(s, name="another team", now=now)
+        legacy = create_webhook(  # registered before webhooks had owners
+            s,
+            url="http://127.0.0.1:9/legacy",
+            secret="s" * 20,
+            kinds=[ChangeKind.STATE],
+            api_key_id=None,
+            now=now,
+        ).id
+    engine.dispose()
+    hooks = f"{api.url}/api/v1/webhooks"
+    _, mine = call("POST", hooks, good, {"url": "http://127.0.0.1:9/mine"})
+    _, theirs = call("POST", hooks, other, {"url": "http://127.0.0.1:9/theirs"})
+    assert [w["id"] for w in call("GET", hooks, good)[1]] == [legacy, mine["id"]]
+    assert [w["id"] for w in call("GET", hooks, other)[1]] == [legacy, theirs["id"]]
+
+    # Another key's webhook answers exactly as one that does not exist.
+    nowhere = call("GET", f"{hooks}/{theirs['id'] + 1000}", good)
+    for method in ("GET", "DELETE"):
+        status, answer = call(method, f"{hooks}/{theirs['id']}", good)
+        assert (status, answer["detail"]) == (404, f"no webhook '{theirs['id']}'")
+        assert nowhere == (404, {"detail": f"no webhook '{theirs['id'] + 1000}'"})
+    assert call("GET", f"{hooks}/{theirs['id']}", other)[0] == 200  # still there
+    assert call("GET", f"{hooks}/{mine['id']}", other)[0] == 404
+    assert call("GET", f"{hooks}/{legacy}", other)[0] == 200
+    assert call("DELETE", f"{hooks}/{legacy}", good) == (204, None)
+    assert call("GET", f"{hooks}/{legacy}", other)[0] == 404
+    assert call("DELETE", f"{hooks}/{theirs['id']}", other) == (204, None)
+    assert [w["id"] for w in call("GET", hooks, good)[1]] == [mine["id"]]
