@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -36,22 +38,37 @@ def aic(x: ArrayLike) -> Float64Array:
         If ``x`` is not 1-D numeric.
     """
     a = _as_float_1d(x)
-    n = a.size
-    out = np.full(n, np.inf)
-    if n < 4:
-        return out
-    a = a - a.mean()
-    k = np.arange(2, n - 1, dtype=np.float64)  # split points
-    c1 = np.cumsum(a)
-    c2 = np.cumsum(a * a)
-    s1_head, s2_head = c1[1 : n - 2], c2[1 : n - 2]  # sums of a[:k]
-    s1_tail, s2_tail = c1[-1] - s1_head, c2[-1] - s2_head
-    var_head = s2_head / k - (s1_head / k) ** 2
-    var_tail = s2_tail / (n - k) - (s1_tail / (n - k)) ** 2
-    out[2 : n - 1] = k * np.log(np.maximum(var_head, TINY)) + (n - k) * np.log(
-        np.maximum(var_tail, TINY)
-    )
+    out = np.full(a.size, np.inf)
+    if a.size >= 4:
+        out[2 : a.size - 1] = _splits(a)
     return out
+
+
+def _splits(a: Float64Array) -> Float64Array:
+    """AIC of the splits ``k = 2 .. n - 2`` of a float64 window of ``n >= 4`` samples."""
+    n = a.size
+    k, rest = _split_sizes(n)
+    d = a - a.mean()
+    c1 = np.cumsum(d)
+    c2 = np.cumsum(np.square(d, out=d))
+    s1, s2 = c1[1 : n - 2], c2[1 : n - 2]  # sums of a[:k]
+    head = s2 / k - np.square(s1 / k)
+    tail = (c2[-1] - s2) / rest - np.square((c1[-1] - s1) / rest)
+    np.log(np.maximum(head, TINY, out=head), out=head)
+    np.log(np.maximum(tail, TINY, out=tail), out=tail)
+    head *= k
+    tail *= rest
+    head += tail
+    return head
+
+
+@lru_cache(maxsize=16)
+def _split_sizes(n: int) -> tuple[Float64Array, Float64Array]:
+    """Sizes of the head (``k``) and the tail (``n - k``) of each split, read-only."""
+    k = np.arange(2, n - 1, dtype=np.float64)
+    rest = n - k
+    k.flags.writeable = rest.flags.writeable = False
+    return k, rest
 
 
 def aic_pick(x: ArrayLike) -> int:
@@ -67,7 +84,7 @@ def aic_pick(x: ArrayLike) -> int:
     int
         The onset index in ``x``; 0 for a window shorter than four samples.
     """
-    values = aic(x)
-    if values.size < 4:
+    a = _as_float_1d(x)
+    if a.size < 4:
         return 0
-    return int(np.argmin(values))
+    return 2 + int(np.argmin(_splits(a)))
