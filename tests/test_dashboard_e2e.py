@@ -12,22 +12,16 @@ detections; stopping the API must raise the "connection lost" banner.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
-from .conftest import free_port
-from .test_demo_e2e import _larza, _tail
+from .stack import Stack, running_stack, tail
 
 pytestmark = pytest.mark.e2e
 
@@ -60,67 +54,13 @@ min_stations = 2
 T = TypeVar("T")
 
 
-@dataclass
-class Stack:
-    base: str
-    logs: Path
-    feed_started: float  # time.monotonic() when the feed was started
-    api: subprocess.Popen[bytes]
-
-
 @pytest.fixture
 def stack(fresh_database_url: str, tmp_path: Path) -> Iterator[Stack]:
     (tmp_path / "faults.toml").write_text(FAULTS)
-    (tmp_path / "larza.toml").write_text(CONFIG)
-    env = {
-        **os.environ,
-        "LARZA_DATABASE_URL": fresh_database_url,
-        "LARZA_ARCHIVE_DIR": str(tmp_path / "archive"),
-        "LARZA_CONFIG": str(tmp_path / "larza.toml"),
-    }
-    for step in (["db", "migrate"], ["stations", "import", "--default"]):
-        subprocess.run(
-            [sys.executable, "-m", "ingest", *step], env=env, check=True, capture_output=True
-        )
-    sl_port, api_port = free_port(), free_port()
-    feed_args = ["--port", str(sl_port), "--seed", "11", "--event-interval", "30"]
-    started = time.monotonic()
-    procs = [
-        _larza(
-            "feed",
-            *feed_args,
-            "--first-event-after",
-            "10",
-            "--faults",
-            str(tmp_path / "faults.toml"),
-            env=env,
-            log=tmp_path / "feed.log",
-        )
-    ]
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", sl_port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    procs.append(
-        _larza("worker", "--seedlink", f"127.0.0.1:{sl_port}", env=env, log=tmp_path / "worker.log")
-    )
-    api = _larza("api", "--port", str(api_port), env=env, log=tmp_path / "api.log")
-    procs.append(api)
-    try:
-        yield Stack(f"http://127.0.0.1:{api_port}", tmp_path, started, api)
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+    feed = ["--seed", "11", "--event-interval", "30", "--first-event-after", "10"]
+    feed += ["--faults", str(tmp_path / "faults.toml")]
+    with running_stack(fresh_database_url, tmp_path, feed, archive=True, config=CONFIG) as running:
+        yield running
 
 
 @pytest.fixture
@@ -165,7 +105,7 @@ def _wait(what: str, timeout: float, probe: Callable[[], T | None], logs: Path) 
         if last:
             return last
         time.sleep(0.5)
-    pytest.fail(f"waited {timeout:.0f} s for {what}; last seen {last!r}\n{_tail(logs)}")
+    pytest.fail(f"waited {timeout:.0f} s for {what}; last seen {last!r}\n{tail(logs)}")
 
 
 def _tiles(driver: object) -> dict[str, tuple[str, str]]:

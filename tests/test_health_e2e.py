@@ -4,18 +4,13 @@ shows each state with its reason on time, then the recovery, and the history of 
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .conftest import free_port
-from .test_demo_e2e import _get, _larza, _tail
+from .stack import Stack, get_json, running_stack, tail
 
 pytestmark = pytest.mark.e2e
 
@@ -45,62 +40,20 @@ latency_down_s = 12.0
 
 
 @pytest.fixture
-def drill(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def drill(fresh_database_url: str, tmp_path: Path) -> Iterator[Stack]:
     (tmp_path / "faults.toml").write_text(FAULTS)
-    (tmp_path / "larza.toml").write_text(CONFIG)
-    env = {
-        **os.environ,
-        "LARZA_DATABASE_URL": fresh_database_url,
-        "LARZA_ARCHIVE_DIR": "",
-        "LARZA_CONFIG": str(tmp_path / "larza.toml"),
-    }
-    for step in (["db", "migrate"], ["stations", "import", "--default"]):
-        subprocess.run(
-            [sys.executable, "-m", "ingest", *step], env=env, check=True, capture_output=True
-        )
-    sl_port, api_port = free_port(), free_port()
-    feed_args = ["--port", str(sl_port), "--seed", "3", "--first-event-after", "3600"]
-    procs = [
-        _larza(
-            "feed",
-            *feed_args,
-            "--faults",
-            str(tmp_path / "faults.toml"),
-            env=env,
-            log=tmp_path / "feed.log",
-        )
-    ]
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", sl_port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    procs.append(
-        _larza("worker", "--seedlink", f"127.0.0.1:{sl_port}", env=env, log=tmp_path / "worker.log")
-    )
-    procs.append(_larza("api", "--port", str(api_port), env=env, log=tmp_path / "api.log"))
-    try:
-        yield f"http://127.0.0.1:{api_port}", tmp_path
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+    feed = ["--seed", "3", "--first-event-after", "3600", "--faults", str(tmp_path / "faults.toml")]
+    with running_stack(fresh_database_url, tmp_path, feed, config=CONFIG) as running:
+        yield running
 
 
 def _states(base: str) -> dict[str, dict[str, object]]:
-    stations = _get(base, "/api/v1/stations")
+    stations = get_json(base, "/api/v1/stations")
     return {s["id"]: s for s in stations} if isinstance(stations, list) else {}
 
 
-def test_faults_turn_states_with_reasons_and_recover(drill: tuple[str, Path]) -> None:
-    base, logs = drill
+def test_faults_turn_states_with_reasons_and_recover(drill: Stack) -> None:
+    base, logs = drill.base, drill.logs
     t0 = time.monotonic()
     seen: dict[str, list[tuple[float, str, str]]] = {}
     while time.monotonic() - t0 < 110:
@@ -114,16 +67,16 @@ def test_faults_turn_states_with_reasons_and_recover(drill: tuple[str, Path]) ->
         time.sleep(0.5)
     sarez = seen.get("TJ.SAREZ", [])
     states = [st for _, st, _ in sarez]
-    assert "DOWN" in states, (sarez, _tail(logs))
+    assert "DOWN" in states, (sarez, tail(logs))
     down = next(e for e in sarez if e[1] == "DOWN")
     assert "no data for" in down[2]
     assert "HHZ" in down[2]
-    assert states[-1] == "OK", (sarez, _tail(logs))
+    assert states[-1] == "OK", (sarez, tail(logs))
     # Never DOWN before it went silent, and back after the silence.
     assert states.index("DOWN") > states.index("OK")
     murgh = seen.get("TJ.MURGH", [])
     reasons = " ".join(r for _, _, r in murgh)
-    assert "clock not locked (GPS)" in reasons, (murgh, _tail(logs))
+    assert "clock not locked (GPS)" in reasons, (murgh, tail(logs))
     assert "timing quality 20 %" in reasons
     assert murgh[-1][1] == "OK", murgh
     # MANEM had no fault: it was OK once data came, and stayed so.
@@ -131,7 +84,7 @@ def test_faults_turn_states_with_reasons_and_recover(drill: tuple[str, Path]) ->
     assert "OK" in manem
     assert "DOWN" not in manem
     # The history an alerting script polls: SAREZ went down and came back.
-    page = _get(base, "/api/v1/stations/TJ.SAREZ/history")
+    page = get_json(base, "/api/v1/stations/TJ.SAREZ/history")
     assert isinstance(page, dict)
     path = [c["to_state"] for c in page["items"]]
     assert "DOWN" in path
