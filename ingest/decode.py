@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -43,14 +44,19 @@ class Record:
         return datetime.fromtimestamp(self.endtime, UTC)
 
 
+@lru_cache(maxsize=65536)
+def _key(sourceid: str) -> ChannelKey:
+    """The channel of an FDSN source identifier (a stream's records all repeat it)."""
+    return ChannelKey(*sourceid2nslc(sourceid))
+
+
 def decode_record(payload: bytes) -> Record:
     """Decode one miniSEED (2 or 3) record."""
     try:
         msr = MS3Record.parse(payload, unpack_data=True)
-        network, station, location, channel = sourceid2nslc(msr.sourceid)
+        key = _key(msr.sourceid)
     except (MiniSEEDError, ValueError) as e:
         raise RecordError(f"not a decodable miniSEED record: {e}") from e
-    key = ChannelKey(network, station, location, channel)
     rate = float(msr.samprate)
     if not rate > 0:
         raise RecordError(f"record of {key} has sampling rate {rate}")
