@@ -28,6 +28,7 @@ Rules
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -98,8 +99,19 @@ class NetworkEvent:
 class _Group:
     first: float
     last: float
-    picks: list[Pick] = field(default_factory=list)
+    picks: list[Pick] = field(default_factory=list)  # in order of (time, key)
+    onsets: dict[str, float] = field(default_factory=dict)  # station -> earliest pick time
     event_key: int = -1
+
+    def add(self, pick: Pick) -> None:
+        bisect.insort(self.picks, pick, key=_order)
+        self.first = min(self.first, pick.time)
+        self.last = max(self.last, pick.time)
+        self.onsets[pick.station] = min(self.onsets.get(pick.station, math.inf), pick.time)
+
+
+def _order(pick: Pick) -> tuple[float, int]:
+    return (pick.time, pick.key)
 
 
 class Associator:
@@ -215,9 +227,7 @@ class Associator:
         if group is None:
             group = _Group(pick.time, pick.time)
             self._groups.append(group)
-        group.picks.append(pick)
-        group.first = min(group.first, pick.time)
-        group.last = max(group.last, pick.time)
+        group.add(pick)
         self._keys.add(pick.key)
         if group.event_key < 0:
             if self._sum(group) < self._threshold:
@@ -265,9 +275,7 @@ class Associator:
         """Whether the pick's onset fits the travel times from the group's other stations."""
         if pick.station not in self._positions:
             return True
-        onsets: dict[str, float] = {}
-        for p in group.picks:
-            onsets[p.station] = min(onsets.get(p.station, math.inf), p.time)
+        onsets = group.onsets
         if pick.station in onsets:
             return True  # another pick (channel, phase) of a station already in the event
         return all(
@@ -286,18 +294,15 @@ class Associator:
         return found
 
     def _sum(self, group: _Group) -> float:
-        return sum(self._weights.get(s, 1.0) for s in {p.station for p in group.picks})
+        return sum(self._weights.get(s, 1.0) for s in group.onsets)
 
     def _event(self, group: _Group, status: EventStatus) -> NetworkEvent:
-        onsets: dict[str, float] = {}
-        for p in group.picks:
-            onsets[p.station] = min(onsets.get(p.station, math.inf), p.time)
-        picks = sorted(group.picks, key=lambda p: (p.time, p.key))
+        onsets = group.onsets
         return NetworkEvent(
             event_key=group.event_key,
             time=min(onsets.values()),
             stations=tuple(sorted(onsets)),
-            pick_keys=tuple(p.key for p in picks),
+            pick_keys=tuple(p.key for p in group.picks),
             coincidence_sum=self._sum(group),
             duration=max(onsets.values()) - min(onsets.values()),
             status=status,
