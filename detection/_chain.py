@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -28,6 +28,9 @@ from detection._stalta import classic_step, recursive_step
 from detection._trigger import TriggerState, trigger_step
 
 __all__ = ["DetectorConfig", "FeedResult", "StreamingDetector", "Trigger"]
+
+Raw = NDArray[np.float64] | NDArray[np.integer[Any]]
+"""Samples as fed: integer counts, or float64."""
 
 PIECE = 8192
 """Longest run of samples the chain processes at once (64 KiB of float64 per array)."""
@@ -339,11 +342,11 @@ class StreamingDetector:
         *,
         keep_arrays: bool,
     ) -> FeedResult:
-        x = _as_float_1d(samples, "samples")
+        x = _samples(samples)
         t0 = float(starttime)
         if not math.isfinite(t0):
             raise ValueError(f"need a finite starttime, got starttime={starttime}")
-        if x.size and not math.isfinite(float(np.add.reduce(x))):
+        if x.dtype.kind == "f" and x.size and not math.isfinite(float(np.add.reduce(x))):
             raise ValueError("need finite samples, got NaN or infinite values")
         out: list[Trigger] = []
         if sampling_rate is not None and float(sampling_rate) != self._fs:
@@ -374,7 +377,7 @@ class StreamingDetector:
             return FeedResult(tuple(out), np.empty(0), np.empty(0))
         return FeedResult(tuple(out), np.concatenate(ratios), np.concatenate(filtered))
 
-    def _piece(self, x: Float64Array, out: list[Trigger]) -> tuple[Float64Array, Float64Array]:
+    def _piece(self, x: Raw, out: list[Trigger]) -> tuple[Float64Array, Float64Array]:
         """Run the chain over the next samples of the segment; triggers go to ``out``."""
         s, m = self._n, x.size
         rows = np.empty((1, m))
@@ -437,7 +440,7 @@ class StreamingDetector:
         found: NDArray[np.int64],
         cf: Float64Array,
         f: Float64Array,
-        x: Float64Array,
+        x: Raw,
         s: int,
     ) -> list[Trigger]:
         m = x.size
@@ -467,7 +470,7 @@ class StreamingDetector:
         self._pending = keep
         return out
 
-    def _measure(self, item: _Pending, f: Float64Array, x: Float64Array, s: int) -> None:
+    def _measure(self, item: _Pending, f: Float64Array, x: Raw, s: int) -> None:
         on = item.on
         pre_f, pre_r = self._window(max(0, on - self._nlta), on, f, x, s)
         if pre_f.size:
@@ -478,9 +481,7 @@ class StreamingDetector:
         item.onset = start + aic_pick(win_f) if win_f.size >= 4 else on
         item.measured = True
 
-    def _window(
-        self, a: int, b: int, f: Float64Array, x: Float64Array, s: int
-    ) -> tuple[Float64Array, Float64Array]:
+    def _window(self, a: int, b: int, f: Float64Array, x: Raw, s: int) -> tuple[Float64Array, Raw]:
         """Filtered and raw samples ``a:b`` (segment indices) from the buffer and this piece."""
         h0 = s - self._capacity
         a = max(a, h0)
@@ -490,10 +491,10 @@ class StreamingDetector:
             return self._hist_f[a - h0 : b - h0], self._hist_r[a - h0 : b - h0]
         return (
             np.concatenate((self._hist_f[a - h0 :], f[: b - s])),
-            np.concatenate((self._hist_r[a - h0 :], x[: b - s])),
+            np.concatenate((self._hist_r[a - h0 :], x[: b - s]), dtype=np.float64),
         )
 
-    def _remember(self, f: Float64Array, x: Float64Array) -> None:
+    def _remember(self, f: Float64Array, x: Raw) -> None:
         m, k = f.size, self._capacity
         if m >= k:
             self._hist_f[:] = f[-k:]
@@ -522,9 +523,16 @@ class StreamingDetector:
         )
 
 
-def _peaks(
-    item: _Pending, cf: Float64Array, f: Float64Array, x: Float64Array, a: int, b: int
-) -> None:
+def _samples(samples: ArrayLike) -> Raw:
+    """1-D samples as given when integer (a digitizer's counts: converted piece by piece as
+    the chain filters them, not all at once), else as contiguous float64."""
+    a = np.asarray(samples)
+    if a.ndim == 1 and a.dtype.kind in "iu":
+        return np.ascontiguousarray(a)
+    return _as_float_1d(a, "samples")
+
+
+def _peaks(item: _Pending, cf: Float64Array, f: Float64Array, x: Raw, a: int, b: int) -> None:
     """Fold samples ``a:b`` of this piece into the trigger's running peaks."""
     if b <= a:
         return
