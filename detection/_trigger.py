@@ -109,7 +109,6 @@ def trigger_step(
     if above[0] and not state.above:
         starts = np.concatenate(([0], starts))
     starts += s
-    ends = np.flatnonzero(c < thr_off) + s  # first samples below thr_off
     limit = math.inf if max_len is None else max_len
     found: list[tuple[int, int]] = []
     on, after = state.on, state.after
@@ -119,8 +118,8 @@ def trigger_step(
             if k == len(starts):
                 break
             on = int(starts[k])
-        k = int(np.searchsorted(ends, on, side="right"))
-        off = int(ends[k]) - 1 if k < len(ends) else None
+        end = _first_below(c, max(on + 1 - s, 0), thr_off)  # the first sample below thr_off
+        off = s + end - 1 if end >= 0 else None
         if on + limit <= s + m - 1 and (off is None or off > on + limit):
             off = on + int(limit)
         if off is None:
@@ -129,3 +128,17 @@ def trigger_step(
         on, after = -1, off
     triggers = np.array(found, dtype=np.int64).reshape(-1, 2)
     return triggers, TriggerState(s + m, bool(above[-1]), on, after)
+
+
+def _first_below(c: Float64Array, start: int, threshold: float) -> int:
+    """Index of the first ``c[i] < threshold`` with ``i >= start``, or -1: scanned in short
+    blocks, since a trigger usually ends soon after it starts."""
+    block = 256
+    while start < c.size:
+        below = c[start : start + block] < threshold
+        i = int(below.argmax())
+        if below[i]:
+            return start + i
+        start += block
+        block *= 4
+    return -1
