@@ -1,30 +1,29 @@
 """``/fdsnws/event/1/``: Larza's network events as QuakeML 1.2 or the FDSN text format.
 
-The QuakeML is ObsPy's (``api.quakeml.catalog_from_events``). Larza computes neither
-locations nor magnitudes: region, radius and depth filters apply to each event's preliminary
-origin (the station reached first, depth 0), and ``minmagnitude``/``maxmagnitude`` match no
-event, as FDSN asks of events without a magnitude. ``orderby=magnitude`` is accepted and
+The QuakeML is the document ObsPy writes for ``api.quakeml.catalog_from_events``, written
+directly by ``api.quakeml.quakeml_document``. Larza computes neither locations nor
+magnitudes: region, radius and depth filters apply to each event's preliminary origin (the
+station reached first, depth 0), and ``minmagnitude``/``maxmagnitude`` match no event, as
+FDSN asks of events without a magnitude. ``orderby=magnitude`` is accepted and
 sorts by time. ``includeallorigins``, ``includeallmagnitudes`` and ``includearrivals`` are
 accepted and change nothing: there is one origin, no magnitude, and the picks and arrivals
 are always included. The only catalog and contributor is "Larza".
 
-Limitations: events are read in pages of ``page_size_max`` and filtered here, so a query
-costs time in proportion to the events stored in its time window; at most ``page_size_max``
+Every filter, the order, ``offset`` and ``limit`` are applied in SQL by
+``stations.event_search.search_events`` (a region becomes the stations in it, a radius
+checked exactly with ObsPy's ``locations2degrees``). Limitations: at most ``page_size_max``
 events are returned, and a query without ``limit`` that matches more is refused (413) rather
 than silently cut.
 """
 
 from __future__ import annotations
 
-import heapq
-import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
-from obspy.geodetics import locations2degrees
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, SettingsDep
@@ -42,10 +41,8 @@ from api.fdsn.common import (
     wadl_param,
     wadl_response,
 )
-from api.quakeml import AUTHOR, catalog_from_events, first_detection
-from stations.errors import NotFoundError
-from stations.models import Event
-from stations.queries import get_event, list_events
+from api.quakeml import AUTHOR, quakeml_document
+from stations.event_search import EventRecord, Region, search_events
 
 router = APIRouter(prefix="/fdsnws/event/1", tags=["fdsn"])
 
@@ -118,18 +115,9 @@ class Selection:
     limit: int | None = None
     offset: int = 1
 
-    def matches(self, event: Event) -> bool:
-        if self.impossible:
-            return False
-        if self.updated_after is not None and not event.updated_at > self.updated_after:
-            return False
-        if self.start is not None and event.time < self.start:
-            return False
-        if self.end is not None and event.time > self.end:
-            return False
-        return self._place_matches(event)
-
-    def _place_matches(self, event: Event) -> bool:
+    def region(self) -> Region | None:
+        """Where the first station must be; ``None`` when the query sets no place (then
+        events without detections match too)."""
         located = (
             self.latitudes != (-90.0, 90.0)
             or self.longitudes != (-180.0, 180.0)
@@ -137,24 +125,19 @@ class Selection:
             or self.depths is not None
         )
         if not located:
-            return True
-        first = first_detection(event)
-        if first is None:
-            return False
-        station = first.channel.station
-        lat, lon = station.latitude, station.longitude
-        if not self.latitudes[0] <= lat <= self.latitudes[1]:
-            return False
-        west, east = self.longitudes
-        # west > east: the box crosses the antimeridian
-        inside = west <= lon <= east if west <= east else (lon >= west or lon <= east)
-        if not inside:
-            return False
-        if self.centre is not None:
-            distance = locations2degrees(self.centre[0], self.centre[1], lat, lon)
-            if not self.radii[0] <= distance <= self.radii[1]:
-                return False
-        return self.depths is None or self.depths[0] <= 0.0 <= self.depths[1]
+            return None
+        return Region(
+            latitudes=self.latitudes,
+            longitudes=self.longitudes,
+            centre=self.centre,
+            radii=self.radii,
+        )
+
+    def nothing_matches(self) -> bool:
+        """A magnitude bound, another catalog, or a depth range without 0 km."""
+        return self.impossible or (
+            self.depths is not None and not self.depths[0] <= 0.0 <= self.depths[1]
+        )
 
 
 def parse_selection(params: dict[str, str], page_size_max: int) -> Selection:
@@ -216,38 +199,25 @@ def parse_selection(params: dict[str, str], page_size_max: int) -> Selection:
     )
 
 
-def _candidates(session: Session, selection: Selection, batch: int) -> Iterator[Event]:
-    """Events in the time window, read ``batch`` at a time (or the one asked for by id)."""
-    if selection.event_id is not None:
-        try:
-            yield get_event(session, event_id=selection.event_id)
-        except NotFoundError:
-            return
-        return
-    # list_events takes an exclusive end; FDSN's endtime is inclusive
-    end = None if selection.end is None else selection.end + timedelta(microseconds=1)
-    after: int | None = None
-    while True:
-        found = list_events(session, start=selection.start, end=end, after_id=after, limit=batch)
-        yield from found
-        if len(found) < batch:
-            return
-        after = found[-1].id
-
-
-def select_events(session: Session, selection: Selection, page_size_max: int) -> list[Event]:
+def select_events(session: Session, selection: Selection, page_size_max: int) -> list[EventRecord]:
     """The matching events in the order asked for, from ``offset``, at most ``limit``.
 
-    Only ``offset - 1 + limit`` events are kept while scanning. Without ``limit``, more than
-    ``page_size_max`` matches is a 413.
+    Without ``limit``, more than ``page_size_max`` matches is a 413.
     """
-    if selection.impossible:
+    if selection.nothing_matches():
         return []
     limit = selection.limit if selection.limit is not None else page_size_max + 1
-    keep = selection.offset - 1 + limit
-    matching = (e for e in _candidates(session, selection, page_size_max) if selection.matches(e))
-    pick = heapq.nlargest if selection.newest_first else heapq.nsmallest
-    chosen = pick(keep, matching, key=lambda e: (e.time, e.id))[selection.offset - 1 :]
+    chosen = search_events(
+        session,
+        start=selection.start,
+        end=selection.end,
+        updated_after=selection.updated_after,
+        event_id=selection.event_id,
+        region=selection.region(),
+        newest_first=selection.newest_first,
+        offset=selection.offset - 1,
+        limit=limit,
+    )
     if len(chosen) > page_size_max:
         raise FdsnError(
             413,
@@ -261,16 +231,15 @@ def _time_text(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
-def events_text(events: Sequence[Event]) -> str:
+def events_text(events: Sequence[EventRecord]) -> str:
     """The FDSN text format: one line per event, ``|`` between fields."""
     lines = [TEXT_HEADER]
     for event in events:
-        first = first_detection(event)
+        first = event.first
         latitude = longitude = depth = place = ""
         if first is not None:
-            station = first.channel.station
-            latitude, longitude, depth = f"{station.latitude}", f"{station.longitude}", "0.0"
-            place = f"first reached {station.network.code}.{station.code}"
+            latitude, longitude, depth = f"{first.latitude}", f"{first.longitude}", "0.0"
+            place = f"first reached {first.network}.{first.station}"
         fields = [
             str(event.id), _time_text(event.time), latitude, longitude, depth,
             AUTHOR, CATALOG, CATALOG, str(event.id), "", "", "", place,
@@ -293,9 +262,7 @@ def query(request: Request, session: SessionDep, settings: SettingsDep) -> Respo
         return no_data(nodata)
     if fmt == "text":
         return PlainTextResponse(events_text(events))
-    buf = io.BytesIO()
-    catalog_from_events(events, BASE_ID).write(buf, format="QUAKEML")
-    return Response(buf.getvalue(), media_type="application/xml")
+    return Response(quakeml_document(events, BASE_ID), media_type="application/xml")
 
 
 @router.get("/version", response_class=PlainTextResponse)

@@ -3,6 +3,7 @@ loopback, as a researcher would."""
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 import urllib.error
@@ -14,16 +15,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import uvicorn
-from obspy import UTCDateTime
+from obspy import UTCDateTime, read_events
 from obspy.clients.fdsn import Client
 from obspy.clients.fdsn.header import FDSNException, FDSNNoDataException
+from sqlalchemy.orm import Session
 
 from api.app import create_app
+from api.quakeml import catalog_from_events, quakeml_document
 from api.settings import ApiSettings
 from stations.db import make_engine, make_session_factory, migrate
+from stations.event_search import search_events
 from stations.inventory import default_inventory_path, import_stationxml
-from stations.models import EventStatus
-from stations.queries import ChannelKey, channel_index, store_detection, store_event
+from stations.models import Event, EventStatus
+from stations.queries import ChannelKey, channel_index, list_events, store_detection, store_event
 
 from ..conftest import free_port
 
@@ -263,3 +267,87 @@ def test_nodata_404_and_version(base_url: str) -> None:
         assert r.status == 204
     with urllib.request.urlopen(f"{base_url}/fdsnws/event/1/version") as r:
         assert r.read().decode() == "1.1.0"
+
+
+def _obspy_quakeml(events: list[Event]) -> bytes:
+    """What the service answered before it wrote QuakeML itself: ObsPy's writer."""
+    buf = io.BytesIO()
+    catalog_from_events(events, "smi:larza").write(buf, format="QUAKEML")
+    return buf.getvalue()
+
+
+def _assert_same_catalog(fast: bytes, slow: bytes) -> None:
+    """The same events, origins, picks and arrivals once read back by ObsPy."""
+    ours, obspys = read_events(io.BytesIO(fast)), read_events(io.BytesIO(slow))
+    assert [e.resource_id for e in ours] == [e.resource_id for e in obspys]
+    for mine, theirs in zip(ours, obspys, strict=True):
+        assert [o.time for o in mine.origins] == [o.time for o in theirs.origins]
+        assert [(p.resource_id, p.time, p.waveform_id) for p in mine.picks] == [
+            (p.resource_id, p.time, p.waveform_id) for p in theirs.picks
+        ]
+        assert [(a.pick_id, a.distance) for o in mine.origins for a in o.arrivals] == [
+            (a.pick_id, a.distance) for o in theirs.origins for a in o.arrivals
+        ]
+        assert mine == theirs
+    assert ours == obspys
+
+
+def test_the_service_answers_what_obspy_writes(database: str, base_url: str) -> None:
+    with urllib.request.urlopen(f"{base_url}/fdsnws/event/1/query?orderby=time-asc") as r:
+        served = r.read()
+    engine = make_engine(database)
+    with make_session_factory(engine)() as s:
+        events = sorted(list_events(s), key=lambda e: (e.time, e.id))
+        expected = _obspy_quakeml(events)
+    engine.dispose()
+    assert served == expected
+    _assert_same_catalog(served, expected)
+
+
+def test_quakeml_document_equals_obspys_writer(inventory: Session) -> None:
+    """Events with one to five picks, equal onsets (the lower id first), a pick at another
+    station than the first, and an event without detections (no origin)."""
+    channels = channel_index(inventory)
+    onsets = [
+        [("SAREZ", "HHZ", 0.0)],
+        [("MURGH", "HHZ", 0.0), ("SAREZ", "HHN", 0.0), ("MANEM", "HNZ", 2.5)],
+        [("MANEM", "HHE", 1.25), ("MURGH", "HHZ", 0.5), ("SAREZ", "HHZ", 3.0)],
+        [],
+        [(s, "HHZ", 0.1 * k) for k, s in enumerate(["SAREZ", "MURGH", "MANEM", "SAREZ", "MURGH"])],
+    ]
+    for k, picks in enumerate(onsets):
+        time = datetime(2025, 7, 1, 3, k, 7, 123456 * k % 10**6, tzinfo=UTC)
+        ids = [
+            store_detection(
+                inventory,
+                channel_id=channels[ChannelKey("TJ", station, "", code)].id,
+                on_time=time + timedelta(seconds=delay + 0.2),
+                off_time=time + timedelta(seconds=delay + 9),
+                onset_time=time + timedelta(seconds=delay),
+                peak_ratio=4.0,
+                snr=None,
+                peak_amplitude=10.0,
+                profile="local",
+                now=time + timedelta(seconds=delay + 11.5),
+            ).id
+            for station, code, delay in picks
+        ]
+        store_event(
+            inventory,
+            event_id=None,
+            time=time,
+            status=EventStatus.FINAL if k % 2 else EventStatus.PRELIMINARY,
+            n_stations=len({station for station, _c, _d in picks}),
+            coincidence_sum=float(len(picks)),
+            duration=9.0,
+            detection_ids=ids,
+            now=time + timedelta(minutes=2),
+        )
+    records = search_events(inventory, newest_first=False)
+    events = sorted(list_events(inventory), key=lambda e: (e.time, e.id))
+    assert [r.id for r in records] == [e.id for e in events]
+    fast = quakeml_document(records, "smi:larza")
+    slow = _obspy_quakeml(events)
+    assert fast == slow
+    _assert_same_catalog(fast, slow)
+    assert not read_events(io.BytesIO(fast))[3].origins
