@@ -257,12 +257,15 @@ class StreamingDetector:
         self._zi = np.zeros((1, self._sos.shape[0], 2))
         self._rec_zi = np.zeros((1, 2, 2))
         self._w_last = 0.0
+        self._scratch = np.empty((2, PIECE + 1))
         self._squares = np.zeros(self._nlta)
         self._sta_sum = 0.0
         self._lta_sum = 0.0
         self._trig = TriggerState()
-        self._hist_f = np.zeros(self._capacity)
-        self._hist_r = np.zeros(self._capacity)
+        # The last ``capacity`` filtered and raw samples are ``_hist[:, end - capacity : end]``
+        # of a buffer twice as long, so a record is appended without moving the others.
+        self._hist = np.zeros((2, 2 * self._capacity))
+        self._hist_end = self._capacity
         self._open: _Pending | None = None
         self._pending: list[_Pending] = []
 
@@ -326,13 +329,14 @@ class StreamingDetector:
             If the samples are not 1-D numeric or hold NaN or infinity, ``starttime`` is not
             finite, or the settings do not fit a new sampling rate; the state is then unchanged.
         """
-        return list(self._feed(samples, starttime, sampling_rate, keep_arrays=False).triggers)
+        return self._feed(samples, starttime, sampling_rate, keep_arrays=False)[0]
 
     def process(
         self, samples: ArrayLike, starttime: float, *, sampling_rate: float | None = None
     ) -> FeedResult:
         """As :meth:`feed`, also returning the STA/LTA and the filtered samples."""
-        return self._feed(samples, starttime, sampling_rate, keep_arrays=True)
+        triggers, ratio, filtered = self._feed(samples, starttime, sampling_rate, keep_arrays=True)
+        return FeedResult(tuple(triggers), ratio, filtered)
 
     def _feed(
         self,
@@ -341,7 +345,7 @@ class StreamingDetector:
         sampling_rate: float | None,
         *,
         keep_arrays: bool,
-    ) -> FeedResult:
+    ) -> tuple[list[Trigger], Float64Array, Float64Array]:
         x = _samples(samples)
         t0 = float(starttime)
         if not math.isfinite(t0):
@@ -358,13 +362,13 @@ class StreamingDetector:
             out += self._end_segment()
         m = x.size
         if m == 0:
-            return FeedResult(tuple(out), np.empty(0), np.empty(0))
+            return out, np.empty(0), np.empty(0)
         if self._n == 0:
             self._offset = float(x[0])
         self._anchor_time, self._anchor_index = t0, self._n
         if m <= PIECE:
             cf, f = self._piece(x, out)
-            return FeedResult(tuple(out), cf, f)
+            return out, cf, f
         # Long input in pieces that stay in the processor's cache: the results are the same
         # (the chain is invariant to how data are cut), and about twice as fast as one block.
         ratios, filtered = [], []
@@ -374,8 +378,8 @@ class StreamingDetector:
                 ratios.append(cf)
                 filtered.append(f)
         if not keep_arrays:
-            return FeedResult(tuple(out), np.empty(0), np.empty(0))
-        return FeedResult(tuple(out), np.concatenate(ratios), np.concatenate(filtered))
+            return out, np.empty(0), np.empty(0)
+        return out, np.concatenate(ratios), np.concatenate(filtered)
 
     def _piece(self, x: Raw, out: list[Trigger]) -> tuple[Float64Array, Float64Array]:
         """Run the chain over the next samples of the segment; triggers go to ``out``."""
@@ -386,18 +390,27 @@ class StreamingDetector:
         f = rows[0]
         if self._config.method == "recursive":
             cf, self._w_last = recursive_step(
-                f, self._nsta, self._nlta, s, self._rec_zi, self._w_last
+                f, self._nsta, self._nlta, s, self._rec_zi, self._w_last, self._scratch
             )
         else:
             cf, self._squares, self._sta_sum, self._lta_sum = classic_step(
                 f, self._nsta, self._nlta, s, self._squares, self._sta_sum, self._lta_sum
             )
-        cfg = self._config
-        found, self._trig = trigger_step(
-            cf, cfg.trigger_on, cfg.trigger_off, self._max_len, self._trig
-        )
-        if found.size or self._trig.on >= 0 or self._open is not None or self._pending:
-            out += self._track(found, cf, f, x, s)
+        cfg, trig = self._config, self._trig
+        if (
+            trig.on < 0
+            and self._open is None
+            and not self._pending
+            and not np.maximum.reduce(cf) >= cfg.trigger_on
+        ):
+            # Nothing on and nothing starts (the common case, record after record).
+            self._trig = TriggerState(s + m, False, -1, trig.after)
+        else:
+            found, self._trig = trigger_step(
+                cf, cfg.trigger_on, cfg.trigger_off, self._max_len, trig
+            )
+            if found.size or self._trig.on >= 0 or self._open is not None or self._pending:
+                out += self._track(found, cf, f, x, s)
         self._remember(f, x)
         self._n = s + m
         return cf, f
@@ -484,26 +497,31 @@ class StreamingDetector:
     def _window(self, a: int, b: int, f: Float64Array, x: Raw, s: int) -> tuple[Float64Array, Raw]:
         """Filtered and raw samples ``a:b`` (segment indices) from the buffer and this piece."""
         h0 = s - self._capacity
+        hist = self._hist[:, self._hist_end - self._capacity : self._hist_end]
         a = max(a, h0)
         if a >= s:
             return f[a - s : b - s], x[a - s : b - s]
         if b <= s:
-            return self._hist_f[a - h0 : b - h0], self._hist_r[a - h0 : b - h0]
+            return hist[0, a - h0 : b - h0], hist[1, a - h0 : b - h0]
         return (
-            np.concatenate((self._hist_f[a - h0 :], f[: b - s])),
-            np.concatenate((self._hist_r[a - h0 :], x[: b - s]), dtype=np.float64),
+            np.concatenate((hist[0, a - h0 :], f[: b - s])),
+            np.concatenate((hist[1, a - h0 :], x[: b - s]), dtype=np.float64),
         )
 
     def _remember(self, f: Float64Array, x: Raw) -> None:
-        m, k = f.size, self._capacity
+        m, k, end = f.size, self._capacity, self._hist_end
+        hist = self._hist
         if m >= k:
-            self._hist_f[:] = f[-k:]
-            self._hist_r[:] = x[-k:]
-        else:
-            self._hist_f[:-m] = self._hist_f[m:]
-            self._hist_f[-m:] = f
-            self._hist_r[:-m] = self._hist_r[m:]
-            self._hist_r[-m:] = x
+            hist[0, :k] = f[-k:]
+            hist[1, :k] = x[-k:]
+            self._hist_end = k
+            return
+        if end + m > 2 * k:
+            hist[:, :k] = hist[:, end - k : end]
+            end = k
+        hist[0, end : end + m] = f
+        hist[1, end : end + m] = x
+        self._hist_end = end + m
 
     def _make(self, item: _Pending) -> Trigger | None:
         if (item.off - item.on) / self._fs < self._config.min_duration:

@@ -210,27 +210,34 @@ def classic_sta_lta(
 
 
 def recursive_step(
-    a: Float64Array, nsta: int, nlta: int, n: int, zi: Float64Array, w_last: float
+    a: Float64Array,
+    nsta: int,
+    nlta: int,
+    n: int,
+    zi: Float64Array,
+    w_last: float,
+    scratch: Float64Array | None = None,
 ) -> tuple[Float64Array, float]:
     """Kernel of :func:`recursive_sta_lta`: updates ``zi`` (shape (1, 2, 2)) in place.
 
     Returns the ratio and the new ``w_last``; ``a`` is float64, 1-D and not empty.
+    ``scratch``: a C-contiguous float64 array of shape (2, k) with ``k > a.size``, used for
+    the intermediate values instead of new arrays (a caller fed record by record keeps one).
     """
     m = a.size
     c_s, c_l = 1.0 / nsta, 1.0 / nlta
     p_s, p_l = 1.0 - c_s, 1.0 - c_l
-    buf = np.empty((1, m + 1))
+    buf = scratch if scratch is not None and scratch.shape[1] > m else np.empty((2, m + 1))
     buf[0, 0] = w_last
-    u = buf[0, 1:]
+    u = buf[0, 1 : m + 1]
     np.multiply(a, a, out=u)
     if n == 0:
         u[0] = 0.0
-    sosfilt_rows_inplace(_recursive_sos(nsta, nlta), buf[:, 1:], zi)
-    w = buf[0]
-    prev, cur = w[:-1], w[1:]
+    sosfilt_rows_inplace(_recursive_sos(nsta, nlta), buf[0:1, 1 : m + 1], zi)
+    prev, cur = buf[0, :m], u
     ratio = np.multiply(prev, p_l)
     np.subtract(cur, ratio, out=ratio)
-    lta = np.multiply(prev, p_s)
+    lta = np.multiply(prev, p_s, out=buf[1, :m])
     np.subtract(cur, lta, out=lta)
     # lta/c_l >= TINY/c_l means lta >= TINY: ObsPy's guard against zero division
     np.maximum(lta, TINY * nlta, out=lta)
@@ -238,7 +245,7 @@ def recursive_step(
     ratio *= nlta / nsta
     if n < nlta:
         ratio[: nlta - n] = 0.0
-    return ratio, float(w[-1])
+    return ratio, float(u[-1])
 
 
 def classic_step(
