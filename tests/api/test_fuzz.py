@@ -3,6 +3,7 @@ the API answers without a server error (malformed input gets 4xx naming the para
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,12 +16,14 @@ from schemathesis import BaseSchema
 
 from api.app import create_app
 from api.settings import ApiSettings
+from stations.apikeys import create_api_key
 from stations.db import make_engine, make_session_factory, migrate
 from stations.inventory import default_inventory_path, import_stationxml
 from stations.models import EventStatus
 from stations.queries import channel_index, store_detection, store_event
 
 NOW = datetime.now(UTC)
+WRITE_KEY: dict[str, str] = {}  # the key the fixture made, for the writes' fuzz
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +61,7 @@ def fuzz_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaseSchema
             detection_ids=ids,
             now=NOW,
         )
+        WRITE_KEY["secret"] = create_api_key(s, name="fuzz", now=NOW)[1]
     settings_ = ApiSettings(
         database_url=url, archive_dir=str(folder / "archive"), webhooks_enabled=False
     )
@@ -69,12 +73,19 @@ def fuzz_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaseSchema
     engine.dispose()
 
 
-def test_no_operation_answers_a_server_error(fuzz_schema: BaseSchema) -> None:
+def _fuzz(
+    schema: BaseSchema,
+    headers: dict[str, str],
+    methods: set[str] | None,
+    statuses: Counter[int] | None = None,
+) -> list[str]:
+    """Failures (a server error) of every operation, or of those with ``methods``; the
+    status codes answered are counted in ``statuses``."""
     failures: list[str] = []
-    operations = 0
-    for result in fuzz_schema.get_all_operations():
+    for result in schema.get_all_operations():
         operation = result.ok()
-        operations += 1
+        if methods is not None and operation.method.upper() not in methods:
+            continue
 
         @given(case=operation.as_strategy())
         @settings(
@@ -85,12 +96,30 @@ def test_no_operation_answers_a_server_error(fuzz_schema: BaseSchema) -> None:
             suppress_health_check=list(HealthCheck),
         )
         def fuzz(case: schemathesis.Case) -> None:
-            response = case.call()
+            response = case.call(headers=headers)
+            if statuses is not None:
+                statuses[response.status_code] += 1
             assert response.status_code < 500, (case.as_curl_command(), response.text[:300])
 
         try:
             fuzz()
         except AssertionError as e:
             failures.append(f"{operation.label}: {e}")
-    assert operations >= 15  # every router is in the schema
+    return failures
+
+
+def test_no_operation_answers_a_server_error(fuzz_schema: BaseSchema) -> None:
+    assert len(list(fuzz_schema.get_all_operations())) >= 15  # every router is in the schema
+    failures = _fuzz(fuzz_schema, {}, None)
     assert not failures, "\n".join(failures)
+
+
+def test_no_write_with_a_valid_key_answers_a_server_error(fuzz_schema: BaseSchema) -> None:
+    """Past the key check: what the writes do with arbitrary bodies and parameters."""
+    writes = {"POST", "PUT", "PATCH", "DELETE"}
+    assert any(r.ok().method.upper() in writes for r in fuzz_schema.get_all_operations())
+    statuses: Counter[int] = Counter()
+    failures = _fuzz(fuzz_schema, {"X-API-Key": WRITE_KEY["secret"]}, writes, statuses)
+    assert not failures, "\n".join(failures)
+    # The key was taken: the writes answered more than 401/403.
+    assert sum(n for code, n in statuses.items() if code not in (401, 403)) > 100, statuses
