@@ -16,6 +16,7 @@ Limitations
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -257,15 +258,11 @@ class StreamingDetector:
         self._zi = np.zeros((1, self._sos.shape[0], 2))
         self._rec_zi = np.zeros((1, 2, 2))
         self._w_last = 0.0
-        self._scratch = np.empty((2, PIECE + 1))
         self._squares = np.zeros(self._nlta)
         self._sta_sum = 0.0
         self._lta_sum = 0.0
         self._trig = TriggerState()
-        # The last ``capacity`` filtered and raw samples are ``_hist[:, end - capacity : end]``
-        # of a buffer twice as long, so a record is appended without moving the others.
-        self._hist = np.zeros((2, 2 * self._capacity))
-        self._hist_end = self._capacity
+        self._hist = np.zeros((2, self._capacity))  # the last filtered and raw samples
         self._open: _Pending | None = None
         self._pending: list[_Pending] = []
 
@@ -390,7 +387,7 @@ class StreamingDetector:
         f = rows[0]
         if self._config.method == "recursive":
             cf, self._w_last = recursive_step(
-                f, self._nsta, self._nlta, s, self._rec_zi, self._w_last, self._scratch
+                f, self._nsta, self._nlta, s, self._rec_zi, self._w_last, _scratch()
             )
         else:
             cf, self._squares, self._sta_sum, self._lta_sum = classic_step(
@@ -497,7 +494,7 @@ class StreamingDetector:
     def _window(self, a: int, b: int, f: Float64Array, x: Raw, s: int) -> tuple[Float64Array, Raw]:
         """Filtered and raw samples ``a:b`` (segment indices) from the buffer and this piece."""
         h0 = s - self._capacity
-        hist = self._hist[:, self._hist_end - self._capacity : self._hist_end]
+        hist = self._hist
         a = max(a, h0)
         if a >= s:
             return f[a - s : b - s], x[a - s : b - s]
@@ -509,19 +506,14 @@ class StreamingDetector:
         )
 
     def _remember(self, f: Float64Array, x: Raw) -> None:
-        m, k, end = f.size, self._capacity, self._hist_end
-        hist = self._hist
+        m, k, hist = f.size, self._capacity, self._hist
         if m >= k:
-            hist[0, :k] = f[-k:]
-            hist[1, :k] = x[-k:]
-            self._hist_end = k
-            return
-        if end + m > 2 * k:
-            hist[:, :k] = hist[:, end - k : end]
-            end = k
-        hist[0, end : end + m] = f
-        hist[1, end : end + m] = x
-        self._hist_end = end + m
+            hist[0] = f[-k:]
+            hist[1] = x[-k:]
+        else:
+            hist[:, :-m] = hist[:, m:]
+            hist[0, -m:] = f
+            hist[1, -m:] = x
 
     def _make(self, item: _Pending) -> Trigger | None:
         if (item.off - item.on) / self._fs < self._config.min_duration:
@@ -539,6 +531,18 @@ class StreamingDetector:
             off_index=item.off,
             onset_index=item.onset,
         )
+
+
+_per_thread = threading.local()
+
+
+def _scratch() -> Float64Array:
+    """Working space of the STA/LTA, one per thread (not per channel: 10,000 channels would
+    hold 1.3 GB of it)."""
+    found: Float64Array | None = getattr(_per_thread, "scratch", None)
+    if found is None:
+        found = _per_thread.scratch = np.empty((2, PIECE + 1))
+    return found
 
 
 def _samples(samples: ArrayLike) -> Raw:
