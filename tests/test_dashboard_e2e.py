@@ -11,17 +11,15 @@ detections; stopping the API must raise the "connection lost" banner.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
-from .stack import Stack, running_stack, tail
+from .stack import Stack, get_json, running_stack, tail
 
 pytestmark = pytest.mark.e2e
 
@@ -117,18 +115,10 @@ def _tiles(driver: object) -> dict[str, tuple[str, str]]:
     return {sid: (state, reason) for sid, state, reason in rows}
 
 
-def _api(base: str, path: str) -> object:
-    try:
-        with urllib.request.urlopen(base + path, timeout=5) as response:
-            return json.load(response)
-    except (OSError, ValueError):
-        return None
-
-
 def test_dashboard_in_a_browser(stack: Stack, browser: object) -> None:
     driver = browser
     logs = stack.logs
-    _wait("the API", 40, lambda: _api(stack.base, "/healthz"), logs)
+    _wait("the API", 40, lambda: get_json(stack.base, "/healthz"), logs)
     driver.get(stack.base + "/")  # type: ignore[attr-defined]
 
     # The overview lists the three stations, each with a state in words.
