@@ -45,30 +45,44 @@ def aic(x: ArrayLike) -> Float64Array:
 
 
 def _splits(a: Float64Array) -> Float64Array:
-    """AIC of the splits ``k = 2 .. n - 2`` of a float64 window of ``n >= 4`` samples."""
+    """AIC of the splits ``k = 2 .. n - 2`` of a float64 window of ``n >= 4`` samples.
+
+    The head's and the tail's sums go through each step together, as the two rows of one
+    array: a trigger costs about a dozen small array operations here, not two dozen.
+    With ``S1, S2`` the sums of a part's deviations and squared deviations and ``j`` its
+    length, ``j * log(var) = j * log(j * S2 - S1**2) - 2 j log(j)``.
+    """
     n = a.size
-    k, rest = _split_sizes(n)
-    d = a - a.mean()
-    c1 = np.cumsum(d)
-    c2 = np.cumsum(np.square(d, out=d))
-    s1, s2 = c1[1 : n - 2], c2[1 : n - 2]  # sums of a[:k]
-    head = s2 / k - np.square(s1 / k)
-    tail = (c2[-1] - s2) / rest - np.square((c1[-1] - s1) / rest)
-    np.log(np.maximum(head, TINY, out=head), out=head)
-    np.log(np.maximum(tail, TINY, out=tail), out=tail)
-    head *= k
-    tail *= rest
-    head += tail
-    return head
+    weights, offsets, floors = _split_constants(n)
+    sums = np.empty((2, n))
+    np.subtract(a, np.add.reduce(a) / n, out=sums[0])
+    np.multiply(sums[0], sums[0], out=sums[1])
+    np.add.accumulate(sums, axis=1, out=sums)
+    parts = np.empty((2, 2, n - 3))  # [head, tail] x [S1, S2]
+    parts[0] = sums[:, 1 : n - 2]
+    np.subtract(sums[:, -1:], parts[0], out=parts[1])
+    spread = np.multiply(parts[:, 1], weights)
+    spread -= np.square(parts[:, 0], out=parts[:, 0])
+    np.maximum(spread, floors, out=spread)
+    np.log(spread, out=spread)
+    spread *= weights
+    total: Float64Array = np.add(spread[0], spread[1], out=parts[0, 0])
+    total -= offsets
+    return total
 
 
 @lru_cache(maxsize=16)
-def _split_sizes(n: int) -> tuple[Float64Array, Float64Array]:
-    """Sizes of the head (``k``) and the tail (``n - k``) of each split, read-only."""
+def _split_constants(n: int) -> tuple[Float64Array, Float64Array, Float64Array]:
+    """For the splits of a window of ``n`` samples: the lengths of head and tail (shape
+    (2, n - 3)), ``2 j log(j)`` summed over both parts, and the floor of ``j * S2 - S1**2``
+    that keeps each variance at least the smallest normal float64 (``j**2 * TINY``)."""
     k = np.arange(2, n - 1, dtype=np.float64)
-    rest = n - k
-    k.flags.writeable = rest.flags.writeable = False
-    return k, rest
+    weights = np.stack((k, n - k))
+    offsets = (2.0 * weights * np.log(weights)).sum(axis=0)
+    floors = np.square(weights) * TINY
+    for array in (weights, offsets, floors):
+        array.flags.writeable = False
+    return weights, offsets, floors
 
 
 def aic_pick(x: ArrayLike) -> int:
@@ -87,4 +101,4 @@ def aic_pick(x: ArrayLike) -> int:
     a = _as_float_1d(x)
     if a.size < 4:
         return 0
-    return 2 + int(np.argmin(_splits(a)))
+    return 2 + int(_splits(a).argmin())

@@ -250,6 +250,9 @@ class Associator:
             The events closed, now final, in order of event key.
         """
         self._horizon = max(self._horizon, time)
+        window = self._window
+        if all(group.first + window >= time for group in self._groups):
+            return []  # the common case, asked after every record
         closed: list[_Group] = []
         still: list[_Group] = []
         for group in self._groups:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -262,7 +263,9 @@ class StreamingDetector:
         self._sta_sum = 0.0
         self._lta_sum = 0.0
         self._trig = TriggerState()
-        self._hist = np.zeros((2, self._capacity))  # the last filtered and raw samples
+        # The last pieces (first sample index, filtered, raw), at least _capacity samples.
+        self._hist: deque[tuple[int, Float64Array, Raw]] = deque()
+        self._held = 0
         self._open: _Pending | None = None
         self._pending: list[_Pending] = []
 
@@ -364,13 +367,13 @@ class StreamingDetector:
             self._offset = float(x[0])
         self._anchor_time, self._anchor_index = t0, self._n
         if m <= PIECE:
-            cf, f = self._piece(x, out)
+            cf, f = self._piece(x, out, keep_arrays)
             return out, cf, f
         # Long input in pieces that stay in the processor's cache: the results are the same
         # (the chain is invariant to how data are cut), and about twice as fast as one block.
         ratios, filtered = [], []
         for a in range(0, m, PIECE):
-            cf, f = self._piece(x[a : a + PIECE], out)
+            cf, f = self._piece(x[a : a + PIECE], out, keep_arrays)
             if keep_arrays:
                 ratios.append(cf)
                 filtered.append(f)
@@ -378,39 +381,59 @@ class StreamingDetector:
             return out, np.empty(0), np.empty(0)
         return out, np.concatenate(ratios), np.concatenate(filtered)
 
-    def _piece(self, x: Raw, out: list[Trigger]) -> tuple[Float64Array, Float64Array]:
-        """Run the chain over the next samples of the segment; triggers go to ``out``."""
+    def _piece(
+        self, x: Raw, out: list[Trigger], keep_arrays: bool = True
+    ) -> tuple[Float64Array, Float64Array]:
+        """Run the chain over the next samples of the segment; triggers go to ``out``.
+
+        Without ``keep_arrays`` the STA/LTA of a quiet piece (no trigger on, waiting or
+        starting) may be left uncomputed and an empty array returned in its place.
+        """
         s, m = self._n, x.size
         rows = np.empty((1, m))
         np.subtract(x, self._offset, out=rows[0])
         sosfilt_rows_inplace(self._sos, rows, self._zi)
         f = rows[0]
+        cfg, trig = self._config, self._trig
+        idle = trig.on < 0 and self._open is None and not self._pending
+        cf: Float64Array | None
         if self._config.method == "recursive":
             cf, self._w_last = recursive_step(
-                f, self._nsta, self._nlta, s, self._rec_zi, self._w_last, _scratch()
+                f,
+                self._nsta,
+                self._nlta,
+                s,
+                self._rec_zi,
+                self._w_last,
+                _scratch(),
+                None if keep_arrays or not idle else cfg.trigger_on,
             )
         else:
             cf, self._squares, self._sta_sum, self._lta_sum = classic_step(
                 f, self._nsta, self._nlta, s, self._squares, self._sta_sum, self._lta_sum
             )
-        cfg, trig = self._config, self._trig
-        if (
-            trig.on < 0
-            and self._open is None
-            and not self._pending
-            and not np.maximum.reduce(cf) >= cfg.trigger_on
-        ):
+        if cf is None or (idle and not np.maximum.reduce(cf) >= cfg.trigger_on):
             # Nothing on and nothing starts (the common case, record after record).
-            self._trig = TriggerState(s + m, False, -1, trig.after)
-        else:
-            found, self._trig = trigger_step(
-                cf, cfg.trigger_on, cfg.trigger_off, self._max_len, trig
-            )
-            if found.size or self._trig.on >= 0 or self._open is not None or self._pending:
-                out += self._track(found, cf, f, x, s)
-        self._remember(f, x)
+            if trig.above:
+                self._trig = TriggerState(s + m, False, -1, trig.after)
+            # else the state stays as it is but for its sample count: see _trigger_state
+            self._remember(f, x, s)
+            self._n = s + m
+            return _EMPTY if cf is None else cf, f
+        found, self._trig = trigger_step(
+            cf, cfg.trigger_on, cfg.trigger_off, self._max_len, self._trigger_state(s)
+        )
+        if found.size or self._trig.on >= 0 or self._open is not None or self._pending:
+            out += self._track(found, cf, f, x, s)
+        self._remember(f, x, s)
         self._n = s + m
         return cf, f
+
+    def _trigger_state(self, s: int) -> TriggerState:
+        """The hysteresis state at sample ``s``: quiet pieces leave it unchanged (nothing on,
+        last sample below ``trigger_on``) but for its count, which is set here."""
+        trig = self._trig
+        return trig if trig.n == s else TriggerState(s, trig.above, trig.on, trig.after)
 
     def flush(self) -> list[Trigger]:
         """End the segment: report a trigger still on (closed at the last sample), then reset.
@@ -485,35 +508,50 @@ class StreamingDetector:
         pre_f, pre_r = self._window(max(0, on - self._nlta), on, f, x, s)
         if pre_f.size:
             item.noise_rms = math.sqrt(float(np.dot(pre_f, pre_f)) / pre_f.size)
-            item.raw_mean = float(pre_r.mean())
+            item.raw_mean = float(np.add.reduce(pre_r)) / pre_r.size
         start = max(0, on - self._n_before)
         win_f, _ = self._window(start, min(s + x.size, on + self._n_after + 1), f, x, s)
         item.onset = start + aic_pick(win_f) if win_f.size >= 4 else on
         item.measured = True
 
     def _window(self, a: int, b: int, f: Float64Array, x: Raw, s: int) -> tuple[Float64Array, Raw]:
-        """Filtered and raw samples ``a:b`` (segment indices) from the buffer and this piece."""
-        h0 = s - self._capacity
-        hist = self._hist
-        a = max(a, h0)
+        """Filtered and raw samples ``a:b`` (segment indices, at most ``_capacity`` before
+        ``s``) from the pieces kept and this piece (``f``, ``x``, starting at ``s``)."""
+        a = max(a, s - self._capacity)
         if a >= s:
             return f[a - s : b - s], x[a - s : b - s]
-        if b <= s:
-            return hist[0, a - h0 : b - h0], hist[1, a - h0 : b - h0]
-        return (
-            np.concatenate((hist[0, a - h0 :], f[: b - s])),
-            np.concatenate((hist[1, a - h0 :], x[: b - s]), dtype=np.float64),
-        )
+        parts_f, parts_r = [], []
+        for start, hf, hx in self._hist:
+            lo, hi = max(a, start) - start, min(b, start + hf.size) - start
+            if hi > lo:
+                parts_f.append(hf[lo:hi])
+                parts_r.append(hx[lo:hi])
+        if b > s:
+            parts_f.append(f[: b - s])
+            parts_r.append(x[: b - s])
+        if len(parts_f) == 1:
+            return parts_f[0], parts_r[0]
+        if not parts_f:
+            return _EMPTY, _EMPTY
+        return np.concatenate(parts_f), np.concatenate(parts_r, dtype=np.float64)
 
-    def _remember(self, f: Float64Array, x: Raw) -> None:
-        m, k, hist = f.size, self._capacity, self._hist
+    def _remember(self, f: Float64Array, x: Raw, s: int) -> None:
+        """Keep this piece for later windows: the filtered samples as they are (the chain
+        made them), a copy of the raw ones (the caller's array may change). Pieces are
+        dropped from the front once the others hold ``_capacity`` samples; a piece longer
+        than that is kept in part."""
+        k, hist = self._capacity, self._hist
+        m = f.size
         if m >= k:
-            hist[0] = f[-k:]
-            hist[1] = x[-k:]
-        else:
-            hist[:, :-m] = hist[:, m:]
-            hist[0, -m:] = f
-            hist[1, -m:] = x
+            hist.clear()
+            hist.append((s + m - k, f[-k:].copy(), x[-k:].copy()))
+            self._held = k
+            return
+        hist.append((s, f, x.copy()))
+        held = self._held + m
+        while held - hist[0][1].size >= k:
+            held -= hist.popleft()[1].size
+        self._held = held
 
     def _make(self, item: _Pending) -> Trigger | None:
         if (item.off - item.on) / self._fs < self._config.min_duration:
@@ -532,6 +570,9 @@ class StreamingDetector:
             onset_index=item.onset,
         )
 
+
+_EMPTY: Float64Array = np.empty(0)
+_EMPTY.flags.writeable = False
 
 _per_thread = threading.local()
 
@@ -558,9 +599,10 @@ def _peaks(item: _Pending, cf: Float64Array, f: Float64Array, x: Raw, a: int, b:
     """Fold samples ``a:b`` of this piece into the trigger's running peaks."""
     if b <= a:
         return
-    item.peak_ratio = max(item.peak_ratio, float(cf[a:b].max()))
+    top, bottom = np.maximum.reduce, np.minimum.reduce
+    item.peak_ratio = max(item.peak_ratio, float(top(cf[a:b])))
     seg = f[a:b]
-    item.peak_filtered = max(item.peak_filtered, float(seg.max()), -float(seg.min()))
+    item.peak_filtered = max(item.peak_filtered, float(top(seg)), -float(bottom(seg)))
     raw = x[a:b]
-    item.raw_max = max(item.raw_max, float(raw.max()))
-    item.raw_min = min(item.raw_min, float(raw.min()))
+    item.raw_max = max(item.raw_max, float(top(raw)))
+    item.raw_min = min(item.raw_min, float(bottom(raw)))

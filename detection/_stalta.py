@@ -124,6 +124,7 @@ def recursive_sta_lta(
         return np.empty(0), state
     zi = np.array(state.zi, order="C").reshape(1, 2, 2)
     ratio, w_last = recursive_step(a, nsta, nlta, state.n, zi, state.w_last)
+    assert ratio is not None  # no quiet check asked for
     new = RecursiveStaLtaState(nsta, nlta, state.n + m, _frozen(zi[0]), w_last)
     return ratio, new
 
@@ -217,12 +218,21 @@ def recursive_step(
     zi: Float64Array,
     w_last: float,
     scratch: Float64Array | None = None,
-) -> tuple[Float64Array, float]:
+    quiet_below: float | None = None,
+) -> tuple[Float64Array | None, float]:
     """Kernel of :func:`recursive_sta_lta`: updates ``zi`` (shape (1, 2, 2)) in place.
 
     Returns the ratio and the new ``w_last``; ``a`` is float64, 1-D and not empty.
     ``scratch``: a C-contiguous float64 array of shape (2, k) with ``k > a.size``, used for
     the intermediate values instead of new arrays (a caller fed record by record keeps one).
+    ``quiet_below``: if given and every ratio of the piece is provably below it, the ratio is
+    not computed and ``None`` is returned in its place (the state is updated all the same).
+
+    The check costs three array operations against the ratio's seven: with ``k = nlta/nsta``,
+    ``sta/lta < thr`` is ``k (w - p_l w') < thr (w - p_s w')``, linear in ``w`` and ``w'``.
+    It is made against ``thr * (1 - 1e-6)``, far more than the rounding of either side
+    (about ``nlta`` units of float64 rounding), so it never says quiet where the ratio
+    reaches ``thr``; near the threshold it defers to the ratio.
     """
     m = a.size
     c_s, c_l = 1.0 / nsta, 1.0 / nlta
@@ -235,6 +245,15 @@ def recursive_step(
         u[0] = 0.0
     sosfilt_rows_inplace(_recursive_sos(nsta, nlta), buf[0:1, 1 : m + 1], zi)
     prev, cur = buf[0, :m], u
+    w_last = float(u[-1])
+    if quiet_below is not None:
+        k, thr = nlta / nsta, quiet_below * (1.0 - 1e-6)
+        if k > thr:  # else a ratio at the threshold is possible only in rounding: no check
+            # k sta' - thr lta' = (k - thr) (w - b w') with b = (k p_l - thr p_s) / (k - thr)
+            excess = np.multiply(prev, (k * p_l - thr * p_s) / (k - thr), out=buf[1, :m])
+            np.subtract(cur, excess, out=excess)
+            if np.maximum.reduce(excess) <= 0.0:
+                return None, w_last
     ratio = np.multiply(prev, p_l)
     np.subtract(cur, ratio, out=ratio)
     lta = np.multiply(prev, p_s, out=buf[1, :m])
@@ -245,7 +264,7 @@ def recursive_step(
     ratio *= nlta / nsta
     if n < nlta:
         ratio[: nlta - n] = 0.0
-    return ratio, float(u[-1])
+    return ratio, w_last
 
 
 def classic_step(

@@ -97,27 +97,26 @@ def trigger_onset(
 def trigger_step(
     c: Float64Array, thr_on: float, thr_off: float, max_len: int | None, state: TriggerState
 ) -> tuple[Int64Array, TriggerState]:
-    """Kernel of :func:`trigger_onset`, without argument checks (``c`` is float64, 1-D)."""
+    """Kernel of :func:`trigger_onset`, without argument checks (``c`` is float64, 1-D).
+
+    Searches forward from where it is: the end of the trigger that is on, then the next
+    start after it, and so on, each search over the rest of the piece only.
+    """
     m = c.size
     if m == 0:
         return np.empty((0, 2), dtype=np.int64), state
     s = state.n
-    if state.on < 0 and not c.max() >= thr_on:  # fast path (also when cf holds NaN)
-        return np.empty((0, 2), dtype=np.int64), TriggerState(s + m, False, -1, state.after)
-    above = c >= thr_on
-    starts = np.flatnonzero(above[1:] & ~above[:-1]) + 1
-    if above[0] and not state.above:
-        starts = np.concatenate(([0], starts))
-    starts += s
+    on, after = state.on, state.after
+    if on < 0 and not np.maximum.reduce(c) >= thr_on:  # fast path (also when cf holds NaN)
+        return np.empty((0, 2), dtype=np.int64), TriggerState(s + m, False, -1, after)
     limit = math.inf if max_len is None else max_len
     found: list[tuple[int, int]] = []
-    on, after = state.on, state.after
     while True:
         if on < 0:
-            k = int(np.searchsorted(starts, after, side="right"))
-            if k == len(starts):
+            start = _next_start(c, max(after + 1 - s, 0), thr_on, state.above)
+            if start < 0:
                 break
-            on = int(starts[k])
+            on = s + start
         end = _first_below(c, max(on + 1 - s, 0), thr_off)  # the first sample below thr_off
         off = s + end - 1 if end >= 0 else None
         if on + limit <= s + m - 1 and (off is None or off > on + limit):
@@ -127,7 +126,25 @@ def trigger_step(
         found.append((on, off))
         on, after = -1, off
     triggers = np.array(found, dtype=np.int64).reshape(-1, 2)
-    return triggers, TriggerState(s + m, bool(above[-1]), on, after)
+    return triggers, TriggerState(s + m, bool(c[-1] >= thr_on), on, after)
+
+
+def _next_start(c: Float64Array, i: int, threshold: float, above_before: bool) -> int:
+    """Index of the first run start (``c[j] >= threshold`` after a sample below it, or after
+    ``above_before`` for ``j = 0``) with ``j >= i``, or -1."""
+    while i < c.size:
+        hits = c[i:] >= threshold
+        j = int(hits.argmax())
+        if not hits[j]:
+            return -1
+        j += i
+        if not (c[j - 1] >= threshold if j > 0 else above_before):
+            return j
+        below = _first_below(c, j, threshold)  # j continues a run: go past its end
+        if below < 0:
+            return -1
+        i = below + 1
+    return -1
 
 
 def _first_below(c: Float64Array, start: int, threshold: float) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -56,8 +57,10 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class ChannelKey:
+class ChannelKey(NamedTuple):
+    """A channel's codes; a named tuple, as it keys several dictionaries per record in the
+    worker (its hash is computed in C)."""
+
     network: str
     station: str
     location: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import replace
 
 import numpy as np
@@ -15,11 +16,12 @@ from obspy.signal.trigger import classic_sta_lta as obspy_classic
 from obspy.signal.trigger import recursive_sta_lta as obspy_recursive
 from obspy.signal.trigger import trigger_onset as obspy_trigger_onset
 
-from detection import DetectorConfig, StreamingDetector, Trigger, aic_pick
+from detection import DetectorConfig, StreamingDetector, Trigger, aic, aic_pick
 
 T0 = 1_748_779_200.0  # 2025-06-01T12:00:00Z
 FS = 100.0
 QUAKES = (80.0, 150.0, 240.0)  # onsets, seconds after T0
+TINY = float(np.finfo(np.float64).tiny)
 
 
 def quake(
@@ -140,6 +142,23 @@ def test_random_record_boundaries_equal_one_block(cuts: list[int]) -> None:
     x = quake(30_000, QUAKES, np.random.default_rng(7))
     whole = StreamingDetector(DetectorConfig(), FS).feed(x, T0)
     same_triggers(feed_in(StreamingDetector(DetectorConfig(), FS), x, cuts), whole)
+
+
+def test_the_quiet_shortcut_never_misses_a_ratio_at_the_threshold(
+    rng: np.random.Generator,
+) -> None:
+    # Fed record by record, the detector skips the STA/LTA of a record it can prove stays
+    # below trigger_on. With trigger_on set to the exact largest ratio of a record, that one
+    # sample reaches the threshold: the trigger must be found as by the full computation.
+    x = quake(12_000, (), rng)
+    ratio = StreamingDetector(DetectorConfig(), FS).process(x, T0).ratio
+    for start in rng.choice(np.arange(1_200, 11_700, 300), size=6, replace=False):
+        peak = float(ratio[start : start + 300].max())
+        cfg = DetectorConfig(trigger_on=peak, trigger_off=min(1.0, peak))
+        expected = StreamingDetector(cfg, FS).process(x, T0).triggers
+        assert any(t.on_index <= start + 300 and t.off_index >= start for t in expected)
+        fed = feed_in(StreamingDetector(cfg, FS), x, list(range(300, x.size, 300)))
+        same_triggers(fed, list(expected))
 
 
 def test_a_trigger_across_records_is_reported_once(quakes: np.ndarray) -> None:
@@ -319,6 +338,23 @@ def test_aic_pick_finds_a_step_in_noise(rng: np.random.Generator) -> None:
         assert abs(aic_pick(x) - onset) <= 1
 
 
+def test_aic_equals_the_variances_of_each_split(rng: np.random.Generator) -> None:
+    # The AIC comes from running sums; the oracle takes np.var of both parts of every split.
+    for _ in range(60):
+        n = int(rng.integers(4, 400))
+        x = rng.normal(0.0, 1.0, n) * 10 ** rng.uniform(-3, 6)
+        x[int(rng.integers(0, n)) :] *= 10 ** rng.uniform(0, 4)  # an onset of any size
+        direct = np.full(n, np.inf)
+        for k in range(2, n - 1):
+            head, tail = max(np.var(x[:k]), TINY), max(np.var(x[k:]), TINY)
+            direct[k] = k * math.log(head) + (n - k) * math.log(tail)
+        ours = aic(x)
+        assert_array_equal(np.isinf(ours), np.isinf(direct))
+        finite = np.isfinite(direct)
+        assert np.all(np.abs(ours[finite] - direct[finite]) <= 1e-7 * (np.abs(direct[finite]) + n))
+        assert aic_pick(x) == int(np.argmin(direct))
+
+
 def test_detector_onset_is_within_a_few_samples_and_earlier_than_trigger_on(
     rng: np.random.Generator,
 ) -> None:
@@ -336,7 +372,19 @@ def test_a_detector_holds_little_memory(quakes: np.ndarray) -> None:
     """A worker runs one detector per channel, 10,000 of them: each keeps its history (LTA
     window and the onset's margins, filtered and raw: 18 KB), the classic method's squares
     (8 KB) and filter states, and no working space of its own (128 KB a piece)."""
-    det = StreamingDetector(DetectorConfig(), FS)
-    det.feed(quakes, T0)
-    held = sum(v.nbytes for v in vars(det).values() if isinstance(v, np.ndarray))
-    assert held < 32 * 1024
+    for size in (quakes.size, 400):
+        det = StreamingDetector(DetectorConfig(), FS)
+        for start in range(0, quakes.size, size):
+            det.feed(quakes[start : start + size], T0 + start / FS)
+        assert 16 * 1024 < _array_bytes(vars(det)) < 32 * 1024
+
+
+def _array_bytes(value: object) -> int:
+    """Bytes of the numpy arrays in a value, looking into containers."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes if value.base is None else value.base.nbytes
+    if isinstance(value, dict):
+        return sum(_array_bytes(v) for v in value.values())
+    if isinstance(value, list | tuple | deque):
+        return sum(_array_bytes(v) for v in value)
+    return 0
