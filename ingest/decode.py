@@ -20,9 +20,9 @@ and edge cases come out exactly as pymseed reports them. The tests hold the two 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -65,10 +65,13 @@ class Record:
     timing_quality: int | None = None  # blockette 1001 / FDSN.Time.Quality, 0-100 %
     clock_locked: bool = False  # the "clock locked" flag of the record header
 
-    @cached_property
-    def endtime(self) -> float:
-        """POSIX seconds of the last sample (asked several times per record)."""
-        return self.starttime + (len(self.data) - 1) / self.sampling_rate
+    endtime: float = field(init=False)  # POSIX seconds of the last sample
+
+    def __post_init__(self) -> None:
+        # a field, not a property: the worker asks for it several times per record
+        object.__setattr__(
+            self, "endtime", self.starttime + (len(self.data) - 1) / self.sampling_rate
+        )
 
     def end_datetime(self) -> datetime:
         return datetime.fromtimestamp(self.endtime, UTC)

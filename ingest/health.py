@@ -8,12 +8,13 @@ Definitions follow the project's domain notes (MUSTANG-style explicit names):
 
 Latencies are computed at snapshot time from ``now``, so they keep growing while nothing
 arrives. Everything else is kept per record in a window (default 10 minutes, as SeisComP's
-scqc) and summed at snapshot time: a record costs a few numpy reductions, a snapshot a pass
-over the window's records.
+scqc) and summed at snapshot time: a record costs a sort and a few numpy reductions, a
+snapshot a pass over the window's records.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,11 @@ SPIKE_THRESHOLD = 10.0  # MAD units, as MUSTANG's spike metric
 SPIKE_WINDOW = 41  # samples of the Hampel filter, as MUSTANG
 SPIKE_RUN = 3  # a glitch is at most this many consecutive outlying samples
 _MAD_TO_SIGMA = 1.4826
+_LIMIT = SPIKE_THRESHOLD * _MAD_TO_SIGMA  # the threshold in MAD units
+_OFFSETS = np.arange(-(SPIKE_WINDOW // 2), SPIKE_WINDOW // 2 + 1)  # a window around a sample
+_LOOP_RUNS = 32  # up to this many outlying samples are grouped in runs by a loop
+
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(slots=True)
@@ -120,7 +126,13 @@ class ChannelHealth:
                 overlap = -offset
         total = float(data.sum())
         deviations = data - total / n
-        low, high = float(data.min()), float(data.max())
+        ordered = data.copy()
+        ordered.sort()
+        # The extremes of the sorted copy are the record's min and max, except that a sort
+        # may put either zero first and does not propagate NaN as min() and max() do.
+        low, high = float(ordered.item(0)), float(ordered.item(-1))
+        if not (low and high and math.isfinite(total)):
+            low, high = float(data.min()), float(data.max())
         clipped = 0
         if self.clip_level is not None and max(high, -low) >= self.clip_level:
             clipped = int(np.count_nonzero(np.abs(data) >= self.clip_level))
@@ -135,7 +147,7 @@ class ChannelHealth:
                 low=low,
                 high=high,
                 clipped=clipped,
-                spikes=_spikes(data),
+                spikes=_spikes(data, ordered),
                 gap_s=gap,
                 overlap_s=overlap,
                 timing_quality=timing_quality,
@@ -148,7 +160,7 @@ class ChannelHealth:
             last if self.last_sample_time is None else max(self.last_sample_time, last)
         )
         self.last_arrival = arrival
-        self.last_value = float(data[-1])
+        self.last_value = float(data.item(-1))
         if clock_locked is not None:
             self.clock_locked = clock_locked
         self.records += 1
@@ -229,42 +241,86 @@ def _covered(entries: list[_Entry], begin: float, now: float) -> float:
     return covered
 
 
-def _spikes(data: npt.NDArray[np.float64]) -> int:
+def _spikes(data: FloatArray, ordered: FloatArray | None = None) -> int:
     """Samples that a Hampel filter (window ``SPIKE_WINDOW``, MUSTANG's spikes metric) flags:
     more than ``SPIKE_THRESHOLD`` robust sigmas (MAD) from the median of their neighbours.
 
     Cheap in the common case: samples within the threshold of the whole record's median and
     MAD are not examined further. Of the outliers left, only those in runs of at most
     ``SPIKE_RUN`` samples are tested against their own neighbourhood: a glitch is short, an
-    earthquake's wave train is long and ordinary among its neighbours.
+    earthquake's wave train is long and ordinary among its neighbours. Records of at most
+    ``SPIKE_WINDOW // 2`` samples have no spikes.
+
+    Medians are upper medians (element ``n // 2`` of the sorted values; the window is odd),
+    neighbourhoods are reflected at the ends of the record (``np.pad``'s ``reflect``), and a
+    neighbourhood whose MAD is 0 flags nothing. ``ordered`` is ``data`` sorted, if at hand.
     """
-    median = _middle(data)
+    n = data.size
+    half = SPIKE_WINDOW // 2
+    if n <= half:
+        return 0
+    if ordered is None:
+        ordered = np.sort(data)
+    k = n // 2
+    # The screen skips only records that cannot have an outlier. Take q1 and q3, the values
+    # of rank a and b = a + k + 1: a sample at or below q1, or at or above q3, deviates from
+    # the median by at least min(median - q1, q3 - median) (rounding is monotonic), and at
+    # most b - a - 1 = k samples lie strictly between them; so at most k deviations are
+    # smaller, and the MAD, the deviation of rank k, is not. No sample deviates more than
+    # the extremes. Comparisons with NaN are false: a record with NaN is not screened.
+    a = (n - k - 1) // 2
+    low, q1, median, q3 = ordered.item(0), ordered.item(a), ordered.item(k), ordered.item(a + k + 1)
+    high = ordered.item(-1)
+    bound = _LIMIT * min(median - q1, q3 - median)
+    if high - median <= bound and median - low <= bound:
+        return 0
     deviation = np.abs(data - median)
-    mad = float(_middle(deviation))
+    middle = deviation.copy()
+    middle.partition(k)
+    mad = middle.item(k)
     if mad == 0.0:
         return 0
-    candidates = np.flatnonzero(deviation > SPIKE_THRESHOLD * _MAD_TO_SIGMA * mad)
-    if candidates.size == 0:
+    limit = _LIMIT * mad
+    if high - median <= limit and median - low <= limit:
+        return 0  # the largest deviations are the extremes'
+    short = _short_runs((deviation > limit).nonzero()[0])
+    if short.size == 0:
         return 0
-    # Runs of consecutive outliers; keep the samples of short runs only.
-    breaks = np.flatnonzero(np.diff(candidates) != 1) + 1
-    starts = np.concatenate(([0], breaks))
-    lengths = np.diff(np.concatenate((starts, [candidates.size])))
-    short = candidates[np.repeat(lengths <= SPIKE_RUN, lengths)]
-    half = SPIKE_WINDOW // 2
-    if short.size == 0 or data.size <= half:
-        return 0
-    padded = np.pad(data, half, mode="reflect")
-    windows = np.lib.stride_tricks.sliding_window_view(padded, SPIKE_WINDOW)[short]
-    half_window = SPIKE_WINDOW // 2  # the window is odd: the middle element is the median
-    local = np.partition(windows, half_window, axis=1)[:, half_window]
-    local_mad = np.partition(np.abs(windows - local[:, None]), half_window, axis=1)[:, half_window]
-    outlying = np.abs(data[short] - local) > SPIKE_THRESHOLD * _MAD_TO_SIGMA * local_mad
-    return int(np.count_nonzero(outlying & (local_mad > 0)))
+    around = short[:, None] + _OFFSETS
+    last = n - 1
+    if short.item(0) < half or short.item(-1) > last - half:
+        # Reflected at the record's ends: index -j reads j, last + j reads last - j (a
+        # record is longer than half a window, so one reflection is enough).
+        around = last - np.abs(last - np.abs(around))
+    windows = data[around]
+    windows.partition(half, axis=1)  # the window is odd: the middle element is the median
+    local = windows[:, half]
+    spread = np.abs(windows - local[:, None])
+    spread.partition(half, axis=1)
+    return sum(
+        1
+        for value, centre, scale in zip(
+            data[short].tolist(), local.tolist(), spread[:, half].tolist(), strict=True
+        )
+        if scale > 0 and abs(value - centre) > _LIMIT * scale
+    )
 
 
-def _middle(data: npt.NDArray[np.float64]) -> float:
-    """The median (the upper one for an even length): a partition, ten times cheaper than
-    ``np.median`` on a record's few hundred samples."""
-    k = data.size // 2
-    return float(np.partition(data, k)[k])
+def _short_runs(candidates: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """The indices (ascending) that belong to runs of at most ``SPIKE_RUN`` consecutive
+    ones: a loop for the few of a glitch, array operations for many."""
+    if candidates.size > _LOOP_RUNS:
+        breaks = np.flatnonzero(np.diff(candidates) != 1) + 1
+        starts = np.concatenate(([0], breaks))
+        lengths = np.diff(np.concatenate((starts, [candidates.size])))
+        short: npt.NDArray[np.intp] = candidates[np.repeat(lengths <= SPIKE_RUN, lengths)]
+        return short
+    indices: list[int] = candidates.tolist()
+    kept: list[int] = []
+    first = 0
+    for i in range(1, len(indices) + 1):
+        if i == len(indices) or indices[i] != indices[i - 1] + 1:
+            if i - first <= SPIKE_RUN:
+                kept += indices[first:i]
+            first = i
+    return np.array(kept, dtype=np.intp)
