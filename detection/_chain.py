@@ -412,7 +412,8 @@ class StreamingDetector:
             cf, self._squares, self._sta_sum, self._lta_sum = classic_step(
                 f, self._nsta, self._nlta, s, self._squares, self._sta_sum, self._lta_sum
             )
-        if cf is None or (idle and not np.maximum.reduce(cf) >= cfg.trigger_on):
+        reaches_on = cf is not None and idle and np.maximum.reduce(cf) >= cfg.trigger_on
+        if cf is None or (idle and not reaches_on):
             # Nothing on and nothing starts (the common case, record after record).
             if trig.above:
                 self._trig = TriggerState(s + m, False, -1, trig.after)
@@ -421,7 +422,12 @@ class StreamingDetector:
             self._n = s + m
             return _EMPTY if cf is None else cf, f
         found, self._trig = trigger_step(
-            cf, cfg.trigger_on, cfg.trigger_off, self._max_len, self._trigger_state(s)
+            cf,
+            cfg.trigger_on,
+            cfg.trigger_off,
+            self._max_len,
+            self._trigger_state(s),
+            reaches_on=bool(reaches_on),
         )
         if found.size or self._trig.on >= 0 or self._open is not None or self._pending:
             out += self._track(found, cf, f, x, s)

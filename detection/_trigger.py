@@ -95,19 +95,26 @@ def trigger_onset(
 
 
 def trigger_step(
-    c: Float64Array, thr_on: float, thr_off: float, max_len: int | None, state: TriggerState
+    c: Float64Array,
+    thr_on: float,
+    thr_off: float,
+    max_len: int | None,
+    state: TriggerState,
+    *,
+    reaches_on: bool = False,
 ) -> tuple[Int64Array, TriggerState]:
     """Kernel of :func:`trigger_onset`, without argument checks (``c`` is float64, 1-D).
 
     Searches forward from where it is: the end of the trigger that is on, then the next
     start after it, and so on, each search over the rest of the piece only.
+    ``reaches_on``: the caller knows that some ``c[i] >= thr_on`` (skips that check).
     """
     m = c.size
     if m == 0:
         return np.empty((0, 2), dtype=np.int64), state
     s = state.n
     on, after = state.on, state.after
-    if on < 0 and not np.maximum.reduce(c) >= thr_on:  # fast path (also when cf holds NaN)
+    if on < 0 and not (reaches_on or np.maximum.reduce(c) >= thr_on):  # also when c has NaN
         return np.empty((0, 2), dtype=np.int64), TriggerState(s + m, False, -1, after)
     limit = math.inf if max_len is None else max_len
     found: list[tuple[int, int]] = []
