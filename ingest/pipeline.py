@@ -130,8 +130,10 @@ class Pipeline:
         """Process packets in order and store all they produced, with the stream positions,
         in one transaction: after a crash, either all of them count or none does."""
         arrival = self._clock()
-        positions: dict[str, dict[tuple[str, str], tuple[int, datetime]]] = {}
-        arrivals: dict[int, tuple[datetime, int]] = {}
+        arrival_s = arrival.timestamp()
+        # newest data times as POSIX seconds, made datetimes once per channel and station
+        positions: dict[str, dict[tuple[str, str], tuple[int, float]]] = {}
+        arrivals: dict[int, tuple[float, int]] = {}
         try:
             with self._factory() as session, session.begin():
                 for packet in packets:
@@ -140,16 +142,25 @@ class Pipeline:
                     if record is not None:
                         self._take(session, packet, record, arrival, arrivals)
                     if packet.seqnum is not None:
-                        end = record.end_datetime() if record is not None else arrival
+                        end = record.endtime if record is not None else arrival_s
                         server = positions.setdefault(packet.server or self._server, {})
                         server[(net, sta)] = (packet.seqnum, end)
                 self._store_pending(session, arrival)
                 # An event updated by many picks of one batch is written once, as it ends up.
                 for event in self._changed.values():
                     self._store_event(session, event, arrival)
-                record_arrivals(session, arrivals=arrivals, arrival_time=arrival)
+                record_arrivals(
+                    session,
+                    arrivals={c: (_utc(t), n) for c, (t, n) in arrivals.items()},
+                    arrival_time=arrival,
+                )
                 for server_id, at in positions.items():
-                    save_stream_states(session, server=server_id, positions=at, now=arrival)
+                    save_stream_states(
+                        session,
+                        server=server_id,
+                        positions={k: (seq, _utc(t)) for k, (seq, t) in at.items()},
+                        now=arrival,
+                    )
                 if self._archive is not None:
                     self._archive.store_index(session, now=arrival)
                 log_changes(session, changes=self._log, now=arrival)  # last: see its docs
@@ -174,7 +185,7 @@ class Pipeline:
         packet: Packet,
         record: Record,
         arrival: datetime,
-        arrivals: dict[int, tuple[datetime, int]],
+        arrivals: dict[int, tuple[float, int]],
     ) -> None:
         if self._archive is not None:
             # Every decodable record, known to the inventory or not: nothing is lost.
@@ -201,7 +212,7 @@ class Pipeline:
             return
         self._last_end[record.key] = record.endtime
         previous = arrivals.get(channel.id)
-        end = record.end_datetime()
+        end = record.endtime
         arrivals[channel.id] = (
             end if previous is None else max(previous[0], end),
             1 if previous is None else previous[1] + 1,
