@@ -24,17 +24,14 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import argparse
 import asyncio
-import contextlib
 import io
 import math
 import multiprocessing
 import statistics
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
-from queue import Empty, Queue
 from typing import Any
 
 import obspy
@@ -44,13 +41,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from detection import DetectorConfig, StreamingDetector
 from ingest.archive import SdsArchive
+from ingest.config import LarzaConfig
 from ingest.decode import decode_record
 from ingest.feed import ChannelSpec, SeedLinkServer, StationSpec, SyntheticSource
 from ingest.pipeline import Pipeline
-from ingest.source import Packet, SeedLinkSource
+from ingest.settings import WorkerSettings
+from ingest.source import Packet
+from ingest.worker import Readers
 from stations.db import make_engine, make_session_factory, migrate
 from stations.inventory import import_stationxml
-from stations.queries import StreamPosition, list_stations
+from stations.queries import list_stations, save_stream_states
 
 CODES = ("HHZ", "HHN", "HHE", "HNZ", "HNN", "HNE")
 T0 = 1_750_000_000.0
@@ -224,8 +224,9 @@ def _serve(payloads: list[bytes], stations: list[tuple[str, str]], ready: Connec
 def bench_network(
     packets: list[Packet], specs: list[StationSpec], factory: sessionmaker[Session], archive: Path
 ) -> float:
-    """The worker's path over a real socket; the server runs in another process (another
-    core), so the figure is the worker's alone."""
+    """The worker's path over a real socket: its readers (one thread per server, the bounded
+    packet queue) and its batches, as ``run_worker`` takes them. The server runs in another
+    process (another core), so the figure is the worker's alone."""
     ours, theirs = multiprocessing.Pipe()
     stations = [(s.network, s.station) for s in specs]
     feed = multiprocessing.Process(
@@ -234,50 +235,40 @@ def bench_network(
     feed.start()
     port = ours.recv()
     address = f"127.0.0.1:{port}"
-    pipeline = pipeline_for(factory, archive, address)
-    # Ask from sequence 1 so the whole ring is sent as fast as the client reads.
-
-    start = {
-        (s.network, s.station): StreamPosition(0, datetime.fromtimestamp(T0 - 60, UTC))
-        for s in specs
-    }
-    source = SeedLinkSource(
-        address,
-        [(s.network, s.station) for s in specs],
-        "HH? HN?",
-        start,
+    settings = WorkerSettings(
+        seedlink=address,
+        selectors="HH? HN?",
         keepalive_s=30,
         idle_timeout_s=60,
         reconnect_delay_s=1,
+        queue_size=20_000,
+        batch_max_packets=500,
     )
-    queue: Queue[Packet] = Queue(maxsize=20_000)
-
-    def read() -> None:
-        for p in source.packets():
-            queue.put(p)
+    pipeline = pipeline_for(factory, archive, address)
+    # Stored positions at sequence 0, so the whole ring is sent as fast as the worker reads.
+    with factory() as s, s.begin():
+        before = datetime.fromtimestamp(T0 - 60, UTC)
+        start = dict.fromkeys(stations, (0, before))
+        save_stream_states(s, server=address, positions=start, now=before)
 
     t = time.perf_counter()
-    threading.Thread(target=read, daemon=True).start()
+    readers = Readers(settings, set(stations), factory, LarzaConfig())
     done = 0
-    while done < len(packets):
-        try:
-            batch = [queue.get(timeout=10)]
-        except Empty:
-            break
-        while len(batch) < 500:
-            try:
-                batch.append(queue.get_nowait())
-            except Empty:
-                break
-        pipeline.handle_many(batch)
-        done += len(batch)
+    last = time.monotonic()
+    while done < len(packets) and time.monotonic() - last < 10:
+        batch = readers.queue.take(settings.batch_max_packets, settings.batch_max_wait_s)
+        if batch:
+            pipeline.handle_many(batch)
+            done += len(batch)
+            last = time.monotonic()
     elapsed = time.perf_counter() - t
-    # seedlink-client's close is not thread-safe and the reading thread may be closing too
-    # (the worker closes from its reading thread only).
-    with contextlib.suppress(AttributeError):
-        source.close()
+    readers.stop()
+    stopping = time.monotonic()
+    while readers.is_alive() and time.monotonic() - stopping < 5:
+        time.sleep(0.05)  # a silent connection: the reader stops at its next poll
     feed.terminate()
     feed.join()
+    pipeline.close()
     if done < len(packets):
         raise SystemExit(f"network run received only {done} of {len(packets)} packets")
     return elapsed

@@ -1,7 +1,7 @@
 """The ingest worker process: the stations it leases from one SeedLink server, until stopped.
 
-Threads: a reader thread owns the SeedLink client and fills a bounded queue; the main thread
-takes batches from the queue and stores each batch in one transaction. Every
+Threads: a reader thread owns the SeedLink client and fills a bounded ``PacketQueue``; the main
+thread takes batches from the queue and stores each batch in one transaction. Every
 ``lease_ttl_s / 3`` seconds the main thread renews its station leases; when the set of
 stations it holds changes (a worker joined or died), the reader is restarted for the new set,
 resuming each station from its stored sequence number. Every ``inventory_interval_s`` it
@@ -18,9 +18,10 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from queue import Empty, Full, Queue
 from types import FrameType
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -52,6 +53,91 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+class PacketQueue:
+    """The packets read and not yet taken: filled by the reader threads, emptied in batches by
+    the main thread; at most ``maxsize`` wait (and one more per reader in a race), a full queue
+    holds its readers back (back-pressure).
+
+    Cheaper per packet than ``queue.Queue``, which takes a lock and notifies a condition on
+    every put and every get: a reader appends to a deque (atomic under the GIL), and takes a
+    lock only to wake the main thread when it waits for packets, or to wait itself for room
+    while the queue is full; the main thread takes up to a batch at once, and wakes a waiting
+    reader once per batch.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        if maxsize < 1:
+            raise ValueError(f"maxsize must be at least 1, got {maxsize}")
+        self.maxsize = maxsize
+        self._packets: deque[Packet] = deque()
+        self._arrived = threading.Condition(threading.Lock())
+        self._room = threading.Condition(threading.Lock())
+        # Set under their condition's lock before the waiter looks at the deque a last time,
+        # read without it by the other side after its own change to the deque: a wake-up is
+        # never missed, and no lock is taken while nobody waits.
+        self._taker_waits = False
+        self._putter_waits = False
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._packets)
+
+    def put_all(self, packets: Iterable[Packet], stop: threading.Event) -> None:
+        """Queue packets as they come, each once there is room, until ``stop`` is set or the
+        queue is closed: a reader thread's loop, with little work per packet."""
+        queued = self._packets
+        append = queued.append
+        stopped = stop.is_set
+        maxsize = self.maxsize
+        for packet in packets:
+            if stopped() or (len(queued) >= maxsize and not self._wait_for_room(stop)):
+                return
+            append(packet)
+            if self._taker_waits:
+                self._taker_waits = False
+                with self._arrived:
+                    self._arrived.notify()
+
+    def take(self, max_packets: int, max_wait_s: float) -> list[Packet]:
+        """Up to ``max_packets`` packets: waits at most ``max_wait_s`` for the first, then takes
+        what is already queued, so a busy stream is stored in few transactions and a quiet one
+        without delay."""
+        queued = self._packets
+        if not queued:
+            with self._arrived:
+                self._taker_waits = True
+                if not queued:
+                    self._arrived.wait(max_wait_s)
+                self._taker_waits = False
+            if not queued:
+                return []
+        popleft = queued.popleft
+        batch = [popleft() for _ in range(min(len(queued), max_packets))]
+        if self._putter_waits:
+            with self._room:
+                self._putter_waits = False
+                self._room.notify_all()
+        return batch
+
+    def close(self) -> None:
+        """Release the readers waiting for room: their packets are not queued (they are read
+        again on resume). Packets already queued can still be taken."""
+        with self._room:
+            self._closed = True
+            self._room.notify_all()
+
+    def _wait_for_room(self, stop: threading.Event) -> bool:
+        """True once there is room; False if ``stop`` is set or the queue closed first."""
+        with self._room:
+            while True:
+                self._putter_waits = True
+                if self._closed or stop.is_set():
+                    return False
+                if len(self._packets) < self.maxsize:
+                    return True
+                self._room.wait(0.5)  # woken by ``take`` or ``close``; else sees ``stop``
+
+
 class Reader:
     """One reader thread and its SeedLink client: the stations read from one server."""
 
@@ -60,14 +146,14 @@ class Reader:
         settings: WorkerSettings,
         server: str,
         selectors: dict[StationCode, str],
-        queue: Queue[Packet],
+        queue: PacketQueue,
         factory: sessionmaker[Session],
     ) -> None:
         with factory() as session:
             positions = stream_positions(session, server=server)
         self.server = server
         self._stop = threading.Event()
-        source = SeedLinkSource(
+        self._source = source = SeedLinkSource(
             server,
             sorted(selectors),
             selectors,
@@ -89,10 +175,12 @@ class Reader:
     def stop(self) -> None:
         """Stop reading; packets still queued are dropped (they are read again on resume).
 
-        Does not wait long: a reader blocked on a silent connection notices the flag at its
-        next packet or idle timeout and closes its client then, from its own thread.
+        Does not wait long: the reader notices at its next packet, or within about a second
+        on a silent connection (in the middle of reconnecting: once reconnected), and closes
+        its client then, from its own thread.
         """
         self._stop.set()
+        self._source.stop()
         self._thread.join(timeout=0.2)
 
 
@@ -109,7 +197,7 @@ class Readers:
         config: LarzaConfig,
     ) -> None:
         self.stations = stations
-        self.queue: Queue[Packet] = Queue(maxsize=settings.queue_size)
+        self.queue = PacketQueue(settings.queue_size)
         by_server: dict[str, dict[StationCode, str]] = {}
         for code in sorted(stations):
             server, selectors = config.source_of(
@@ -129,6 +217,7 @@ class Readers:
         return all(r.is_alive() for r in self._readers)
 
     def stop(self) -> None:
+        self.queue.close()
         for r in self._readers:
             r.stop()
 
@@ -190,7 +279,7 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
                 reader.stop()
                 reader = None
                 continue
-            batch = _next_batch(reader.queue, settings.batch_max_packets, settings.batch_max_wait_s)
+            batch = reader.queue.take(settings.batch_max_packets, settings.batch_max_wait_s)
             if batch:
                 pipeline.handle_many(batch)
             elif not reader.is_alive():
@@ -304,40 +393,16 @@ def _switch(
     return readers
 
 
-def _read(source: SeedLinkSource, queue: Queue[Packet], stop: threading.Event) -> None:
+def _read(source: SeedLinkSource, queue: PacketQueue, stop: threading.Event) -> None:
     """The reader thread: packets from the server into the bounded queue (back-pressure).
 
     The SeedLink client is used from this thread only; it is closed here when ``stop`` is set.
     Packets read but not yet stored are simply read again after a restart.
     """
     try:
-        for packet in source.packets():
-            while not stop.is_set():
-                try:
-                    queue.put(packet, timeout=0.5)
-                    break
-                except Full:
-                    continue
-            if stop.is_set():
-                return
+        queue.put_all(source.packets(), stop)
     except Exception:
         log.exception("worker: the SeedLink reader failed")
         raise
     finally:
         source.close()
-
-
-def _next_batch(queue: Queue[Packet], max_packets: int, max_wait_s: float) -> list[Packet]:
-    """Up to ``max_packets`` packets: waits at most ``max_wait_s`` for the first, then takes
-    what is already queued, so a busy stream is stored in few transactions and a quiet one
-    without delay."""
-    try:
-        batch = [queue.get(timeout=max_wait_s)]
-    except Empty:
-        return []
-    while len(batch) < max_packets:
-        try:
-            batch.append(queue.get_nowait())
-        except Empty:
-            break
-    return batch
