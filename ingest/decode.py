@@ -117,13 +117,8 @@ class _Decoder(threading.local):
         except ValueError as e:
             raise RecordError(f"not a decodable miniSEED record: {e}") from e
         rate = float(clibmseed.msr3_sampratehz(msr))
-        if not rate > 0:
-            raise RecordError(f"record of {key} has sampling rate {rate}")
-        declared, decoded = msr.samplecnt, msr.numsamples
-        if declared == 0 or decoded == 0:
-            raise RecordError(f"record of {key} holds no samples")
-        if decoded != declared:
-            raise RecordError(f"record of {key} decodes {decoded} of {declared} samples")
+        decoded = msr.numsamples
+        _check(key, rate, msr.samplecnt, decoded)
         sample = _SAMPLES.get(msr.sampletype)
         if sample is None:  # text
             raise _Slow
@@ -176,6 +171,16 @@ class _Decoder(threading.local):
         return int(value[0])
 
 
+def _check(key: ChannelKey, rate: float, declared: int, decoded: int) -> None:
+    """Refuse a record without a usable rate or with missing samples (both decoding paths)."""
+    if not rate > 0:
+        raise RecordError(f"record of {key} has sampling rate {rate}")
+    if declared == 0 or decoded == 0:
+        raise RecordError(f"record of {key} holds no samples")
+    if decoded != declared:
+        raise RecordError(f"record of {key} decodes {decoded} of {declared} samples")
+
+
 _decoder = _Decoder()
 
 
@@ -197,12 +202,7 @@ def _decode_record_slowly(payload: bytes) -> Record:
     except (MiniSEEDError, ValueError) as e:
         raise RecordError(f"not a decodable miniSEED record: {e}") from e
     rate = float(msr.samprate)
-    if not rate > 0:
-        raise RecordError(f"record of {key} has sampling rate {rate}")
-    if msr.samplecnt == 0 or msr.numsamples == 0:
-        raise RecordError(f"record of {key} holds no samples")
-    if msr.numsamples != msr.samplecnt:
-        raise RecordError(f"record of {key} decodes {msr.numsamples} of {msr.samplecnt} samples")
+    _check(key, rate, msr.samplecnt, msr.numsamples)
     try:
         data = np.array(msr.np_datasamples, dtype=np.float64)
         quality = msr.get_extra_header(_TIME_QUALITY) if msr.extralength else None

@@ -140,7 +140,7 @@ class Pipeline:
                     net, _, sta = packet.station_id.partition("_")
                     record = self._decode(packet, f"{net}.{sta}")
                     if record is not None:
-                        self._take(session, packet, record, arrival, arrivals)
+                        self._take(session, packet, record, arrival_s, arrivals)
                     if packet.seqnum is not None:
                         end = record.endtime if record is not None else arrival_s
                         server = positions.setdefault(packet.server or self._server, {})
@@ -184,7 +184,7 @@ class Pipeline:
         session: Session,
         packet: Packet,
         record: Record,
-        arrival: datetime,
+        arrival_s: float,
         arrivals: dict[int, tuple[float, int]],
     ) -> None:
         if self._archive is not None:
@@ -203,7 +203,7 @@ class Pipeline:
                     packet.seqnum,
                 )
             return
-        refused = self._refusal(record, channel, arrival)
+        refused = self._refusal(record, channel, arrival_s)
         if refused:
             self.counts[refused[0]] += 1
             log.warning(
@@ -217,10 +217,10 @@ class Pipeline:
             end if previous is None else max(previous[0], end),
             1 if previous is None else previous[1] + 1,
         )
-        self._process(session, record, channel, arrival)
+        self._process(session, record, channel, arrival_s)
 
     @staticmethod
-    def _refusal(record: Record, channel: Channel, arrival: datetime) -> tuple[str, str] | None:
+    def _refusal(record: Record, channel: Channel, arrival_s: float) -> tuple[str, str] | None:
         """Why a record of a known channel is not processed (counter, words), or None."""
         if abs(record.sampling_rate - channel.sampling_rate) > 1e-6 * channel.sampling_rate:
             return (
@@ -228,7 +228,7 @@ class Pipeline:
                 f"sampling rate {record.sampling_rate:g} Hz, "
                 f"the inventory says {channel.sampling_rate:g} Hz",
             )
-        ahead = record.endtime - arrival.timestamp()
+        ahead = record.endtime - arrival_s
         if ahead > FUTURE_TOLERANCE_S:
             return ("future", f"record ends {ahead:.0f} s after it arrived (clock ahead?)")
         return None
@@ -254,11 +254,11 @@ class Pipeline:
         return record
 
     def _process(
-        self, session: Session, record: Record, channel: Channel, arrival: datetime
+        self, session: Session, record: Record, channel: Channel, arrival_s: float
     ) -> None:
         self.counts["records"] += 1
         if self.monitor is not None:
-            self.monitor.add(record, channel, arrival.timestamp())
+            self.monitor.add(record, channel, arrival_s)
         if channel.kind.value == "soh":
             return
 
