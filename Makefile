@@ -1,5 +1,6 @@
 # Larza: `make demo` sets up and runs the whole service; `make test` runs the checks and tests.
 PYTHON ?= python3
+PYTEST_ARGS ?= -n 2
 VENV ?= .venv
 BIN := $(VENV)/bin
 
@@ -32,8 +33,8 @@ lint: dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## test: lint, then the whole suite (SQLite; set LARZA_TEST_DATABASE_URL for PostgreSQL;
-## PYTEST_ARGS="-n 2" runs it on two cores)
+## test: lint, then the whole suite on two cores (SQLite; set LARZA_TEST_DATABASE_URL for PostgreSQL;
+## PYTEST_ARGS="" runs it in one process)
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from sqlalchemy import func, insert, select
 
-from ingest.health import ChannelHealth
+from ingest.health.metrics import ChannelHealth
 from stations.db import make_engine, make_session_factory, migrate
 from stations.health import downsample_snapshots, health_history, history_metrics
 from stations.models import Channel, ChannelKind, HealthSnapshot, HealthState, Network, Station

@@ -40,14 +40,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from detection import DetectorConfig, StreamingDetector
-from ingest.archive import SdsArchive
 from ingest.config import LarzaConfig
-from ingest.decode import decode_record
 from ingest.feed import ChannelSpec, SeedLinkServer, StationSpec, SyntheticSource
-from ingest.pipeline import Pipeline
-from ingest.settings import WorkerSettings
-from ingest.source import Packet
-from ingest.worker import Readers
+from ingest.seedlink.decode import decode_record
+from ingest.seedlink.source import Packet
+from ingest.worker.archive import SdsArchive
+from ingest.worker.pipeline import Pipeline
+from ingest.worker.process import Readers
+from ingest.worker.settings import WorkerSettings
 from stations.db import make_engine, make_session_factory, migrate
 from stations.inventory import import_stationxml
 from stations.queries import list_stations, save_stream_states

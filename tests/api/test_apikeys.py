@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.settings import ApiSettings
-from ingest.cli import app
+from ingest.cli.main import app
 from stations.apikeys import verify_api_key
 from stations.db import make_engine, make_session_factory
 

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from api.settings import ApiSettings
-from ingest.archive import SdsArchive
-from ingest.pipeline import Pipeline
+from ingest.worker.archive import SdsArchive
+from ingest.worker.pipeline import Pipeline
 from stations.queries import list_detections, list_events
 
 from ..ingest.test_pipeline import ONSETS, _interleaved, factory  # noqa: F401

@@ -22,7 +22,7 @@ from ingest.feed._mseed import record_info
 from ingest.feed._protocol import SEQ_MODULUS
 from ingest.feed._ring import Ring
 from ingest.feed._v4 import SequenceNumbers, info_document
-from ingest.source import Packet, SeedLinkSource
+from ingest.seedlink.source import Packet, SeedLinkSource
 from stations.queries import StreamPosition
 
 from ..conftest import T0, Made, ServerThread

@@ -12,7 +12,7 @@ from obspy import Stream, Trace, UTCDateTime
 from obspy.clients.filesystem.sds import Client as SdsClient
 from sqlalchemy.orm import Session
 
-from ingest.archive import SdsArchive, sds_path
+from ingest.worker.archive import SdsArchive, sds_path
 from stations.queries import ChannelKey, archive_file_size
 
 KEY = ChannelKey("TJ", "SAREZ", "", "HHZ")

@@ -9,7 +9,7 @@ import yaml
 from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
-from ingest.cli import app
+from ingest.cli.main import app
 from stations.db import alembic_config
 
 runner = CliRunner()

@@ -11,7 +11,7 @@ from numpy.testing import assert_array_equal
 from obspy import Stream, read
 from pymseed import DataEncoding, MS3Record
 
-from ingest.decode import RecordError, decode_record
+from ingest.seedlink.decode import RecordError, decode_record
 from stations.queries import ChannelKey
 
 
@@ -181,7 +181,7 @@ def _outcome(decode: object, raw: bytes) -> tuple[object, ...]:
 
 
 def test_the_fast_path_decodes_every_kind_of_record_as_an_own_ms3record_does() -> None:
-    from ingest.decode import _decode_record_slowly
+    from ingest.seedlink.decode import _decode_record_slowly
 
     kinds = _kinds()
     outcomes = [_outcome(decode_record, raw) for raw in kinds]
@@ -209,12 +209,12 @@ def test_miniseed_3_timing_quality_and_clock_flag() -> None:
 def test_ordinary_records_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Guards the use of pymseed's CFFI binding: if pymseed changed what the fast path
     reads, records would quietly go the slow way, and this fails."""
-    import ingest.decode
+    import ingest.seedlink.decode
 
     def refuse(payload: bytes) -> object:
         raise AssertionError("decoded through an MS3Record")
 
-    monkeypatch.setattr(ingest.decode, "_decode_record_slowly", refuse)
+    monkeypatch.setattr(ingest.seedlink.decode, "_decode_record_slowly", refuse)
     stream = read()
     for trace in stream:
         trace.data = trace.data.astype(np.int32)

@@ -13,11 +13,11 @@ from obspy import read, read_events
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from ingest.archive import SdsArchive
-from ingest.cli import app
+from ingest.cli.main import app
 from ingest.config import LarzaConfig, parse_config
-from ingest.detect_files import run_detect, station_positions
-from ingest.pipeline import Pipeline
+from ingest.detect.files import run_detect, station_positions
+from ingest.worker.archive import SdsArchive
+from ingest.worker.pipeline import Pipeline
 from stations.inventory import default_inventory_path
 from stations.queries import list_detections, list_events
 

@@ -16,8 +16,8 @@ import pytest
 from seedlink_client import SeedLink
 from typer.testing import CliRunner
 
-from ingest.cli import app
-from ingest.decode import decode_record
+from ingest.cli.main import app
+from ingest.seedlink.decode import decode_record
 
 from ..conftest import free_port
 

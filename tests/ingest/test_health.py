@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from obspy import read
 
-from ingest.health import ChannelHealth
+from ingest.health.metrics import ChannelHealth
 
 FS = 100.0
 T0 = 1_750_000_000.0

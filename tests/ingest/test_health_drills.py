@@ -23,9 +23,9 @@ from ingest.feed import (
     centaur_soh,
     default_stations,
 )
-from ingest.pipeline import Pipeline
-from ingest.source import Packet
-from ingest.worker import _soh_channels
+from ingest.seedlink.source import Packet
+from ingest.worker.pipeline import Pipeline
+from ingest.worker.process import _soh_channels
 from stations.db import make_engine, make_session_factory, migrate
 from stations.health import channel_healths, health_history, list_state_changes, station_states
 from stations.inventory import default_inventory_path, import_stationxml

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from ingest.health import (
+from ingest.health.metrics import (
     _LOOP_RUNS,
     SPIKE_RUN,
     SPIKE_THRESHOLD,

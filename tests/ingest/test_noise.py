@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from obspy.signal.spectral_estimation import get_nhnm, get_nlnm
 
-from ingest.noise import NoiseMeter, noise_levels
+from ingest.health.noise import NoiseMeter, noise_levels
 
 FS = 100.0
 SENS = 3e8  # counts per m/s

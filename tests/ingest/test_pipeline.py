@@ -12,9 +12,9 @@ import pytest
 from obspy import Stream, Trace, UTCDateTime
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingest.archive import SdsArchive, sds_path
-from ingest.pipeline import Pipeline
-from ingest.source import Packet
+from ingest.seedlink.source import Packet
+from ingest.worker.archive import SdsArchive, sds_path
+from ingest.worker.pipeline import Pipeline
 from stations.db import make_engine, make_session_factory, migrate
 from stations.inventory import default_inventory_path, import_stationxml
 from stations.queries import ChannelKey, list_detections, list_events, stream_positions

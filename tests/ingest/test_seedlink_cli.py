@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 from typer.testing import CliRunner
 
-from ingest.cli import app
-from ingest.seedlink_cli import seedlink_app
+from ingest.cli.main import app
+from ingest.cli.seedlink import seedlink_app
 
 from ..conftest import Made, ServerThread, free_port
 

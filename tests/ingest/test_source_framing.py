@@ -14,7 +14,7 @@ import pytest
 from seedlink_client import Protocol, SeedLink
 from seedlink_client import mseed as client_mseed
 
-from ingest.source import Packet, SeedLinkSource, _Client, _plain_mseed2
+from ingest.seedlink.source import Packet, SeedLinkSource, _Client, _plain_mseed2
 from stations.queries import StreamPosition
 
 from ..conftest import Made, ServerThread

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ingest.source import Packet, SeedLinkSource
+from ingest.seedlink.source import Packet, SeedLinkSource
 
 
 class _Garbage(socketserver.BaseRequestHandler):

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ingest.source import SeedLinkSource
+from ingest.seedlink.source import SeedLinkSource
 from stations.queries import StreamPosition
 
 from ..conftest import Made, ServerThread

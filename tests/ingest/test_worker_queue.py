@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest.config import LarzaConfig
-from ingest.settings import WorkerSettings
-from ingest.source import Packet, SeedLinkSource
-from ingest.worker import PacketQueue, Readers, _read
+from ingest.seedlink.source import Packet, SeedLinkSource
+from ingest.worker.process import PacketQueue, Readers, _read
+from ingest.worker.settings import WorkerSettings
 from stations.db import make_engine, make_session_factory, migrate
 from stations.queries import StreamPosition, save_stream_states
 

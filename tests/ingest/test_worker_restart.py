@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from ingest.archive import sds_path
+from ingest.worker.archive import sds_path
 from stations.db import make_engine, make_session_factory, migrate
 from stations.inventory import default_inventory_path, import_stationxml
 from stations.models import ArchiveFile, ChannelStatus, StationLease

@@ -26,11 +26,11 @@ from types import FrameType
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingest.archive import SdsArchive
 from ingest.config import LarzaConfig, load_config
-from ingest.pipeline import Pipeline
-from ingest.settings import WorkerSettings
-from ingest.source import Packet, SeedLinkSource
+from ingest.seedlink.source import Packet, SeedLinkSource
+from ingest.worker.archive import SdsArchive
+from ingest.worker.pipeline import Pipeline
+from ingest.worker.settings import WorkerSettings
 from stations.db import make_engine, make_session_factory
 from stations.leases import acquire_leases, release_leases
 from stations.models import ChannelKind

@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from detection import NetworkEvent
-from ingest.archive import SdsArchive
 from ingest.config import LarzaConfig
-from ingest.decode import Record, RecordError, decode_record
-from ingest.detecting import Detecting, Found
-from ingest.monitor import HealthMonitor
-from ingest.source import Packet
+from ingest.detect.chain import Detecting, Found
+from ingest.health.monitor import HealthMonitor
+from ingest.seedlink.decode import Record, RecordError, decode_record
+from ingest.seedlink.source import Packet
+from ingest.worker.archive import SdsArchive
 from stations.changes import log_changes
 from stations.models import ChangeKind, Channel, EventStatus
 from stations.queries import (

@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from ingest.config import LarzaConfig
-from ingest.decode import Record
-from ingest.health import ChannelHealth
-from ingest.noise import NoiseMeter
-from ingest.verdict import Verdict, channel_verdict, station_verdict
+from ingest.health.metrics import ChannelHealth
+from ingest.health.noise import NoiseMeter
+from ingest.health.verdict import Verdict, channel_verdict, station_verdict
+from ingest.seedlink.decode import Record
 from stations.changes import log_changes
 from stations.health import (
     ChannelReport,

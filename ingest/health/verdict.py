@@ -45,7 +45,7 @@ def channel_verdict(
     limits: HealthTable,
     soh: SohChannel | None = None,
 ) -> Verdict:
-    """The state of one channel from its metrics (see :class:`ingest.health.ChannelHealth`);
+    """The state of one channel from its metrics (see :class:`ingest.health.metrics.ChannelHealth`);
     ``soh`` describes a state-of-health channel (its name, unit, scale and limits)."""
     latency = metrics.get("data_latency_s")
     if latency is None:

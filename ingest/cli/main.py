@@ -14,8 +14,8 @@ from typing import Annotated
 
 import typer
 
-from ingest.apikey_cli import apikey_app
-from ingest.seedlink_cli import seedlink_app
+from ingest.cli.apikey import apikey_app
+from ingest.cli.seedlink import seedlink_app
 from stations.errors import LarzaError
 
 app = typer.Typer(
@@ -135,7 +135,7 @@ def feed(
     verbose: bool = False,
 ) -> None:
     """Serve SeedLink: synthetic noise and earthquakes, or a replay, with optional faults."""
-    from ingest.feed_run import FeedOptions, run_feed
+    from ingest.cli.feed import FeedOptions, run_feed
     from stations.inventory import default_inventory_path
 
     _logging(verbose)
@@ -183,8 +183,8 @@ def worker(
     """Ingest SeedLink data: detect, associate, watch health, store, resume after restarts."""
     from pydantic import ValidationError
 
-    from ingest.settings import WorkerSettings
-    from ingest.worker import run_worker
+    from ingest.worker.process import run_worker
+    from ingest.worker.settings import WorkerSettings
 
     _logging(verbose)
     overrides = {
@@ -237,7 +237,7 @@ def detect(
 ) -> None:
     """Run the worker's detection and association over files, record by record."""
     from ingest.config import load_config
-    from ingest.detect_files import Progress, run_detect, station_positions, write_results
+    from ingest.detect.files import Progress, run_detect, station_positions, write_results
     from stations.inventory import default_inventory_path
 
     if fmt not in ("jsonl", "csv", "quakeml"):

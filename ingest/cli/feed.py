@@ -18,7 +18,7 @@ from ingest.feed import (
     serve,
     serve_source,
 )
-from ingest.feed_stations import station_specs
+from ingest.feed.inventory import station_specs
 from stations.errors import ConfigurationError
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from detection import Associator, NetworkEvent, Pick, StreamingDetector, Trigger
 from ingest.config import LarzaConfig
-from ingest.decode import Record
+from ingest.seedlink.decode import Record
 from stations.queries import ChannelKey
 
 CLOSE_MARGIN_S = 60.0

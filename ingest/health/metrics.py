@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ingest.noise import NoiseMeter
+from ingest.health.noise import NoiseMeter
 
 SPIKE_THRESHOLD = 10.0  # MAD units, as MUSTANG's spike metric
 SPIKE_WINDOW = 41  # samples of the Hampel filter, as MUSTANG

@@ -31,8 +31,8 @@ from pymseed import MiniSEEDError, MS3Record
 
 from detection import NetworkEvent
 from ingest.config import LarzaConfig
-from ingest.decode import Record, RecordError, decode_record
-from ingest.detecting import Detecting, Found
+from ingest.detect.chain import Detecting, Found
+from ingest.seedlink.decode import Record, RecordError, decode_record
 from stations.errors import LarzaError
 from stations.queries import ChannelKey
 

@@ -1,0 +1,1 @@
+"""The ``larza`` command: every subcommand of every process, in one place."""

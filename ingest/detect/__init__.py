@@ -1,0 +1,1 @@
+"""Detection over records: the chain the worker runs, and ``larza detect`` over files."""
