@@ -143,8 +143,33 @@ class StreamState(Base):
     network: Mapped[str] = mapped_column(String(8))
     station: Mapped[str] = mapped_column(String(8))
     last_seq: Mapped[int] = mapped_column(BigInteger)
-    last_time: Mapped[UtcTime]
+    last_start: Mapped[UtcTime] = mapped_column(
+        comment="start time of the last record archived: sent with the sequence on resume"
+    )
     updated_at: Mapped[UtcTime]
+
+
+class DataGap(Base):
+    """A span of a channel missing from what was received: found when its data resumed.
+
+    ``cause`` is ``resume`` when the span fell while Larza was not reading the stream (a
+    restart, a reconnection: the server no longer held the data or skipped it) and
+    ``stream`` when the data arrived with the span missing. A late record that fills part of
+    a gap shrinks or splits it.
+    """
+
+    __tablename__ = "data_gap"
+    __table_args__ = (Index("ix_data_gap_stream", "network", "station", "location", "channel"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    network: Mapped[str] = mapped_column(String(8))
+    station: Mapped[str] = mapped_column(String(8))
+    location: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(8))
+    start: Mapped[UtcTime] = mapped_column(index=True, comment="the last sample before the gap")
+    end: Mapped[UtcTime] = mapped_column(comment="the first sample after the gap")
+    seconds: Mapped[float] = mapped_column(Float, comment="missing time: end - start - 1/rate")
+    cause: Mapped[str] = mapped_column(String(16))
+    detected_at: Mapped[UtcTime]
 
 
 class Detection(Base):

@@ -50,6 +50,7 @@ __all__ = [
     "require_station",
     "save_stream_state",
     "save_stream_states",
+    "station_newest_samples",
     "store_detection",
     "store_detections",
     "store_event",
@@ -72,8 +73,10 @@ class ChannelKey(NamedTuple):
 
 @dataclass(frozen=True)
 class StreamPosition:
+    """A station's last record archived from a server: its sequence number and start time."""
+
     last_seq: int
-    last_time: datetime
+    last_start: datetime
 
 
 def list_stations(session: Session) -> Sequence[Station]:
@@ -160,6 +163,20 @@ def channel_statuses(session: Session, *, channel_ids: Iterable[int]) -> dict[in
         return {}
     stmt = select(ChannelStatus).where(ChannelStatus.channel_id.in_(ids))
     return {s.channel_id: s for s in session.scalars(stmt)}
+
+
+def station_newest_samples(session: Session) -> dict[tuple[str, str], datetime]:
+    """The newest sample received of each station (over its channels), where known."""
+    stmt = (
+        select(Network.code, Station.code, func.max(ChannelStatus.last_sample_time))
+        .select_from(ChannelStatus)
+        .join(Channel, Channel.id == ChannelStatus.channel_id)
+        .join(Station, Station.id == Channel.station_id)
+        .join(Network, Network.id == Station.network_id)
+        .group_by(Network.code, Station.code)
+    )
+    # max() keeps the column's type: the values come back as aware UTC datetimes
+    return {(net, sta): newest for net, sta, newest in session.execute(stmt) if newest}
 
 
 def detection_counts(session: Session) -> dict[int, int]:
@@ -254,10 +271,10 @@ def record_arrival(
 
 
 def stream_positions(session: Session, *, server: str) -> dict[tuple[str, str], StreamPosition]:
-    """The last sequence number and record time per (network, station) for one server."""
+    """The last sequence number and record start time per (network, station) for one server."""
     stmt = select(StreamState).where(StreamState.server == server)
     return {
-        (s.network, s.station): StreamPosition(s.last_seq, s.last_time)
+        (s.network, s.station): StreamPosition(s.last_seq, s.last_start)
         for s in session.scalars(stmt)
     }
 
@@ -269,7 +286,9 @@ def save_stream_states(
     positions: Mapping[tuple[str, str], tuple[int, datetime]],
     now: datetime,
 ) -> None:
-    """Store ``(last sequence, last record time)`` per ``(network, station)``, one query."""
+    """Store ``(last sequence, last record's start time)`` per ``(network, station)``, one
+    query. The caller passes only records it archived: a repeat, a corrupt packet or an
+    arrival time must never become a position (a server would resume after it)."""
     if not positions:
         return
     stations = {sta for _net, sta in positions}
@@ -279,9 +298,9 @@ def save_stream_states(
     existing = {(s.network, s.station): s for s in session.execute(stmt)}
     added: list[dict[str, object]] = []
     changed: list[dict[str, object]] = []
-    for (network, station), (last_seq, last_time) in positions.items():
+    for (network, station), (last_seq, last_start) in positions.items():
         state = existing.get((network, station))
-        row: dict[str, object] = {"last_seq": last_seq, "last_time": last_time, "updated_at": now}
+        row: dict[str, object] = {"last_seq": last_seq, "last_start": last_start, "updated_at": now}
         if state is None:
             added.append({"server": server, "network": network, "station": station, **row})
         else:
@@ -296,11 +315,11 @@ def save_stream_state(
     network: str,
     station: str,
     last_seq: int,
-    last_time: datetime,
+    last_start: datetime,
     now: datetime,
 ) -> None:
     save_stream_states(
-        session, server=server, positions={(network, station): (last_seq, last_time)}, now=now
+        session, server=server, positions={(network, station): (last_seq, last_start)}, now=now
     )
 
 

@@ -38,6 +38,7 @@ class FeedOptions:
     begin: datetime | None = None
     end: datetime | None = None
     replay_mode: ReplayMode = "realtime"
+    ring_file: Path | None = None
 
 
 def run_feed(options: FeedOptions) -> None:
@@ -58,6 +59,7 @@ def run_feed(options: FeedOptions) -> None:
             ring_size=options.ring_size,
             faults=faults,
             soh=soh,
+            ring_file=options.ring_file,
         )
     )
 
@@ -80,4 +82,5 @@ async def _replay(options: FeedOptions, faults: Sequence[Fault]) -> None:
         host=options.host,
         port=options.port,
         ring_size=options.ring_size,
+        ring_file=options.ring_file,
     )

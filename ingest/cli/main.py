@@ -132,6 +132,10 @@ def feed(
         str, typer.Option(help="realtime (re-timed to now), original or fast")
     ] = "realtime",
     ring_size: Annotated[int, typer.Option(help="packets kept for resuming clients")] = 100_000,
+    ring_file: Annotated[
+        Path | None,
+        typer.Option(help="keep the ring in this file across restarts (loaded, saved at stop)"),
+    ] = None,
     verbose: bool = False,
 ) -> None:
     """Serve SeedLink: synthetic noise and earthquakes, or a replay, with optional faults."""
@@ -157,6 +161,7 @@ def feed(
         begin=utc[0],
         end=utc[1],
         replay_mode=replay_mode,  # type: ignore[arg-type]
+        ring_file=ring_file,
     )
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:

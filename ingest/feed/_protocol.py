@@ -112,6 +112,12 @@ def next_sequence(seq: int) -> int:
     return seq % SEQ_MODULUS + 1
 
 
+def previous_sequence(seq: int) -> int:
+    """The number before ``seq`` (1 .. FFFFFF, wrapping): the packet a ``DATA seq`` resumes
+    after. ``000000``, which libslink asks for after ``FFFFFF``, follows ``FFFFFF`` too."""
+    return seq - 1 if seq >= 2 else SEQ_MODULUS
+
+
 def parse_time(text: str) -> int:
     """``Y,M,D[,h[,m[,s]]]`` (seconds may have a fraction) as POSIX nanoseconds."""
     parts = text.split(",")

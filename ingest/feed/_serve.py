@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from ingest.feed._faults import Fault
 from ingest.feed._server import SeedLinkServer
@@ -35,11 +36,13 @@ async def serve_source(
     organization: str = "Larza demo feed",
     interval: float = 0.2,
     on_tick: Callable[[], None] | None = None,
+    ring_file: Path | None = None,
 ) -> None:
     """Serve what ``source`` releases over SeedLink until cancelled.
 
     ``stations`` are ``(network, station, description)`` known before their first record
-    (a client may select them at once); ``on_tick`` runs after every publication round.
+    (a client may select them at once); ``on_tick`` runs after every publication round;
+    ``ring_file`` keeps the ring across restarts (loaded at start, saved at stop).
     """
     server = SeedLinkServer(
         host=host,
@@ -47,6 +50,7 @@ async def serve_source(
         ring_size=ring_size,
         organization=organization,
         stations=list(stations),
+        ring_file=ring_file,
     )
     await server.start()
     try:
@@ -72,6 +76,7 @@ async def serve(
     organization: str = "Larza demo feed",
     faults: Sequence[Fault] = (),
     soh: Sequence[SohSpec] = (),
+    ring_file: Path | None = None,
 ) -> None:
     """Serve synthetic data for ``stations`` over SeedLink until cancelled.
 
@@ -119,4 +124,5 @@ async def serve(
         ring_size=ring_size,
         organization=organization,
         on_tick=report,
+        ring_file=ring_file,
     )

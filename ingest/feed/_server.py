@@ -16,14 +16,17 @@ What it speaks in v3 (as SeisComP's ``seedlink`` and ringserver do, where they a
   at once for every station, without a reply (as libslink and EarthScope's client expect;
   ObsPy's uni-station mode waits for an ``OK`` and does not work with this server).
 
-Sequence numbers are per station (1 .. FFFFFF, then 1 again), as SeisComP keeps them. ``DATA
-seq`` starts with packet ``seq``; if it has left the ring, with the time given after it (if
-any: the first packet that starts after that time), else with the station's oldest packet (a
-gap the client must notice); if it is not produced yet, with new data. ``DATA`` alone: new
-data only. ``FETCH`` sends what the ring holds and then ``END``. ``TIME begin [end]`` sends the
-packets overlapping the window, from the ring and then live; with an end, ``END`` follows once
-every selected station has data starting 10 s past the end (or the newest data
-anywhere are 30 s past it).
+Sequence numbers are per station (1 .. FFFFFF, then 1 again), as SeisComP keeps them.
+Resuming follows real servers' rules (ringserver 4.5; SeisComP's seedlink alike), never
+kinder: ``DATA seq time`` continues after packet ``seq - 1`` only if the ring still holds it
+**and** its record starts in the second ``time`` names (libslink sends the start time of the
+last record it received); otherwise the flow starts at the station's first packet ending at
+or after ``time``. ``DATA seq`` without a time continues after ``seq - 1`` if that packet is
+held, else with new data only (what the ring still held is skipped: the gap the client must
+notice). ``DATA`` alone: new data only. ``FETCH`` sends what the ring holds and then ``END``.
+``TIME begin [end]`` sends the packets overlapping the window, from the ring and then live;
+with an end, ``END`` follows once every selected station has data starting 10 s past the end
+(or the newest data anywhere are 30 s past it).
 
 SeedLink v4 (FDSN SeedLink 4.0): ``HELLO`` advertises ``SLPROTO:4.0`` (and ``SLPROTO:3.1``);
 ``SLPROTO 4.0``, before any other command but ``HELLO``, switches the connection to v4. Then:
@@ -39,12 +42,16 @@ SeedLink v4 (FDSN SeedLink 4.0): ``HELLO`` advertises ``SLPROTO:4.0`` (and ``SLP
   ``HHZ.D`` so; filters ``native``, ``2`` and ``3``, the last served as stored since
   miniSEED 3 is not produced here); a v3 selector (``[LL]CCC[.T]``) is accepted too.
   ``SELECT`` alone is an error in v4.
-- ``DATA [seq|ALL] [start [end]]``: decimal sequence numbers (``-1`` = next), ISO times; the
-  packets sent have ``seq >= seq``, ``end > start`` and ``start < end``. A sequence number no
-  longer held starts at the station's oldest packet (the gap the client must notice), one not
-  produced yet with new data; a sequence number with a station wildcard applies to each
-  matching station. ``END`` starts the real-time flow, ``ENDFETCH`` the dial-up flow (what
-  the ring holds, then ``END``).
+- ``DATA [seq|ALL] [start [end]]``: decimal sequence numbers (``-1`` = next), ISO times.
+  With a sequence number, the start time is a resume's check, as in v3 and as ringserver
+  does: the flow continues after packet ``seq - 1`` if the ring holds it and its record starts
+  in that second, else at the first packet ending at or after the time; without a time, after
+  ``seq - 1`` if held, else with new data only (also when the ring was re-created and that
+  number now names another record: a client that sends no time cannot be told). ``DATA ALL
+  start [end]`` is a window: packets with ``end > start`` and ``start < end``, from the
+  oldest held. A sequence number with a station wildcard applies to each matching station.
+  ``END`` starts the real-time flow, ``ENDFETCH`` the dial-up flow (what the ring holds, then
+  ``END``).
 - Packets: ``SE``, format ``2``, subformat ``D``, payload length (uint32 LE), sequence number
   (uint64 LE), station ID length and ``NET_STA``, then the stored 512-byte miniSEED 2 record.
   Sequence numbers are the station's ring numbers, unwrapped past FFFFFF (see ``_v4``).
@@ -67,6 +74,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from ingest.feed._mseed import pack_text, record_info
@@ -78,6 +86,7 @@ from ingest.feed._protocol import (
     parse_selector,
     parse_sequence,
     parse_time,
+    previous_sequence,
     selectors_match,
     wildcard_match,
 )
@@ -121,6 +130,7 @@ class _Request:
     mode: Mode = "data"
     seq: int | None = None
     after_ns: int | None = None
+    """A resume's time: the start of the client's last record (``DATA seq time``)."""
     begin_ns: int | None = None
     end_ns: int | None = None
     station_id: str | None = None
@@ -140,15 +150,12 @@ class _Plan:
 
     request: _Request
     start_gid: int
-    after_ns: int | None = None
     done: bool = False
 
     def wants(self, p: Packet) -> bool:
         if p.gid < self.start_gid:
             return False
         r, info = self.request, p.info
-        if self.after_ns is not None and info.start_ns <= self.after_ns:
-            return False
         if r.begin_ns is not None and info.end_ns < r.begin_ns:
             return False
         if r.end_ns is not None and info.start_ns >= r.end_ns:
@@ -311,9 +318,14 @@ class _Client:
                 if verb == "DATA":
                     data = parse_data(args)
                     self.current.seq, self.current.all_data = data.seq, data.all
-                    # v4 keeps packets ending after the start: end > start, i.e. >= start + 1
                     start = data.start_ns
-                    self.current.begin_ns = None if start is None else start + 1
+                    if data.seq is not None:
+                        # A resume: the time checks and, if need be, replaces the sequence
+                        # number (as ringserver does); it positions, it does not filter.
+                        self.current.after_ns = start
+                    else:
+                        # A window: packets ending after the start, i.e. end >= start + 1
+                        self.current.begin_ns = None if start is None else start + 1
                     self.current.end_ns = data.end_ns
                 elif len(args) != 1:
                     raise CommandError("ARGUMENTS", "SELECT takes one pattern (none: not in v4)")
@@ -446,24 +458,27 @@ class _Client:
             return _Plan(request, ring.oldest_of(key))
         if self.v4:
             return self.plan_v4(key, request)
-        after_ns = None
         if request.mode == "time" or (request.mode == "fetch" and request.seq is None):
-            start = ring.oldest_of(key)
-        elif request.seq is None:
-            start = ring.next_gid
-        else:
-            start, how = ring.start_for_sequence(key, request.seq)
-            if how != "found" and request.after_ns is not None:
-                start, after_ns = ring.oldest_of(key), request.after_ns
-            elif how == "oldest":
-                logger.info(
-                    "feed: client %s asked %s.%s from %06X, no longer held; from the oldest",
-                    self.peer,
-                    key[0],
-                    key[1],
-                    request.seq,
-                )
-        return _Plan(request, start, after_ns)
+            return _Plan(request, ring.oldest_of(key))
+        if request.seq is None:
+            return _Plan(request, ring.next_gid)
+        start, how = ring.resume_after(key, previous_sequence(request.seq), request.after_ns)
+        self.log_resume(key, f"{request.seq:06X}", how)
+        return _Plan(request, start)
+
+    def log_resume(self, key: tuple[str, str], asked: str, how: str) -> None:
+        if how == "found":
+            return
+        logger.info(
+            "feed: client %s asked %s.%s from %s: %s",
+            self.peer,
+            key[0],
+            key[1],
+            asked,
+            "no longer held or not that record; by time"
+            if how == "time"
+            else "no longer held or not that record; new data only",
+        )
 
     def plan_v4(self, key: tuple[str, str], request: _Request) -> _Plan:
         ring = self.server.ring
@@ -471,15 +486,8 @@ class _Client:
             return _Plan(request, ring.oldest_of(key))
         if request.seq is None:
             return _Plan(request, ring.next_gid)
-        start, how = self.server.numbers.start_for(ring, key, request.seq)
-        if how == "oldest":
-            logger.info(
-                "feed: client %s asked %s_%s from %d, no longer held; from the oldest",
-                self.peer,
-                key[0],
-                key[1],
-                request.seq,
-            )
+        start, how = self.server.numbers.resume_after(ring, key, request.seq - 1, request.after_ns)
+        self.log_resume(key, str(request.seq), how)
         return _Plan(request, start)
 
     def frame(self, packet: Packet) -> bytes:
@@ -570,13 +578,19 @@ class SeedLinkServer:
         ring_size: int = 100_000,
         organization: str = "Larza demo feed",
         stations: list[tuple[str, str, str]] | None = None,
+        ring_file: Path | None = None,
     ) -> None:
         self.host = host
         self._port = port
         self.organization = organization
+        self.ring_file = ring_file
         self.ring = Ring(ring_size)
         self.numbers = SequenceNumbers()
         """The v4 sequence numbers of the ring's packets."""
+        if ring_file is not None and ring_file.exists():
+            self.ring, extra = Ring.load(ring_file, ring_size)
+            self.numbers = SequenceNumbers.from_state(extra.get("numbers"))
+            logger.info("feed: ring of %d packets loaded from %s", len(self.ring), ring_file)
         for net, sta, description in stations or []:
             self.ring.add_station(net, sta, description)
         self.started_ns = time.time_ns()
@@ -615,7 +629,14 @@ class SeedLinkServer:
         if self._server is not None:
             await self._server.wait_closed()
         self._server = None
+        self.save_ring()
         logger.info("feed: server stopped")
+
+    def save_ring(self) -> None:
+        """Keep the ring in ``ring_file`` (if set) for the next start."""
+        if self.ring_file is not None:
+            self.ring.save(self.ring_file, {"numbers": self.numbers.state()})
+            logger.info("feed: ring saved to %s", self.ring_file)
 
     def publish(self, record: bytes) -> int:
         """Store ``record`` and push it to the streaming clients; returns its sequence number.

@@ -195,8 +195,17 @@ class SequenceNumbers:
     number; a packet still in the ring is less than one wrap older, which fixes its own.
     """
 
-    def __init__(self) -> None:
-        self._newest: dict[tuple[str, str], int] = {}
+    def __init__(self, newest: dict[tuple[str, str], int] | None = None) -> None:
+        self._newest: dict[tuple[str, str], int] = dict(newest or {})
+
+    def state(self) -> list[list[object]]:
+        """Each station's newest number, to be saved with a ring (see :meth:`from_state`)."""
+        return [[net, sta, n] for (net, sta), n in self._newest.items()]
+
+    @classmethod
+    def from_state(cls, state: object) -> SequenceNumbers:
+        rows = state if isinstance(state, list) else []
+        return cls({(str(net), str(sta)): int(n) for net, sta, n in rows})
 
     def published(self, packet: Packet) -> int:
         last = self._newest.get(packet.key)
@@ -212,16 +221,18 @@ class SequenceNumbers:
     def next_number(self, key: tuple[str, str]) -> int:
         return self._newest.get(key, 0) + 1
 
-    def start_for(self, ring: Ring, key: tuple[str, str], number: int) -> tuple[int, str]:
-        """Where ``DATA number`` starts: ``(gid, how)`` as :meth:`Ring.start_for_sequence`."""
+    def resume_after(
+        self, ring: Ring, key: tuple[str, str], last: int, start_ns: int | None
+    ) -> tuple[int, str]:
+        """Where ``DATA last+1 [start]`` starts: ``(gid, how)`` as :meth:`Ring.resume_after`
+        (the packet numbered ``last`` must be held, and start in the second ``start`` names)."""
         newest = self._newest.get(key)
-        oldest_gid = ring.oldest_of(key)
-        oldest = ring.get(oldest_gid)
-        if newest is None or oldest is None or oldest.key != key or number > newest:
-            return ring.next_gid, "new"
-        if number < self.number(oldest):
-            return oldest_gid, "oldest"
-        return ring.start_for_sequence(key, _wrap(number))
+        oldest = ring.get(ring.oldest_of(key))
+        if newest is not None and oldest is not None and self.number(oldest) <= last <= newest:
+            return ring.resume_after(key, _wrap(last), start_ns)
+        if start_ns is not None:
+            return ring.first_ending_after(key, start_ns), "time"
+        return ring.next_gid, "new"
 
 
 def _wrap(number: int) -> int:

@@ -94,6 +94,16 @@ class ChannelHealth:
         self.clock_locked: bool | None = None
         self.records = 0
 
+    def resume_after(self, last_sample_time: float) -> None:
+        """The channel's data before this worker read it ended at ``last_sample_time``: the
+        next record is measured from there (a span missing since counts as a gap), and the
+        window starts there at the latest."""
+        expected = last_sample_time + 1.0 / self.sampling_rate
+        if self._expected is None or expected < self._expected:
+            self._expected = expected
+        if self.started is None or expected < self.started:
+            self.started = expected
+
     def seed(self, last_sample_time: float, last_arrival: float) -> None:
         """Start from what the database knows of the channel (the newest data before a restart),
         so latencies are right before the first new record."""
@@ -206,6 +216,7 @@ class ChannelHealth:
         # Pooled variance: within-record deviations plus the records' means around the mean.
         sq = sum(e.total_sq + e.n * (e.total / e.n - mean) ** 2 for e in entries)
         gaps = [e.gap_s for e in entries if e.gap_s > 0]
+        widest = max(entries, key=lambda e: e.gap_s)
         qualities = [e.timing_quality for e in entries if e.timing_quality is not None]
         low, high = min(e.low for e in entries), max(e.high for e in entries)
         out.update(
@@ -213,6 +224,7 @@ class ChannelHealth:
             gaps=len(gaps),
             gap_s=float(sum(gaps)),
             largest_gap_s=float(max(gaps, default=0.0)),
+            largest_gap_start=widest.start - widest.gap_s if gaps else None,
             overlaps=sum(1 for e in entries if e.overlap_s > 0),
             samples=n,
             mean=mean,

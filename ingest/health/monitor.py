@@ -49,12 +49,34 @@ class HealthMonitor:
         self._next_snapshot: float | None = None
         self._next_downsample = 0.0
         self.counts = {"evaluations": 0, "snapshots": 0, "state_changes": 0}
+        self._flags: dict[ChannelKey, list[str]] = {}
 
-    def add(self, record: Record, channel: Channel, arrival: float) -> None:
-        """Account for one record of a known channel (the pipeline checked it)."""
+    def flag(self, key: ChannelKey, why: str) -> None:
+        """A problem with a channel that its metrics do not show (e.g. its detection stopped):
+        the channel is DEGRADED with ``why`` among its reasons from the next evaluation."""
+        reasons = self._flags.setdefault(key, [])
+        if why not in reasons:
+            reasons.append(why)
+
+    def add(
+        self,
+        record: Record,
+        channel: Channel,
+        arrival: float,
+        *,
+        resumed_after: float | None = None,
+    ) -> None:
+        """Account for one record of a known channel (the pipeline checked it).
+
+        ``resumed_after``: the last sample time of the channel's data before this worker (re)
+        started reading it, when a span is missing since: the window then starts there, so
+        the span counts as a gap in availability, gaps and the state's reason.
+        """
         health = self._health.get(record.key)
         if health is None:
             health = self._health[record.key] = self._make(record.key, channel, record.starttime)
+        if resumed_after is not None:
+            health.resume_after(resumed_after)
         health.add(
             record.starttime,
             record.data,
@@ -97,6 +119,8 @@ class HealthMonitor:
         for key in keys:
             channel = self._channels[key]
             metrics = self._health[key].snapshot(t)
+            if key in self._flags:
+                metrics["problems"] = list(self._flags[key])
             soh = self._config.soh_for(key) if channel.kind is ChannelKind.SOH else None
             if soh is not None and metrics.get("last_value") is not None:
                 metrics.update(

@@ -10,6 +10,7 @@ in words ("HHZ, HHN: no data for 12 min").
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from ingest.config import HealthTable, SohChannel
@@ -65,6 +66,7 @@ def channel_verdict(
     reasons += _timing_reasons(metrics, limits)
     if metrics.get("future_records"):
         reasons.append(f"{metrics['future_records']} records stamped in the future")
+    reasons += metrics.get("problems") or []
     return Verdict(HealthState.DEGRADED if reasons else HealthState.OK, tuple(reasons))
 
 
@@ -76,6 +78,9 @@ def _signal_reasons(
     if availability is not None and availability < limits.availability_pct:
         largest = metrics.get("largest_gap_s") or 0.0
         gap = f", largest gap {duration(largest)}" if largest > 0 else ""
+        since = metrics.get("largest_gap_start")
+        if largest > 0 and since is not None:
+            gap += f" from {datetime.fromtimestamp(since, UTC):%H:%M:%S} UTC"
         reasons.append(f"availability {availability:.1f} % of the last {window}{gap}")
     if metrics.get("flat"):
         reasons.append(f"flat line (dead channel) for the last {window}")

@@ -217,3 +217,28 @@ def _decode_record_slowly(payload: bytes) -> Record:
         timing_quality=int(quality) if isinstance(quality, int | float) else None,
         clock_locked=bool(msr.flags & _CLOCK_LOCKED),
     )
+
+
+def record_length(buffer: bytes, at: int = 0) -> int | None:
+    """The length of the miniSEED record (2 or 3) starting at ``buffer[at]``, as libmseed
+    detects it; None if no record starts there or it runs past the buffer."""
+    view = buffer[at:] if at else buffer
+    version = ffi.new("uint8_t *")
+    length = int(clibmseed.ms3_detect(view, len(view), version))
+    if length <= 0 or length > len(view):
+        return None
+    return length
+
+
+def split_records(buffer: bytes) -> list[bytes] | None:
+    """The records filling ``buffer`` end to end (as an archive day file holds them); None if
+    the buffer is not records from its first byte to its last."""
+    out: list[bytes] = []
+    at = 0
+    while at < len(buffer):
+        length = record_length(buffer, at)
+        if length is None:
+            return None
+        out.append(buffer[at : at + length])
+        at += length
+    return out

@@ -7,10 +7,12 @@ import sys
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from seedlink_client import Protocol as SeedLinkProtocol
-from seedlink_client import SeedLink, SeedLinkError
+from seedlink_client import SeedLink, SeedLinkError, _commands
+from seedlink_client._commands import _expect_ok
 from seedlink_client.protocol import (
     _V4_HEADER_STRUCT,
     FORMAT_MSEED2,
@@ -22,7 +24,10 @@ from seedlink_client.protocol import (
     _RawFrame,
     decode_frame_v3,
     parse_header_v3,
+    parse_reply,
 )
+from seedlink_client.streams import Stream, sort_streams, v3_to_v4_selector, v4_to_v3_selector
+from seedlink_client.time_utils import parse_timestring, to_comma_timestring, to_iso_timestring
 
 from stations.queries import StreamPosition
 
@@ -50,6 +55,9 @@ _PROTOCOLS: dict[str, SeedLinkProtocol | None] = {
     "4": SeedLinkProtocol.V4,
 }
 
+
+HELD = datetime(1970, 1, 1, tzinfo=UTC)
+"""A begin before any data: a station without a position gets all the server still holds."""
 
 V3_SEQ_MASK = 0xFFFFFF
 """SeedLink v3 sequence numbers are six hex digits: a resume asks for ``(last + 1) & FFFFFF``."""
@@ -91,6 +99,8 @@ class _Client(SeedLink):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.stopping = threading.Event()
+        self.begins: dict[str, datetime] = {}
+        """Where a stream without a position starts (by station ID); none: new data only."""
 
     def _poll_readable(self, timeout: float) -> bool:
         if self._recv_end > self._recv_start:
@@ -100,11 +110,79 @@ class _Client(SeedLink):
         return bool(super()._poll_readable(timeout))
 
     def negotiate(self) -> None:
-        if self.protocol is SeedLinkProtocol.V3:
-            for stream in self.streams:  # the list is a copy, its Stream objects are not
-                if stream.seqnum is not None and stream.seqnum >= V3_SEQ_MASK:
-                    stream.seqnum = ((stream.seqnum + 1) & V3_SEQ_MASK) - 1
-        super().negotiate()
+        """STATION/SELECT/DATA for every stream, then END, resuming as libslink does, and
+        more strictly.
+
+        A stream with a position (its last packet's sequence number and record start time)
+        asks for the next packet *and* gives that start time, over v3 (``DATA seq time``) and
+        over v4 (``DATA seq time``): a server then honours the number only if the packet it
+        names is still held and is the same record, and otherwise starts from that time
+        (ringserver; SeisComP's seedlink does the same over v3). libslink sends no time over
+        v4, so a ring re-created or reused behind it resumes mid-ring or at the newest
+        packet. A stream without a position starts at ``begins[station]`` (v3 ``TIME begin``,
+        v4 ``DATA ALL begin``): from what the server still holds, never only from "now",
+        unless no begin is set (plain ``DATA``).
+        """
+        self._match_cache.clear()
+        self._ensure_default_stream()
+        walk = _commands.NegotiationWalk()
+        for cmd in self._plan():
+            if not walk.should_send(cmd):
+                continue
+            walk.record(cmd, self._send_command(cmd))
+        walk.finish()
+        self._streaming = True
+
+    def _plan(self) -> list[_commands.Command]:
+        v4 = self.protocol is SeedLinkProtocol.V4
+        expect_reply = not self._batch_active
+        commands: list[_commands.Command] = []
+        for stream in sort_streams(self._streams):
+            sid = stream.station_id
+            if v4:
+                commands.append(_commands.station_v4(sid))
+                commands += [
+                    _commands.select_v4(sid, v3_to_v4_selector(x) or x) for x in stream.selectors
+                ]
+            else:
+                if self._multistation:
+                    commands.append(_commands.station_v3(sid, expect_reply))
+                commands += [
+                    _commands.select_v3(sid, v4_to_v3_selector(x) or x, expect_reply)
+                    for x in stream.selectors
+                ]
+            commands.append(self._data_command(stream, v4, expect_reply and self._multistation))
+        if v4 or self._multistation:
+            commands.append(_commands.end_v4(False) if v4 else _commands.end_v3())
+        return commands
+
+    def _data_command(self, stream: Stream, v4: bool, expect_reply: bool) -> _commands.Command:
+        sid = stream.station_id
+        last = _last_start(stream)
+        text: str
+        if stream.seqnum is not None:
+            if v4:
+                text = f"DATA {stream.seqnum + 1}"
+                if last is not None:
+                    text += f" {to_iso_timestring(last)}"
+            else:
+                text = f"DATA {(stream.seqnum + 1) & V3_SEQ_MASK:06X}"
+                if last is not None:
+                    text += f" {to_comma_timestring(last)}"
+        elif (begin := self.begins.get(sid)) is not None:
+            if v4:
+                text = f"DATA ALL {to_iso_timestring(begin)}"
+            else:
+                text = f"TIME {to_comma_timestring(begin)}"
+        else:
+            text = "DATA"
+        if v4:
+            return _commands.Command(
+                text, parse=_expect_ok, terminator=b"\r", role="data", stream_id=sid
+            )
+        return _commands.Command(
+            text, parse=parse_reply if expect_reply else None, role="data", stream_id=sid
+        )
 
     def _recv_frame(self) -> Any:
         start, end = self._recv_start, self._recv_end
@@ -162,6 +240,23 @@ class _Client(SeedLink):
                     info_continues=False,
                 )
         return decode_frame_v3(header, self._read_mseed_payload())
+
+
+def _last_start(stream: Stream) -> datetime | None:
+    """The start time of the stream's last record (resolved from its last packet if one came
+    on this connection), or None."""
+    timestamp = stream.resolve_timestamp()
+    if not timestamp:
+        return None
+    try:
+        return parse_timestring(timestamp)
+    except ValueError:
+        log.warning(
+            "%s: unreadable position time %r: resuming by number only",
+            stream.station_id,
+            timestamp,
+        )
+        return None
 
 
 _SEQUENCE_DIGITS = frozenset(b"0123456789")
@@ -224,6 +319,12 @@ class SeedLinkSource:
     is what a digitizer's built-in server may expect. Over v4 (which has no uni-station mode)
     it is ``STATION *``. Packets of any other station are dropped with a warning.
 
+    ``positions``: each station's last record archived from this server (sequence number and
+    start time), sent on resume (see :meth:`_Client.negotiate`). A station without one starts
+    at ``begins[station]`` if given (e.g. just before its newest data in the archive), else at
+    ``new_start``: by default :data:`HELD` (everything the server still holds); ``None``
+    asks for new data only.
+
     Limitations: in uni-station mode the station is never named to the server, so the server
     decides what it sends (a multi-station server sends every station); v3 time stamps are
     sent with whole seconds; no TLS options and no v4 ``AUTH`` are passed through.
@@ -242,7 +343,10 @@ class SeedLinkSource:
         max_backoff_s: float = 60.0,
         protocol: ProtocolChoice = "auto",
         uni_station: bool = False,
+        new_start: datetime | None = HELD,
+        begins: Mapping[tuple[str, str], datetime] | None = None,
     ) -> None:
+        begins = begins or {}
         if protocol not in _PROTOCOLS:
             raise ValueError(f"protocol must be 'auto', '3' or '4', got {protocol!r}")
         if uni_station and len(stations) != 1:
@@ -265,14 +369,32 @@ class SeedLinkSource:
             wanted = selectors if isinstance(selectors, str) else selectors[(net, sta)]
             pos = positions.get((net, sta))
             seqnum = pos.last_seq if pos else None
-            timestamp = pos.last_time.strftime("%Y-%m-%dT%H:%M:%S") if pos else None
+            timestamp = to_iso_timestring(pos.last_start) if pos else None
+            sid = "*" if uni_station else f"{net}_{sta}"
             if uni_station:
                 self._only = f"{net}_{sta}"
                 self._client.set_all_stations(wanted, seqnum=seqnum, timestamp=timestamp)
             else:
-                self._client.add_stream(f"{net}_{sta}", wanted, seqnum=seqnum, timestamp=timestamp)
+                self._client.add_stream(sid, wanted, seqnum=seqnum, timestamp=timestamp)
             if pos:
-                log.info("%s.%s: resuming after sequence %d", net, sta, pos.last_seq)
+                log.info(
+                    "%s.%s: resuming after sequence %d, record of %s",
+                    net,
+                    sta,
+                    pos.last_seq,
+                    timestamp,
+                )
+            else:
+                begin = begins.get((net, sta), new_start)
+                if begin is not None:
+                    self._client.begins[sid] = begin
+                log.info(
+                    "%s.%s: no position on %s: from %s",
+                    net,
+                    sta,
+                    address,
+                    "new data only" if begin is None else f"{to_iso_timestring(begin)} on",
+                )
 
     @property
     def protocol(self) -> str | None:

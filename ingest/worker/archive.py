@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from ingest.seedlink.decode import split_records
 from stations.queries import ChannelKey, add_archived_records, archive_file_sizes
 from stations.sds import sds_path
 
@@ -44,22 +45,21 @@ class SdsArchive:
         self._open: dict[str, int] = {}  # path -> descriptor, checked against its size
         self._paths: dict[tuple[ChannelKey, int], str] = {}  # (channel, day) -> path
 
-    def append(self, session: Session, *, key: ChannelKey, starttime: float, record: bytes) -> str:
-        """Append ``record`` to its day file; returns the file's relative path."""
+    def path_of(self, key: ChannelKey, starttime: float) -> str:
+        """The relative path of the day file holding ``starttime``."""
         day = int(starttime // 86400)
         relative = self._paths.get((key, day))
         if relative is None:
             if len(self._paths) >= 4 * self._max_open:
                 self._paths.clear()
             relative = self._paths[(key, day)] = sds_path(key, starttime)
+        return relative
+
+    def append(self, session: Session, *, key: ChannelKey, starttime: float, record: bytes) -> str:
+        """Append ``record`` to its day file; returns the file's relative path."""
+        relative = self.path_of(key, starttime)
         pending = self._pending.get(relative)
-        if pending is not None:
-            expected, added = pending
-        else:
-            if relative not in self._committed:
-                sizes = archive_file_sizes(session, paths=[relative])
-                self._committed[relative] = sizes.get(relative, 0)
-            expected, added = self._committed[relative], 0
+        expected, added = pending if pending is not None else (self._size(session, relative), 0)
         fd = self._open.get(relative)
         if fd is None:
             fd, expected = self._open_checked(relative, expected)
@@ -69,6 +69,46 @@ class SdsArchive:
             raise OSError(f"{relative}: short write ({written} of {len(record)} bytes)")
         self._pending[relative] = (expected + len(record), added + 1)
         return relative
+
+    def _size(self, session: Session, relative: str) -> int:
+        """The file's size as this transaction sees it: committed plus pending appends."""
+        pending = self._pending.get(relative)
+        if pending is not None:
+            return pending[0]
+        if relative not in self._committed:
+            sizes = archive_file_sizes(session, paths=[relative])
+            self._committed[relative] = sizes.get(relative, 0)
+        return self._committed[relative]
+
+    def read_tail(
+        self, session: Session, *, key: ChannelKey, time: float, max_bytes: int
+    ) -> list[bytes]:
+        """The last whole records (about ``max_bytes``) of the channel's day file holding
+        ``time``, as far as they are committed (or appended by this transaction): bytes past
+        the committed size are a crash's leftover, never data. Oldest first."""
+        relative = self.path_of(key, time)
+        size = self._size(session, relative)
+        if size == 0:
+            return []
+        path = self.root / relative
+        try:
+            with path.open("rb") as f:
+                # Records from SeedLink are 512 bytes: a tail that starts on a multiple of 512
+                # is whole records unless the file holds records of other lengths.
+                start = max(0, size - max_bytes) // 512 * 512
+                f.seek(start)
+                data = f.read(size - start)
+                records = split_records(data) if len(data) == size - start else None
+                if records is None and start > 0:
+                    f.seek(0)
+                    data = f.read(size)
+                    records = split_records(data) if len(data) == size else None
+        except FileNotFoundError:
+            records = None
+        if records is None:
+            log.error("%s: the committed part is not whole miniSEED records", relative)
+            return []
+        return records
 
     def _open_checked(self, relative: str, expected: int) -> tuple[int, int]:
         """Open a day file, cutting bytes past its committed size (a crash's leftover);

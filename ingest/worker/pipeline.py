@@ -1,7 +1,13 @@
-"""Per-packet work: decode, detect, associate, and store it all with the stream position.
+"""Per-packet work: decode, judge, archive, detect, associate, and store it all with the
+stream position.
 
-Everything one packet produced is written in one transaction together with the stream's
-sequence number, so a restart resumes exactly after the last packet whose results were kept.
+Everything a batch of packets produced is written in one transaction together with each
+station's position: the sequence number and start time of the last record *archived* (never
+a repeat, a corrupt packet or an arrival time), so a restart resumes exactly after it. A
+record is skipped only when it is a true repeat of one already taken (same channel, start
+time and bytes: see :mod:`ingest.worker.ledger`); a late or backfilled record is archived.
+A span missing from a channel's data is stored as a gap, logged, and counted by health.
+A failure in one channel's processing is contained to that channel.
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ from ingest.health.monitor import HealthMonitor
 from ingest.seedlink.decode import Record, RecordError, decode_record
 from ingest.seedlink.source import Packet
 from ingest.worker.archive import SdsArchive
+from ingest.worker.ledger import Kind, Ledger, Seen
 from stations.changes import log_changes
+from stations.gaps import NewGap, add_gaps, fill_gaps
 from stations.models import ChangeKind, Channel, EventStatus
 from stations.queries import (
     ChannelKey,
@@ -79,20 +87,22 @@ class Pipeline:
         self._log: list[tuple[ChangeKind, int]] = []  # what the current batch changed
         self._unknown: set[ChannelKey] = set()
         self.counts: Counter[str] = Counter()
+        self.broken = False
         with session_factory() as session:
             self._channels: dict[ChannelKey, Channel] = channel_index(session)
-        # End time of the newest record seen per channel: a record ending no later is a repeat.
-        self._last_end: dict[ChannelKey, float] = {}
-        self._load_last_ends()
+        self._ledger = Ledger(archive, self._newest_samples())
+        self._gaps: list[NewGap] = []  # found in the current batch
+        self._failed: dict[tuple[ChannelKey, str], str] = {}  # (channel, part) -> why
         self.monitor = HealthMonitor(config, self._channels) if health else None
         self._detecting = Detecting(config, _positions(self._channels))
 
-    def _load_last_ends(self) -> None:
+    def _newest_samples(self) -> dict[ChannelKey, float]:
+        """The last sample time of every channel the database has data of."""
         with self._factory() as session:
             statuses = channel_statuses(
                 session, channel_ids=(c.id for c in self._channels.values())
             )
-        self._last_end = {
+        return {
             key: statuses[c.id].last_sample_time.timestamp()
             for key, c in self._channels.items()
             if c.id in statuses
@@ -113,9 +123,9 @@ class Pipeline:
     def resync(self) -> None:
         """Re-read what other workers may have changed: the stations held have changed
         (a lease taken over or lost), so newest records and archive sizes are read again."""
-        self._load_last_ends()
         if self._archive is not None:
             self._archive.forget()
+        self._ledger.restart(self._newest_samples())
 
     def close(self) -> None:
         """Release open files (the worker's shutdown)."""
@@ -128,7 +138,14 @@ class Pipeline:
 
     def handle_many(self, packets: Sequence[Packet]) -> None:
         """Process packets in order and store all they produced, with the stream positions,
-        in one transaction: after a crash, either all of them count or none does."""
+        in one transaction: after a crash, either all of them count or none does.
+
+        If the transaction fails, the pipeline's state (detectors, associator, what each
+        channel has received) has moved past what was stored: it refuses further batches
+        (:attr:`broken`), and the worker builds a new one, as after a restart.
+        """
+        if self.broken:
+            raise RuntimeError("the pipeline's last batch was not stored: build a new one")
         arrival = self._clock()
         arrival_s = arrival.timestamp()
         # newest data times as POSIX seconds, made datetimes once per channel and station
@@ -139,12 +156,13 @@ class Pipeline:
                 for packet in packets:
                     net, _, sta = packet.station_id.partition("_")
                     record = self._decode(packet, f"{net}.{sta}")
-                    if record is not None:
-                        self._take(session, packet, record, arrival_s, arrivals)
+                    if record is None or not self._take(
+                        session, packet, record, arrival_s, arrivals
+                    ):
+                        continue  # corrupt, or a repeat: the position stays where it was
                     if packet.seqnum is not None:
-                        end = record.endtime if record is not None else arrival_s
                         server = positions.setdefault(packet.server or self._server, {})
-                        server[(net, sta)] = (packet.seqnum, end)
+                        server[(net, sta)] = (packet.seqnum, record.starttime)
                 self._store_pending(session, arrival)
                 # An event updated by many picks of one batch is written once, as it ends up.
                 for event in self._changed.values():
@@ -161,18 +179,22 @@ class Pipeline:
                         positions={k: (seq, _utc(t)) for k, (seq, t) in at.items()},
                         now=arrival,
                     )
+                add_gaps(session, gaps=self._gaps, now=arrival)
                 if self._archive is not None:
                     self._archive.store_index(session, now=arrival)
                 log_changes(session, changes=self._log, now=arrival)  # last: see its docs
         except BaseException:
+            self.broken = True
             self._changed.clear()
             self._log.clear()
             self._pending.clear()
+            self._gaps.clear()
             if self._archive is not None:
                 self._archive.rolled_back()
             raise
         self._changed.clear()
         self._log.clear()
+        self._gaps.clear()
         still = self._detecting.open_pick_keys
         self._detection_ids = {k: v for k, v in self._detection_ids.items() if k in still}
         if self._archive is not None:
@@ -186,13 +208,26 @@ class Pipeline:
         record: Record,
         arrival_s: float,
         arrivals: dict[int, tuple[float, int]],
-    ) -> None:
+    ) -> bool:
+        """Archive and process one decoded record; False if it was a repeat (skipped)."""
+        channel = self._channels.get(record.key)
+        refused = None if channel is None else self._refusal(record, channel, arrival_s)
+        seen = self._ledger.see(session, record, packet.payload, advance=refused is None)
+        if seen.kind is Kind.REPEAT:
+            self.counts["repeated"] += 1
+            log.debug("%s seq %s: a repeat of a record already taken", record.key, packet.seqnum)
+            return False
         if self._archive is not None:
             # Every decodable record, known to the inventory or not: nothing is lost.
-            self._archive.append(
+            relative = self._archive.append(
                 session, key=record.key, starttime=record.starttime, record=packet.payload
             )
-        channel = self._channels.get(record.key)
+            self._ledger.archived(relative, record, packet.payload)
+        if seen.gap is not None:
+            self._gap(record, seen)
+        if seen.kind is Kind.LATE:
+            self._late(session, packet, record)
+            return True
         if channel is None:
             self.counts["unknown_stream"] += 1
             if record.key not in self._unknown:
@@ -202,22 +237,72 @@ class Pipeline:
                     record.key,
                     packet.seqnum,
                 )
-            return
-        refused = self._refusal(record, channel, arrival_s)
+            return True
         if refused:
             self.counts[refused[0]] += 1
             log.warning(
                 "%s seq %s: %s: archived, not processed", record.key, packet.seqnum, refused[1]
             )
-            return
-        self._last_end[record.key] = record.endtime
+            return True
         previous = arrivals.get(channel.id)
         end = record.endtime
         arrivals[channel.id] = (
             end if previous is None else max(previous[0], end),
             1 if previous is None else previous[1] + 1,
         )
-        self._process(session, record, channel, arrival_s)
+        self._process(session, record, channel, arrival_s, seen)
+        return True
+
+    def _gap(self, record: Record, seen: Seen) -> None:
+        """A span missing before this record: stored with the batch, logged, counted."""
+        assert seen.gap is not None
+        before, after = seen.gap
+        key = record.key
+        self._gaps.append(
+            NewGap(
+                network=key.network,
+                station=key.station,
+                location=key.location,
+                channel=key.channel,
+                start=_utc(before),
+                end=_utc(after),
+                sampling_rate=record.sampling_rate,
+                cause=seen.cause,
+            )
+        )
+        self.counts["gaps"] += 1
+        missing = after - before - 1.0 / record.sampling_rate
+        self.counts["gap_seconds"] += round(missing)
+        log.warning(
+            "%s: %.3f s missing, %s to %s (%s)",
+            ".".join(key),
+            missing,
+            _utc(before).isoformat(),
+            _utc(after).isoformat(),
+            "while not reading: restarted, or the server no longer held them"
+            if seen.cause == "resume"
+            else "the data arrived without them",
+        )
+
+    def _late(self, session: Session, packet: Packet, record: Record) -> None:
+        """A record before the channel's newest data, not one already taken: archived (and
+        filling a gap if it falls in one), not processed (the detector runs forward)."""
+        self.counts["late"] += 1
+        key = record.key
+        filled = fill_gaps(
+            session,
+            codes=(key.network, key.station, key.location, key.channel),
+            start=_utc(record.starttime),
+            end=_utc(record.endtime),
+            sampling_rate=record.sampling_rate,
+        )
+        log.warning(
+            "%s seq %s: a late record starting %s, before the newest data: archived%s",
+            ".".join(key),
+            packet.seqnum,
+            _utc(record.starttime).isoformat(),
+            f", filling {filled} gap(s)" if filled else "",
+        )
 
     @staticmethod
     def _refusal(record: Record, channel: Channel, arrival_s: float) -> tuple[str, str] | None:
@@ -234,39 +319,48 @@ class Pipeline:
         return None
 
     def _decode(self, packet: Packet, station: str) -> Record | None:
-        """The packet's record; None (counted and logged) if corrupt or a repeat."""
+        """The packet's record; None (counted and logged) if corrupt."""
         try:
-            record = decode_record(packet.payload)
+            return decode_record(packet.payload)
         except RecordError as e:
             self.counts["corrupt"] += 1
             log.warning("%s seq %s: skipped: %s", station, packet.seqnum, e)
             return None
-        last_end = self._last_end.get(record.key)
-        if last_end is not None and record.endtime <= last_end + 0.5 / record.sampling_rate:
-            self.counts["repeated"] += 1
-            log.warning(
-                "%s seq %s: record ending %s was already received, skipped",
-                record.key,
-                packet.seqnum,
-                record.end_datetime().isoformat(),
-            )
-            return None
-        return record
 
     def _process(
-        self, session: Session, record: Record, channel: Channel, arrival_s: float
+        self, session: Session, record: Record, channel: Channel, arrival_s: float, seen: Seen
     ) -> None:
+        """Health and detection of one record, each contained: a failure stops that part
+        for that channel only (logged once, flagged in its health), never the batch."""
         self.counts["records"] += 1
-        if self.monitor is not None:
-            self.monitor.add(record, channel, arrival_s)
-        if channel.kind.value == "soh":
+        key = record.key
+        if self.monitor is not None and (key, "health") not in self._failed:
+            try:
+                previous = seen.gap[0] if seen.gap is not None and seen.cause == "resume" else None
+                self.monitor.add(record, channel, arrival_s, resumed_after=previous)
+            except Exception as e:  # contained: one channel's data must not stop the worker
+                self._fail(key, "health", e)
+        if channel.kind.value == "soh" or (key, "detection") in self._failed:
             return
 
         def keep(found: Found) -> int:
             return self._store_detection(found, channel)
 
-        for event in self._detecting.feed(record, keep):
+        try:
+            events = self._detecting.feed(record, keep)
+        except Exception as e:  # contained, as above
+            self._fail(key, "detection", e)
+            return
+        for event in events:
             self._changed[event.event_key] = event
+
+    def _fail(self, key: ChannelKey, part: str, error: Exception) -> None:
+        why = f"{part} stopped: {type(error).__name__}: {error}"
+        self._failed[(key, part)] = why
+        self.counts[f"{part}_failed"] += 1
+        log.exception("%s: %s; the channel is still archived", ".".join(key), why)
+        if self.monitor is not None:
+            self.monitor.flag(key, why)
 
     def _store_detection(self, found: Found, channel: Channel) -> int:
         """Queue a detection for the batch's insert; its local key for the associator."""

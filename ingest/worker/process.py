@@ -24,6 +24,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
+from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.config import LarzaConfig, load_config
@@ -34,11 +36,19 @@ from ingest.worker.settings import WorkerSettings
 from stations.db import make_engine, make_session_factory
 from stations.leases import acquire_leases, release_leases
 from stations.models import ChannelKind
-from stations.queries import ChannelKey, ensure_channels, list_stations, stream_positions
+from stations.queries import (
+    ChannelKey,
+    ensure_channels,
+    list_stations,
+    station_newest_samples,
+    stream_positions,
+)
 
 log = logging.getLogger(__name__)
 
 StationCode = tuple[str, str]
+RESTART_MARGIN = timedelta(minutes=1)
+"""How far before a station's newest data one without a position starts: a few repeats."""
 
 
 class Shutdown(Exception):
@@ -151,6 +161,14 @@ class Reader:
     ) -> None:
         with factory() as session:
             positions = stream_positions(session, server=server)
+            newest = station_newest_samples(session)
+        # A station without a position here but with data (read from another server before,
+        # or its position lost) starts just before its newest data, not at the beginning.
+        begins = {
+            code: newest[code] - RESTART_MARGIN
+            for code in selectors
+            if code not in positions and code in newest
+        }
         self.server = server
         self._stop = threading.Event()
         self._source = source = SeedLinkSource(
@@ -163,6 +181,8 @@ class Reader:
             reconnect_delay_s=settings.reconnect_delay_s,
             protocol=settings.seedlink_protocol,
             uni_station=settings.seedlink_uni_station,
+            new_start=settings.new_start(),
+            begins=begins,
         )
         self._thread = threading.Thread(
             target=_read, args=(source, queue, self._stop), name=f"seedlink {server}", daemon=True
@@ -258,36 +278,55 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
     valid_until = 0.0
     try:
         while True:
-            if time.monotonic() >= next_inventory:
-                grown = _follow_inventory(factory, config, pipeline, wanted, listed, name)
-                if grown != wanted:
-                    wanted, next_renewal = grown, 0.0  # compete for the new stations now
-                next_inventory = time.monotonic() + settings.inventory_interval_s
-            if time.monotonic() >= next_renewal:
-                held = _renew(factory, name, wanted, ttl)
-                valid_until = time.monotonic() + settings.lease_ttl_s
-                next_renewal = time.monotonic() + renew_every
-                if reader is None or held != reader.stations:
-                    pipeline.resync()
-                    reader = _switch(reader, held, settings, factory, name, config)
-            if reader is None:
-                time.sleep(min(1.0, max(0.0, next_renewal - time.monotonic())))
-                continue
-            if time.monotonic() > valid_until - renew_every:
-                # Renewal has failed for a while: another worker may own these stations now.
-                log.error("worker %s: leases could not be renewed; pausing", name)
-                reader.stop()
-                reader = None
-                continue
-            batch = reader.queue.take(settings.batch_max_packets, settings.batch_max_wait_s)
-            if batch:
-                pipeline.handle_many(batch)
-            elif not reader.is_alive():
-                raise RuntimeError("a SeedLink reader stopped")
-            if time.monotonic() >= next_states:
-                # On the clock, not on data: a silent station's latency grows and turns DOWN.
-                _evaluate(pipeline, factory, reader.stations)
-                next_states = time.monotonic() + state_every
+            try:
+                if pipeline.broken:
+                    raise _Rebuild("the last batch was not stored")
+                if time.monotonic() >= next_inventory:
+                    grown = _follow_inventory(factory, config, pipeline, wanted, listed, name)
+                    if grown != wanted:
+                        wanted, next_renewal = grown, 0.0  # compete for the new stations now
+                    next_inventory = time.monotonic() + settings.inventory_interval_s
+                if time.monotonic() >= next_renewal:
+                    held = _renew(factory, name, wanted, ttl)
+                    valid_until = time.monotonic() + settings.lease_ttl_s
+                    next_renewal = time.monotonic() + renew_every
+                    if reader is None or held != reader.stations:
+                        pipeline.resync()
+                        reader = _switch(reader, held, settings, factory, name, config)
+                if reader is None:
+                    time.sleep(min(1.0, max(0.0, next_renewal - time.monotonic())))
+                    continue
+                if time.monotonic() > valid_until - renew_every:
+                    # Renewal has failed for a while: another worker may own these stations.
+                    log.error("worker %s: leases could not be renewed; pausing", name)
+                    reader.stop()
+                    reader = None
+                    continue
+                batch = reader.queue.take(settings.batch_max_packets, settings.batch_max_wait_s)
+                if batch:
+                    pipeline.handle_many(batch)
+                elif not reader.is_alive():
+                    # Packets it read and that were not stored are read again from the
+                    # stored positions by the new reader.
+                    log.error("worker %s: a SeedLink reader stopped; starting it again", name)
+                    reader.stop()
+                    reader, next_renewal = None, 0.0
+                    continue
+                if time.monotonic() >= next_states:
+                    # On the clock, not on data: a silent station's latency grows, turns DOWN.
+                    _evaluate(pipeline, factory, reader.stations)
+                    next_states = time.monotonic() + state_every
+            except RECOVERABLE as e:
+                # The database or the archive failed (a server down, a disk full): nothing
+                # of the batch was kept. Stop reading, wait until storing works again, and
+                # start over from what was stored, as after a restart: nothing is lost.
+                log.error("worker %s: cannot store (%s); reading stops until it can", name, e)
+                if reader is not None:
+                    reader.stop()
+                    reader = None
+                pipeline.close()
+                pipeline = _recover(settings, factory, config, name)
+                next_renewal = 0.0
     except (Shutdown, KeyboardInterrupt) as e:
         log.info("worker %s: stopping (%s)", name, e or "interrupt")
     finally:
@@ -297,8 +336,11 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
         if reader is not None:
             reader.stop()
         pipeline.close()
-        with factory() as session, session.begin():
-            release_leases(session, worker=name, now=datetime.now(UTC))
+        try:
+            with factory() as session, session.begin():
+                release_leases(session, worker=name, now=datetime.now(UTC))
+        except STORE_FAULTS as e:
+            log.warning("worker %s: leases not released (%s): they expire by themselves", name, e)
         engine.dispose()
         log.info(
             "worker %s: stopped after %.0f s: %s",
@@ -306,6 +348,64 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
             time.monotonic() - started,
             dict(pipeline.counts),
         )
+
+
+class _Rebuild(Exception):
+    """The pipeline cannot go on (its last batch was not stored): build a new one."""
+
+
+STORE_FAULTS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, OSError)
+"""What storing may meet and outlive: the database unreachable or full, the archive's disk
+full or gone. Anything else is a bug and ends the worker (its supervisor restarts it)."""
+RECOVERABLE: tuple[type[Exception], ...] = (*STORE_FAULTS, _Rebuild)
+MAX_BACKOFF_S = 60.0
+
+
+def _recover(
+    settings: WorkerSettings, factory: sessionmaker[Session], config: LarzaConfig, name: str
+) -> Pipeline:
+    """Wait, with backoff, until the database answers and the archive takes a write; then a
+    new pipeline from what was stored (detectors, health and positions as after a restart).
+    Interrupted by SIGTERM or Ctrl-C like the rest of the worker."""
+    delay = 1.0
+    started = time.monotonic()
+    while True:
+        time.sleep(delay)
+        try:
+            with factory() as session:
+                session.execute(text("SELECT 1"))
+            if settings.archive_dir:
+                _probe_archive(Path(settings.archive_dir))
+            pipeline = _make_pipeline(settings, factory, config)
+        except STORE_FAULTS as e:
+            delay = min(delay * 2, MAX_BACKOFF_S)
+            log.error(
+                "worker %s: storing still fails after %.0f s (%s); next try in %.0f s",
+                name,
+                time.monotonic() - started,
+                e,
+                delay,
+            )
+            continue
+        log.warning(
+            "worker %s: storing works again after %.0f s; resuming from the stored positions",
+            name,
+            time.monotonic() - started,
+        )
+        return pipeline
+
+
+def _probe_archive(root: Path) -> None:
+    """Raise ``OSError`` unless a small file can be written and synced under ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    probe = root / f".larza-probe-{os.getpid()}"
+    try:
+        with probe.open("wb") as f:
+            f.write(b"\0" * 4096)
+            f.flush()
+            os.fsync(f.fileno())
+    finally:
+        probe.unlink(missing_ok=True)
 
 
 def _inventory_stations(factory: sessionmaker[Session]) -> list[StationCode]:

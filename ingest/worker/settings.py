@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ingest.seedlink.source import HELD
 
 
 class WorkerSettings(BaseSettings):
@@ -38,6 +41,11 @@ class WorkerSettings(BaseSettings):
     config: str = Field(
         "", description="larza.toml: detector profiles, association, health thresholds"
     )
+    new_station_start: str = Field(
+        "held",
+        description="where a station without a stored position starts: held (everything the "
+        "server still holds), now (new data only) or an ISO time",
+    )
 
     @field_validator("seedlink")
     @classmethod
@@ -54,6 +62,27 @@ class WorkerSettings(BaseSettings):
             if item.count(".") != 1:
                 raise ValueError(f"stations must be NET.STA items, got {item!r}")
         return value
+
+    @field_validator("new_station_start")
+    @classmethod
+    def _start(cls, value: str) -> str:
+        if value not in ("held", "now"):
+            try:
+                datetime.fromisoformat(value)
+            except ValueError as e:
+                raise ValueError(
+                    f"new_station_start must be held, now or an ISO time, got {value!r}"
+                ) from e
+        return value
+
+    def new_start(self) -> datetime | None:
+        """The begin of a station without a position (None: new data only)."""
+        if self.new_station_start == "held":
+            return HELD
+        if self.new_station_start == "now":
+            return None
+        begin = datetime.fromisoformat(self.new_station_start)
+        return begin if begin.tzinfo else begin.replace(tzinfo=UTC)
 
     def station_list(self) -> list[tuple[str, str]]:
         items = filter(None, (s.strip().upper() for s in self.stations.split(",")))

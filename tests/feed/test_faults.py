@@ -279,7 +279,7 @@ def test_a_drill_through_the_server(server_factory: Callable[..., ServerThread])
     srv = server_factory(stations=[ALPHA, BRAVO])
     srv.publish(records)  # corrupt and future records are still routable
     sl = SeedLink("127.0.0.1", srv.port, timeout=10, dialup=True)
-    sl.set_all_stations(None, seqnum=0)
+    sl.set_all_stations(None, all_data=True)  # dial-up, everything held
     sl.connect()
     try:
         got = [p.payload for p in sl.collect(reconnect=False)]

@@ -187,7 +187,7 @@ def test_replay_through_the_server_is_byte_for_byte(
     srv = server_factory(stations=[])
     srv.publish(ReplaySource.from_files([TWO_CHANNELS], "fast").records_until(0.0))
     sl = SeedLink("127.0.0.1", srv.port, timeout=10, dialup=True)
-    sl.add_stream("CH_BALST", None, seqnum=0)
+    sl.add_stream("CH_BALST", None, all_data=True)  # dial-up, everything held
     sl.connect()
     try:
         packets = list(sl.collect(reconnect=False))

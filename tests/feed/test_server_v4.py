@@ -280,9 +280,10 @@ def test_data_resumes_from_a_sequence_number_and_a_time_window(
     assert c.packets_until_end() == []
 
 
-def test_data_from_an_evicted_sequence_starts_at_the_oldest(
+def test_data_from_an_evicted_sequence_without_a_time_gets_new_data_only(
     server_factory: Callable[..., ServerThread], connect: Callable[[int], Raw], made: Made
 ) -> None:
+    """As ringserver: ``DATA seq`` for a number no longer held, and no time: new data only."""
     srv = server_factory(ring_size=100)
     srv.publish(made.records[:400])
     c = connect(srv.port)
@@ -290,9 +291,7 @@ def test_data_from_an_evicted_sequence_starts_at_the_oldest(
     assert c.ask("STATION TJ_SAREZ") == "OK"
     assert c.ask("DATA 3") == "OK"
     c.send("ENDFETCH")
-    seqs = [p.seq for p in c.packets_until_end()]
-    assert seqs[0] > 3
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert c.packets_until_end() == []
 
 
 def test_v4_errors_name_a_code(loaded: ServerThread, connect: Callable[[int], Raw]) -> None:
@@ -332,7 +331,7 @@ def test_v3_sessions_are_unchanged_by_v4(
     assert c.ask("STATION SAREZ TJ") == "OK"
     assert c.ask("SLPROTO 4.0").startswith("ERROR UNEXPECTED ")  # too late to switch
     assert c.ask("FROBNICATE") == "ERROR"
-    assert c.ask("DATA 1") == "OK"
+    assert c.ask("TIME 2025,1,1") == "OK"
     c.send("END")
     assert re.fullmatch(rb"SL[0-9A-F]{6}", c.read(8))
 
@@ -341,15 +340,18 @@ def test_v3_sessions_are_unchanged_by_v4(
 
 
 def source(
-    port: int, stations: list[str], positions: dict[str, int], **kw: object
+    port: int, stations: list[str], positions: dict[str, Packet], **kw: object
 ) -> SeedLinkSource:
+    """A source resuming each station after the packet given (none: all the feed holds)."""
     return SeedLinkSource(
         f"127.0.0.1:{port}",
         [("TJ", s) for s in stations],
         "",
         {
-            ("TJ", s): StreamPosition(seq, datetime.fromtimestamp(T0, tz=UTC))
-            for s, seq in positions.items()
+            ("TJ", s): StreamPosition(
+                p.seqnum or 0, datetime.fromtimestamp(record_info(p.payload).start_ns / 1e9, UTC)
+            )
+            for s, p in positions.items()
         },
         keepalive_s=30.0,
         idle_timeout_s=30.0,
@@ -419,7 +421,7 @@ def test_seedlink_client_v4_gets_every_record_once_across_reconnect_and_resume(
     srv = server_factory()
     srv.publish(made.records[:400])
 
-    src = source(srv.port, stations, dict.fromkeys(stations, 0), protocol="4")
+    src = source(srv.port, stations, {}, protocol="4")
     reader = Reader(src, 600)
     reader.wait_for(150)
     assert src.protocol == "4"
@@ -429,7 +431,7 @@ def test_seedlink_client_v4_gets_every_record_once_across_reconnect_and_resume(
     assert_exactly_once(first, made.records[:600])
 
     # a new client resumes from the positions the worker would have stored
-    stored = {p.station_id.split("_")[1]: p.seqnum or 0 for p in first}
+    stored = {p.station_id.split("_")[1]: p for p in first}
     srv.publish(made.records[600:800])
     src = source(srv.port, stations, stored)  # "auto": v4
     rest = Reader(src, 200).finish()
@@ -439,10 +441,10 @@ def test_seedlink_client_v4_gets_every_record_once_across_reconnect_and_resume(
 
 def test_positions_stored_over_v3_resume_over_v4(loaded: ServerThread, made: Made) -> None:
     stations = ["SAREZ", "MURGH", "MANEM"]
-    src = source(loaded.port, stations, dict.fromkeys(stations, 0), protocol="3")
+    src = source(loaded.port, stations, {}, protocol="3")
     first = Reader(src, 300).finish()
     assert src.protocol == "3"
-    stored = {p.station_id.split("_")[1]: p.seqnum or 0 for p in first}
+    stored = {p.station_id.split("_")[1]: p for p in first}
     src = source(loaded.port, stations, stored, protocol="4")
     rest = Reader(src, len(made.records) - 300).finish()
     assert src.protocol == "4"
@@ -452,10 +454,11 @@ def test_positions_stored_over_v3_resume_over_v4(loaded: ServerThread, made: Mad
 # -- uni-station mode ---------------------------------------------------------------------------
 
 
-def test_uni_station_select_then_data_starts_the_flow(
+def test_uni_station_select_then_time_starts_the_flow(
     server_factory: Callable[..., ServerThread], connect: Callable[[int], Raw], made: Made
 ) -> None:
-    """A digitizer-like server with one station: no STATION; DATA starts the flow unanswered."""
+    """A digitizer-like server with one station: no STATION; TIME (or DATA) starts the flow
+    unanswered."""
     srv = server_factory(stations=default_stations()[:1])
     sarez = [r for r, i in zip(made.records, made.infos, strict=True) if i.station == "SAREZ"]
     srv.publish(sarez[:100])
@@ -464,7 +467,7 @@ def test_uni_station_select_then_data_starts_the_flow(
     c.line()
     c.line()
     assert c.ask("SELECT HHZ") == "OK"
-    c.send("DATA 1")
+    c.send("TIME 2025,1,1")
     expected = [(n, r) for n, r in enumerate(sarez, start=1) if record_info(r).channel == "HHZ"]
     held = [e for e in expected if e[0] <= 100]
     got = [c.read(520) for _ in held]
@@ -482,7 +485,7 @@ def test_seedlink_source_uni_station(
     srv = server_factory(stations=default_stations()[:1])
     sarez = [r for r, i in zip(made.records, made.infos, strict=True) if i.station == "SAREZ"]
     srv.publish(sarez)
-    src = source(srv.port, ["SAREZ"], {"SAREZ": 0}, protocol=protocol, uni_station=True)
+    src = source(srv.port, ["SAREZ"], {}, protocol=protocol, uni_station=True)
     got = Reader(src, len(sarez)).finish()
     assert src.protocol == ("3" if protocol == "3" else "4")
     assert [p.payload for p in got] == sarez
@@ -518,9 +521,14 @@ def test_v4_numbers_keep_increasing_past_the_v3_wrap(made: Made) -> None:
     first = SEQ_MODULUS - 2
     held = packets[3:]  # the ring keeps five
     assert [numbers.number(p) for p in held] == list(range(first + 3, first + 8))
-    assert numbers.start_for(ring, ("TJ", "SAREZ"), first + 4) == (held[1].gid, "found")
-    assert numbers.start_for(ring, ("TJ", "SAREZ"), first) == (held[0].gid, "oldest")
-    assert numbers.start_for(ring, ("TJ", "SAREZ"), first + 8) == (ring.next_gid, "new")
+    # DATA n continues after n - 1 when it is held; not held and no time: new data only
+    assert numbers.resume_after(ring, ("TJ", "SAREZ"), first + 4, None) == (held[2].gid, "found")
+    assert numbers.resume_after(ring, ("TJ", "SAREZ"), first, None) == (ring.next_gid, "new")
+    start_ns = held[1].info.start_ns  # a time: the first packet ending at or after it
+    gid, how = numbers.resume_after(ring, ("TJ", "SAREZ"), first, start_ns)
+    assert how == "time"
+    assert gid == next(p.gid for p in held if p.info.end_ns >= start_ns)
+    assert numbers.resume_after(ring, ("TJ", "SAREZ"), first + 7, None) == (ring.next_gid, "found")
     doc = info_document(
         "STATIONS",
         software="s",

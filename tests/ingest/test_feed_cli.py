@@ -101,7 +101,7 @@ def test_replay_of_recorded_files_arrives_byte_for_byte(tmp_path: Path) -> None:
     replay = ("--replay", str(path), "--replay-mode", "fast")
     with _feed(*replay, log=tmp_path / "feed.log") as port:
         client = SeedLink("127.0.0.1", port, timeout=5, dialup=True)
-        client.add_stream("BW_RJOB", "EH?", seqnum=0)
+        client.add_stream("BW_RJOB", "EH?", all_data=True)  # dial-up, everything held
         client.connect()
         got = [bytes(p.payload) for p in client.collect(reconnect=False)]
         client.close()

@@ -8,14 +8,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import pytest
 from seedlink_client import Protocol, SeedLink
 from seedlink_client import mseed as client_mseed
 
-from ingest.seedlink.source import Packet, SeedLinkSource, _Client, _plain_mseed2
-from stations.queries import StreamPosition
+from ingest.seedlink.source import HELD, Packet, SeedLinkSource, _Client, _plain_mseed2
 
 from ..conftest import Made, ServerThread
 
@@ -45,7 +43,11 @@ def _read_all(client: SeedLink, n: int) -> list[Frame]:
 def _client(cls: type[SeedLink], port: int, protocol: Protocol, made: Made) -> SeedLink:
     client = cls.from_server_string(f"127.0.0.1:{port}", timeout=10.0, protocol=protocol)
     for spec in made.stations:
-        client.add_stream(f"{spec.network}_{spec.station}", "", seqnum=0)
+        client.add_stream(f"{spec.network}_{spec.station}", "")
+        if isinstance(client, _Client):
+            client.begins[f"{spec.network}_{spec.station}"] = HELD  # all that is held
+    if not isinstance(client, _Client):
+        client.set_timewindow(HELD)  # TIME / DATA ALL from then: all that is held, then live
     client.connect()
     return client
 
@@ -136,7 +138,7 @@ def test_keepalive_replies_between_packets_are_skipped(
         f"127.0.0.1:{feed.port}",
         [("TJ", "SAREZ")],
         "",
-        {("TJ", "SAREZ"): StreamPosition(0, datetime(2025, 1, 1, tzinfo=UTC))},
+        {},
         keepalive_s=0.3,
         idle_timeout_s=30.0,
         reconnect_delay_s=0.2,

@@ -14,11 +14,10 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest.config import LarzaConfig
-from ingest.seedlink.source import Packet, SeedLinkSource
+from ingest.seedlink.source import HELD, Packet, SeedLinkSource
 from ingest.worker.process import PacketQueue, Readers, _read
 from ingest.worker.settings import WorkerSettings
 from stations.db import make_engine, make_session_factory, migrate
-from stations.queries import StreamPosition, save_stream_states
 
 from ..conftest import Made, ServerThread
 
@@ -64,10 +63,11 @@ def _source(port: int, start: bool) -> SeedLinkSource:
         f"127.0.0.1:{port}",
         STATIONS,
         "",
-        {s: StreamPosition(0, LONG_AGO) for s in STATIONS} if start else {},
+        {},  # no positions: from what the feed holds, or new data only
         keepalive_s=30.0,
         idle_timeout_s=30.0,
         reconnect_delay_s=0.2,
+        new_start=HELD if start else None,
     )
 
 
@@ -152,11 +152,13 @@ def test_the_workers_readers_stop_promptly(
     migrate(engine)
     factory = make_session_factory(engine)
     address = f"127.0.0.1:{loaded.port}"
-    if waiting_for == "room":  # from the first packet: more than the queue holds
-        with factory() as session, session.begin():
-            start = dict.fromkeys(STATIONS, (0, LONG_AGO))
-            save_stream_states(session, server=address, positions=start, now=LONG_AGO)
-    settings = WorkerSettings(seedlink=address, selectors="", queue_size=30)
+    settings = WorkerSettings(
+        seedlink=address,
+        selectors="",
+        queue_size=30,
+        # "a packet": no position and new data only, so the reader waits for the next packet
+        new_station_start="held" if waiting_for == "room" else "now",
+    )
     readers = Readers(settings, set(STATIONS), factory, LarzaConfig())
     try:
         _wait(lambda: loaded.server.client_count == 1, 20, "the reader to connect")

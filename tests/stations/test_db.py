@@ -34,12 +34,18 @@ def test_times_come_back_as_utc(session: Session) -> None:
     dushanbe = timezone(timedelta(hours=5))
     local = datetime(2025, 3, 1, 17, 0, tzinfo=dushanbe)
     save_stream_state(
-        session, server="s:1", network="TJ", station="SAREZ", last_seq=7, last_time=local, now=local
+        session,
+        server="s:1",
+        network="TJ",
+        station="SAREZ",
+        last_seq=7,
+        last_start=local,
+        now=local,
     )
     session.expire_all()
     pos = stream_positions(session, server="s:1")[("TJ", "SAREZ")]
-    assert pos.last_time == datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-    assert pos.last_time.tzinfo is not None
+    assert pos.last_start == datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+    assert pos.last_start.tzinfo is not None
     assert pos.last_seq == 7
 
 
@@ -47,7 +53,7 @@ def test_naive_time_is_refused(session: Session) -> None:
     naive = datetime(2025, 3, 1, 12, 0)
     session.add(
         StreamState(
-            server="s", network="TJ", station="X", last_seq=1, last_time=naive, updated_at=naive
+            server="s", network="TJ", station="X", last_seq=1, last_start=naive, updated_at=naive
         )
     )
     with pytest.raises(StatementError, match="naive datetime"):
