@@ -15,7 +15,7 @@ from api.errors import install_error_handlers
 from api.fdsn import dataselect as fdsn_dataselect
 from api.fdsn import event as fdsn_event
 from api.fdsn import station as fdsn_station
-from api.routers import detections, events, health, metrics, stations, stream, webhooks
+from api.routers import detections, events, gaps, health, metrics, stations, stream, webhooks
 from api.routers.stream import streams_end_on_shutdown
 from api.settings import ApiSettings, get_settings
 from api.webhook_delivery import WebhookDelivery
@@ -69,6 +69,7 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
     install_error_handlers(app)
     app.include_router(stations.router)
     app.include_router(detections.router)
+    app.include_router(gaps.router)
     app.include_router(events.router)
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -178,6 +178,24 @@ class EventOut(BaseModel):
     detections: list[DetectionOut]
 
 
+class GapOut(BaseModel):
+    id: int
+    stream: str = Field(description="NET.STA.LOC.CHA")
+    network: str
+    station: str
+    location: str
+    channel: str
+    start: datetime = Field(description="the last sample before the gap")
+    end: datetime = Field(description="the first sample after the gap")
+    seconds: float = Field(description="time without samples")
+    cause: Literal["resume", "stream"] = Field(
+        description="resume: the span fell while Larza was not reading the stream (a restart, "
+        "a reconnection; the server no longer held the data); stream: the data arrived "
+        "without it"
+    )
+    detected_at: datetime
+
+
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next: str | None = Field(description="URL of the next page, or null when there is none yet")

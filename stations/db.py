@@ -20,13 +20,16 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SessionFactory = Callable[[], Session]
 
 
-def make_engine(url: str, *, sqlite_begin: str = "IMMEDIATE", **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, *, sqlite_begin: str = "IMMEDIATE", sqlite_timeout_s: float = 30.0, **kwargs: Any
+) -> Engine:
     """An engine for ``url``; SQLite gets foreign keys on, WAL, and its folder created.
 
     SQLite transactions start with ``BEGIN IMMEDIATE`` by default: a transaction that reads
     and then writes would otherwise fail at once with "database is locked" when another
     process wrote in between, instead of waiting. Read-only processes (the API) pass
-    ``sqlite_begin="DEFERRED"``.
+    ``sqlite_begin="DEFERRED"``. ``sqlite_timeout_s``: how long a write waits for another
+    process's lock before it fails with "database is locked".
     """
     if sqlite_begin not in ("IMMEDIATE", "DEFERRED"):
         raise ValueError(f"sqlite_begin must be IMMEDIATE or DEFERRED, got {sqlite_begin!r}")
@@ -35,7 +38,7 @@ def make_engine(url: str, *, sqlite_begin: str = "IMMEDIATE", **kwargs: Any) -> 
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+        kwargs.setdefault("connect_args", {"timeout": sqlite_timeout_s, "check_same_thread": False})
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         # pysqlite's own transaction handling breaks SAVEPOINT: let SQLAlchemy emit BEGIN.

@@ -153,6 +153,7 @@ class ServerThread:
         ring_size: int = 100_000,
         stations: list[StationSpec] | None = None,
         port: int = 0,
+        ring_file: Path | None = None,
     ):
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -162,6 +163,7 @@ class ServerThread:
             ring_size=ring_size,
             organization="Larza test feed",
             stations=[(s.network, s.station, s.station.title()) for s in stations or []],
+            ring_file=ring_file,
         )
 
     def call(self, make: Callable[[], Awaitable[T]]) -> T:

@@ -13,6 +13,7 @@ from prometheus_client.registry import Collector
 from api.deps import SessionDep, SettingsDep
 from api.routers.stations import known_health, station_view
 from api.schemas import StationOut
+from stations.gaps import gap_totals
 from stations.queries import detection_counts, list_stations
 
 router = APIRouter(tags=["service"])
@@ -23,9 +24,15 @@ STATES = ("OK", "DEGRADED", "DOWN", "UNKNOWN")
 class _Snapshot(Collector):
     """The figures of one scrape, read from the database when the scrape comes."""
 
-    def __init__(self, stations: Sequence[StationOut], detections: dict[str, int]) -> None:
+    def __init__(
+        self,
+        stations: Sequence[StationOut],
+        detections: dict[str, int],
+        gaps: dict[str, tuple[int, float]],
+    ) -> None:
         self.stations = stations
         self.detections = detections
+        self.gaps = gaps
 
     def collect(self) -> Iterator[Metric]:
         latency = GaugeMetricFamily(
@@ -70,7 +77,19 @@ class _Snapshot(Collector):
                 detections.add_metric([c.id], self.detections.get(c.id, 0))
                 if c.metrics.get("availability_pct") is not None:
                     availability.add_metric([c.id], c.metrics["availability_pct"])
+        gaps = CounterMetricFamily(
+            "larza_channel_gaps",
+            "Spans missing from the data received (restarts, server overruns, the stream)",
+            labels=["stream"],
+        )
+        gap_seconds = CounterMetricFamily(
+            "larza_channel_gap_seconds", "Time missing from the data received", labels=["stream"]
+        )
+        for stream, (count, seconds) in sorted(self.gaps.items()):
+            gaps.add_metric([stream], count)
+            gap_seconds.add_metric([stream], seconds)
         yield from (latency, state, stale, channel_latency, records, detections, availability)
+        yield from (gaps, gap_seconds)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
@@ -86,5 +105,6 @@ def metrics(session: SessionDep, settings: SettingsDep) -> Response:
         for c in s.channels
     }
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot(views, by_stream))
+    gaps = {".".join(codes): totals for codes, totals in gap_totals(session).items()}
+    registry.register(_Snapshot(views, by_stream, gaps))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

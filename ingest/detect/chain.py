@@ -8,7 +8,7 @@ worker: its database id) and is told which events that created, updated or close
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from detection import Associator, NetworkEvent, Pick, StreamingDetector, Trigger
@@ -63,15 +63,37 @@ class Detecting:
         """Keys of the detections that a later event may still name."""
         return self._associator.open_pick_keys
 
-    def feed(self, record: Record, keep: Callable[[Found], int]) -> list[NetworkEvent]:
-        """Detect on one record; ``keep`` stores each detection and returns its key. Returns
-        the events created, updated or made final by this record, in order."""
+    def knows(self, key: ChannelKey) -> bool:
+        """Whether the channel's detector exists (it has been fed or warmed)."""
+        return key in self._detectors
+
+    def lead_in_s(self, key: ChannelKey) -> float:
+        """How much of a channel's past data puts a new detector in the state an
+        uninterrupted one has (see :meth:`warm`): ten LTA windows (a recursive LTA then
+        differs by e^-10), at least a whole trigger, and the band-pass's settling time."""
+        settings, _ = self._config.detector_for(key)
+        return max(10 * settings.lta, settings.max_duration) + 10 / settings.freqmin
+
+    def warm(self, records: Sequence[Record]) -> None:
+        """Feed a channel records processed before a restart (from the archive), so that its
+        detector continues as if it had never stopped: the triggers they complete were
+        stored then and are dropped here; one still open carries on into the new records."""
+        for record in records:
+            detector, _ = self._detector(record)
+            detector.feed(record.data, record.starttime, sampling_rate=record.sampling_rate)
+
+    def _detector(self, record: Record) -> tuple[StreamingDetector, str]:
         found = self._detectors.get(record.key)
         if found is None:
             settings, profile = self._config.detector_for(record.key)
             found = StreamingDetector(settings, sampling_rate=record.sampling_rate), profile
             self._detectors[record.key] = found
-        detector, profile = found
+        return found
+
+    def feed(self, record: Record, keep: Callable[[Found], int]) -> list[NetworkEvent]:
+        """Detect on one record; ``keep`` stores each detection and returns its key. Returns
+        the events created, updated or made final by this record, in order."""
+        detector, profile = self._detector(record)
         station = f"{record.key.network}.{record.key.station}"
         events: list[NetworkEvent] = []
         for trigger in detector.feed(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import threading
@@ -9,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
+from xml.etree import ElementTree
 
 from seedlink_client import Protocol as SeedLinkProtocol
 from seedlink_client import SeedLink, SeedLinkError, _commands
@@ -101,6 +103,26 @@ class _Client(SeedLink):
         self.stopping = threading.Event()
         self.begins: dict[str, datetime] = {}
         """Where a stream without a position starts (by station ID); none: new data only."""
+
+    def _reconnect_after_delay(self) -> None:
+        """The client's reconnection loop, ended by ``stopping`` too (the client's own goes
+        on until a server answers, so a reader could not stop while its server is down)."""
+        while True:
+            if self.stopping.wait(self._reconnect_delay):
+                raise _Stopped
+            try:
+                self.connect()
+                self.negotiate()
+                return
+            except (SeedLinkError, OSError) as e:
+                _CLIENT_LOG.warning(
+                    "Reconnect to %s:%d failed: %s; retrying in %.0fs",
+                    self._host,
+                    self._port,
+                    e,
+                    self._reconnect_delay,
+                )
+                self.close()
 
     def _poll_readable(self, timeout: float) -> bool:
         if self._recv_end > self._recv_start:
@@ -259,6 +281,18 @@ def _last_start(stream: Stream) -> datetime | None:
         return None
 
 
+def _station_ids(info: str) -> set[str]:
+    """``NET_STA`` of every station in an ``INFO STATIONS`` answer (v3 XML or v4 JSON)."""
+    text = info.strip()
+    if text.startswith("{"):
+        doc = json.loads(text)
+        return {str(s["id"]) for s in doc.get("station", []) if "id" in s}
+    root = ElementTree.fromstring(text)
+    return {
+        f"{e.get('network', '')}_{e.get('name', '')}" for e in root.iter("station") if e.get("name")
+    }
+
+
 _SEQUENCE_DIGITS = frozenset(b"0123456789")
 _NATIVE_ORDER = sys.byteorder
 _SWAPPED_ORDER: Literal["big", "little"] = "big" if sys.byteorder == "little" else "little"
@@ -355,6 +389,8 @@ class SeedLinkSource:
         self._max_backoff_s = max_backoff_s
         self._only: str | None = None
         self._dropped: set[str] = set()
+        self._wanted = [f"{net}_{sta}" for net, sta in stations]
+        self._compared = False
         self._client = _Client.from_server_string(
             address,
             timeout=10.0,
@@ -424,6 +460,8 @@ class SeedLinkSource:
                     self._client.server_id,
                     self.protocol,
                 )
+                if not self._compared and self._only is None:
+                    self._compare_stations()
                 try:
                     yield from self._collect()
                 except (SeedLinkError, OSError, ValueError) as e:
@@ -443,6 +481,37 @@ class SeedLinkSource:
         except _Stopped:
             pass
         self._client.close()
+
+    def _compare_stations(self) -> None:
+        """Once, on the first connection: say which stations read are not on the server, and
+        which the server offers that are not read (not in the inventory, or another
+        worker's), from its ``INFO STATIONS``."""
+        self._compared = True
+        try:
+            offered = _station_ids(self._client.info("STATIONS"))
+        except (SeedLinkError, ValueError, TypeError, AttributeError, ElementTree.ParseError) as e:
+            log.info("%s: INFO STATIONS not understood (%s); not compared", self._address, e)
+            return
+        wanted = set(self._wanted)
+        missing = sorted(wanted - offered)
+        if missing:
+            log.warning(
+                "%s does not carry %s (not in its INFO STATIONS): no data will come for them",
+                self._address,
+                ", ".join(s.replace("_", ".") for s in missing),
+            )
+        extra = sorted(offered - wanted)
+        if extra:
+            shown = ", ".join(s.replace("_", ".") for s in extra[:20])
+            more = f" and {len(extra) - 20} more" if len(extra) > 20 else ""
+            log.info(
+                "%s also offers %d station(s) not read here: %s%s (import them into the "
+                "inventory to read them)",
+                self._address,
+                len(extra),
+                shown,
+                more,
+            )
 
     def _collect(self) -> Iterator[Packet]:
         address, only = self._address, self._only

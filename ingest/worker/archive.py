@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from ingest.seedlink.decode import split_records
+from ingest.seedlink.decode import RecordError, decode_record, split_records
 from stations.queries import ChannelKey, add_archived_records, archive_file_sizes
 from stations.sds import sds_path
 
@@ -109,6 +109,26 @@ class SdsArchive:
             log.error("%s: the committed part is not whole miniSEED records", relative)
             return []
         return records
+
+    def read_back(
+        self, session: Session, *, key: ChannelKey, start: float, end: float, max_bytes: int
+    ) -> list[bytes]:
+        """The channel's committed records overlapping ``start`` .. ``end`` (POSIX s), from
+        the last ``max_bytes`` of the day files concerned, oldest first."""
+        days = range(int(start // 86400), int(end // 86400) + 1)
+        found: list[tuple[float, bytes]] = []
+        for day in days:
+            for raw in self.read_tail(
+                session, key=key, time=max(start, day * 86400.0), max_bytes=max_bytes
+            ):
+                try:
+                    record = decode_record(raw)
+                except RecordError:
+                    continue
+                if record.key == key and record.endtime >= start and record.starttime < end:
+                    found.append((record.starttime, raw))
+        found.sort(key=lambda item: item[0])
+        return [raw for _, raw in found]
 
     def _open_checked(self, relative: str, expected: int) -> tuple[int, int]:
         """Open a day file, cutting bytes past its committed size (a crash's leftover);

@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 FUTURE_TOLERANCE_S = 10.0  # a record ending later than this after its arrival is refused
+LEAD_IN_BYTES = 256 * 1024
+"""How much of a day file's tail is read for a channel's lead-in (~8 min of 512-byte Steim-2
+records at 100 sps)."""
 
 
 def _positions(channels: Mapping[ChannelKey, Channel]) -> dict[str, tuple[float, float]]:
@@ -347,12 +350,36 @@ class Pipeline:
             return self._store_detection(found, channel)
 
         try:
+            if not self._detecting.knows(key) and self._archive is not None:
+                self._warm(session, record)
             events = self._detecting.feed(record, keep)
         except Exception as e:  # contained, as above
             self._fail(key, "detection", e)
             return
         for event in events:
             self._changed[event.event_key] = event
+
+    def _warm(self, session: Session, record: Record) -> None:
+        """A channel's first record since this pipeline started: its detector first gets the
+        channel's lead-in from the archive (what it was fed before the restart), so the
+        detections go on as without a restart. Not when a gap separates them (a detector
+        starts afresh after a gap anyway)."""
+        lead_in = self._detecting.lead_in_s(record.key)
+        archive = self._archive
+        assert archive is not None
+        before = archive.read_back(
+            session,
+            key=record.key,
+            start=record.starttime - lead_in,
+            end=record.starttime,
+            max_bytes=LEAD_IN_BYTES,
+        )
+        past = [decode_record(raw) for raw in before]
+        past = [r for r in past if r.endtime < record.starttime]
+        if not past or record.starttime - past[-1].endtime > 1.5 / record.sampling_rate:
+            return
+        self._detecting.warm(past)
+        self.counts["warmed"] += 1
 
     def _fail(self, key: ChannelKey, part: str, error: Exception) -> None:
         why = f"{part} stopped: {type(error).__name__}: {error}"

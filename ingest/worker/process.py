@@ -258,7 +258,7 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     name = name or worker_name()
     config = load_config(Path(settings.config) if settings.config else None)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, sqlite_timeout_s=settings.sqlite_timeout_s)
     factory = make_session_factory(engine)
     listed = settings.station_list()
     wanted = listed or _inventory_stations(factory)

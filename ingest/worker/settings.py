@@ -41,6 +41,9 @@ class WorkerSettings(BaseSettings):
     config: str = Field(
         "", description="larza.toml: detector profiles, association, health thresholds"
     )
+    sqlite_timeout_s: float = Field(
+        30.0, gt=0, description="SQLite: how long a write waits for another process's lock"
+    )
     new_station_start: str = Field(
         "held",
         description="where a station without a stored position starts: held (everything the "
