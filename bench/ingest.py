@@ -170,9 +170,9 @@ def bench_pipeline(
         # machine's speed drifting between runs, which a with/without difference is not.
         add = monitor.add
 
-        def timed(*args: Any) -> None:
+        def timed(*args: Any, **kwargs: Any) -> None:
             t = time.perf_counter()
-            add(*args)
+            add(*args, **kwargs)
             HEALTH_SECONDS[0] += time.perf_counter() - t
 
         monitor.add = timed  # type: ignore[method-assign]

@@ -261,11 +261,12 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
     engine = make_engine(settings.database_url, sqlite_timeout_s=settings.sqlite_timeout_s)
     factory = make_session_factory(engine)
     listed = settings.station_list()
-    wanted = listed or _inventory_stations(factory)
-    if not wanted:
-        raise SystemExit("no stations to ingest: import an inventory first (larza stations import)")
-    _add_soh_channels(factory, config, wanted, name)
-    pipeline = _make_pipeline(settings, factory, config)
+    try:
+        wanted, pipeline = _start(settings, factory, config, listed, name)
+    except (Shutdown, KeyboardInterrupt) as e:
+        log.info("worker %s: stopped while starting (%s)", name, e or "interrupt")
+        engine.dispose()
+        return
     state_every = config.health.state_interval_s
     ttl = timedelta(seconds=settings.lease_ttl_s)
     renew_every = settings.lease_ttl_s / 3
@@ -359,6 +360,33 @@ STORE_FAULTS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, O
 full or gone. Anything else is a bug and ends the worker (its supervisor restarts it)."""
 RECOVERABLE: tuple[type[Exception], ...] = (*STORE_FAULTS, _Rebuild)
 MAX_BACKOFF_S = 60.0
+
+
+def _start(
+    settings: WorkerSettings,
+    factory: sessionmaker[Session],
+    config: LarzaConfig,
+    listed: list[StationCode],
+    name: str,
+) -> tuple[list[StationCode], Pipeline]:
+    """The stations wanted and a pipeline; while the database cannot be read or written (a
+    server restarting, a lock held), wait with backoff, saying so, rather than exit."""
+    delay = 1.0
+    while True:
+        try:
+            wanted = listed or _inventory_stations(factory)
+            if not wanted:
+                raise SystemExit(
+                    "no stations to ingest: import an inventory first (larza stations import)"
+                )
+            _add_soh_channels(factory, config, wanted, name)
+            return wanted, _make_pipeline(settings, factory, config)
+        except STORE_FAULTS as e:
+            log.error(
+                "worker %s: cannot use the database (%s); next try in %.0f s", name, e, delay
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF_S)
 
 
 def _recover(
