@@ -382,9 +382,7 @@ def _start(
             _add_soh_channels(factory, config, wanted, name)
             return wanted, _make_pipeline(settings, factory, config)
         except STORE_FAULTS as e:
-            log.error(
-                "worker %s: cannot use the database (%s); next try in %.0f s", name, e, delay
-            )
+            log.error("worker %s: cannot use the database (%s); next try in %.0f s", name, e, delay)
             time.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF_S)
 
