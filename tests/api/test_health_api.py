@@ -109,3 +109,52 @@ def test_channel_health_history(client: TestClient, inventory: Session) -> None:
     assert missing.status_code == 404
     assert "TJ.SAREZ..XXZ" in missing.text
     assert client.get("/api/v1/channels/nonsense/health").status_code == 422
+
+
+def _report(session: Session, code: str, state: HealthState, reason: str, latency_s: float) -> None:
+    channel = channel_index(session)[ChannelKey("TJ", "SAREZ", "", code)]
+    newest = NOW - timedelta(seconds=latency_s)
+    record_arrival(session, channel_id=channel.id, last_sample_time=newest, arrival_time=newest)
+    # The worker's figures cover the window ending at the newest sample: complete.
+    metrics = {"availability_pct": 100.0, "window_s": 600.0, "data_latency_s": latency_s}
+    report = ChannelReport(channel.id, state, reason, metrics)
+    save_channel_health(session, reports=[report], now=NOW)
+
+
+def test_a_silent_channel_does_not_show_full_availability(
+    client: TestClient, inventory: Session
+) -> None:
+    _report(inventory, "HHZ", HealthState.DOWN, "no data for 12 min", 720.0)
+    _report(inventory, "HHN", HealthState.DOWN, "no data for 11 min", 660.0)
+    _report(inventory, "HHE", HealthState.OK, "", 2.0)
+    _evaluate(inventory, "SAREZ", HealthState.DOWN, "HHN, HHZ: no data for 11 min", NOW)
+    channels = {c["code"]: c for c in client.get("/api/v1/stations/TJ.SAREZ").json()["channels"]}
+    # Silent for longer than the window: nothing in it.
+    assert channels["HHZ"]["availability_pct"] == 0.0
+    assert channels["HHZ"]["metrics"]["availability_pct"] == 100.0  # the worker's own figure
+    # A healthy channel keeps the worker's figure: data in transit are not missing.
+    assert channels["HHE"]["availability_pct"] == 100.0
+    assert channels["HNZ"]["availability_pct"] is None  # never evaluated
+
+
+def test_a_short_silence_counts_as_missing(client: TestClient, inventory: Session) -> None:
+    # DOWN after 2 min (a short latency_down_s): 2 min of the 10-min window are missing.
+    _report(inventory, "HHZ", HealthState.DOWN, "no data for 120 s", 120.0)
+    _evaluate(inventory, "SAREZ", HealthState.DOWN, "HHZ: no data for 120 s", NOW)
+    channels = {c["code"]: c for c in client.get("/api/v1/stations/TJ.SAREZ").json()["channels"]}
+    assert 79.0 < channels["HHZ"]["availability_pct"] <= 80.0
+
+
+def test_a_stale_station_names_its_silent_channels_once(
+    client: TestClient, inventory: Session
+) -> None:
+    for i, code in enumerate(("HHZ", "HHN", "HHE")):
+        channel = channel_index(inventory)[ChannelKey("TJ", "MURGH", "", code)]
+        newest = NOW - timedelta(minutes=15, seconds=10 * i)
+        record_arrival(
+            inventory, channel_id=channel.id, last_sample_time=newest, arrival_time=newest
+        )
+    murgh = client.get("/api/v1/stations/TJ.MURGH").json()
+    assert murgh["stale"] is True
+    assert murgh["state"] == "DOWN"
+    assert murgh["reason"].endswith("from latency: HHE, HHN, HHZ: no data for 15 min")
