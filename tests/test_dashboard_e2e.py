@@ -361,6 +361,23 @@ def test_dashboard_in_a_browser(stack: Stack, browser: object, fresh_database_ur
         n.startswith("Acknowledged by duty") and "Firuz drives up" in n for n in sarez["notes"]
     )
 
+    # The API's documentation draws its operations from files of this server alone.
+    driver.get(f"{stack.base}/docs")  # type: ignore[attr-defined]
+    operations = _wait(
+        "Swagger UI's list of operations",
+        30,
+        lambda: driver.find_elements("css selector", ".swagger-ui .opblock"),  # type: ignore[attr-defined]
+        logs,
+    )
+    assert len(operations) > 20
+    title = driver.find_element("css selector", ".swagger-ui .info .title").text  # type: ignore[attr-defined]
+    assert title.startswith("Larza")
+    loaded: list[str] = driver.execute_script(  # type: ignore[attr-defined]
+        "return performance.getEntriesByType('resource').map((e) => e.name);"
+    )
+    assert loaded
+    assert [url for url in loaded if not url.startswith(stack.base + "/")] == []
+
     # The event page: its detections listed and its waveforms drawn.
     driver.get(f"{stack.base}/events/{event_id}")  # type: ignore[attr-defined]
     rows = _wait(
