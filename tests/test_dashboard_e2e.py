@@ -164,12 +164,17 @@ def _api_key(database_url: str) -> str:
     return done.stdout.splitlines()[1].strip()
 
 
-def _send(base: str, method: str, path: str, key: str, body: bytes, kind: str) -> Any:
+def _send(base: str, method: str, path: str, key: str, body: bytes | dict[str, Any]) -> Any:
+    """An operator's write: JSON, or a StationXML document given as bytes."""
+    xml = isinstance(body, bytes)
     request = urllib.request.Request(
         base + path,
-        data=body,
+        data=body if isinstance(body, bytes) else json.dumps(body).encode(),
         method=method,
-        headers={"X-API-Key": key, "Content-Type": kind},
+        headers={
+            "X-API-Key": key,
+            "Content-Type": "application/xml" if xml else "application/json",
+        },
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
@@ -190,6 +195,16 @@ def _tile_facts(driver: object, station: str) -> dict[str, Any] | None:
     """
     facts: dict[str, Any] | None = driver.execute_script(script, station)  # type: ignore[attr-defined]
     return facts
+
+
+def _flagged(driver: object, station: str, flag: str) -> Callable[[], dict[str, Any] | None]:
+    """A probe: the station's tile facts once its ``flag`` (maintenance, acknowledged) is set."""
+
+    def probe() -> dict[str, Any] | None:
+        facts = _tile_facts(driver, station)
+        return facts if facts and facts[flag] == "true" else None
+
+    return probe
 
 
 def _clipped_tiles(driver: object) -> list[object]:
@@ -258,27 +273,14 @@ def test_dashboard_in_a_browser(stack: Stack, browser: object, fresh_database_ur
 
     # What operators write shows on the overview's tiles, not only on the station page.
     note = {"maintenance": True, "note": "field visit: battery swap"}
-    _send(
-        stack.base,
-        "PATCH",
-        "/api/v1/stations/TJ.MANEM",
-        key,
-        json.dumps(note).encode(),
-        "application/json",
-    )
-
-    def manem_in_maintenance() -> dict[str, Any] | None:
-        facts = _tile_facts(driver, "TJ.MANEM")
-        return facts if facts and facts["maintenance"] == "true" else None
-
-    manem = _wait("MANEM's maintenance on its tile", 30, manem_in_maintenance, logs)
+    _send(stack.base, "PATCH", "/api/v1/stations/TJ.MANEM", key, note)
+    flagged = _flagged(driver, "TJ.MANEM", "maintenance")
+    manem = _wait("MANEM's maintenance on its tile", 30, flagged, logs)
     assert "maintenance" in manem["text"]
     assert any("field visit: battery swap" in n and "duty" in n for n in manem["notes"])
 
     # A station imported from far away appears on the map, which moves to show it.
-    imported = _send(
-        stack.base, "POST", "/api/v1/stations?name=far.xml", key, FAR_STATIONXML, "application/xml"
-    )
+    imported = _send(stack.base, "POST", "/api/v1/stations?name=far.xml", key, FAR_STATIONXML)
     assert imported["station_ids"] == ["XX.FAR"]
 
     def far_on_the_map() -> bool:
@@ -343,20 +345,9 @@ def test_dashboard_in_a_browser(stack: Stack, browser: object, fresh_database_ur
 
     # An operator acknowledges the DOWN state: the tile says who, when and why.
     comment = {"comment": "Firuz drives up"}
-    _send(
-        stack.base,
-        "POST",
-        "/api/v1/stations/TJ.SAREZ/acknowledgements",
-        key,
-        json.dumps(comment).encode(),
-        "application/json",
-    )
-
-    def sarez_acknowledged() -> dict[str, Any] | None:
-        facts = _tile_facts(driver, "TJ.SAREZ")
-        return facts if facts and facts["acknowledged"] == "true" else None
-
-    sarez = _wait("SAREZ's acknowledgement on its tile", 30, sarez_acknowledged, logs)
+    _send(stack.base, "POST", "/api/v1/stations/TJ.SAREZ/acknowledgements", key, comment)
+    flagged = _flagged(driver, "TJ.SAREZ", "acknowledged")
+    sarez = _wait("SAREZ's acknowledgement on its tile", 30, flagged, logs)
     assert any(
         n.startswith("Acknowledged by duty") and "Firuz drives up" in n for n in sarez["notes"]
     )
