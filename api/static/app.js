@@ -400,7 +400,9 @@
       root.append(svg("text", { class: "grat-label", x: x0 + 3, y: y0 - 4, text: degrees(lat, "N", "S") }));
     }
     for (const [name, lon, lat] of COUNTRY_LABELS) {
+      // Only names the outline has, and whole: centred, about half a degree each side.
       if (lon < bw || lon > be || lat < bs || lat > bn) continue;
+      if (lon < view.west + 0.6 || lon > view.east - 0.6 || lat < view.south + 0.3 || lat > view.north - 0.3) continue;
       const [x, y] = at(lon, lat);
       root.append(svg("text", { class: "country", x, y, "text-anchor": "middle", text: name }));
     }
