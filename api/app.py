@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import require_read_key
 from api.dashboard import mount_dashboard
+from api.docs import mount_docs
 from api.errors import install_error_handlers
 from api.fdsn import dataselect as fdsn_dataselect
 from api.fdsn import event as fdsn_event
@@ -65,6 +66,8 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
         version="0.1.0",
         lifespan=lifespan,
         dependencies=[Depends(require_read_key)],
+        docs_url=None,  # mount_docs serves /docs and /redoc without a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.include_router(stations.router)
@@ -79,6 +82,7 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
     app.include_router(fdsn_event.router)
     app.include_router(fdsn_dataselect.router)
     mount_dashboard(app)
+    mount_docs(app)
 
     @app.get("/healthz", tags=["service"], summary="The API process is up")
     def healthz() -> dict[str, str]:

@@ -44,9 +44,15 @@ class ChannelOut(BaseModel):
     state: StationState = Field(description="from the worker's latest health evaluation")
     reason: str = Field(description="why the state is not OK, in words")
     evaluated_at: datetime | None = Field(description="when the worker last evaluated it")
+    availability_pct: float | None = Field(
+        None,
+        description="availability over the health window ending now, the silence of a channel "
+        "with no data (DOWN) counted as missing; null without a fresh evaluation",
+    )
     metrics: dict[str, Any] = Field(
         description="availability_pct, gaps, rms, clipped_pct, timing_quality_min, "
-        "clock_locked, noise_db_above_nlnm, ... over the worker's window"
+        "clock_locked, noise_db_above_nlnm, ... over the worker's window, which ends at the "
+        "newest sample"
     )
 
 

@@ -3,8 +3,9 @@
 
 Starts a demo stack in a temporary folder (the synthetic feed with a drill: MANEM falls
 silent, MURGH loses its GPS lock; the worker with short health thresholds; the API), waits
-for an event and for the drill to show, then has headless Chromium (Debian's ``chromium``
-and ``chromedriver``) take the pictures. Run from the repository: ``.venv/bin/python
+for an event and for the drill to show, has an operator acknowledge MANEM and put SAREZ in
+maintenance, then has headless Chromium (Debian's ``chromium`` and ``chromedriver``) take
+the pictures. Run from the repository: ``.venv/bin/python
 docs/screenshots.py``; it takes about two minutes.
 """
 
@@ -165,6 +166,31 @@ def _save(driver: webdriver.Chrome, path: Path) -> None:
     _say(f"{path.name}: {image.width}x{image.height}, {out.tell() // 1024} KB")
 
 
+def _operator_writes(base: str, folder: Path) -> None:
+    """What an operator on duty writes: an acknowledgement and a maintenance note."""
+    env = {**os.environ, "LARZA_DATABASE_URL": f"sqlite:///{folder / 'larza.sqlite'}"}
+    created = subprocess.run(
+        [sys.executable, "-m", "ingest", "apikey", "create", "duty"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    key = created.stdout.splitlines()[1].strip()
+    writes = [
+        ("POST", "/api/v1/stations/TJ.MANEM/acknowledgements", {"comment": "Firuz drives up"}),
+        ("PATCH", "/api/v1/stations/TJ.SAREZ", {"maintenance": True, "note": "battery swap"}),
+    ]
+    for method, path, body in writes:
+        request = urllib.request.Request(
+            base + path,
+            data=json.dumps(body).encode(),
+            method=method,
+            headers={"X-API-Key": key, "Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(request, timeout=10).close()
+
+
 def _drill_shows(base: str) -> bool:
     stations = _get(base + "/api/v1/stations") or []
     states = {s["code"]: s["state"] for s in stations}
@@ -187,6 +213,7 @@ def main() -> None:
         _say("waiting for the drill (about 100 s)")
         _wait("MANEM DOWN and MURGH DEGRADED", 200, lambda: _drill_shows(base))
         event_id = _wait("an event", 120, lambda: _settled_event(base))
+        _operator_writes(base, Path(tmp))
         driver = _browser()
         try:
             driver.get(base + "/")

@@ -2,20 +2,29 @@
 run as processes; headless Chromium (Debian's ``chromium`` and ``chromedriver``, driven by
 Selenium) opens the pages.
 
-The drill feed silences TJ.SAREZ after a while and makes a synthetic earthquake about every
-30 s; the worker's larza.toml has short health thresholds. The overview must list the three
-stations with their states, turn SAREZ DOWN with the reason on time, and show a new event
-from the live stream without a reload; the event page must show its waveforms and
-detections; stopping the API must raise the "connection lost" banner.
+The drill feed silences TJ.SAREZ after a while, takes TJ.MURGH's GPS lock, and makes a
+synthetic earthquake about every 30 s; the worker's larza.toml has short health thresholds.
+The overview must list the three stations with their states; show what operators wrote (a
+station in maintenance, an acknowledged state) on the tiles; name MURGH's channels once in
+its reason; keep every tile's last column (timing) in view at common widths; fit the map to
+a station imported from far away; turn SAREZ DOWN with the reason on time, without claiming
+full availability for it; and show a new event from the live stream without a reload. The
+event page must show its waveforms and detections; stopping the API must raise the
+"connection lost" banner.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -35,7 +44,43 @@ kind = "silent_station"
 station = "SAREZ"
 start = {SILENT_AFTER_S}
 end = 3600
+
+[[fault]]
+kind = "gps_unlock"
+station = "MURGH"
+start = 15
+end = 3600
+timing_quality = 20
 """
+
+# A station far from the Pamirs (network XX: FDSN's code for tests), imported while the
+# dashboard is open: the map must move to show it.
+FAR_STATIONXML = b"""<?xml version="1.0" encoding="UTF-8"?>
+<FDSNStationXML xmlns="http://www.fdsn.org/xml/station/1" schemaVersion="1.2">
+  <Source>Larza tests</Source>
+  <Created>2024-01-01T00:00:00Z</Created>
+  <Network code="XX" startDate="2024-01-01T00:00:00Z">
+    <Station code="FAR" startDate="2024-01-01T00:00:00Z">
+      <Latitude>46.52</Latitude>
+      <Longitude>7.45</Longitude>
+      <Elevation>1200.0</Elevation>
+      <Site><Name>Far from the Pamirs</Name></Site>
+      <Channel code="HHZ" locationCode="" startDate="2024-01-01T00:00:00Z">
+        <Latitude>46.52</Latitude>
+        <Longitude>7.45</Longitude>
+        <Elevation>1200.0</Elevation>
+        <Depth>0.0</Depth>
+        <Azimuth>0.0</Azimuth>
+        <Dip>-90.0</Dip>
+        <SampleRate>100.0</SampleRate>
+      </Channel>
+    </Station>
+  </Network>
+</FDSNStationXML>
+"""
+
+# Common screen widths (and a phone): every tile must show its last column whole.
+WIDTHS = [(1280, 720), (1366, 768), (1100, 800), (1024, 768), (800, 600), (390, 844)]
 
 CONFIG = f"""
 [health]
@@ -106,6 +151,98 @@ def _wait(what: str, timeout: float, probe: Callable[[], T | None], logs: Path) 
     pytest.fail(f"waited {timeout:.0f} s for {what}; last seen {last!r}\n{tail(logs)}")
 
 
+def _api_key(database_url: str) -> str:
+    """A key made as an operator makes one: ``larza apikey create``."""
+    env = {**os.environ, "LARZA_DATABASE_URL": database_url}
+    done = subprocess.run(
+        [sys.executable, "-m", "ingest", "apikey", "create", "duty"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.splitlines()[1].strip()
+
+
+def _send(base: str, method: str, path: str, key: str, body: bytes | dict[str, Any]) -> Any:
+    """An operator's write: JSON, or a StationXML document given as bytes."""
+    xml = isinstance(body, bytes)
+    request = urllib.request.Request(
+        base + path,
+        data=body if isinstance(body, bytes) else json.dumps(body).encode(),
+        method=method,
+        headers={
+            "X-API-Key": key,
+            "Content-Type": "application/xml" if xml else "application/json",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def _tile_facts(driver: object, station: str) -> dict[str, Any] | None:
+    script = """
+      const t = document.querySelector(`#tiles [data-station="${arguments[0]}"]`);
+      if (!t) return null;
+      return {
+        state: t.dataset.state, maintenance: t.dataset.maintenance,
+        acknowledged: t.dataset.acknowledged, text: t.innerText,
+        reason: t.querySelector('.reason').textContent,
+        notes: Array.from(t.querySelectorAll('.operator')).map((p) => p.textContent),
+        avail: Array.from(t.querySelectorAll('tbody tr')).map(
+          (r) => [r.querySelector('th').textContent, r.querySelectorAll('td')[2]?.textContent]),
+      };
+    """
+    facts: dict[str, Any] | None = driver.execute_script(script, station)  # type: ignore[attr-defined]
+    return facts
+
+
+def _flagged(driver: object, station: str, flag: str) -> Callable[[], dict[str, Any] | None]:
+    """A probe: the station's tile facts once its ``flag`` (maintenance, acknowledged) is set."""
+
+    def probe() -> dict[str, Any] | None:
+        facts = _tile_facts(driver, station)
+        return facts if facts and facts[flag] == "true" else None
+
+    return probe
+
+
+def _clipped_tiles(driver: object) -> list[object]:
+    """Tiles whose table is wider than the tile, or whose last column ends outside it."""
+    script = """
+      return Array.from(document.querySelectorAll('#tiles .tile')).flatMap((t) => {
+        const table = t.querySelector('table');
+        const last = table.querySelector('thead th:last-child').getBoundingClientRect();
+        const box = t.getBoundingClientRect();
+        const clipped = table.scrollWidth > t.clientWidth || last.right > box.right - 1
+          || t.scrollWidth > t.clientWidth;
+        return clipped ? [[t.dataset.station, window.innerWidth, table.scrollWidth,
+          t.clientWidth, last.right, box.right]] : [];
+      });
+    """
+    found: list[object] = driver.execute_script(script)  # type: ignore[attr-defined]
+    return found
+
+
+def _off_the_map(driver: object) -> list[str] | None:
+    """The stations whose map marker lies outside the drawn map (None: no map yet)."""
+    script = """
+      const map = document.querySelector('#map svg');
+      if (!map) return null;
+      const box = map.getBoundingClientRect();
+      return Array.from(document.querySelectorAll('#tiles [data-station]')).flatMap((t) => {
+        const mark = map.querySelector(`a[data-station="${t.dataset.station}"]`);
+        if (!mark) return [t.dataset.station];
+        const r = mark.getBoundingClientRect();
+        const inside = r.left >= box.left && r.right <= box.right && r.top >= box.top
+          && r.bottom <= box.bottom;
+        return inside ? [] : [t.dataset.station];
+      });
+    """
+    found: list[str] | None = driver.execute_script(script)  # type: ignore[attr-defined]
+    return found
+
+
 def _tiles(driver: object) -> dict[str, tuple[str, str]]:
     script = """
       return Array.from(document.querySelectorAll('#tiles [data-station]')).map(
@@ -115,7 +252,7 @@ def _tiles(driver: object) -> dict[str, tuple[str, str]]:
     return {sid: (state, reason) for sid, state, reason in rows}
 
 
-def test_dashboard_in_a_browser(stack: Stack, browser: object) -> None:
+def test_dashboard_in_a_browser(stack: Stack, browser: object, fresh_database_url: str) -> None:
     driver = browser
     logs = stack.logs
     _wait("the API", 40, lambda: get_json(stack.base, "/healthz"), logs)
@@ -132,6 +269,42 @@ def test_dashboard_in_a_browser(stack: Stack, browser: object) -> None:
     text = driver.find_element("id", "tiles").text  # type: ignore[attr-defined]
     assert "OK" in text or "DEGRADED" in text  # the state is written, not only coloured
     driver.execute_script("window.larzaNotReloaded = true;")  # type: ignore[attr-defined]
+    key = _api_key(fresh_database_url)
+
+    # What operators write shows on the overview's tiles, not only on the station page.
+    note = {"maintenance": True, "note": "field visit: battery swap"}
+    _send(stack.base, "PATCH", "/api/v1/stations/TJ.MANEM", key, note)
+    flagged = _flagged(driver, "TJ.MANEM", "maintenance")
+    manem = _wait("MANEM's maintenance on its tile", 30, flagged, logs)
+    assert "maintenance" in manem["text"]
+    assert any("field visit: battery swap" in n and "duty" in n for n in manem["notes"])
+
+    # A station imported from far away appears on the map, which moves to show it.
+    imported = _send(stack.base, "POST", "/api/v1/stations?name=far.xml", key, FAR_STATIONXML)
+    assert imported["station_ids"] == ["XX.FAR"]
+
+    def far_on_the_map() -> bool:
+        return "XX.FAR" in _tiles(driver) and _off_the_map(driver) == []
+
+    _wait("XX.FAR on the map with every other station", 30, far_on_the_map, logs)
+    beyond = driver.find_element("id", "map-beyond").text  # type: ignore[attr-defined]
+    assert "XX.FAR" in beyond  # outside the outline's data, and the page says so
+    assert "TJ." not in beyond
+
+    # MURGH lost its GPS lock: its six channels are named once, with both reasons.
+    def murgh_unlocked() -> str | None:
+        state, reason = _tiles(driver).get("TJ.MURGH", ("", ""))
+        every = all(code in reason for code in ("HHE", "HHN", "HHZ", "HNE", "HNN", "HNZ"))
+        return reason if state == "DEGRADED" and every else None
+
+    reason = _wait("TJ.MURGH DEGRADED by its clock on every channel", 60, murgh_unlocked, logs)
+    assert reason == "HHE, HHN, HHZ, HNE, HNN, HNZ: clock not locked (GPS), timing quality 20 %"
+
+    # With the widest badge (DEGRADED) on a tile, no tile clips its timing column.
+    for width, height in WIDTHS:
+        driver.set_window_size(width, height)  # type: ignore[attr-defined]
+        assert _clipped_tiles(driver) == [], (width, height)
+    driver.set_window_size(1280, 720)  # type: ignore[attr-defined]
     seen = set(
         driver.execute_script(  # type: ignore[attr-defined]
             "return Array.from(document.querySelectorAll('#events [data-event]'))"
@@ -162,6 +335,39 @@ def test_dashboard_in_a_browser(stack: Stack, browser: object) -> None:
     assert driver.execute_script("return window.larzaNotReloaded === true;")  # type: ignore[attr-defined]
     tile = driver.find_element("css selector", '[data-station="TJ.SAREZ"]')  # type: ignore[attr-defined]
     assert "DOWN" in tile.text
+    # Silent longer than the DOWN threshold (12 s) of a 15-s window: most of it is missing.
+    sarez = _tile_facts(driver, "TJ.SAREZ")
+    assert sarez is not None
+    groups = {group: text for group, text in sarez["avail"] if text}
+    assert set(groups) == {"Seismometer", "Accelerometer"}, sarez
+    for text in groups.values():
+        assert text == "\u2013" or float(text.split()[0]) < 25.0, sarez
+
+    # An operator acknowledges the DOWN state: the tile says who, when and why.
+    comment = {"comment": "Firuz drives up"}
+    _send(stack.base, "POST", "/api/v1/stations/TJ.SAREZ/acknowledgements", key, comment)
+    flagged = _flagged(driver, "TJ.SAREZ", "acknowledged")
+    sarez = _wait("SAREZ's acknowledgement on its tile", 30, flagged, logs)
+    assert any(
+        n.startswith("Acknowledged by duty") and "Firuz drives up" in n for n in sarez["notes"]
+    )
+
+    # The API's documentation draws its operations from files of this server alone.
+    driver.get(f"{stack.base}/docs")  # type: ignore[attr-defined]
+    operations = _wait(
+        "Swagger UI's list of operations",
+        30,
+        lambda: driver.find_elements("css selector", ".swagger-ui .opblock"),  # type: ignore[attr-defined]
+        logs,
+    )
+    assert len(operations) > 20
+    title = driver.find_element("css selector", ".swagger-ui .info .title").text  # type: ignore[attr-defined]
+    assert title.startswith("Larza")
+    loaded: list[str] = driver.execute_script(  # type: ignore[attr-defined]
+        "return performance.getEntriesByType('resource').map((e) => e.name);"
+    )
+    assert loaded
+    assert [url for url in loaded if not url.startswith(stack.base + "/")] == []
 
     # The event page: its detections listed and its waveforms drawn.
     driver.get(f"{stack.base}/events/{event_id}")  # type: ignore[attr-defined]

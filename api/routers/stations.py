@@ -33,13 +33,14 @@ from api.schemas import (
     StationPatch,
 )
 from api.settings import ApiSettings
-from api.state import station_verdict
+from api.state import availability_now, station_verdict
 from stations.health import channel_healths, list_state_changes, station_states
 from stations.inventory import import_stationxml_bytes
 from stations.models import (
     Acknowledgement,
     ChannelHealth,
     ChannelStatus,
+    HealthState,
     StateChange,
     Station,
     StationHealth,
@@ -118,6 +119,12 @@ def maintenance_out(maintenance: StationMaintenance | None) -> MaintenanceOut | 
     )
 
 
+def _silent(health: ChannelHealth) -> bool:
+    """The worker found no data on the channel for longer than it allows (DOWN, or an SOH
+    channel's "no data for ...")."""
+    return health.state is HealthState.DOWN or health.reason.startswith("no data for")
+
+
 def station_view(
     station: Station, known: Known, now: datetime, settings: ApiSettings
 ) -> StationOut:
@@ -129,6 +136,7 @@ def station_view(
     for c in sorted(station.channels, key=lambda c: (c.location, c.code)):
         status = known.statuses.get(c.id)
         health = known.channels.get(c.id) if fresh else None
+        latency = (now - status.last_sample_time).total_seconds() if status else None
         channels.append(
             ChannelOut(
                 id=f"{station.network.code}.{station.code}.{c.location}.{c.code}",
@@ -138,12 +146,17 @@ def station_view(
                 sampling_rate=c.sampling_rate,
                 last_sample_time=status.last_sample_time if status else None,
                 last_arrival_time=status.last_arrival_time if status else None,
-                data_latency_s=(now - status.last_sample_time).total_seconds() if status else None,
+                data_latency_s=latency,
                 feed_latency_s=(now - status.last_arrival_time).total_seconds() if status else None,
                 records=status.records if status else 0,
                 state=health.state.value if health else "UNKNOWN",
                 reason=health.reason if health else "",
                 evaluated_at=health.evaluated_at if health else None,
+                availability_pct=availability_now(
+                    health.metrics, silent=_silent(health), latency_s=latency
+                )
+                if health
+                else None,
                 metrics=health.metrics if health else {},
             )
         )

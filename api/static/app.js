@@ -225,7 +225,8 @@
         el("td", { class: "num", text: age(latency) }),
         el("td", { colspan: 2, text: values.join(", ") || "–" }));
     }
-    const availability = minOf(channels.map((c) => c.metrics && c.metrics.availability_pct));
+    // Over the window ending now: a silent channel's missing data count (see the API).
+    const availability = minOf(channels.map((c) => c.availability_pct));
     const timing = minOf(channels.map((c) => c.metrics && c.metrics.timing_quality_min));
     return el("tr", {},
       el("th", { scope: "row", text: title }),
@@ -235,10 +236,28 @@
       el("td", { class: "num", text: num(timing, 0, "%") }));
   }
 
+  // What operators wrote: maintenance (while it is on) and the current state's acknowledgement,
+  // on the overview's tiles and on the station page alike.
+  function operatorNotes(station) {
+    const m = station.maintenance;
+    const a = station.acknowledged;
+    return [
+      m && m.on ? el("p", { class: "operator maintenance", text: `In maintenance since ${utc(m.since)} (${m.by})${m.note ? `: ${m.note}` : ""}` }) : null,
+      a ? el("p", { class: "operator acknowledged", text: `Acknowledged by ${a.by} at ${utc(a.at)}: ${a.comment}` }) : null,
+    ];
+  }
+
+  function maintenanceBadge() {
+    return el("span", { class: "badge maint", title: "An operator put this station in maintenance" },
+      el("span", { "aria-hidden": "true", text: "⚒" }), " maintenance");
+  }
+
   function tile(station) {
+    const inMaintenance = Boolean(station.maintenance && station.maintenance.on);
     const head = el("div", { class: "tile-head" },
       el("h3", {}, el("a", { href: `/stations/${station.id}`, text: station.id })),
-      el("span", {}, badge(station.state), station.stale ? [" ", staleBadge()] : null));
+      el("span", { class: "badges" }, badge(station.state),
+        station.stale ? staleBadge() : null, inMaintenance ? maintenanceBadge() : null));
     const reason = station.reason || (station.state === "OK" ? "All channels healthy." : "");
     const since = station.since ? `${station.state} since ${utc(station.since)}` : null;
     return el("li", {
@@ -246,10 +265,13 @@
       "data-station": station.id,
       "data-state": station.state,
       "data-stale": station.stale ? "true" : "false",
+      "data-maintenance": inMaintenance ? "true" : "false",
+      "data-acknowledged": station.acknowledged ? "true" : "false",
     },
       head,
       station.site_name ? el("p", { class: "site", text: station.site_name }) : null,
       el("p", { class: "reason", text: reason }),
+      operatorNotes(station),
       el("p", { class: "meta" },
         `data latency ${age(station.data_latency_s)}`, since ? ` · ${since}` : ""),
       el("table", {},
@@ -276,15 +298,50 @@
     return outline;
   }
 
-  const MAP = { west: 66.9, east: 75.7, south: 36.2, north: 41.4, scale: 100 };
+  // The map fits the stations: their box with a margin for the labels, at least as wide as Tajikistan
+  // (8.8° by 5.2°), drawn 700 units wide whatever it spans. The outline covers only its own
+  // box (the Pamirs and their neighbours): stations outside it are drawn on a blank map and
+  // listed under it.
+  const MIN_SPAN = { lon: 8.8, lat: 5.2 };
+  const MAP_WIDTH = 700;
   const COUNTRY_LABELS = [
     ["Tajikistan", 69.2, 39.3], ["Kyrgyzstan", 73.4, 41.0], ["Uzbekistan", 67.9, 41.1],
     ["Afghanistan", 68.6, 36.6], ["China", 75.1, 39.7], ["Pakistan", 73.2, 36.5],
   ];
 
-  function project(lon, lat) {
-    const k = Math.cos(((MAP.south + MAP.north) / 2) * Math.PI / 180);
-    return [(lon - MAP.west) * k * MAP.scale, (MAP.north - lat) * MAP.scale];
+  const placed = (s) => Number.isFinite(s.latitude) && Number.isFinite(s.longitude);
+
+  function mapView(stations) {
+    const lats = stations.map((s) => s.latitude);
+    const lons = stations.map((s) => s.longitude);
+    const mid = { lat: 38.8, lon: 71.3 };  // Tajikistan, when no station is placed
+    let latSpan = MIN_SPAN.lat;
+    let lonSpan = MIN_SPAN.lon;
+    if (stations.length) {
+      mid.lat = (Math.min(...lats) + Math.max(...lats)) / 2;
+      mid.lon = (Math.min(...lons) + Math.max(...lons)) / 2;
+      // A fifth of the span on each side, for the markers' labels.
+      latSpan = Math.max(latSpan, (Math.max(...lats) - Math.min(...lats)) * 1.4 + 1);
+      lonSpan = Math.max(lonSpan, (Math.max(...lons) - Math.min(...lons)) * 1.4 + 1);
+    }
+    const k = Math.max(0.2, Math.cos(Math.min(Math.abs(mid.lat), 78) * Math.PI / 180));
+    // Keep the drawing between square and 16:9.
+    if (lonSpan * k < latSpan) lonSpan = latSpan / k;
+    if (lonSpan * k > latSpan * 1.8) latSpan = lonSpan * k / 1.8;
+    const scale = MAP_WIDTH / (lonSpan * k);
+    return {
+      west: mid.lon - lonSpan / 2, east: mid.lon + lonSpan / 2,
+      south: mid.lat - latSpan / 2, north: mid.lat + latSpan / 2,
+      k, scale, lonSpan,
+    };
+  }
+
+  function project(view, lon, lat) {
+    return [(lon - view.west) * view.k * view.scale, (view.north - lat) * view.scale];
+  }
+
+  function degrees(value, positive, negative) {
+    return `${Math.abs(value)}°${value < 0 ? negative : positive}`;
   }
 
   function marker(state, x, y) {
@@ -303,48 +360,75 @@
   }
 
   function drawMap(container, stations, shape) {
-    const [width, height] = project(MAP.east, MAP.south);
+    const onMap = stations.filter(placed);
+    const view = mapView(onMap);
+    const at = (lon, lat) => project(view, lon, lat);
+    const [width, height] = at(view.east, view.south);
     const root = svg("svg", {
       viewBox: `0 0 ${width.toFixed(0)} ${height.toFixed(0)}`,
       role: "img",
       "aria-labelledby": "map-title",
+      "data-view": [view.west, view.south, view.east, view.north].map((v) => v.toFixed(2)).join(","),
     });
     root.append(svg("title", {
       id: "map-title",
-      text: `Map of the stations: ${stations.map((s) => `${s.code} ${s.state}`).join(", ")}`,
+      text: `Map of the stations: ${onMap.map((s) => `${s.code} ${s.state}`).join(", ")}`,
     }));
     for (const country of shape.countries || []) {
-      const d = country.rings.map((ring) => `M${ring.map(([lon, lat]) => project(lon, lat).map((v) => v.toFixed(1)).join(",")).join("L")}Z`).join("");
+      const d = country.rings.map((ring) => `M${ring.map(([lon, lat]) => at(lon, lat).map((v) => v.toFixed(1)).join(",")).join("L")}Z`).join("");
       root.append(svg("path", { class: country.iso_a3 === "TJK" ? "land home" : "land", d }));
     }
-    for (let lon = Math.ceil(MAP.west); lon <= MAP.east; lon += 2) {
-      const [x0, y0] = project(lon, MAP.north);
-      const [x1, y1] = project(lon, MAP.south);
-      root.append(svg("line", { class: "grat", x1: x0, y1: y0, x2: x1, y2: y1 }));
-      root.append(svg("text", { class: "grat-label", x: x1 + 3, y: y1 - 5, text: `${lon}°E` }));
+    const [bw, bs, be, bn] = shape.bbox || [0, 0, 0, 0];
+    const beyond = shape.bbox ? onMap.filter((s) => s.longitude < bw || s.longitude > be || s.latitude < bs || s.latitude > bn) : onMap;
+    if (shape.bbox && (view.west < bw || view.east > be || view.south < bs || view.north > bn)) {
+      // Where the outline ends, so that its cut edges are not taken for borders.
+      const [x0, y0] = at(bw, bn);
+      const [x1, y1] = at(be, bs);
+      root.append(svg("rect", { class: "outline-extent", x: x0, y: y0, width: x1 - x0, height: y1 - y0 }));
     }
-    for (let lat = Math.ceil(MAP.south); lat <= MAP.north; lat += 2) {
-      const [x0, y0] = project(MAP.west, lat);
-      const [x1, y1] = project(MAP.east, lat);
+    const step = [1, 2, 5, 10, 15, 30, 45, 90].find((s) => view.lonSpan / s <= 6) || 90;
+    for (let lon = Math.ceil(view.west / step) * step; lon <= view.east; lon += step) {
+      const [x0, y0] = at(lon, view.north);
+      const [x1, y1] = at(lon, view.south);
       root.append(svg("line", { class: "grat", x1: x0, y1: y0, x2: x1, y2: y1 }));
-      root.append(svg("text", { class: "grat-label", x: x0 + 3, y: y0 - 4, text: `${lat}°N` }));
+      root.append(svg("text", { class: "grat-label", x: x1 + 3, y: y1 - 5, text: degrees(lon, "E", "W") }));
+    }
+    for (let lat = Math.ceil(view.south / step) * step; lat <= view.north; lat += step) {
+      const [x0, y0] = at(view.west, lat);
+      const [x1, y1] = at(view.east, lat);
+      root.append(svg("line", { class: "grat", x1: x0, y1: y0, x2: x1, y2: y1 }));
+      root.append(svg("text", { class: "grat-label", x: x0 + 3, y: y0 - 4, text: degrees(lat, "N", "S") }));
     }
     for (const [name, lon, lat] of COUNTRY_LABELS) {
-      const [x, y] = project(lon, lat);
+      // Only names the outline has, and whole: centred, about half a degree each side.
+      if (lon < bw || lon > be || lat < bs || lat > bn) continue;
+      if (lon < view.west + 0.6 || lon > view.east - 0.6 || lat < view.south + 0.3 || lat > view.north - 0.3) continue;
+      const [x, y] = at(lon, lat);
       root.append(svg("text", { class: "country", x, y, "text-anchor": "middle", text: name }));
     }
-    for (const station of stations) {
-      const [x, y] = project(station.longitude, station.latitude);
-      const link = svg("a", { href: `/stations/${station.id}` },
+    for (const station of onMap) {
+      const [x, y] = at(station.longitude, station.latitude);
+      const link = svg("a", { href: `/stations/${station.id}`, "data-station": station.id },
         svg("title", { text: `${station.id}: ${station.state}${station.reason ? ` — ${station.reason}` : ""}` }),
         marker(station.state, x, y),
         svg("text", { class: "label", x, y: y - 18, "text-anchor": "middle", text: station.code }),
         svg("text", { class: "label", x, y: y + 32, "text-anchor": "middle", text: station.state }));
       root.append(link);
     }
-    container.replaceChildren(root,
-      el("p", { class: "legend" },
-        "● OK  ▲ DEGRADED  ■ DOWN  ◆ UNKNOWN · outline: Natural Earth 1:110m"));
+    const source = shape.bbox
+      ? `outline: Natural Earth 1:110m, ${degrees(bw, "E", "W")}–${degrees(be, "E", "W")}, ${degrees(bs, "N", "S")}–${degrees(bn, "N", "S")} only`
+      : "no outline";
+    const unplaced = stations.filter((s) => !placed(s));
+    container.replaceChildren(...[root,
+      el("p", { class: "legend" }, `● OK  ▲ DEGRADED  ■ DOWN  ◆ UNKNOWN · ${source}`),
+      beyond.length
+        ? el("p", { class: "legend beyond", id: "map-beyond" }, "Outside the outline (drawn on a blank map): ",
+          ...beyond.flatMap((s, i) => [i ? ", " : "", el("a", { href: `/stations/${s.id}`, "data-station": s.id, text: s.id }),
+            ` (${s.latitude.toFixed(2)}°, ${s.longitude.toFixed(2)}°)`]))
+        : null,
+      unplaced.length
+        ? el("p", { class: "legend", text: `Without coordinates: ${unplaced.map((s) => s.id).join(", ")}` })
+        : null].filter(Boolean));
   }
 
   function eventItem(event, isNew) {
@@ -403,7 +487,7 @@
           if (!old) tiles.append(fresh);
           else if (old.outerHTML !== fresh.outerHTML) old.replaceWith(fresh);
         }
-        const shape = stations.map((s) => `${s.id}:${s.state}:${s.reason}`).join("|");
+        const shape = stations.map((s) => `${s.id}:${s.state}:${s.reason}:${s.latitude}:${s.longitude}`).join("|");
         if (shape !== lastShape) {
           lastShape = shape;
           drawMap(mapBox, stations, await loadOutline());
@@ -463,7 +547,7 @@
           el("td", {}, badge(c.state)),
           el("td", { text: c.reason || "–" }),
           el("td", { class: "num", text: age(c.data_latency_s) }),
-          el("td", { class: "num", text: num(m.availability_pct, 1, "%") }),
+          el("td", { class: "num", text: num(c.availability_pct, 1, "%") }),
           el("td", { class: "num", text: num(m.timing_quality_min, 0, "%") }),
           el("td", { text: clockText }),
           el("td", { text: metricCell(c) }));
@@ -486,15 +570,6 @@
     return { node: el("div", { class: "controls", role: "group", "aria-label": label }, el("span", { class: "muted", text: `${label}:` }), buttons), get: () => current };
   }
 
-  // What operators wrote: maintenance (while it is on) and the current state's acknowledgement.
-  function operatorNotes(station) {
-    const m = station.maintenance;
-    const a = station.acknowledged;
-    return [
-      m && m.on ? el("p", { class: "operator", id: "maintenance", text: `In maintenance since ${utc(m.since)} (${m.by})${m.note ? `: ${m.note}` : ""}` }) : null,
-      a ? el("p", { class: "operator", id: "acknowledged", text: `Acknowledged by ${a.by} at ${utc(a.at)}: ${a.comment}` }) : null,
-    ];
-  }
 
   async function stationPage(main, id) {
     document.title = `Larza — ${id}`;
@@ -514,7 +589,8 @@
       try {
         const station = await getJSON(`/api/v1/stations/${id}`);
         summary.replaceChildren(
-          ...[badge(station.state), station.stale ? staleBadge() : null].filter(Boolean),
+          ...[badge(station.state), station.stale ? staleBadge() : null,
+            station.maintenance && station.maintenance.on ? maintenanceBadge() : null].filter(Boolean),
           el("p", { class: "reason", text: station.reason || "All channels healthy." }),
           ...operatorNotes(station).filter(Boolean),
           el("p", { class: "muted", text: `since ${utc(station.since)} · data latency ${age(station.data_latency_s)} · ${station.latitude.toFixed(2)}°N ${station.longitude.toFixed(2)}°E, ${station.elevation.toFixed(0)} m` }));

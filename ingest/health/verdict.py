@@ -3,8 +3,9 @@
 A channel is UNKNOWN before any data, DOWN when its data latency passes ``latency_down_s``,
 DEGRADED when any other threshold of ``[health]`` is crossed, OK otherwise. State-of-health
 channels are at worst DEGRADED: a silent thermometer does not take a station down. A station's
-state is its worst channel's; its reason lists the channels in that state with their reasons
-in words ("HHZ, HHN: no data for 12 min").
+state is its worst channel's; its reason names the channels in that state with their reasons
+in words, each set of channels once ("HHE, HHN, HHZ: clock not locked (GPS), timing quality
+20 %; HNZ: no data for 12 min"). No single reason holds a comma, so the list reads back.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from ingest.config import HealthTable, SohChannel
 from stations.models import ChannelKind, HealthState
 
+_SILENT = "\x00silent"  # stands for "no data for ..." while channels are grouped
 _RANK = {HealthState.OK: 0, HealthState.UNKNOWN: 1, HealthState.DEGRADED: 2, HealthState.DOWN: 3}
 
 
@@ -23,6 +25,9 @@ _RANK = {HealthState.OK: 0, HealthState.UNKNOWN: 1, HealthState.DEGRADED: 2, Hea
 class Verdict:
     state: HealthState
     reasons: tuple[str, ...] = ()
+    silent_s: float | None = None
+    """Set when the only reason is "no data for ...": for how long, so that a station's
+    silent channels are named once, with the shortest silence."""
 
     @property
     def reason(self) -> str:
@@ -53,12 +58,12 @@ def channel_verdict(
         return Verdict(HealthState.UNKNOWN, ("no data yet",))
     if kind is ChannelKind.SOH:
         if latency > limits.soh_latency_s:
-            return Verdict(HealthState.DEGRADED, (f"no data for {duration(latency)}",))
+            return _silent(HealthState.DEGRADED, latency)
         reasons = _soh_reasons(metrics, soh) + _timing_reasons(metrics, limits)
         return Verdict(HealthState.DEGRADED if reasons else HealthState.OK, tuple(reasons))
     window = duration(metrics.get("window_s") or limits.window_s)
     if latency > limits.latency_down_s:
-        return Verdict(HealthState.DOWN, (f"no data for {duration(latency)}",))
+        return _silent(HealthState.DOWN, latency)
     reasons = []
     if latency > limits.latency_degraded_s:
         reasons.append(f"data {duration(latency)} late")
@@ -70,6 +75,10 @@ def channel_verdict(
     return Verdict(HealthState.DEGRADED if reasons else HealthState.OK, tuple(reasons))
 
 
+def _silent(state: HealthState, latency: float) -> Verdict:
+    return Verdict(state, (f"no data for {duration(latency)}",), silent_s=latency)
+
+
 def _signal_reasons(
     metrics: dict[str, Any], limits: HealthTable, window: str, kind: ChannelKind
 ) -> list[str]:
@@ -77,10 +86,9 @@ def _signal_reasons(
     availability = metrics.get("availability_pct")
     if availability is not None and availability < limits.availability_pct:
         largest = metrics.get("largest_gap_s") or 0.0
-        gap = f", largest gap {duration(largest)}" if largest > 0 else ""
         since = metrics.get("largest_gap_start")
-        if largest > 0 and since is not None:
-            gap += f" from {datetime.fromtimestamp(since, UTC):%H:%M:%S} UTC"
+        at = f" from {datetime.fromtimestamp(since, UTC):%H:%M:%S} UTC" if since is not None else ""
+        gap = f" (largest gap {duration(largest)}{at})" if largest > 0 else ""
         reasons.append(f"availability {availability:.1f} % of the last {window}{gap}")
     if metrics.get("flat"):
         reasons.append(f"flat line (dead channel) for the last {window}")
@@ -119,25 +127,39 @@ def _soh_reasons(metrics: dict[str, Any], soh: SohChannel | None) -> list[str]:
         return []
     unit = f" {soh.unit}" if soh.unit else ""
     if soh.min is not None and value < soh.min:
-        return [f"{soh.name} {value:g}{unit}, below {soh.min:g}{unit}"]
+        return [f"{soh.name} {value:g}{unit} (below {soh.min:g}{unit})"]
     if soh.max is not None and value > soh.max:
-        return [f"{soh.name} {value:g}{unit}, above {soh.max:g}{unit}"]
+        return [f"{soh.name} {value:g}{unit} (above {soh.max:g}{unit})"]
     return []
 
 
 def station_verdict(channels: dict[str, Verdict]) -> Verdict:
-    """The worst channel's state; the reasons of every channel in it, grouped by words."""
+    """The worst channel's state. Its reasons: each reason of the channels in that state with
+    the channels that have it, and the reasons that the same channels share together, so that
+    a set of channels is named once ("HHE, HHN, HHZ: clock not locked (GPS), timing quality
+    20 %"), the widest sets first. Silent channels are named together, with the shortest
+    silence among them."""
     if not channels:
         return Verdict(HealthState.UNKNOWN, ("no channels in the inventory",))
     worst = max((v.state for v in channels.values()), key=_RANK.__getitem__)
     if worst is HealthState.OK:
         return Verdict(HealthState.OK)
-    grouped: dict[str, list[str]] = {}
+    codes_of: dict[str, list[str]] = {}
+    silent: list[float] = []
     for code, verdict in sorted(channels.items()):
-        if verdict.state is worst:
-            for reason in verdict.reasons:
-                grouped.setdefault(reason, []).append(code)
-    return Verdict(worst, tuple(f"{', '.join(codes)}: {why}" for why, codes in grouped.items()))
+        if verdict.state is not worst:
+            continue
+        if verdict.silent_s is not None:
+            silent.append(verdict.silent_s)
+        for reason in (_SILENT,) if verdict.silent_s is not None else verdict.reasons:
+            codes_of.setdefault(reason, []).append(code)
+    reasons_of: dict[tuple[str, ...], list[str]] = {}
+    for reason, codes in codes_of.items():
+        if reason == _SILENT:
+            reason = f"no data for {duration(min(silent))}"
+        reasons_of.setdefault(tuple(codes), []).append(reason)
+    widest_first = sorted(reasons_of.items(), key=lambda item: -len(item[0]))
+    return Verdict(worst, tuple(f"{', '.join(c)}: {', '.join(why)}" for c, why in widest_first))
 
 
 def worse(a: HealthState, b: HealthState) -> bool:

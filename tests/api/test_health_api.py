@@ -3,7 +3,9 @@ evaluates, state-change history with a cursor, and channel metric history."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -109,3 +111,60 @@ def test_channel_health_history(client: TestClient, inventory: Session) -> None:
     assert missing.status_code == 404
     assert "TJ.SAREZ..XXZ" in missing.text
     assert client.get("/api/v1/channels/nonsense/health").status_code == 422
+
+
+def _report(session: Session, code: str, state: HealthState, reason: str, newest: datetime) -> None:
+    channel = channel_index(session)[ChannelKey("TJ", "SAREZ", "", code)]
+    record_arrival(session, channel_id=channel.id, last_sample_time=newest, arrival_time=newest)
+    # The worker's figures cover the window ending at the newest sample: complete.
+    metrics = {"availability_pct": 100.0, "window_s": 600.0}
+    report = ChannelReport(channel.id, state, reason, metrics)
+    save_channel_health(session, reports=[report], now=datetime.now(UTC))
+
+
+def _channels(client: TestClient) -> dict[str, dict[str, Any]]:
+    return {c["code"]: c for c in client.get("/api/v1/stations/TJ.SAREZ").json()["channels"]}
+
+
+def test_a_silent_channel_does_not_show_full_availability(
+    client: TestClient, inventory: Session
+) -> None:
+    now = datetime.now(UTC)
+    _report(inventory, "HHZ", HealthState.DOWN, "no data for 12 min", now - timedelta(minutes=12))
+    _report(inventory, "HHN", HealthState.DOWN, "no data for 11 min", now - timedelta(minutes=11))
+    _report(inventory, "HHE", HealthState.OK, "", now - timedelta(seconds=2))
+    _evaluate(inventory, "SAREZ", HealthState.DOWN, "HHN, HHZ: no data for 11 min", now)
+    channels = _channels(client)
+    # Silent for longer than the window: nothing in it.
+    assert channels["HHZ"]["availability_pct"] == 0.0
+    assert channels["HHZ"]["metrics"]["availability_pct"] == 100.0  # the worker's own figure
+    # A healthy channel keeps the worker's figure: data in transit are not missing.
+    assert channels["HHE"]["availability_pct"] == 100.0
+    assert channels["HNZ"]["availability_pct"] is None  # never evaluated
+
+
+def test_a_short_silence_counts_as_missing(client: TestClient, inventory: Session) -> None:
+    # DOWN after 2 min (a short latency_down_s): 2 min of the 10-min window are missing.
+    newest = datetime.now(UTC) - timedelta(minutes=2)
+    _report(inventory, "HHZ", HealthState.DOWN, "no data for 120 s", newest)
+    _evaluate(inventory, "SAREZ", HealthState.DOWN, "HHZ: no data for 120 s", newest)
+    before = (datetime.now(UTC) - newest).total_seconds()
+    availability = _channels(client)["HHZ"]["availability_pct"]
+    after = (datetime.now(UTC) - newest).total_seconds()
+    assert 100 - after / 6 <= availability <= 100 - before / 6
+
+
+def test_a_stale_station_names_its_silent_channels_once(
+    client: TestClient, inventory: Session
+) -> None:
+    now = datetime.now(UTC)
+    for i, code in enumerate(("HHZ", "HHN", "HHE")):
+        channel = channel_index(inventory)[ChannelKey("TJ", "MURGH", "", code)]
+        newest = now - timedelta(minutes=15, seconds=10 * i)
+        record_arrival(
+            inventory, channel_id=channel.id, last_sample_time=newest, arrival_time=newest
+        )
+    murgh = client.get("/api/v1/stations/TJ.MURGH").json()
+    assert murgh["stale"] is True
+    assert murgh["state"] == "DOWN"
+    assert re.search(r"from latency: HHE, HHN, HHZ: no data for 1[56] min$", murgh["reason"])

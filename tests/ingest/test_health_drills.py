@@ -235,7 +235,7 @@ def test_soh_values_are_shown_and_checked(factory: sessionmaker[Session]) -> Non
     )
     assert all(s.state is HealthState.OK for s in seen if s.t < 40), seen[:8]
     hit = first(seen, 40.0, HealthState.DEGRADED)
-    assert "GST: GPS status 1, below 2" in hit.reason
+    assert "GST: GPS status 1 (below 2)" in hit.reason
     with factory() as s:
         channels = {str(k): c for k, c in channel_index(s).items()}
         assert channels["TJ.SAREZ..VEI"].kind.value == "soh"
