@@ -500,7 +500,14 @@ def run(
     def restart_worker() -> None:
         # What the feed no longer holds and the archive lacks now is gone for good.
         have = set(archived_records(url, archive))
-        not_held.update(set(published) - have - feed.held())
+        gone = set(published) - have - feed.held()
+        if args.verbose:
+            print(
+                f"  {time.monotonic() - started:6.1f} s: restart; published {len(published)}, "
+                f"archived {len(have)}, not held {len(gone)}",
+                file=sys.stderr,
+            )
+        not_held.update(gone)
         working_from[0] = len(have)
         worker.start()
 
@@ -717,6 +724,7 @@ def main() -> None:
     parser.add_argument("--outage", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the databases, archives, logs")
+    parser.add_argument("--verbose", action="store_true", help="print a line at every restart")
     args = parser.parse_args()
     data = prepare()
     stations = len(data.stations)
