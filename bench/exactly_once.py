@@ -483,7 +483,7 @@ def run(
     n = len(records)
     cursor = 0
 
-    def publish(count: int, pause: float = 0.5, step: int = 6) -> None:
+    def publish(count: int, pause: float = 1.0, step: int = 6) -> None:
         nonlocal cursor
         end = min(n, cursor + count)
         while cursor < end:
