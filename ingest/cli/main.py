@@ -136,6 +136,16 @@ def feed(
         Path | None,
         typer.Option(help="keep the ring in this file across restarts (loaded, saved at stop)"),
     ] = None,
+    record_seconds: Annotated[
+        float,
+        typer.Option(
+            min=0.1, help="send a record once its first sample is this old (short records)"
+        ),
+    ] = 4.0,
+    reach_km: Annotated[
+        float | None,
+        typer.Option(min=1.0, help="synthetic quakes reach stations this close (default: all)"),
+    ] = None,
     verbose: bool = False,
 ) -> None:
     """Serve SeedLink: synthetic noise and earthquakes, or a replay, with optional faults."""
@@ -162,6 +172,8 @@ def feed(
         end=utc[1],
         replay_mode=replay_mode,  # type: ignore[arg-type]
         ring_file=ring_file,
+        record_seconds=record_seconds,
+        reach_km=reach_km,
     )
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
