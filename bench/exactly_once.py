@@ -546,7 +546,7 @@ def run(
             if pending and cursor >= pending[0]:
                 # Each event starts once the worker has caught up, so the losses are its own.
                 caught_up = len(set(published) - not_held)
-                _wait(lambda: len(archived_records(url, archive)) >= caught_up, 90)
+                _wait(lambda n=caught_up: len(archived_records(url, archive)) >= n, 90)
                 what = events[pending.pop(0)]
                 result.events.append(f"{what} at record {cursor}")
                 if what == "feed restart, ring kept":
