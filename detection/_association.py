@@ -348,9 +348,10 @@ class Associator:
             return True
         lat, lon = math.radians(position[0]), math.radians(position[1])
         lats, lons = group.lats[:n], group.lons[:n]
-        h = np.sin((lats - lat) / 2) ** 2 + math.cos(lat) * np.cos(lats) * np.sin(
-            (lons - lon) / 2
-        ) ** 2
+        h = (
+            np.sin((lats - lat) / 2) ** 2
+            + math.cos(lat) * np.cos(lats) * np.sin((lons - lon) / 2) ** 2
+        )
         km = 2 * 6371.0 * np.arcsin(np.minimum(1.0, np.sqrt(h)))
         bounds = km / self._velocity + self._tolerance
         return bool(np.all(np.abs(pick.time - group.onset_times[:n]) <= bounds))
