@@ -12,7 +12,9 @@ also reads the inventory again: stations imported since it started join the ones
 from __future__ import annotations
 
 import logging
+import math
 import os
+import resource
 import signal
 import socket
 import threading
@@ -39,6 +41,7 @@ from stations.models import ChannelKind
 from stations.queries import (
     ChannelKey,
     ensure_channels,
+    inventory_version,
     list_stations,
     station_newest_samples,
     stream_positions,
@@ -47,6 +50,8 @@ from stations.queries import (
 log = logging.getLogger(__name__)
 
 StationCode = tuple[str, str]
+EVALUATED_AT_ONCE = 100
+"""Stations whose health one turn of evaluation computes and stores."""
 RESTART_MARGIN = timedelta(minutes=1)
 """How far before a station's newest data one without a position starts: a few repeats."""
 
@@ -245,12 +250,25 @@ class Readers:
 def _make_pipeline(
     settings: WorkerSettings, factory: sessionmaker[Session], config: LarzaConfig
 ) -> Pipeline:
-    return Pipeline(
-        factory,
-        server=settings.seedlink,
-        config=config,
-        archive=SdsArchive(Path(settings.archive_dir)) if settings.archive_dir else None,
-    )
+    archive = None
+    if settings.archive_dir:
+        archive = SdsArchive(Path(settings.archive_dir), max_open=_open_files_allowed())
+    return Pipeline(factory, server=settings.seedlink, config=config, archive=archive)
+
+
+def _open_files_allowed(wanted: int = 16_384, spare: int = 256) -> int:
+    """How many archive day files may stay open: the process's limit on descriptors is
+    raised towards ``wanted`` (as far as the hard limit allows), less ``spare`` for sockets
+    and the database. A day file per channel stays open, so appends do not reopen files."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as e:
+            log.warning("cannot raise the limit of open files to %d (%s)", target, e)
+    return max(64, soft - spare)
 
 
 def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
@@ -275,7 +293,10 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
     reader: Readers | None = None
     next_renewal = 0.0
     next_inventory = time.monotonic() + settings.inventory_interval_s
+    with factory() as session:
+        known_inventory = inventory_version(session)
     next_states = time.monotonic() + min(state_every, 2.0)
+    turn = 0
     valid_until = 0.0
     try:
         while True:
@@ -283,9 +304,13 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
                 if pipeline.broken:
                     raise _Rebuild("the last batch was not stored")
                 if time.monotonic() >= next_inventory:
-                    grown = _follow_inventory(factory, config, pipeline, wanted, listed, name)
-                    if grown != wanted:
-                        wanted, next_renewal = grown, 0.0  # compete for the new stations now
+                    with factory() as session:
+                        version = inventory_version(session)
+                    if version != known_inventory:  # re-read only what changed
+                        grown = _follow_inventory(factory, config, pipeline, wanted, listed, name)
+                        known_inventory = version
+                        if grown != wanted:
+                            wanted, next_renewal = grown, 0.0  # compete for the new ones now
                     next_inventory = time.monotonic() + settings.inventory_interval_s
                 if time.monotonic() >= next_renewal:
                     held = _renew(factory, name, wanted, ttl)
@@ -315,8 +340,13 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
                     continue
                 if time.monotonic() >= next_states:
                     # On the clock, not on data: a silent station's latency grows, turns DOWN.
-                    _evaluate(pipeline, factory, reader.stations)
-                    next_states = time.monotonic() + state_every
+                    # Stations are evaluated in turns of at most EVALUATED_AT_ONCE, each every
+                    # state_every seconds, so ingest never waits long for an evaluation.
+                    order = sorted(reader.stations)
+                    turns = max(1, math.ceil(len(order) / EVALUATED_AT_ONCE))
+                    _evaluate(pipeline, factory, set(order[turn % turns :: turns]))
+                    turn += 1
+                    next_states = time.monotonic() + state_every / turns
             except RECOVERABLE as e:
                 # The database or the archive failed (a server down, a disk full): nothing
                 # of the batch was kept. Stop reading, wait until storing works again, and
