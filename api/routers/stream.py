@@ -33,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import SessionFactoryDep
 from api.deps import SettingsDep
+from api.pagination import MAX_ID
 from api.routers.detections import detection_out
 from api.routers.events import event_out
 from api.routers.stations import change_out
@@ -153,11 +154,13 @@ async def stream(
     ] = None,
     last_event_id: Annotated[
         int | None,
-        Query(ge=0, description="start after this change id (the header wins when both)"),
+        Query(
+            ge=0, le=MAX_ID, description="start after this change id (the header wins when both)"
+        ),
     ] = None,
     last_event_id_header: Annotated[
         int | None,
-        Header(alias="Last-Event-ID", ge=0, description="start after this change id"),
+        Header(alias="Last-Event-ID", ge=0, le=MAX_ID, description="start after this change id"),
     ] = None,
 ) -> StreamingResponse:
     wanted = parse_kinds(kinds)
