@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from stations.changes import changes_after, last_change_id
 from stations.errors import LarzaError, NotFoundError
 from stations.models import (
+    ApiKey,
     Change,
     ChangeKind,
     Channel,
@@ -35,6 +36,7 @@ from stations.models import (
 __all__ = [
     "ChangePage",
     "ChangedRow",
+    "all_webhooks",
     "changed_rows",
     "claim_webhook",
     "create_webhook",
@@ -45,6 +47,7 @@ __all__ = [
     "pending_changes",
     "record_failure",
     "record_success",
+    "remove_webhook",
     "webhook_kinds",
 ]
 
@@ -197,6 +200,23 @@ def delete_webhook(session: Session, *, webhook_id: int, api_key_id: int) -> Non
     if not getattr(result, "rowcount", 0):
         raise NotFoundError("webhook", str(webhook_id))
     session.flush()
+
+
+def all_webhooks(session: Session) -> list[tuple[Webhook, ApiKey | None]]:
+    """Every webhook, whoever registered it, with its key (None: registered before webhooks
+    had owners): what an operator administers with ``larza webhook``."""
+    stmt = select(Webhook, ApiKey).outerjoin(ApiKey, Webhook.api_key_id == ApiKey.id)
+    return [(webhook, key) for webhook, key in session.execute(stmt.order_by(Webhook.id))]
+
+
+def remove_webhook(session: Session, *, webhook_id: int) -> Webhook:
+    """Delete any webhook (an operator's command, not a key's); returns the row deleted."""
+    found = session.get(Webhook, webhook_id)
+    if found is None:
+        raise NotFoundError("webhook", str(webhook_id))
+    session.delete(found)
+    session.flush()
+    return found
 
 
 def _due(now: datetime) -> list[ColumnElement[bool]]:
