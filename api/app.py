@@ -48,6 +48,7 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
                 poll_s=settings.webhook_poll_s,
                 timeout_s=settings.webhook_timeout_s,
                 backoff_max_s=settings.webhook_backoff_max_s,
+                allow_networks=settings.webhook_allow_networks,
             )
             delivery.start()
         try:
