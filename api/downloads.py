@@ -35,6 +35,22 @@ EVENT_COLUMNS = [
 ]  # fmt: skip
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    """A CSV cell no spreadsheet runs as a formula: text starting with ``= + - @``, a tab or
+    a carriage return gets a leading apostrophe (OWASP's advice). Numbers are left alone:
+    a negative amplitude stays a number."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _row(row: dict[str, object]) -> dict[str, object]:
+    return {name: _cell(value) for name, value in row.items()}
+
+
 def _link(next_url: str | None) -> dict[str, str]:
     return {"Link": f'<{next_url}>; rel="next"'} if next_url else {}
 
@@ -45,7 +61,7 @@ def detections_csv(items: Sequence[DetectionOut], next_url: str | None) -> Respo
     writer.writeheader()
     for d in items:
         row = d.model_dump(mode="json", include=set(DETECTION_COLUMNS))
-        writer.writerow(row)
+        writer.writerow(_row(row))
     return Response(out.getvalue(), media_type="text/csv", headers=_link(next_url))
 
 
@@ -57,7 +73,7 @@ def events_csv(items: Sequence[EventOut], next_url: str | None) -> Response:
         row = e.model_dump(mode="json", include=set(EVENT_COLUMNS) - {"stations", "detections"})
         row["stations"] = " ".join(e.stations)
         row["detections"] = " ".join(str(d.id) for d in e.detections)
-        writer.writerow(row)
+        writer.writerow(_row(row))
     return Response(out.getvalue(), media_type="text/csv", headers=_link(next_url))
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from stations.operations import COMMENT_MAX
 
@@ -14,6 +14,19 @@ T = TypeVar("T")
 StationState = Literal["OK", "DEGRADED", "DOWN", "UNKNOWN"]
 TEXT_MAX = COMMENT_MAX
 """Longest acknowledgement comment or maintenance note."""
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def _no_controls(value: str) -> str:
+    if any((ord(c) < 32 or ord(c) == 127) and c not in _ALLOWED_CONTROLS for c in value):
+        raise ValueError(
+            "NUL and other control characters are not allowed (line breaks and tabs are)"
+        )
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_controls)]
+"""Text a client writes: no NUL (PostgreSQL cannot store it) nor other control characters."""
 
 
 class AcknowledgedOut(BaseModel):
@@ -84,7 +97,7 @@ class StationPatch(BaseModel):
     maintenance: bool | None = Field(
         None, description="true: in maintenance (e.g. a field visit); false: out of it"
     )
-    note: str | None = Field(
+    note: Text | None = Field(
         None,
         min_length=1,
         max_length=TEXT_MAX,
@@ -108,7 +121,7 @@ class ImportOut(BaseModel):
 
 
 class AcknowledgementIn(BaseModel):
-    comment: str = Field(
+    comment: Text = Field(
         min_length=1,
         max_length=TEXT_MAX,
         pattern=r"\S",
@@ -198,7 +211,7 @@ class WebhookIn(BaseModel):
         min_length=1,
         description="the kinds of change to receive",
     )
-    secret: str | None = Field(
+    secret: Text | None = Field(
         None,
         min_length=16,
         max_length=200,

@@ -27,6 +27,18 @@ class ApiSettings(BaseSettings):
     dataselect_max_days: float = Field(
         31.0, gt=0, le=366, description="most days of data one dataselect request may span"
     )
+    dataselect_max_bytes: int = Field(
+        512 * 2**20,
+        gt=0,
+        description="most archive bytes one dataselect request may read (the committed sizes "
+        "of the day files it needs): a day of about 60 channels at 100 sps",
+    )
+    dataselect_max_body_bytes: int = Field(
+        2**20, gt=0, le=64 * 2**20, description="largest dataselect POST body"
+    )
+    dataselect_max_lines: int = Field(
+        10_000, ge=1, le=1_000_000, description="most request lines in a dataselect POST"
+    )
     read_requires_key: bool = Field(
         False, description="reading needs an API key too (every request but /healthz and docs)"
     )

@@ -95,12 +95,13 @@ def _filter_codes(inventory: Any, params: dict[str, str]) -> Any:
 
 
 def _select(inventory: Any, params: dict[str, str]) -> Any:
-    selection: dict[str, Any] = {}
-    for name in ("starttime", "endtime"):
-        if name in params:
-            from obspy import UTCDateTime
+    from obspy import UTCDateTime
 
-            selection[name] = UTCDateTime(parse_time(name, params[name]))
+    selection: dict[str, Any] = {}
+    times = {n: parse_time(n, params[n]) for n in ("starttime", "endtime") if n in params}
+    if len(times) == 2 and times["starttime"] > times["endtime"]:
+        raise FdsnError(400, "starttime must not be after endtime")
+    selection.update((bound, UTCDateTime(value)) for bound, value in times.items())
     for name, (low, high) in {
         "minlatitude": (-90, 90), "maxlatitude": (-90, 90), "latitude": (-90, 90),
         "minlongitude": (-180, 180), "maxlongitude": (-180, 180), "longitude": (-180, 180),
@@ -110,6 +111,9 @@ def _select(inventory: Any, params: dict[str, str]) -> Any:
             selection[name] = parse_float(name, params[name], low, high)
     if ("latitude" in selection) != ("longitude" in selection):
         raise FdsnError(400, "latitude and longitude go together")
+    for smaller, larger in (("minlatitude", "maxlatitude"), ("minradius", "maxradius")):
+        if smaller in selection and larger in selection and selection[smaller] > selection[larger]:
+            raise FdsnError(400, f"{smaller} must not be greater than {larger}")
     result = _filter_codes(inventory, params)
     return result.select(**selection) if selection else result
 

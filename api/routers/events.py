@@ -42,7 +42,9 @@ def events_index(
     settings: SettingsDep,
     start: Annotated[datetime | None, Query(description="event time at or after")] = None,
     end: Annotated[datetime | None, Query(description="event time before")] = None,
-    min_stations: Annotated[int | None, Query(ge=1)] = None,
+    min_stations: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="events at this many stations or more")
+    ] = None,
     status: EventStatus | None = None,
     after: After = None,
     limit: Limit = 100,
