@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -78,6 +79,7 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
         dependencies=[Depends(require_read_key)],
     )
     install_error_handlers(app)
+    _documented(app, settings)
     app.include_router(stations.router)
     app.include_router(detections.router)
     app.include_router(events.router)
@@ -118,6 +120,24 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
         return JSONResponse({"status": "ready"})
 
     return app
+
+
+def _documented(app: FastAPI, settings: ApiSettings) -> None:
+    """The OpenAPI schema as this app's settings make it: a ``limit`` (a page of a list, FDSN
+    events) goes up to ``page_size_max``; a larger one is answered 400."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    for parameter in operation.get("parameters", []):
+                        if parameter["name"] == "limit" and parameter["in"] == "query":
+                            parameter["schema"]["maximum"] = settings.page_size_max
+        return app.openapi_schema  # type: ignore[return-value]  # set by build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _unavailable(reason: str) -> JSONResponse:

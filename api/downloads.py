@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from itertools import chain
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session
@@ -24,6 +24,17 @@ from api.schemas import DetectionOut, EventOut
 from stations.models import Event
 
 Format = Literal["json", "csv", "quakeml"]
+MSEED_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {"description": "miniSEED records", "content": {MEDIA_TYPE: {}}},
+    204: {"description": "no archived data"},
+}
+"""The OpenAPI answers of a miniSEED download."""
+
+
+def list_formats(*media_types: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI 200 answer of a list that also comes as ``media_types`` (``format=``)."""
+    return {200: {"content": {m: {"schema": {"type": "string"}} for m in media_types}}}
+
 
 DETECTION_COLUMNS = [
     "id", "stream", "on_time", "off_time", "onset_time", "peak_ratio", "snr",

@@ -50,6 +50,8 @@ from api.fdsn.common import (
     code_patterns,
     error_document,
     no_data,
+    openapi_parameters,
+    openapi_responses,
     parse_bool,
     parse_choice,
     parse_float,
@@ -87,6 +89,8 @@ ALIASES = {
 }  # fmt: skip
 OPTIONS = frozenset({"quality", "minimumlength", "longestonly", "format", "nodata"})
 QUALITIES = ("d", "r", "q", "m", "b")
+MINIMUM_LENGTH = (0.0, 1e9)
+"""Seconds: the accepted values of ``minimumlength`` (which changes nothing)."""
 _NS_PER_US = 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CHUNK_BYTES = 64 * 1024
@@ -153,7 +157,7 @@ def parse_options(params: Mapping[str, str]) -> int:
     if "quality" in params:
         parse_choice("quality", params["quality"], QUALITIES)
     if "minimumlength" in params:
-        parse_float("minimumlength", params["minimumlength"], 0.0, float("inf"))
+        parse_float("minimumlength", params["minimumlength"], *MINIMUM_LENGTH)
     if "longestonly" in params:
         parse_bool("longestonly", params["longestonly"])
     parse_choice("format", params.get("format", "miniseed"), ("miniseed",))
@@ -378,7 +382,27 @@ def _answer(
     return StreamingResponse(chain([first], chunks), media_type=MEDIA_TYPE)
 
 
-@router.get("/query", summary="FDSN dataselect query", response_class=Response)
+CHOICES: dict[str, tuple[str | int, ...]] = {
+    "quality": tuple(q.upper() for q in QUALITIES) + QUALITIES,
+    "format": ("miniseed",),
+    "nodata": (204, 404),
+}
+
+
+@router.get(
+    "/query",
+    summary="FDSN dataselect query",
+    response_class=Response,
+    responses=openapi_responses((MEDIA_TYPE,)),
+    openapi_extra={
+        "parameters": openapi_parameters(
+            PARAMETERS,
+            bounds={"minimumlength": MINIMUM_LENGTH},
+            choices=CHOICES,
+            required=("starttime", "endtime"),
+        )
+    },
+)
 def query(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     try:
         params = canonical(request.query_params, ALIASES, set(PARAMETERS))
@@ -388,7 +412,19 @@ def query(request: Request, session: SessionDep, settings: SettingsDep) -> Respo
         return error_document(request, e.status, e.message, "dataselect")
 
 
-@router.post("/query", summary="FDSN dataselect query, request lines in the body")
+@router.post(
+    "/query",
+    summary="FDSN dataselect query, request lines in the body",
+    response_class=Response,
+    responses=openapi_responses((MEDIA_TYPE,)),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "optional key=value lines, then NET STA LOC CHA START END lines",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def query_post(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     try:
         if request.query_params:

@@ -18,8 +18,9 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 
 from api.auth import WriteKey
 from api.deps import SessionDep, SettingsDep
+from api.errors import BAD_REQUEST
 from api.etag import etag_response
-from api.pagination import After, Limit, checked_window, next_link
+from api.pagination import After, Limit, QueryTime, checked_window, next_link
 from api.schemas import (
     AcknowledgedOut,
     AcknowledgementIn,
@@ -57,7 +58,7 @@ from stations.operations import (
 )
 from stations.queries import channel_statuses, get_station, list_stations
 
-router = APIRouter(prefix="/api/v1/stations", tags=["stations"])
+router = APIRouter(prefix="/api/v1/stations", tags=["stations"], responses=BAD_REQUEST)
 
 StationId = Annotated[
     str,
@@ -396,8 +397,8 @@ def station_history(
     session: SessionDep,
     settings: SettingsDep,
     station_id: StationId,
-    start: Annotated[datetime | None, Query(description="changes at or after")] = None,
-    end: Annotated[datetime | None, Query(description="changes before")] = None,
+    start: Annotated[QueryTime | None, Query(description="changes at or after")] = None,
+    end: Annotated[QueryTime | None, Query(description="changes before")] = None,
     after: After = None,
     limit: Limit = 100,
 ) -> Response:

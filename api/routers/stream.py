@@ -33,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import SessionFactoryDep
 from api.deps import SettingsDep
+from api.errors import BAD_REQUEST
 from api.pagination import MAX_ID
 from api.routers.detections import detection_out
 from api.routers.events import event_out
@@ -41,7 +42,7 @@ from stations.changes import last_change_id
 from stations.models import ChangeKind, Detection, Event, StateChange
 from stations.webhooks import ChangedRow, changed_rows, pending_changes
 
-router = APIRouter(prefix="/api/v1", tags=["stream"])
+router = APIRouter(prefix="/api/v1", tags=["stream"], responses=BAD_REQUEST)
 
 PAGE = 100
 RETRY_MS = 2000

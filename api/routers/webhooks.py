@@ -19,6 +19,7 @@ from fastapi import APIRouter, HTTPException, Path, Response, status
 
 from api.auth import WriteKey
 from api.deps import SessionDep, SettingsDep
+from api.errors import BAD_REQUEST
 from api.pagination import MAX_ID
 from api.schemas import ChangeKindName, WebhookCreated, WebhookIn, WebhookOut
 from api.webhook_targets import TargetRefused, WebhookUrlError, parse_webhook_url, resolve
@@ -31,7 +32,7 @@ from stations.webhooks import (
     webhook_kinds,
 )
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=BAD_REQUEST)
 
 WebhookId = Annotated[int, Path(ge=1, le=MAX_ID)]
 _UNAUTHORIZED: dict[int | str, dict[str, str]] = {
