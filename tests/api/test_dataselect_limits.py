@@ -13,6 +13,7 @@ from pathlib import Path
 import obspy
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from api.app import create_app
 from api.fdsn.dataselect import CHUNK_BYTES
@@ -156,3 +157,19 @@ def test_the_answer_is_the_records_in_order(api: TestClient, archive: Archive) -
         b"".join(_overlapping(archive.records[c], T0 - 60, T0 + 60)) for c in ("HHE", "HHN", "HHZ")
     )
     assert len(answer.content) == len(expected)
+
+
+@pytest.mark.parametrize("rate", [1e-300, float("inf"), 0.0, -1.0])
+def test_a_rate_stored_before_rates_were_checked_breaks_nothing(
+    fresh_database_url: str, settings: ApiSettings, archive: Archive, rate: float
+) -> None:
+    engine = make_engine(fresh_database_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE channel SET sampling_rate = :rate"), {"rate": rate})
+    engine.dispose()
+    with TestClient(create_app(settings)) as api:
+        answer = api.get(f"{QUERY}?cha=HHZ&start={T0 + 1}&end={T0 + 2}")
+        assert answer.status_code == 200
+        assert answer.content == b"".join(_overlapping(archive.records["HHZ"], T0 + 1, T0 + 2))
+        plot = api.get("/api/v1/stations/TJ.SAREZ/waveforms.png?minutes=1")
+        assert plot.status_code == 200
