@@ -41,6 +41,7 @@ from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from pymseed import MiniSEEDError, MS3Record
 from sqlalchemy.orm import Session
 
+from api.bodies import read_bounded
 from api.deps import SessionDep, SettingsDep
 from api.fdsn.common import (
     SERVICE_VERSION,
@@ -214,23 +215,6 @@ def parse_body(body: bytes, max_lines: int) -> tuple[dict[str, str], list[Reques
     if not lines:
         raise FdsnError(400, "The request body names no channel and time window")
     return options, lines
-
-
-async def bounded_body(request: Request, max_bytes: int) -> bytes:
-    """The request body, refused with a 413 as soon as it passes ``max_bytes`` (or at once
-    when its declared ``Content-Length`` does)."""
-    too_large = FdsnError(413, f"The request body is larger than {max_bytes} bytes")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def check_span(lines: Sequence[RequestLine], max_days: float) -> None:
@@ -429,7 +413,9 @@ async def query_post(request: Request, session: SessionDep, settings: SettingsDe
     try:
         if request.query_params:
             raise FdsnError(400, "A POST request carries its parameters in the body")
-        body = await bounded_body(request, settings.dataselect_max_body_bytes)
+        limit = settings.dataselect_max_body_bytes
+        too_large = FdsnError(413, f"The request body is larger than {limit} bytes")
+        body = await read_bounded(request, limit, too_large)
         options, lines = await run_in_threadpool(parse_body, body, settings.dataselect_max_lines)
         nodata = parse_options(options)
         return await run_in_threadpool(_answer, session, settings, lines, nodata)

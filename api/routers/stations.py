@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 
 from api.auth import WriteKey
+from api.bodies import read_bounded
 from api.deps import SessionDep, SettingsDep
 from api.errors import BAD_REQUEST
 from api.etag import etag_response
@@ -215,17 +216,7 @@ async def stationxml_body(request: Request) -> bytes:
         status.HTTP_413_CONTENT_TOO_LARGE,
         f"a StationXML document may have at most {STATIONXML_MAX_BYTES} bytes",
     )
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > STATIONXML_MAX_BYTES:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > STATIONXML_MAX_BYTES:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_bounded(request, STATIONXML_MAX_BYTES, too_large)
 
 
 @router.post(

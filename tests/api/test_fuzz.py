@@ -12,7 +12,6 @@ spanning more days than allowed, a StationXML document that is not valid.
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,8 +24,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import BaseSchema, GenerationMode
 from schemathesis.config import SchemathesisConfig
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from api.settings import ApiSettings
@@ -37,7 +34,7 @@ from stations.inventory import default_inventory_path, import_stationxml
 from stations.models import EventStatus, HealthState
 from stations.queries import channel_index, get_station, store_detection, store_event
 
-from ..conftest import PG_URL
+from ..conftest import own_database
 
 NOW = datetime.now(UTC)
 WRITE_KEY: dict[str, str] = {}  # the key the fixture made
@@ -59,19 +56,8 @@ CHECKS = SchemathesisConfig.from_dict(
 @pytest.fixture(scope="module")
 def fuzz_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A database of the module's own: SQLite, or a PostgreSQL database made for it."""
-    if not PG_URL:
-        yield f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'larza.sqlite'}"
-        return
-    name = f"larza_fuzz_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with own_database(tmp_path_factory.mktemp("fuzz")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ from stations.models import ChangeKind, Webhook
 from stations.webhooks import create_webhook
 
 from ..conftest import free_port
-from .test_stream import Serving, Writer, get_json, prepared, serving
+from .test_stream import Serving, Writer, get_json, serving
 from .test_webhooks import Receiver, call, wait_for
 
 LOOPBACK = parse_networks("127.0.0.0/8")
@@ -98,18 +98,6 @@ def trickle() -> Iterator[Trickle]:
     t = Trickle().start()
     yield t
     t.stop()
-
-
-@pytest.fixture
-def database(fresh_database_url: str) -> str:
-    return prepared(fresh_database_url)
-
-
-@pytest.fixture
-def writer(database: str) -> Iterator[Writer]:
-    w = Writer(database)
-    yield w
-    w.close()
 
 
 @pytest.fixture
