@@ -8,6 +8,7 @@ transaction to roll back, so nothing is half-imported.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import math
@@ -96,13 +97,11 @@ def parse_stationxml(data: bytes, source: str) -> Any:
     and, where the StationXML schema can tell, the element and line at fault."""
     if not data.strip():
         raise InventoryError(source, "the file is empty")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            inventory = read_inventory(io.BytesIO(data), format="STATIONXML")
-        except Exception as e:  # ObsPy raises many unrelated types for bad XML
-            why = _schema_error(data) or _first_warning(caught) or f"{type(e).__name__}: {e}"
-            raise InventoryError(source, f"not valid StationXML: {_one_line(why)}") from e
+    try:
+        inventory = read_inventory(io.BytesIO(data), format="STATIONXML")
+    except Exception as e:  # ObsPy raises many unrelated types for bad XML
+        why = _schema_error(data) or _first_warning(data) or f"{type(e).__name__}: {e}"
+        raise InventoryError(source, f"not valid StationXML: {_one_line(why)}") from e
     if not inventory.networks:
         raise InventoryError(source, "the StationXML holds no network")
     return inventory
@@ -113,7 +112,15 @@ def _one_line(text: str) -> str:
     return text if len(text) <= _MESSAGE_MAX else text[: _MESSAGE_MAX - 3] + "..."
 
 
-def _first_warning(caught: list[warnings.WarningMessage]) -> str | None:
+def _first_warning(data: bytes) -> str | None:
+    """What ObsPy warned of while failing to read ``data`` (``Tag 'Latitude' has a value of
+    NaN``, say). Read again to hear it: recording warnings swaps the process's warning
+    state, which concurrent readers of documents that parse must not see."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        # the failure is known already: only its warnings are wanted here
+        with contextlib.suppress(Exception):
+            read_inventory(io.BytesIO(data), format="STATIONXML")
     return str(caught[0].message) if caught else None
 
 
@@ -278,7 +285,7 @@ def _number(
 ) -> None:
     """``value`` of ``element`` must be a finite number within ``[low, high]``."""
     if value is None:
-        raise InventoryError(source, f"{name}: {element} is missing")
+        raise InventoryError(source, f"{name}: {element} is missing or not a number")
     number = float(value)
     if not math.isfinite(number):
         raise InventoryError(source, f"{name}: {element} {number:g} is not a finite number")
