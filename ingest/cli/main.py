@@ -288,6 +288,13 @@ def demo(
     ] = 60.0,
 ) -> None:
     """Migrate, load the default stations, and run feed + worker + API until Ctrl-C."""
+    from ingest.cli.ports import check_port_free
+
+    try:
+        check_port_free("127.0.0.1", seedlink_port)
+        check_port_free("127.0.0.1", api_port)
+    except LarzaError as e:
+        raise fail(str(e)) from e
     url = database_url or DEFAULT_DATABASE_URL
     db_migrate(url)
     stations_import(None, default=True, database_url=url)

@@ -124,6 +124,15 @@ def test_api_on_a_port_in_use(busy_port: int, tmp_path: Path) -> None:
     assert "in use" in line
 
 
+def test_demo_on_a_port_in_use(busy_port: int, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'larza.sqlite'}"
+    for ports in (["--api-port", str(busy_port)], ["--seedlink-port", str(busy_port)]):
+        result = runner.invoke(app, ["demo", *ports, "--database-url", url])
+        assert result.exit_code == 1, result.output
+        assert "in use" in _one_clear_line(result.output)
+    assert not (tmp_path / "larza.sqlite").exists()  # refused before anything was done
+
+
 def _larza(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "ingest", *args],
