@@ -3,7 +3,9 @@ checking its addresses, connecting (TLS included), sending, and reading the stat
 
 A receiver that answers a byte at a time is cut off at the deadline like one that never
 answers: a timeout per socket read would let it hold a delivery for ever. Only the status
-line is read; the connection is then closed (``Connection: close``).
+line is read; the connection is then closed (``Connection: close``). Connections go
+straight to the receiver's checked address: an HTTP proxy (``HTTP_PROXY``) is not used,
+since it would connect on its own terms to whatever address the name has there.
 
 What the caller hears back is kept apart from what it may show: :class:`Outcome` has the
 status, or a reason a key holder may read in ``last_error`` (a refused address, a name
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 import ssl
 from collections.abc import Mapping, Sequence
@@ -98,7 +101,7 @@ async def _exchange(
     headers: Mapping[str, str],
     tls: ssl.SSLContext | None,
 ) -> Outcome:
-    context = (tls or ssl.create_default_context()) if target.tls else None
+    context = (tls or _default_tls()) if target.tls else None
     failures: list[str] = []
     for _family, ip, port in addresses:  # the checked addresses, never the name again
         try:
@@ -122,6 +125,12 @@ async def _exchange(
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
         return Outcome(status=_status(line))
     return Outcome(detail="; ".join(failures) or "no address to connect to")
+
+
+@functools.cache
+def _default_tls() -> ssl.SSLContext:
+    """The system's trusted certificates, loaded once."""
+    return ssl.create_default_context()
 
 
 def _request(target: Target, body: bytes, headers: Mapping[str, str]) -> bytes:
