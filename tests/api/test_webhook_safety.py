@@ -5,9 +5,11 @@ operator allows them, and failures do not tell open ports from closed ones."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -16,6 +18,7 @@ import urllib.error
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -27,8 +30,8 @@ from api.app import create_app
 from api.deps import get_session
 from api.settings import ApiSettings
 from api.webhook_delivery import WebhookDelivery
-from api.webhook_http import NO_ANSWER
-from api.webhook_targets import parse_networks
+from api.webhook_http import NO_ANSWER, post
+from api.webhook_targets import parse_networks, parse_webhook_url
 from ingest.cli.main import app as larza
 from stations.apikeys import create_api_key, revoke_api_key
 from stations.db import make_engine, make_session_factory
@@ -415,3 +418,55 @@ def api_serving(database: str) -> Iterator[Serving]:
     )
     with serving(settings) as s:
         yield s
+
+
+def _certificate(folder: Path, names: str) -> tuple[Path, Path]:
+    """A self-signed certificate (and its key) for ``names``, made with openssl."""
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=larza-test", "-addext", f"subjectAltName={names}"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return key, cert
+
+
+@pytest.mark.parametrize(
+    ("names", "delivered"),
+    [("DNS:localhost,IP:127.0.0.1", True), ("DNS:elsewhere.example.org", False)],
+)
+def test_https_receivers_are_checked_against_their_certificate(
+    tmp_path: Path, names: str, delivered: bool
+) -> None:
+    key, cert = _certificate(tmp_path, names)
+    receiver = Receiver(free_port())
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(cert, key)
+    receiver.wrap(served)
+    receiver.start()
+    trusted = ssl.create_default_context(cafile=str(cert))
+    try:
+        outcome = asyncio.run(
+            post(
+                parse_webhook_url(f"https://localhost:{receiver.port}/tls"),
+                b'{"changes": []}',
+                {"Content-Type": "application/json"},
+                deadline_s=5.0,
+                allowed=LOOPBACK,
+                tls=trusted,
+            )
+        )
+    finally:
+        receiver.stop()
+    assert outcome.delivered is delivered, outcome
+    if delivered:
+        assert [d.body for d in receiver.deliveries] == [b'{"changes": []}']
+        assert receiver.deliveries[0].headers["Host"] == f"localhost:{receiver.port}"
+    else:
+        assert outcome.reason == NO_ANSWER
+        assert "certificate" in (outcome.detail or "").lower()
+        assert receiver.deliveries == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import ssl
 import threading
 import time
 import urllib.error
@@ -66,6 +67,10 @@ class Receiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def wrap(self, context: ssl.SSLContext) -> None:
+        """Answer over TLS (HTTPS) instead."""
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
 
     def start(self) -> Receiver:
         self._thread.start()
