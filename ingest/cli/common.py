@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,7 +16,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from stations.db import check_database, database_problem, open_engine
 from stations.errors import DatabaseUnavailable
 
-__all__ = ["DEFAULT_DATABASE_URL", "DatabaseUrl", "database", "database_errors", "fail"]
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "DatabaseUrl",
+    "database",
+    "database_errors",
+    "fail",
+    "settings_problem",
+]
 
 DatabaseUrl = Annotated[
     str | None, typer.Option("--database-url", envvar="LARZA_DATABASE_URL", help="SQLAlchemy URL")
@@ -27,6 +35,13 @@ def fail(message: str) -> typer.Exit:
     """Print ``error: message`` on stderr, on one line; raise the result to exit with 1."""
     typer.echo(f"error: {' '.join(message.split())}", err=True)
     return typer.Exit(code=1)
+
+
+def settings_problem(error: ValidationError) -> str:
+    """A process's settings refused, in words: each bad variable and why."""
+    return "; ".join(
+        f"LARZA_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()
+    )
 
 
 def shown(url: str) -> str:

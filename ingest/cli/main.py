@@ -21,6 +21,7 @@ from ingest.cli.common import (
     database,
     database_errors,
     fail,
+    settings_problem,
 )
 from ingest.cli.seedlink import seedlink_app
 from ingest.cli.webhook import webhook_app
@@ -194,7 +195,7 @@ def worker(
     try:
         settings = WorkerSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as e:
-        raise fail(str(e)) from e
+        raise fail(settings_problem(e)) from e
     with database(settings.database_url):  # reachable and migrated, or one line
         pass
     with database_errors(settings.database_url):  # and any database error later too
@@ -264,10 +265,16 @@ def api(
 ) -> None:
     """Serve the HTTP API."""
     import uvicorn
+    from pydantic import ValidationError
 
+    from api.settings import ApiSettings
     from ingest.cli.ports import check_port_free
 
-    url = database_url or os.environ.get("LARZA_DATABASE_URL") or DEFAULT_DATABASE_URL
+    url = database_url or DEFAULT_DATABASE_URL
+    try:
+        ApiSettings(database_url=url)  # what the server will read: refused here in one line
+    except ValidationError as e:
+        raise fail(settings_problem(e)) from e
     with database(url):  # reachable and migrated, or one line
         pass
     try:

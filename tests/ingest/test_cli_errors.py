@@ -124,6 +124,23 @@ def test_api_on_a_port_in_use(busy_port: int, tmp_path: Path) -> None:
     assert "in use" in line
 
 
+@pytest.mark.parametrize(
+    ("command", "env", "says"),
+    [
+        (["api"], {"LARZA_WEBHOOK_ALLOW_NETWORKS": "10.0.0.0/8,intranet"}, "'intranet'"),
+        (["api"], {"LARZA_PAGE_SIZE_MAX": "0"}, "LARZA_PAGE_SIZE_MAX"),
+        (["worker"], {"LARZA_SEEDLINK": "nowhere"}, "LARZA_SEEDLINK"),
+    ],
+)
+def test_bad_settings_are_one_line(
+    command: list[str], env: dict[str, str], says: str, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'larza.sqlite'}"
+    result = runner.invoke(app, [*command, "--database-url", url], env=env)
+    assert result.exit_code == 1, result.output
+    assert says in _one_clear_line(result.output)
+
+
 def test_demo_on_a_port_in_use(busy_port: int, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'larza.sqlite'}"
     for ports in (["--api-port", str(busy_port)], ["--seedlink-port", str(busy_port)]):
