@@ -17,7 +17,8 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_app_settings(request: Request) -> ApiSettings:
+async def get_app_settings(request: Request) -> ApiSettings:
+    """A coroutine: it needs no worker thread (the probes use none)."""
     settings: ApiSettings = request.app.state.settings
     return settings
 

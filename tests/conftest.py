@@ -13,6 +13,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -91,11 +92,12 @@ def inventory(session: Session) -> Session:
     return session
 
 
-@pytest.fixture
-def fresh_database_url(tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own (for tests that run real processes), dropped afterwards."""
+@contextmanager
+def own_database(folder: Path) -> Iterator[str]:
+    """An empty database of its own: SQLite in ``folder``, or on PostgreSQL a database made
+    next to the suite's and dropped afterwards."""
     if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'larza.sqlite'}"
+        yield f"sqlite:///{folder / 'larza.sqlite'}"
         return
     name = f"larza_{uuid.uuid4().hex[:12]}"
     admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
@@ -107,6 +109,13 @@ def fresh_database_url(tmp_path: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def fresh_database_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database of its own (for tests that run real processes), dropped afterwards."""
+    with own_database(tmp_path) as url:
+        yield url
 
 
 # A real feed server on a loopback port, run by an asyncio loop in a background thread, and
