@@ -57,11 +57,26 @@ RESTART_MARGIN = timedelta(minutes=1)
 
 
 class Shutdown(Exception):
-    """Raised from the SIGTERM handler; an open transaction rolls back and is redone on restart."""
+    """Stop asked (SIGTERM, Ctrl-C) while the worker waits: it stops there."""
 
 
-def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise Shutdown(f"signal {signum}")
+class _Stop:
+    """SIGTERM and Ctrl-C set a flag the worker looks at between steps: a step under way (a
+    batch being stored, a query) is finished, never cut in the middle of a conversation with
+    the database, whose connection could then hang the clean-up."""
+
+    def __init__(self) -> None:
+        self.asked = threading.Event()
+        self.why = ""
+
+    def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        self.why = self.why or signal.Signals(signum).name
+        self.asked.set()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep ``seconds``; raise ``Shutdown`` at once if stop is asked."""
+        if self.asked.wait(seconds):
+            raise Shutdown(self.why)
 
 
 def worker_name() -> str:
@@ -273,14 +288,16 @@ def _open_files_allowed(wanted: int = 16_384, spare: int = 256) -> int:
 
 def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
     """Ingest the leased stations from ``settings.seedlink`` until SIGTERM or Ctrl-C."""
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    stop = _Stop()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     name = name or worker_name()
     config = load_config(Path(settings.config) if settings.config else None)
     engine = make_engine(settings.database_url, sqlite_timeout_s=settings.sqlite_timeout_s)
     factory = make_session_factory(engine)
     listed = settings.station_list()
     try:
-        wanted, pipeline = _start(settings, factory, config, listed, name)
+        wanted, pipeline = _start(settings, factory, config, listed, name, stop)
     except (Shutdown, KeyboardInterrupt) as e:
         log.info("worker %s: stopped while starting (%s)", name, e or "interrupt")
         engine.dispose()
@@ -299,7 +316,7 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
     turn = 0
     valid_until = 0.0
     try:
-        while True:
+        while not stop.asked.is_set():
             try:
                 if pipeline.broken:
                     raise _Rebuild("the last batch was not stored")
@@ -320,7 +337,7 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
                         pipeline.resync()
                         reader = _switch(reader, held, settings, factory, name, config)
                 if reader is None:
-                    time.sleep(min(1.0, max(0.0, next_renewal - time.monotonic())))
+                    stop.wait(min(1.0, max(0.0, next_renewal - time.monotonic())))
                     continue
                 if time.monotonic() > valid_until - renew_every:
                     # Renewal has failed for a while: another worker may own these stations.
@@ -356,8 +373,9 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
                     reader.stop()
                     reader = None
                 pipeline.close()
-                pipeline = _recover(settings, factory, config, name)
+                pipeline = _recover(settings, factory, config, name, stop)
                 next_renewal = 0.0
+        log.info("worker %s: stopping (%s)", name, stop.why)
     except (Shutdown, KeyboardInterrupt) as e:
         log.info("worker %s: stopping (%s)", name, e or "interrupt")
     finally:
@@ -398,6 +416,7 @@ def _start(
     config: LarzaConfig,
     listed: list[StationCode],
     name: str,
+    stop: _Stop,
 ) -> tuple[list[StationCode], Pipeline]:
     """The stations wanted and a pipeline; while the database cannot be read or written (a
     server restarting, a lock held), wait with backoff, saying so, rather than exit."""
@@ -413,12 +432,16 @@ def _start(
             return wanted, _make_pipeline(settings, factory, config)
         except STORE_FAULTS as e:
             log.error("worker %s: cannot use the database (%s); next try in %.0f s", name, e, delay)
-            time.sleep(delay)
+            stop.wait(delay)
             delay = min(delay * 2, MAX_BACKOFF_S)
 
 
 def _recover(
-    settings: WorkerSettings, factory: sessionmaker[Session], config: LarzaConfig, name: str
+    settings: WorkerSettings,
+    factory: sessionmaker[Session],
+    config: LarzaConfig,
+    name: str,
+    stop: _Stop,
 ) -> Pipeline:
     """Wait, with backoff, until the database answers and the archive takes a write; then a
     new pipeline from what was stored (detectors, health and positions as after a restart).
@@ -426,7 +449,7 @@ def _recover(
     delay = 1.0
     started = time.monotonic()
     while True:
-        time.sleep(delay)
+        stop.wait(delay)
         try:
             with factory() as session:
                 session.execute(text("SELECT 1"))

@@ -42,7 +42,7 @@ def test_upgrade_keeps_documents_and_disables_revoked_keys_webhooks(
             ),
             {"t": "2025-01-01 00:00:00+00:00", "xml": xml},
         )
-    migrate(engine)
+    migrate(engine, "0007")
     with engine.connect() as c:
         content, encoding = c.execute(
             text("SELECT content, encoding FROM inventory_document")
@@ -68,7 +68,7 @@ def test_upgrade_keeps_documents_and_disables_revoked_keys_webhooks(
     migrate_down(engine, "0006")
     with engine.connect() as c:
         assert c.execute(text("SELECT xml FROM inventory_document")).scalar_one() == xml
-    migrate(engine)
+    migrate(engine, "0007")
     assert current_revision(engine) == "0007"
     engine.dispose()
 
