@@ -250,6 +250,14 @@ class _Problem:
     w: Float64Array  # 1 / sigma
     table: TravelTimeTable
     delay: Float64Array
+    bounds: tuple[float, float, float, float] = (-90.0, 90.0, -math.inf, math.inf)
+    """Latitude and longitude limits of the search: the stations' box and the margin."""
+
+    def clamp(self, lat: float, lon: float) -> tuple[float, float]:
+        return (
+            min(max(lat, self.bounds[0]), self.bounds[1]),
+            min(max(lon, self.bounds[2]), self.bounds[3]),
+        )
 
     def misfit(
         self, lat: Float64Array, lon: Float64Array, depth: Float64Array
@@ -345,12 +353,14 @@ def locate(
         table=table,
         delay=table.elevation_delay(is_s, elev),
     )
+    problem.bounds = _bounds(problem, cfg)
     max_depth = min(cfg.max_depth_km or table.max_depth_km, table.max_depth_km)
     depth_range = (cfg.fixed_depth_km, cfg.fixed_depth_km) if fixed else (0.0, max_depth)
     if start is None:
         found = _global_search(problem, cfg, depth_range)
     else:
         lat0, lon0, z0 = start
+        lat0, lon0 = problem.clamp(lat0, lon0)
         z0 = cfg.fixed_depth_km if fixed else min(max(z0, 0.0), max_depth)
         found = _refine(problem, (lat0, lon0, z0), cfg.grid_spacing_km / 2, cfg, depth_range)
     lat, lon, depth, t0 = _polish(problem, found, cfg, depth_range)
@@ -393,20 +403,26 @@ def _axis(low: float, high: float, step: float) -> Float64Array:
     return np.linspace(low, low + (n - 1) * step, n) if n > 1 else np.array([low])
 
 
+def _bounds(problem: _Problem, cfg: LocatorConfig) -> tuple[float, float, float, float]:
+    lat_mid = float(np.mean(problem.lat))
+    dlat = cfg.search_margin_km / _KM_PER_DEG
+    dlon = cfg.search_margin_km / (_KM_PER_DEG * max(math.cos(math.radians(lat_mid)), 0.05))
+    return (
+        max(float(problem.lat.min()) - dlat, -89.0),
+        min(float(problem.lat.max()) + dlat, 89.0),
+        float(problem.lon.min()) - dlon,
+        float(problem.lon.max()) + dlon,
+    )
+
+
 def _global_search(
     problem: _Problem, cfg: LocatorConfig, depth_range: tuple[float, float]
 ) -> tuple[float, float, float]:
-    margin = cfg.search_margin_km
     lat_mid = float(np.mean(problem.lat))
-    dlat = margin / _KM_PER_DEG
-    dlon = margin / (_KM_PER_DEG * max(math.cos(math.radians(lat_mid)), 0.05))
-    lats = _axis(
-        max(float(problem.lat.min()) - dlat, -89.0),
-        min(float(problem.lat.max()) + dlat, 89.0),
-        cfg.grid_spacing_km / _KM_PER_DEG,
-    )
+    south, north, west, east = problem.bounds
+    lats = _axis(south, north, cfg.grid_spacing_km / _KM_PER_DEG)
     lon_step = cfg.grid_spacing_km / (_KM_PER_DEG * max(math.cos(math.radians(lat_mid)), 0.05))
-    lons = _axis(float(problem.lon.min()) - dlon, float(problem.lon.max()) + dlon, lon_step)
+    lons = _axis(west, east, lon_step)
     depths = _axis(depth_range[0], depth_range[1], cfg.depth_spacing_km)
     depths = np.unique(np.clip(np.append(depths, depth_range[1]), *depth_range))
     glat, glon, gz = (a.ravel() for a in np.meshgrid(lats, lons, depths, indexing="ij"))
@@ -453,8 +469,15 @@ def _refine(
             if depth_range[0] < depth_range[1]
             else np.array([depth_range[0]])
         )
+        south, north, west, east = problem.bounds
         glat, glon, gz = (
-            a.ravel() for a in np.meshgrid(lat + dlat, lon + dlon, np.unique(depths), indexing="ij")
+            a.ravel()
+            for a in np.meshgrid(
+                np.unique(np.clip(lat + dlat, south, north)),
+                np.unique(np.clip(lon + dlon, west, east)),
+                np.unique(depths),
+                indexing="ij",
+            )
         )
         cost, _ = problem.misfit(glat, glon, gz)
         i = int(np.argmin(cost))
@@ -525,7 +548,7 @@ def _polish(
             moved = math.hypot(dx, dy)
             if moved > 0:
                 nlat, nlon = destination(lat, lon, math.degrees(math.atan2(dx, dy)), moved)
-                cand = (float(nlat), float(nlon))
+                cand = problem.clamp(float(nlat), float(nlon))
             else:
                 cand = (lat, lon)
             nz = min(max(z + dz, depth_range[0]), depth_range[1])

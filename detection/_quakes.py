@@ -7,8 +7,9 @@ Rules
 -----
 - A pick first tries the open events: it joins the one whose predicted arrival at its station
   (for its phase, or for either phase when it has none, or when ``relabel`` allows the other)
-  it matches within the tolerance: ``p_tolerance_s`` or ``s_tolerance_s``, plus
-  ``sigma_factor`` times the pick's uncertainty, plus the uncertainty of the prediction (from
+  it matches within the tolerance: ``tolerance_sigmas`` times the root sum of squares of the
+  pick's uncertainty and the model's error for that phase, plus the uncertainty of the
+  prediction (from
   the event's location errors, at most ``max_prediction_error_s``). An event keeps one P and
   one S per station, the better-fitting pick. After a change the event is relocated (around
   its last hypocentre) and picks its new hypocentre no longer explains are released.
@@ -19,11 +20,14 @@ Rules
   change) counts its station once. The best node's picks are located, inconsistent picks
   dropped; with P picks at ``min_stations`` stations the cluster is a candidate, and the pool's
   other picks (S included) that fit join it.
-- A candidate becomes an event when it holds ``min_phases`` phases (one more than the four
+- A candidate becomes an event when it holds ``min_phases`` phases (more than the four
   unknowns, so that agreeing is evidence) at ``min_stations`` stations with P, every residual
-  within the tolerance, and its P picks do not all fall within ``min_moveout_s`` of one
-  another (a glitch on several stations at once). So an S pick never starts an event, but it
-  can complete one, and a pick nothing explains never moves an event's time.
+  within the tolerance, its residuals pass a chi-square test (``confidence``, with the picks'
+  uncertainties and the model's error), the stations that should have its P did pick
+  (``min_coverage``), and its P picks do not all fall within ``min_moveout_s`` of one another
+  (a glitch on several stations at once). It may turn out to be an open event located wrong:
+  then that event takes the picks of both. So an S pick never starts an event, but it can
+  complete one, and a pick nothing explains never moves an event's time.
 - ``close_before(t)`` (data time) makes final the events whose farthest station's S has had
   time to arrive (plus ``linger_s``): each is relocated from scratch with all its picks and
   returned. Pool picks older than the longest possible wait are returned as unassociated.
@@ -41,6 +45,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
+import scipy.stats
 from numpy.typing import NDArray
 
 from detection._geo import azimuth_deg, distance_km
@@ -64,8 +69,17 @@ __all__ = [
 
 Float64Array = NDArray[np.float64]
 Phase = Literal["P", "S"]
-QuakeStatus = Literal["preliminary", "final"]
+QuakeStatus = Literal["preliminary", "final", "deleted"]
 _KM_PER_DEG = math.pi / 180.0 * 6371.0
+_MERGE_WINDOW_S = 30.0
+_MOVE_MARGIN = 0.25
+_TYPICAL_SIGMA = 0.1
+"""Uncertainty of a pick the coverage test expects, seconds."""
+_VOTE_CLUSTERS = 1
+_VOTE_S = True
+"""Distinct source positions a vote offers as clusters, best first."""
+"""A pick moves to a new event only if it fits it this much better (in tolerances)."""
+"""A new event may be an open event located wrong when their origin times are this close."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +132,9 @@ class Quake:
         Stable id, increasing in order of creation.
     version : int
         Increases with every change (1 at creation).
-    status : {"preliminary", "final"}
+    status : {"preliminary", "final", "deleted"}
+        ``"deleted"``: a preliminary event withdrawn, its picks taken by a better event
+        (or released).
     origin : Origin
         The location, with the locator's configuration (a fixed depth, say, when the event
         has few phases).
@@ -166,15 +182,33 @@ class QuakeAssociatorConfig:
     min_stations : int
         Stations with a P (or unlabelled) pick an event needs.
     min_phases : int
-        Phases an event needs (at least 5: one more than the unknowns).
-    p_tolerance_s, s_tolerance_s : float
-        Largest residual of a P and of an S pick, seconds, before adding ``sigma_factor``
-        times the pick's uncertainty.
-    sigma_factor : float
+        Phases an event needs (at least 5: more than the four unknowns; 7 by default: with
+        one or two phases to spare, picks that fit by chance are too common in a noisy
+        stream, as ``bench/locate.py`` shows).
+    p_model_error_s, s_model_error_s : float
+        How far the velocity model's times may be off, seconds: with a pick's uncertainty
+        (in quadrature) the uncertainty of its residual.
+    tolerance_sigmas : float
+        Largest residual, in those uncertainties.
     max_prediction_error_s : float
         Cap of the prediction's own uncertainty added to the tolerance.
     min_moveout_s : float
         P picks of a new event spanning less than this are a glitch, not a quake.
+    confidence : float
+        A new event's residuals must pass a chi-square test at this level: the sum of the
+        squared residuals over their uncertainties (pick and model), over the degrees of
+        freedom left (phases minus 4), below the chi-square quantile. Random picks a
+        hypocentre happens to explain within the tolerance rarely pass it.
+    min_coverage : float
+        Of the live stations (any pick within ``live_window_s``) no farther from a new event
+        than its farthest P station, at least this share must have its P: a quake is picked
+        at the stations nearest to it first, picks that happen to fit a hypocentre fall at
+        random stations.
+    live_window_s : float
+    glitch_stations, glitch_window_s : int, float
+        P picks at this many stations within this many seconds of one another are a glitch
+        (a timing or telemetry fault seen by several stations at once): they start nothing
+        and join nothing.
     nucleation_spacing_km, nucleation_depth_km : float
         Steps of the grid that votes for clusters.
     linger_s : float
@@ -187,12 +221,17 @@ class QuakeAssociatorConfig:
     """
 
     min_stations: int = 4
-    min_phases: int = 5
-    p_tolerance_s: float = 1.0
-    s_tolerance_s: float = 1.5
-    sigma_factor: float = 2.0
+    min_phases: int = 7
+    p_model_error_s: float = 0.2
+    s_model_error_s: float = 0.35
+    tolerance_sigmas: float = 3.0
     max_prediction_error_s: float = 3.0
     min_moveout_s: float = 0.05
+    confidence: float = 0.99
+    min_coverage: float = 0.6
+    live_window_s: float = 600.0
+    glitch_stations: int = 3
+    glitch_window_s: float = 0.02
     nucleation_spacing_km: float = 15.0
     nucleation_depth_km: float = 20.0
     linger_s: float = 5.0
@@ -205,15 +244,28 @@ class QuakeAssociatorConfig:
         if self.min_phases < max(5, self.min_stations):
             raise ValueError(f"need min_phases >= 5 and >= min_stations, got {self.min_phases}")
         for name in (
-            "p_tolerance_s",
-            "s_tolerance_s",
+            "p_model_error_s",
+            "s_model_error_s",
+            "tolerance_sigmas",
             "nucleation_spacing_km",
             "nucleation_depth_km",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"need a finite {name} > 0, got {value}")
-        for name in ("sigma_factor", "max_prediction_error_s", "min_moveout_s", "linger_s"):
+        if not 0 <= self.min_coverage <= 1:
+            raise ValueError(f"need 0 <= min_coverage <= 1, got {self.min_coverage}")
+        if self.glitch_stations < 2:
+            raise ValueError(f"need glitch_stations >= 2, got {self.glitch_stations}")
+        if not 0.5 <= self.confidence < 1:
+            raise ValueError(f"need 0.5 <= confidence < 1, got {self.confidence}")
+        for name in (
+            "max_prediction_error_s",
+            "min_moveout_s",
+            "linger_s",
+            "live_window_s",
+            "glitch_window_s",
+        ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"need a finite {name} >= 0, got {value}")
@@ -277,6 +329,8 @@ class QuakeAssociator:
         self._candidates: list[_Track] = []
         self._next_key = 1
         self._horizon = -math.inf
+        self._last_pick: dict[str, float] = {}
+        self._glitches: set[int] = set()
         self._index = {name: i for i, name in enumerate(self._stations)}
         lat = np.array([c.latitude for c in self._stations.values()])
         lon = np.array([c.longitude for c in self._stations.values()])
@@ -285,7 +339,7 @@ class QuakeAssociator:
         self._apart = distance_km(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
         aperture = float(self._apart.max())
         reach = min(aperture + self._cfg.locator.search_margin_km, table.max_distance_km)
-        self._wait = float(table.time(True, reach, 0.0)) + self._cfg.s_tolerance_s + 10.0
+        self._wait = float(table.time(True, reach, 0.0)) + 15.0
         """Longest a pick can wait in the pool for the rest of its event."""
         self._build_grid(lat, lon)
 
@@ -320,7 +374,11 @@ class QuakeAssociator:
             return QuakeUpdate(unassociated=(pick,))
         if pick.key in self._pool or any(pick.key in t.picks for t in self._events.values()):
             return QuakeUpdate()
+        self._last_pick[pick.station] = max(self._last_pick.get(pick.station, -math.inf), pick.time)
+        if self._glitch(pick):
+            return QuakeUpdate()
         changed: dict[int, _Track] = {}
+        deleted: list[_Track] = []
         released: list[PhasePick] = []
         best = self._best_track(pick, list(self._events.values()))
         if best is not None:
@@ -335,11 +393,18 @@ class QuakeAssociator:
                 promoted = self._nucleate(pick)
             if promoted is not None:
                 changed[promoted.event_key] = promoted
+                if promoted.version == 0:  # a new event, not one it merged into
+                    moved, deleted = self._compete(promoted)
+                    changed.update((t.event_key, t) for t in moved)
         for key in {p.key for p in released}:
             self._pool[key] = next(p for p in released if p.key == key)
+        for track in deleted:
+            changed.pop(track.event_key, None)
         for track in changed.values():
             self._publish(track)
-        return QuakeUpdate(tuple(self._quake(changed[k], "preliminary") for k in sorted(changed)))
+        out = [self._quake(t, "preliminary") for t in changed.values()]
+        out += [self._quake(t, "deleted") for t in deleted]
+        return QuakeUpdate(tuple(sorted(out, key=lambda q: q.event_key)))
 
     def close_before(self, time: float) -> QuakeUpdate:
         """Make final the events no further arrival can reach by data time ``time``.
@@ -362,6 +427,10 @@ class QuakeAssociator:
         self._candidates = [c for c in self._candidates if self._closes_at(c.working) >= time]
         old = [p for p in self._pool.values() if p.time < time - self._wait]
         self._claim({p.key for p in old})
+        self._glitches.difference_update(p.key for p in old)
+        for station, last in list(self._last_pick.items()):
+            if last < time - self._cfg.live_window_s:
+                del self._last_pick[station]
         return QuakeUpdate(tuple(finals), tuple(sorted(old, key=lambda p: (p.time, p.key))))
 
     def flush(self) -> QuakeUpdate:
@@ -370,6 +439,26 @@ class QuakeAssociator:
 
     # -- association with events ------------------------------------------------------------
 
+    def _glitch(self, pick: PhasePick) -> bool:
+        """Whether the pick makes (or joins) a glitch: P picks at ``glitch_stations`` stations
+        within ``glitch_window_s``. Glitch picks stay in the pool, out of every vote and
+        event, until they are released as unassociated."""
+        if pick.phase == "S":
+            return False
+        w = self._cfg.glitch_window_s
+        near = [
+            p
+            for p in self._pool.values()
+            if p.phase != "S" and abs(p.time - pick.time) <= w and p.station != pick.station
+        ]
+        if len({p.station for p in near}) + 1 < self._cfg.glitch_stations:
+            return False
+        self._pool[pick.key] = pick
+        self._glitches.update(p.key for p in near)
+        self._glitches.add(pick.key)
+        self._claim_candidates(self._glitches)
+        return True
+
     def _closes_at(self, origin: Origin) -> float:
         if not origin.located:
             return -math.inf
@@ -377,17 +466,18 @@ class QuakeAssociator:
         s = self._table.time(True, d, origin.depth_km) + self._table.elevation_delay(
             True, self._elev
         )
-        return origin.time + float(s.max()) + self._cfg.s_tolerance_s + self._cfg.linger_s
+        slack = self._cfg.tolerance_sigmas * self._cfg.s_model_error_s
+        return origin.time + float(s.max()) + slack + self._cfg.linger_s
 
     def _fit(self, track: _Track, pick: PhasePick) -> tuple[float, Phase] | None:
         """Normalised misfit and phase of the pick in the track, or None if it does not fit."""
         o = track.working
-        if not o.located or pick.time < o.time:
+        if not o.located or pick.time < o.time or pick.key in self._glitches:
             return None
         c = self._stations[pick.station]
         d = float(distance_km(o.latitude, o.longitude, c.latitude, c.longitude))
         phases: list[Phase] = ["P", "S"] if pick.phase is None else [pick.phase]
-        if pick.phase is not None and self._cfg.relabel:
+        if pick.phase is not None and self._cfg.relabel and track.event_key > 0:
             phases.append("S" if pick.phase == "P" else "P")
         best: tuple[float, Phase] | None = None
         for phase in phases:
@@ -417,8 +507,8 @@ class QuakeAssociator:
         return best
 
     def _tolerance(self, phase: Phase, pick: PhasePick) -> float:
-        base = self._cfg.p_tolerance_s if phase == "P" else self._cfg.s_tolerance_s
-        return base + self._cfg.sigma_factor * pick.uncertainty
+        model = self._cfg.p_model_error_s if phase == "P" else self._cfg.s_model_error_s
+        return self._cfg.tolerance_sigmas * math.hypot(pick.uncertainty, model)
 
     def _best_track(self, pick: PhasePick, tracks: list[_Track]) -> tuple[_Track, Phase] | None:
         best: tuple[float, _Track, Phase] | None = None
@@ -444,6 +534,9 @@ class QuakeAssociator:
         """Picks an event took leave the pool and every candidate."""
         for key in keys:
             self._pool.pop(key, None)
+        self._claim_candidates(keys)
+
+    def _claim_candidates(self, keys: set[int]) -> None:
         survivors: list[_Track] = []
         for c in self._candidates:
             for key in keys & c.picks.keys():
@@ -524,9 +617,10 @@ class QuakeAssociator:
         cluster = self._vote(pick)
         if cluster is None:
             return None
-        picks, (lat, lon, depth) = cluster
+        p_picks, (lat, lon, depth) = cluster
         start = replace(_UNLOCATED, latitude=lat, longitude=lon, depth_km=depth, status="free")
-        track = _Track(picks={p.key: (p, "P") for p in picks}, working=start)
+        picks: dict[int, tuple[PhasePick, Phase]] = {p.key: (p, "P") for p in p_picks}
+        track = _Track(picks=picks, working=start)
         self._relocate(track, start=start)
         if len(track.p_stations()) < self._cfg.min_stations or not track.working.located:
             return None
@@ -550,23 +644,17 @@ class QuakeAssociator:
         return promoted
 
     def _promote(self, track: _Track) -> _Track | None:
-        """Make the track an event if it is one: enough phases and stations, every residual
-        within the tolerance, P times that move out across the network."""
+        """Make the track an event if it is one (see the module's rules), or merge it into an
+        open event it turns out to be part of."""
         if len(track.picks) < self._cfg.min_phases:
             return None
-        self._relocate(track, start=track.working)
-        p_times = [p.time for p, used in track.picks.values() if used == "P"]
-        if (
-            len(track.picks) < self._cfg.min_phases
-            or len(track.p_stations()) < self._cfg.min_stations
-            or not track.working.located
-            or max(p_times) - min(p_times) < self._cfg.min_moveout_s
-        ):
+        self._relocate(track, start=None)
+        if not self._explains(track) or self._coverage(track) < self._cfg.min_coverage:
             return None
-        for a in track.working.arrivals:
-            if abs(a.residual) > self._tolerance(a.phase, track.picks[a.key][0]):
-                return None
         self._candidates = [c for c in self._candidates if c is not track]
+        merged = self._merge(track)
+        if merged is not None:
+            return merged
         self._claim(set(track.picks))
         track.event_key = self._next_key
         self._next_key += 1
@@ -574,6 +662,153 @@ class QuakeAssociator:
         for pick in self._sweep(track):
             self._pool[pick.key] = pick
         return track
+
+    def _compete(self, new: _Track) -> tuple[list[_Track], list[_Track]]:
+        """Picks of the other open events that the new event explains better move to it.
+
+        Two quakes close in time can make an event of their mixed picks before either has
+        enough picks of its own; when one of them appears, it takes back its picks. An event
+        left unexplained by what remains is deleted and its picks return to the pool (from
+        which the events sweep what they explain). Returns the events changed and deleted."""
+        moved: dict[int, _Track] = {}
+        for old in list(self._events.values()):
+            if old is new:
+                continue
+            taken = []
+            for key, (pick, used) in old.picks.items():
+                here = self._misfit(old, pick, used)
+                fit = self._fit(new, pick)
+                if fit is not None and fit[0] + _MOVE_MARGIN < here:
+                    taken.append((key, pick, fit[1]))
+            if not taken:
+                continue
+            for key, pick, phase in taken:
+                if new.slot(pick.station, phase) is not None:
+                    continue
+                del old.picks[key]
+                new.picks[key] = (pick, phase)
+            moved[old.event_key] = old
+        if not moved:
+            return [], []
+        for pick in self._relocate(new, start=new.working):
+            self._pool[pick.key] = pick
+        deleted: list[_Track] = []
+        for old in moved.values():
+            released = self._relocate(old, start=old.working) if old.picks else []
+            if old.picks and self._explains(old):
+                for pick in released:
+                    self._pool[pick.key] = pick
+                continue
+            deleted.append(old)
+            del self._events[old.event_key]
+            for pick, _ in old.picks.values():
+                self._pool[pick.key] = pick
+            for pick in released:
+                self._pool[pick.key] = pick
+        changed = [new, *(t for t in moved.values() if t not in deleted)]
+        for track in changed:
+            for pick in self._sweep(track):
+                self._pool[pick.key] = pick
+        return changed[1:], deleted
+
+    def _misfit(self, track: _Track, pick: PhasePick, phase: Phase) -> float:
+        """|residual| / tolerance of a pick the track holds."""
+        for a in track.working.arrivals:
+            if a.key == pick.key:
+                return abs(a.residual) / self._tolerance(phase, pick)
+        return math.inf
+
+    def _explains(self, track: _Track) -> bool:
+        """Enough phases and stations with P, every residual within the tolerance, a passing
+        chi-square test, P times that move out across the network."""
+        o = track.working
+        p_times = [p.time for p, used in track.picks.values() if used == "P"]
+        if (
+            len(track.picks) < self._cfg.min_phases
+            or len(track.p_stations()) < self._cfg.min_stations
+            or not o.located
+            or max(p_times) - min(p_times) < self._cfg.min_moveout_s
+        ):
+            return False
+        chi2 = 0.0
+        for a in o.arrivals:
+            pick = track.picks[a.key][0]
+            if abs(a.residual) > self._tolerance(a.phase, pick):
+                return False
+            model = self._cfg.p_model_error_s if a.phase == "P" else self._cfg.s_model_error_s
+            chi2 += a.residual**2 / (pick.uncertainty**2 + model**2)
+        dof = len(o.arrivals) - 4
+        return chi2 <= float(scipy.stats.chi2.ppf(self._cfg.confidence, dof))
+
+    def _merge(self, new: _Track) -> _Track | None:
+        """An open event that is the same quake as the new one (one hypocentre explains most
+        picks of both: the old event was located wrong, so the new picks did not fit it)
+        takes the union; return it, or None."""
+        t0 = new.working.time
+        for old in sorted(self._events.values(), key=lambda e: abs(e.working.time - t0)):
+            if not old.working.located or abs(old.working.time - t0) > _MERGE_WINDOW_S:
+                continue
+            union = dict(new.picks)
+            slots = {(p.station, used) for p, used in new.picks.values()}
+            for key, (pick, used) in old.picks.items():
+                if (pick.station, used) not in slots:
+                    union[key] = (pick, used)
+            trial = _Track(picks=union, working=new.working)
+            self._relocate(trial, start=None)
+            kept = set(trial.picks)
+            if (
+                not self._explains(trial)
+                or len(kept & new.picks.keys()) < 0.8 * len(new.picks)
+                or len(kept & old.picks.keys()) < 0.5 * len(old.picks)
+            ):
+                continue
+            released = [p for key, (p, _) in old.picks.items() if key not in kept]
+            old.picks, old.working = trial.picks, trial.working
+            self._claim(kept)
+            for pick in released:
+                self._pool[pick.key] = pick
+            for pick in self._sweep(old):
+                self._pool[pick.key] = pick
+            return old
+        return None
+
+    def _coverage(self, track: _Track) -> float:
+        """Share of the live stations within the farthest P station's distance that have P.
+
+        A station counts as having its P when it picked anything near the predicted P time
+        (another event may hold that pick): only a station silent when the P should have
+        arrived counts against the event."""
+        o = track.working
+        picked = track.p_stations()
+        live = [n for n in self._stations if n in self._last_pick and n not in picked]
+        if not live:
+            return 1.0
+        reach = max(a.distance_km for a in o.arrivals if a.phase == "P")
+        idx = np.array([self._index[n] for n in live])
+        d = distance_km(o.latitude, o.longitude, self._lat[idx], self._lon[idx])
+        near = d <= reach
+        if not near.any():
+            return 1.0
+        t, gx, gz = self._table.time_gradient(False, d[near], o.depth_km)
+        due = o.time + t + self._table.elevation_delay(False, self._elev[idx[near]])
+        spread = np.hypot(
+            np.hypot(np.abs(gx) * (o.semi_major_km or 0.0), np.abs(gz) * (o.depth_error_km or 0.0)),
+            o.time_error_s or 0.0,
+        )
+        base = self._cfg.tolerance_sigmas * math.hypot(_TYPICAL_SIGMA, self._cfg.p_model_error_s)
+        windows = base + np.minimum(spread, self._cfg.max_prediction_error_s)
+        heard: dict[str, list[float]] = {}
+        for other in [*self._events.values(), *self._candidates]:
+            for p, _ in other.picks.values():
+                heard.setdefault(p.station, []).append(p.time)
+        for p in self._pool.values():
+            heard.setdefault(p.station, []).append(p.time)
+        missing = 0
+        names = [live[i] for i in np.flatnonzero(near)]
+        for name, when, window in zip(names, due, windows, strict=True):
+            if not any(abs(t - when) <= window for t in heard.get(name, ())):
+                missing += 1
+        return len(picked) / (len(picked) + missing)
 
     def _build_grid(self, lat: Float64Array, lon: Float64Array) -> None:
         """Nodes of the voting grid and, per station, the P time and its gradient at each."""
@@ -601,15 +836,16 @@ class QuakeAssociator:
         d = distance_km(glat[:, None], glon[:, None], lat[None, :], lon[None, :])
         az = np.radians(azimuth_deg(glat[:, None], glon[:, None], lat[None, :], lon[None, :]))
         t, gx, gzz = self._table.time_gradient(False, d, gz[:, None])
-        self._node_tt = (t + self._table.elevation_delay(False, self._elev)[None, :]).astype(
-            np.float32
-        )
+        delay = self._table.elevation_delay(False, self._elev)[None, :]
+        self._node_tt = (t + delay).astype(np.float32)
         half = np.array([h / 2, h / 2, cfg.nucleation_depth_km / 2], dtype=np.float32)
-        self._node_grad = (
-            np.stack([-gx * np.sin(az), -gx * np.cos(az), gzz], axis=-1).astype(np.float32) * half
-        )  # gradient times the half cell: what the cell's extent can change a time by
+        grad = np.stack([-gx * np.sin(az), -gx * np.cos(az), gzz], axis=-1)
+        # the gradient times the half cell: what the cell's extent can change a time by
+        self._node_grad = grad.astype(np.float32) * half
 
     def _vote(self, pick: PhasePick) -> tuple[list[PhasePick], tuple[float, float, float]] | None:
+        """The source position the pick and the pool's other P picks agree on most: the P
+        picks it explains (one a station) and the node."""
         cfg = self._cfg
         q = self._index[pick.station]
         v = self._table.surface_vp
@@ -618,6 +854,7 @@ class QuakeAssociator:
             for p in self._pool.values()
             if p.phase != "S"
             and p.station != pick.station
+            and p.key not in self._glitches
             and abs(p.time - pick.time)
             <= self._apart[q, self._index[p.station]] / v
             + self._tolerance("P", p)
@@ -627,34 +864,30 @@ class QuakeAssociator:
             return None
         columns = np.array([self._index[p.station] for p in others])
         times = np.array([p.time - pick.time for p in others])
-        tol = (
-            np.array([self._tolerance("P", p) for p in others])
-            + cfg.sigma_factor * pick.uncertainty
+        sigma = np.array([p.uncertainty for p in others])
+        tol = cfg.tolerance_sigmas * np.sqrt(
+            sigma**2 + pick.uncertainty**2 + 2 * cfg.p_model_error_s**2
         )
-        origin_q = -self._node_tt[:, q].astype(np.float64)
-        delta = times[None, :] - self._node_tt[:, columns] - origin_q[:, None]
-        slack = np.abs(self._node_grad[:, columns, :] - self._node_grad[:, q : q + 1, :]).sum(
-            axis=2
-        )
-        ok = np.abs(delta) <= tol[None, :] + slack
-        stations = sorted({p.station for p in others})
-        votes = np.ones(self._node.shape[0], dtype=np.int64)
-        for name in stations:
+        origin = -self._node_tt[:, q].astype(np.float64)
+        delta = times[None, :] - self._node_tt[:, columns] - origin[:, None]
+        slack = np.abs(self._node_grad[:, columns, :] - self._node_grad[:, q : q + 1, :])
+        ok = np.abs(delta) <= tol[None, :] + slack.sum(axis=2)
+        votes = np.ones(origin.size, dtype=np.int64)
+        for name in {p.station for p in others}:
             votes += ok[:, columns == self._index[name]].any(axis=1)
         top = int(votes.max())
         if top < cfg.min_stations:
             return None
-        best_nodes = np.flatnonzero(votes == top)
-        spread = np.where(ok[best_nodes], np.abs(delta[best_nodes]) / tol[None, :], 0.0).sum(axis=1)
-        node = int(best_nodes[np.argmin(spread)])
+        best = np.flatnonzero(votes == top)
+        spread = np.where(ok[best], np.abs(delta[best]) / tol[None, :], 0.0).sum(axis=1)
+        node = int(best[np.argmin(spread)])
         chosen: dict[str, tuple[float, PhasePick]] = {}
         for j, p in enumerate(others):
-            if ok[node, j]:
-                score = abs(float(delta[node, j])) / float(tol[j])
-                if p.station not in chosen or score < chosen[p.station][0]:
-                    chosen[p.station] = (score, p)
+            score = abs(float(delta[node, j])) / float(tol[j])
+            if ok[node, j] and (p.station not in chosen or score < chosen[p.station][0]):
+                chosen[p.station] = (score, p)
         lat, lon, depth = (float(x) for x in self._node[node])
-        return [pick] + [p for _, p in chosen.values()], (lat, lon, depth)
+        return [pick, *(p for _, p in chosen.values())], (lat, lon, depth)
 
     # -- output -----------------------------------------------------------------------------
 

@@ -203,10 +203,14 @@ class LocationTable(_Strict):
     """``[location]``: phase association and the locator (see docs/quakes.md)."""
 
     min_stations: int = Field(4, ge=3, description="stations with P an event needs")
-    min_phases: int = Field(5, ge=5, description="phases an event needs")
-    p_tolerance_s: float = Field(1.0, gt=0, description="largest P residual (+ 2 sigma)")
-    s_tolerance_s: float = Field(1.5, gt=0, description="largest S residual (+ 2 sigma)")
-    sigma_factor: float = Field(2.0, ge=0, description="pick uncertainties added to the above")
+    min_phases: int = Field(7, ge=5, description="phases an event needs")
+    p_model_error_s: float = Field(0.2, ge=0, description="how far model P times may be off")
+    s_model_error_s: float = Field(0.35, ge=0, description="how far model S times may be off")
+    tolerance_sigmas: float = Field(
+        3.0, gt=0, description="largest residual, in sqrt(pick sigma^2 + model error^2)"
+    )
+    confidence: float = Field(0.99, ge=0.5, lt=1, description="chi-square test of a new event")
+    min_coverage: float = Field(0.6, ge=0, le=1, description="near live stations that picked")
     min_moveout_s: float = Field(0.05, ge=0, description="P picks closer together: a glitch")
     relabel: bool = Field(True, description="a pick may join as the other phase")
     min_phases_free_depth: int = Field(5, ge=4, description="fewer: the depth is fixed")
