@@ -36,6 +36,7 @@ import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from scipy.spatial import Delaunay
@@ -54,6 +55,7 @@ from detection import (
 from ingest.config import LarzaConfig
 from ingest.quakes.model import associator_config, magnitude_calibration, travel_time_table
 
+Phase = Literal["P", "S"]
 T0 = 1_748_779_200.0
 STATIONS = {  # name: (lat, lon, elevation km)
     "TJ.SAREZ": (38.27, 72.60, 3.30),
@@ -71,8 +73,15 @@ STATIONS = {  # name: (lat, lon, elevation km)
 }
 NOISY = "TJ.RUSHN"
 DEAD = "TJ.LANGR"
-ARC = [(36.55, 70.70), (36.9, 71.2), (37.3, 71.7), (37.7, 72.3), (38.1, 72.9), (38.5, 73.5),
-       (38.8, 74.1)]
+ARC = [
+    (36.55, 70.70),
+    (36.9, 71.2),
+    (37.3, 71.7),
+    (37.7, 72.3),
+    (38.1, 72.9),
+    (38.5, 73.5),
+    (38.8, 74.1),
+]
 """Centre line of the intermediate-depth zone (Hindu Kush to the eastern Pamir)."""
 
 
@@ -92,7 +101,7 @@ class Truth:
 class Offered:
     pick: PhasePick
     eid: int | None  # None: a fault
-    true_phase: str | None
+    true_phase: Phase | None
 
 
 def catalogue(rng: np.random.Generator, n: int, spacing: float) -> list[Truth]:
@@ -114,7 +123,8 @@ def catalogue(rng: np.random.Generator, n: int, spacing: float) -> list[Truth]:
             depth = rng.uniform(70.0, 250.0)
         else:
             lat, lon, depth = rng.uniform(36.8, 39.4), rng.uniform(70.8, 75.0), rng.uniform(5, 40)
-        out.append(Truth(eid, t, float(lat), float(lon), float(depth), float(rng.uniform(1.5, 6.0))))
+        ml = float(rng.uniform(1.5, 6.0))
+        out.append(Truth(eid, t, float(lat), float(lon), float(depth), ml))
     return out
 
 
@@ -137,10 +147,11 @@ def picks_of(
         s_snr = 10**log_a / noise_mm[name]
         p_snr = s_snr / 3.0
         quake.amplitudes[name] = amps
-        for phase, snr, sigma_range, p_pick in (
+        arrivals: tuple[tuple[Phase, float, tuple[float, float], float], ...] = (
             ("P", p_snr, (0.03, 0.15), 0.95),
             ("S", s_snr, (0.08, 0.30), 0.80),
-        ):
+        )
+        for phase, snr, sigma_range, p_pick in arrivals:
             if snr < 3.0 or rng.random() > p_pick:
                 continue
             is_s = phase == "S"
@@ -148,14 +159,14 @@ def picks_of(
             t += float(table.elevation_delay(is_s, elev))
             sigma = float(rng.uniform(*sigma_range))
             error = rng.uniform(-2.0, 2.0) if rng.random() < 0.03 else rng.normal(0.0, sigma)
-            label: str = phase
+            label: Phase = phase
             if phase == "S" and rng.random() < 0.03:
                 label = "P"
             elif phase == "P" and rng.random() < 0.02:
                 label = "S"
             if phase == "P":
                 quake.p_stations.add(name)
-            pick = PhasePick(-1, name, t + float(error), label, sigma)  # type: ignore[arg-type]
+            pick = PhasePick(-1, name, t + float(error), label, sigma)
             out.append(Offered(pick, quake.eid, phase))
     return out
 
@@ -167,8 +178,9 @@ def faults(rng: np.random.Generator, start: float, end: float) -> list[Offered]:
         t += rng.exponential(20.0)
         if t > end:
             break
-        phase = "P" if rng.random() < 0.7 else "S"
-        out.append(Offered(PhasePick(-1, NOISY, t, phase, float(rng.uniform(0.1, 0.3))), None, None))  # type: ignore[arg-type]
+        phase: Phase = "P" if rng.random() < 0.7 else "S"
+        sigma = float(rng.uniform(0.1, 0.3))
+        out.append(Offered(PhasePick(-1, NOISY, t, phase, sigma), None, None))
     for name in STATIONS:  # single-station glitches
         if name == DEAD:
             continue
@@ -202,8 +214,10 @@ def main() -> None:
     config = LarzaConfig()
     started = time.perf_counter()
     table = travel_time_table(config)
-    print(f"travel-time table of model '{config.velocity_model.model}': "
-          f"{time.perf_counter() - started:.1f} s (built or read from the cache)")
+    print(
+        f"travel-time table of model '{config.velocity_model.model}': "
+        f"{time.perf_counter() - started:.1f} s (built or read from the cache)"
+    )
     stations = {n: StationCoordinates(*v) for n, v in STATIONS.items()}
     station_terms = {n: float(rng.normal(0.0, 0.15)) for n in STATIONS}
     noise_mm = {n: float(rng.uniform(0.0015, 0.003)) for n in STATIONS}
@@ -215,8 +229,11 @@ def main() -> None:
     offered += faults(rng, T0, truth[-1].time + 120.0)
     offered.sort(key=lambda o: o.pick.time)
     offered = [
-        Offered(PhasePick(k, o.pick.station, o.pick.time, o.pick.phase, o.pick.uncertainty),
-                o.eid, o.true_phase)
+        Offered(
+            PhasePick(k, o.pick.station, o.pick.time, o.pick.phase, o.pick.uncertainty),
+            o.eid,
+            o.true_phase,
+        )
         for k, o in enumerate(offered)
     ]
     by_key = {o.pick.key: o for o in offered}
@@ -272,23 +289,25 @@ def main() -> None:
     fixed = 0
     for eid, e in matched.items():
         q = truth_by_id[eid]
-        o = e.origin
-        if not o.located:
+        origin = e.origin
+        if not origin.located:
             continue
-        fixed += o.status == "fixed_depth"
-        epi = float(distance_km(q.lat, q.lon, o.latitude, o.longitude))
-        dz = abs(o.depth_km - q.depth)
+        fixed += origin.status == "fixed_depth"
+        epi = float(distance_km(q.lat, q.lon, origin.latitude, origin.longitude))
+        dz = abs(origin.depth_km - q.depth)
         all_epi.append(epi)
         all_depth.append(dz)
-        t_err.append(abs(o.time - q.time))
+        t_err.append(abs(origin.time - q.time))
         if hull.find_simplex([q.lon, q.lat]) >= 0:
             inside_epi.append(epi)
             inside_depth.append(dz)
         mags = []
         for name in sorted({p.station for p in e.picks}):
             c = stations[name]
-            d = float(distance_km(o.latitude, o.longitude, c.latitude, c.longitude))
-            sm = station_magnitude(name, q.amplitudes[name], d, o.depth_km, cal) if name in q.amplitudes else None
+            d = float(distance_km(origin.latitude, origin.longitude, c.latitude, c.longitude))
+            if name not in q.amplitudes:
+                continue
+            sm = station_magnitude(name, q.amplitudes[name], d, origin.depth_km, cal)
             if sm is not None:
                 mags.append(sm)
         net = network_magnitude(mags, cal.trim)
@@ -298,9 +317,11 @@ def main() -> None:
     latency = [v[0] for v in first_seen.values()]
     calls = [v[1] for v in first_seen.values()]
     n_faults = sum(o.eid is None for o in offered)
-    print(f"{len(truth)} quakes ({len(seen4)} with P at >= 4 stations), {len(offered)} picks "
-          f"({n_faults} from injected faults), {len(STATIONS)} stations ({NOISY} noisy, "
-          f"{DEAD} dead)")
+    print(
+        f"{len(truth)} quakes ({len(seen4)} with P at >= 4 stations), {len(offered)} picks "
+        f"({n_faults} from injected faults), {len(STATIONS)} stations ({NOISY} noisy, "
+        f"{DEAD} dead)"
+    )
     rows = [
         ("events found (final)", f"{len(finals)}"),
         ("association precision", f"{precision:.3f}  (target >= 0.98)"),
@@ -309,26 +330,42 @@ def main() -> None:
         ("events split / merged", f"{split} / {merged}"),
         ("events from injected faults", f"{false_fault}  (target 0)"),
         ("picks in events that belong to them", f"{right_picks / max(all_picks, 1):.3f}"),
-        ("epicentre error inside the network, median / 90 %",
-         f"{pct(inside_epi, 50):.2f} / {pct(inside_epi, 90):.2f} km  (targets 2 / 5; "
-         f"{len(inside_epi)} events)"),
-        ("depth error inside the network, median / 90 %",
-         f"{pct(inside_depth, 50):.2f} / {pct(inside_depth, 90):.2f} km  (target median 5)"),
-        ("epicentre error, all, median / 90 %",
-         f"{pct(all_epi, 50):.2f} / {pct(all_epi, 90):.2f} km ({len(all_epi)} events)"),
-        ("depth error, all, median / 90 %",
-         f"{pct(all_depth, 50):.2f} / {pct(all_depth, 90):.2f} km"),
+        (
+            "epicentre error inside the network, median / 90 %",
+            f"{pct(inside_epi, 50):.2f} / {pct(inside_epi, 90):.2f} km  (targets 2 / 5; "
+            f"{len(inside_epi)} events)",
+        ),
+        (
+            "depth error inside the network, median / 90 %",
+            f"{pct(inside_depth, 50):.2f} / {pct(inside_depth, 90):.2f} km  (target median 5)",
+        ),
+        (
+            "epicentre error, all, median / 90 %",
+            f"{pct(all_epi, 50):.2f} / {pct(all_epi, 90):.2f} km ({len(all_epi)} events)",
+        ),
+        (
+            "depth error, all, median / 90 %",
+            f"{pct(all_depth, 50):.2f} / {pct(all_depth, 90):.2f} km",
+        ),
         ("origin time error, median", f"{pct(t_err, 50):.3f} s"),
         ("fixed-depth solutions among found", f"{fixed}"),
-        ("ML error, median / spread (std)",
-         f"{pct(ml_err, 50):+.3f} / {float(np.std(ml_err)):.3f}  (targets |0.1| / 0.2)"),
-        ("first origin after the origin time, median / 90 %",
-         f"{pct(latency, 50):.1f} / {pct(latency, 90):.1f} s of data"),
-        ("the call that made the first origin, median / max",
-         f"{1000 * pct(calls, 50):.1f} / {1000 * max(calls, default=0):.1f} ms"),
-        ("time per event (all picks fed / events)",
-         f"{1000 * elapsed / max(len(finals), 1):.1f} ms  ({1e6 * elapsed / len(offered):.0f} "
-         f"µs a pick; slowest call {1000 * slowest_call:.0f} ms)"),
+        (
+            "ML error, median / spread (std)",
+            f"{pct(ml_err, 50):+.3f} / {float(np.std(ml_err)):.3f}  (targets |0.1| / 0.2)",
+        ),
+        (
+            "first origin after the origin time, median / 90 %",
+            f"{pct(latency, 50):.1f} / {pct(latency, 90):.1f} s of data",
+        ),
+        (
+            "the call that made the first origin, median / max",
+            f"{1000 * pct(calls, 50):.1f} / {1000 * max(calls, default=0):.1f} ms",
+        ),
+        (
+            "time per event (all picks fed / events)",
+            f"{1000 * elapsed / max(len(finals), 1):.1f} ms  ({1e6 * elapsed / len(offered):.0f} "
+            f"µs a pick; slowest call {1000 * slowest_call:.0f} ms)",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     for name, value in rows:

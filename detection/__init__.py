@@ -21,7 +21,7 @@ from detection._coincidence import (
     TriggerWindow,
 )
 from detection._filter import FilterState, bandpass, design_bandpass
-from detection._geo import EARTH_RADIUS_KM, azimuth_deg, destination, distance_km
+from detection._geo import azimuth_deg, destination, distance_km
 from detection._locate import (
     LocatedArrival,
     LocatorConfig,
@@ -40,7 +40,6 @@ from detection._magnitude import (
     station_magnitude,
 )
 from detection._motion import (
-    G_M_S2,
     ComponentMotion,
     StationMotion,
     component_motion,
@@ -67,8 +66,6 @@ from detection._traveltime import TravelTimeTable
 from detection._trigger import TriggerState, trigger_onset
 
 __all__ = [
-    "EARTH_RADIUS_KM",
-    "G_M_S2",
     "AssociatedPick",
     "Associator",
     "ClassicStaLtaState",

@@ -47,6 +47,11 @@ class TriggerWindow:
     on: float
     off: float
 
+    def __post_init__(self) -> None:
+        # times may come as anything float() takes (an ObsPy UTCDateTime, say)
+        object.__setattr__(self, "on", float(self.on))
+        object.__setattr__(self, "off", float(self.off))
+
     @property
     def station(self) -> str:
         parts = self.trace_id.split(".")

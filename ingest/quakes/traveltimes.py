@@ -34,11 +34,12 @@ from obspy.taup.tau_model import TauModel
 from obspy.taup.taup_create import build_taup_model
 from obspy.taup.taup_time import TauPTime
 
-from detection import EARTH_RADIUS_KM, TravelTimeTable
+from detection import TravelTimeTable
 from ingest.quakes.velocity import ModelRows
 from stations.errors import ConfigurationError
 
 __all__ = [
+    "EARTH_RADIUS_KM",
     "P_PHASES",
     "S_PHASES",
     "TableGrid",
@@ -49,6 +50,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+EARTH_RADIUS_KM = 6371.0
+"""The radius of TauP's models, and of the sphere :func:`detection.distance_km` measures on."""
 P_PHASES = ("p", "P", "Pn", "Pg")
 S_PHASES = ("s", "S", "Sn", "Sg")
 Float64Array = NDArray[np.float64]
