@@ -299,8 +299,8 @@ def locate(
         Travel times of the velocity model.
     config : LocatorConfig, optional
     start : (latitude, longitude, depth_km), optional
-        A previous solution: search only around it (an update with one more pick) instead of
-        the whole region.
+        A previous solution: search only around it (within ten-odd km, an update with one
+        more pick) instead of the whole region.
 
     Returns
     -------
@@ -362,7 +362,7 @@ def locate(
         lat0, lon0, z0 = start
         lat0, lon0 = problem.clamp(lat0, lon0)
         z0 = cfg.fixed_depth_km if fixed else min(max(z0, 0.0), max_depth)
-        found = _refine(problem, (lat0, lon0, z0), cfg.grid_spacing_km / 2, cfg, depth_range)
+        found = _refine(problem, (lat0, lon0, z0), cfg.grid_spacing_km / 6, cfg, depth_range)
     lat, lon, depth, t0 = _polish(problem, found, cfg, depth_range)
     return _origin(obs, problem, t_ref, (lat, lon, depth, t0), cfg, fixed, reason)
 
@@ -525,7 +525,7 @@ def _polish(
     t0 = float(_weighted_median((problem.t - pred)[None, :], problem.w)[0])
     loss = _huber_loss((problem.t - pred - t0) * problem.w, c)
     damping = 1e-3
-    for _ in range(30):
+    for _ in range(20):
         tt, jx, jy, jz, _geom = _predict(problem, lat, lon, z)
         r = problem.t - tt - t0
         scaled = r * problem.w
@@ -555,10 +555,13 @@ def _polish(
             npred = _predict(problem, cand[0], cand[1], nz)[0]
             nloss = _huber_loss((problem.t - npred - (t0 + dt)) * problem.w, c)
             if nloss <= loss:
+                gain = loss - nloss
                 lat, lon, z, t0, loss = cand[0], cand[1], nz, t0 + dt, nloss
                 damping = max(damping / 3.0, 1e-6)
                 improved = True
-                small = moved < 1e-3 and abs(dz) < 1e-3 and abs(dt) < 1e-5
+                small = (moved < 1e-3 and abs(dz) < 1e-3 and abs(dt) < 1e-5) or gain <= 1e-9 * (
+                    1.0 + loss
+                )
                 break
             damping *= 10.0
         if not improved or small:

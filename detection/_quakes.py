@@ -280,6 +280,7 @@ class _Track:
     event_key: int = -1
     version: int = 0
     published: Origin | None = None
+    closes: tuple[Origin, float] | None = None  # the working origin and when it closes
 
     def slot(self, station: str, phase: Phase) -> int | None:
         for key, (pick, used) in self.picks.items():
@@ -416,7 +417,7 @@ class QuakeAssociator:
             event, which are released as unassociated.
         """
         self._horizon = max(self._horizon, time)
-        done = [t for t in self._events.values() if self._closes_at(t.working) < time]
+        done = [t for t in self._events.values() if self._closes(t) < time]
         finals: list[Quake] = []
         for track in sorted(done, key=lambda t: t.event_key):
             del self._events[track.event_key]
@@ -424,7 +425,7 @@ class QuakeAssociator:
                 self._pool[pick.key] = pick
             self._publish(track)
             finals.append(self._quake(track, "final"))
-        self._candidates = [c for c in self._candidates if self._closes_at(c.working) >= time]
+        self._candidates = [c for c in self._candidates if self._closes(c) >= time]
         old = [p for p in self._pool.values() if p.time < time - self._wait]
         self._claim({p.key for p in old})
         self._glitches.difference_update(p.key for p in old)
@@ -458,6 +459,11 @@ class QuakeAssociator:
         self._glitches.add(pick.key)
         self._claim_candidates(self._glitches)
         return True
+
+    def _closes(self, track: _Track) -> float:
+        if track.closes is None or track.closes[0] is not track.working:
+            track.closes = (track.working, self._closes_at(track.working))
+        return track.closes[1]
 
     def _closes_at(self, origin: Origin) -> float:
         if not origin.located:

@@ -76,6 +76,7 @@ class TravelTimeTable:
     surface_vs: float
     name: str = "table"
     _times: Float64Array = field(init=False, repr=False)
+    _flat: Float64Array = field(init=False, repr=False)
     _dx: float = field(init=False, repr=False)
     _dz: float = field(init=False, repr=False)
 
@@ -107,6 +108,7 @@ class TravelTimeTable:
         times = np.stack([p, s])
         times.setflags(write=False)
         object.__setattr__(self, "_times", times)
+        object.__setattr__(self, "_flat", times.reshape(-1))
         object.__setattr__(self, "_dx", dx)
         object.__setattr__(self, "_dz", dz)
 
@@ -186,24 +188,24 @@ class TravelTimeTable:
     def _interpolate(
         self, is_s: ArrayLike, distance_km: ArrayLike, depth_km: ArrayLike, *, gradient: bool
     ) -> tuple[Float64Array, Float64Array | None, Float64Array | None]:
-        phase, x, z = np.broadcast_arrays(
-            np.asarray(is_s, dtype=bool),
-            np.asarray(distance_km, dtype=np.float64),
-            np.asarray(depth_km, dtype=np.float64),
-        )
+        phase = np.asarray(is_s, dtype=bool)
+        x = np.asarray(distance_km, dtype=np.float64)
+        z = np.asarray(depth_km, dtype=np.float64)
+        if not (phase.shape == x.shape == z.shape):
+            phase, x, z = np.broadcast_arrays(phase, x, z)
         nz, nx = self._times.shape[1:]
-        fx = np.maximum(x, 0.0) / self._dx
+        fx = np.maximum(x, 0.0) * (1.0 / self._dx)
         ix = np.minimum(fx.astype(np.intp), nx - 2)
         ux = fx - ix  # > 1 beyond the last distance: the last cell's slope continues
-        fz = np.clip(z, 0.0, self.max_depth_km) / self._dz
+        fz = np.clip(z, 0.0, self.max_depth_km) * (1.0 / self._dz)
         iz = np.minimum(fz.astype(np.intp), nz - 2)
         uz = fz - iz
-        k = phase.astype(np.intp)
-        table = self._times
-        t00 = table[k, iz, ix]
-        t01 = table[k, iz, ix + 1]
-        t10 = table[k, iz + 1, ix]
-        t11 = table[k, iz + 1, ix + 1]
+        flat = self._flat
+        at = (phase * nz + iz) * nx + ix
+        t00 = flat[at]
+        t01 = flat[at + 1]
+        t10 = flat[at + nx]
+        t11 = flat[at + nx + 1]
         top = t00 + ux * (t01 - t00)
         bottom = t10 + ux * (t11 - t10)
         t: Float64Array = top + uz * (bottom - top)
