@@ -6,15 +6,15 @@ are created and updated as picks arrive and become final when no more arrivals c
 Rules
 -----
 - A pick first tries the open events: it joins the one whose predicted arrival at its station
-  (for its phase, or for either phase when it has none, or when ``relabel`` allows the other)
-  it matches within the tolerance: ``tolerance_sigmas`` times the root sum of squares of the
-  pick's uncertainty and the model's error for that phase, plus the uncertainty of the
-  prediction (from
-  the event's location errors, at most ``max_prediction_error_s``). An event keeps one P and
-  one S per station, the better-fitting pick. After a change the event is relocated (around
-  its last hypocentre) and picks its new hypocentre no longer explains are released.
-- A pick no event explains waits in the pool. A P pick (or one without phase) then looks for
-  a cluster: pool P picks at other stations whose times one source position explains. A
+  (for its phase, for either phase when it has none, or for the other one when only that fits
+  and ``relabel`` allows it) it matches within the tolerance: ``tolerance_sigmas`` times the
+  root sum of squares of the pick's uncertainty and the model's error for that phase, plus
+  the prediction's own uncertainty from the event's location errors (at most
+  ``max_prediction_error_s``). An event keeps one P and one S per station, the better-fitting
+  pick. After a change the event is relocated around its last hypocentre and picks its new
+  hypocentre no longer explains are released.
+- A pick no event explains waits in the pool. A P pick (or one without a phase) then looks
+  for a cluster: pool P picks at other stations whose times one source position explains. A
   coarse grid of source positions votes: at each node the pick implies an origin time, and
   every other P pick consistent with it (within the tolerance plus what the cell's size can
   change) counts its station once. The best node's picks are located, inconsistent picks
@@ -24,10 +24,16 @@ Rules
   unknowns, so that agreeing is evidence) at ``min_stations`` stations with P, every residual
   within the tolerance, its residuals pass a chi-square test (``confidence``, with the picks'
   uncertainties and the model's error), the stations that should have its P did pick
-  (``min_coverage``), and its P picks do not all fall within ``min_moveout_s`` of one another
-  (a glitch on several stations at once). It may turn out to be an open event located wrong:
-  then that event takes the picks of both. So an S pick never starts an event, but it can
-  complete one, and a pick nothing explains never moves an event's time.
+  (``min_coverage``), and its P picks do not all fall within ``min_moveout_s`` of one another.
+  So an S pick never starts an event, but it can complete one, and a pick nothing explains
+  never moves an event's time.
+- A new event may be an open event located wrong (the new picks did not fit it): when one
+  hypocentre explains most picks of both, the open event takes them all (no duplicate). Picks
+  of the other open events that a new event explains clearly better move to it; an open event
+  left unexplained by what remains is deleted (status ``"deleted"``) and its picks return to
+  the pool.
+- P picks at ``glitch_stations`` stations within ``glitch_window_s`` of one another are a
+  glitch (a timing or telemetry fault seen at once): they start and join nothing.
 - ``close_before(t)`` (data time) makes final the events whose farthest station's S has had
   time to arrive (plus ``linger_s``): each is relocated from scratch with all its picks and
   returned. Pool picks older than the longest possible wait are returned as unassociated.
@@ -159,18 +165,11 @@ class Quake:
 
 @dataclass(frozen=True)
 class QuakeUpdate:
-    """What one call changed: events created, updated or made final (each once, latest
-    version, in order of event key) and picks released for good as unassociated."""
+    """What one call changed: events created, updated, made final or deleted (each once, its
+    latest version, in order of event key) and picks released for good as unassociated."""
 
     events: tuple[Quake, ...] = ()
     unassociated: tuple[PhasePick, ...] = ()
-
-    def __add__(self, other: QuakeUpdate) -> QuakeUpdate:
-        merged = {e.event_key: e for e in self.events}
-        merged.update({e.event_key: e for e in other.events})
-        return QuakeUpdate(
-            tuple(merged[k] for k in sorted(merged)), self.unassociated + other.unassociated
-        )
 
 
 @dataclass(frozen=True)
@@ -244,8 +243,6 @@ class QuakeAssociatorConfig:
         if self.min_phases < max(5, self.min_stations):
             raise ValueError(f"need min_phases >= 5 and >= min_stations, got {self.min_phases}")
         for name in (
-            "p_model_error_s",
-            "s_model_error_s",
             "tolerance_sigmas",
             "nucleation_spacing_km",
             "nucleation_depth_km",
@@ -260,6 +257,8 @@ class QuakeAssociatorConfig:
         if not 0.5 <= self.confidence < 1:
             raise ValueError(f"need 0.5 <= confidence < 1, got {self.confidence}")
         for name in (
+            "p_model_error_s",
+            "s_model_error_s",
             "max_prediction_error_s",
             "min_moveout_s",
             "linger_s",
@@ -377,7 +376,7 @@ class QuakeAssociator:
             return QuakeUpdate()
         self._last_pick[pick.station] = max(self._last_pick.get(pick.station, -math.inf), pick.time)
         if self._glitch(pick):
-            return QuakeUpdate()
+            return self._drop_glitches()
         changed: dict[int, _Track] = {}
         deleted: list[_Track] = []
         released: list[PhasePick] = []
@@ -447,9 +446,10 @@ class QuakeAssociator:
         if pick.phase == "S":
             return False
         w = self._cfg.glitch_window_s
+        held = [p for t in self._events.values() for p, _ in t.picks.values()]
         near = [
             p
-            for p in self._pool.values()
+            for p in [*self._pool.values(), *held]
             if p.phase != "S" and abs(p.time - pick.time) <= w and p.station != pick.station
         ]
         if len({p.station for p in near}) + 1 < self._cfg.glitch_stations:
@@ -459,6 +459,21 @@ class QuakeAssociator:
         self._glitches.add(pick.key)
         self._claim_candidates(self._glitches)
         return True
+
+    def _drop_glitches(self) -> QuakeUpdate:
+        """Events that took a glitch's first picks before it was one give them back."""
+        changed = []
+        for track in self._events.values():
+            bad = self._glitches & track.picks.keys()
+            if not bad:
+                continue
+            for key in bad:
+                self._pool[key] = track.picks.pop(key)[0]
+            for pick in self._relocate(track, start=track.working):
+                self._pool[pick.key] = pick
+            self._publish(track)
+            changed.append(self._quake(track, "preliminary"))
+        return QuakeUpdate(tuple(sorted(changed, key=lambda q: q.event_key)))
 
     def _closes(self, track: _Track) -> float:
         if track.closes is None or track.closes[0] is not track.working:

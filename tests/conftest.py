@@ -115,8 +115,11 @@ def fresh_database_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def table_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A travel-time cache shared by the run's workers (a table is built once per run)."""
-    return tmp_path_factory.getbasetemp().parent / "traveltimes"
+    """A travel-time cache of this run, shared by its workers (a table is built once a run;
+    with pytest-xdist the workers' temporary directories share the run's as parent)."""
+    base = tmp_path_factory.getbasetemp()
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return (base.parent if worker else base) / "traveltimes"
 
 
 @pytest.fixture(scope="session")

@@ -193,3 +193,50 @@ def test_bad_picks_and_settings_are_refused(pamir_table: TravelTimeTable) -> Non
         QuakeAssociatorConfig(min_phases=4)
     with pytest.raises(ValueError, match="at least min_stations=4 stations"):
         QuakeAssociator(dict(list(NETWORK.items())[:3]), pamir_table)
+
+
+def test_picks_without_a_phase_are_given_one(
+    pamir_table: TravelTimeTable, pamir_taup: TauPyModel
+) -> None:
+    labelled = quake_picks(pamir_taup, SHALLOW, T0, 0)
+    bare = [PhasePick(p.key, p.station, p.time, None, p.uncertainty) for p in labelled]
+    updates, last = feed(QuakeAssociator(NETWORK, pamir_table), bare)
+    (event,) = finals(updates, last)
+    truth = {p.key: p.phase for p in labelled}
+    assert {p.key: p.phase for p in event.picks} == truth
+    assert not any(p.relabelled for p in event.picks)
+
+
+def test_a_mislabelled_s_joins_as_s(pamir_table: TravelTimeTable, pamir_taup: TauPyModel) -> None:
+    picks = quake_picks(pamir_taup, DEEP, T0, 0)
+    k = next(i for i, p in enumerate(picks) if p.station == "TJ.VANJ" and p.phase == "S")
+    picks[k] = PhasePick(picks[k].key, "TJ.VANJ", picks[k].time, "P", picks[k].uncertainty)
+    (event,) = finals(*feed(QuakeAssociator(NETWORK, pamir_table), picks))
+    joined = next(p for p in event.picks if p.key == picks[k].key)
+    assert joined.phase == "S"
+    assert joined.relabelled
+
+
+def test_a_glitch_takes_back_the_picks_an_event_took_first(
+    pamir_table: TravelTimeTable, pamir_taup: TauPyModel
+) -> None:
+    picks = quake_picks(pamir_taup, DEEP, T0, 0)
+    karak_s = next(p for p in picks if p.station == "TJ.KARAK" and p.phase == "S")
+    assoc = QuakeAssociator(NETWORK, pamir_table)
+    for pick in sorted((p for p in picks if p is not karak_s), key=lambda p: p.time):
+        assoc.add(pick)
+    # a glitch on three stations; its first pick comes where KARAK's S is due, and joins
+    when = karak_s.time + 0.05
+    glitch = [
+        PhasePick(900 + i, s, when + 0.001 * i, "P", 0.05)
+        for i, s in enumerate(["TJ.KARAK", "TJ.JIRGA", "TJ.ISHKA"])
+    ]
+    (joined,) = assoc.add(glitch[0]).events
+    assert 900 in joined.pick_keys
+    assert assoc.add(glitch[1]).events == ()
+    (given_back,) = assoc.add(glitch[2]).events
+    assert given_back.event_key == joined.event_key
+    assert 900 not in given_back.pick_keys
+    assert given_back.version == joined.version + 1
+    released = assoc.flush().unassociated
+    assert {p.key for p in released} == {900, 901, 902}
