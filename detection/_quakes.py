@@ -356,7 +356,10 @@ class QuakeAssociator:
         return len(self._pool)
 
     def add(self, pick: PhasePick) -> QuakeUpdate:
-        """Offer one pick; return the events it created or changed.
+        """Offer one pick; return the events it created, changed or deleted.
+
+        A pick of a station without coordinates, or one too old for any open event, comes
+        back at once as unassociated; a pick offered twice (same key) is ignored.
 
         Raises
         ------
