@@ -15,8 +15,6 @@ snapshot a pass over the window's records.
 from __future__ import annotations
 
 import math
-from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,22 +33,52 @@ _LOOP_RUNS = 32  # up to this many outlying samples are grouped in runs by a loo
 FloatArray = npt.NDArray[np.float64]
 
 
-@dataclass(slots=True)
-class _Entry:
-    start: float
-    end: float  # time just after the last sample (start + n / rate)
-    arrival: float
-    n: int
-    total: float
-    total_sq: float  # sum of squared deviations from the record mean
-    low: float
-    high: float
-    clipped: int
-    spikes: int
-    gap_s: float  # gap between the previous record's end and this one's start (0 if none)
-    overlap_s: float
-    timing_quality: int | None
-    future: bool
+_FIELDS = (
+    "start", "end", "arrival", "n", "total", "total_sq", "low", "high", "clipped", "spikes",
+    "gap_s", "overlap_s", "timing_quality", "future",
+)  # fmt: skip
+"""What is kept of each record in the window: its times, sample count, sums, extremes,
+clipped and spike counts, the gap or overlap before it, timing quality (-1: none) and
+whether it was stamped in the future; ``end`` is just after its last sample."""
+_COLUMNS = {name: k for k, name in enumerate(_FIELDS)}
+
+
+class _Window:
+    """The window's records as rows of one float array (14 numbers a record, no Python
+    object each): appended at the end, dropped from the front, kept contiguous."""
+
+    __slots__ = ("_rows", "hi", "lo")
+
+    def __init__(self) -> None:
+        self._rows = np.empty((8, len(_FIELDS)))
+        self.lo = self.hi = 0
+
+    def __len__(self) -> int:
+        return self.hi - self.lo
+
+    def append(self, row: tuple[float, ...]) -> None:
+        if self.hi == len(self._rows):
+            live = self._rows[self.lo : self.hi]
+            if self.lo >= len(self._rows) // 2:
+                self._rows[: len(live)] = live  # room at the front: move down
+            else:
+                grown = np.empty((2 * len(self._rows), len(_FIELDS)))
+                grown[: len(live)] = live
+                self._rows = grown
+            self.lo, self.hi = 0, len(live)
+        self._rows[self.hi] = row
+        self.hi += 1
+
+    def first_end(self) -> float:
+        return float(self._rows[self.lo, _COLUMNS["end"]])
+
+    def drop_first(self) -> None:
+        self.lo += 1
+        if self.lo == self.hi:
+            self.lo = self.hi = 0
+
+    def rows(self) -> npt.NDArray[np.float64]:
+        return self._rows[self.lo : self.hi]
 
 
 class ChannelHealth:
@@ -86,7 +114,7 @@ class ChannelHealth:
         # Availability counts from here: a worker that just started has not seen the past.
         self.started = started
         self.noise = noise
-        self._entries: deque[_Entry] = deque()
+        self._entries = _Window()
         self._expected: float | None = None
         self.last_sample_time: float | None = None
         self.last_arrival: float | None = None
@@ -147,21 +175,21 @@ class ChannelHealth:
         if self.clip_level is not None and max(high, -low) >= self.clip_level:
             clipped = int(np.count_nonzero(np.abs(data) >= self.clip_level))
         self._entries.append(
-            _Entry(
-                start=starttime,
-                end=end,
-                arrival=arrival,
-                n=n,
-                total=total,
-                total_sq=float(deviations @ deviations),
-                low=low,
-                high=high,
-                clipped=clipped,
-                spikes=_spikes(data, ordered),
-                gap_s=gap,
-                overlap_s=overlap,
-                timing_quality=timing_quality,
-                future=end - dt > arrival + 1.0,
+            (
+                starttime,
+                end,
+                arrival,
+                n,
+                total,
+                float(deviations @ deviations),
+                low,
+                high,
+                clipped,
+                _spikes(data, ordered),
+                gap,
+                overlap,
+                -1 if timing_quality is None else timing_quality,
+                end - dt > arrival + 1.0,
             )
         )
         self._expected = end if self._expected is None else max(self._expected, end)
@@ -185,11 +213,11 @@ class ChannelHealth:
         """
         end = now if self._expected is None else min(now, self._expected)
         begin = end - self.window_s
-        while self._entries and self._entries[0].end <= begin:
-            self._entries.popleft()
+        window = self._entries
+        while len(window) and window.first_end() <= begin:
+            window.drop_first()
         if self.started is not None:
             begin = max(begin, min(self.started, end - 1.0))
-        entries = list(self._entries)
         out: dict[str, Any] = {
             "window_s": end - begin,
             "last_sample_time": self.last_sample_time,
@@ -198,59 +226,67 @@ class ChannelHealth:
             else now - self.last_sample_time,
             "feed_latency_s": None if self.last_arrival is None else now - self.last_arrival,
             "transmission_delay_s": None,
-            "records": len(entries),
+            "records": len(window),
             "last_value": self.last_value,
             "clock_locked": self.clock_locked,
         }
         if self.noise is not None and self.noise.latest is not None:
             out.update(self.noise.latest)
-        if not entries:
+        if not len(window):
             out.update(availability_pct=0.0, gaps=0, gap_s=0.0, largest_gap_s=0.0, overlaps=0)
             return out
-        newest = entries[-1]
-        out["transmission_delay_s"] = newest.arrival - (newest.end - 1.0 / self.sampling_rate)
-        covered = _covered(entries, begin, end)
-        n = sum(e.n for e in entries)
-        total = sum(e.total for e in entries)
-        mean = total / n
+        rows = window.rows()
+        c = _COLUMNS
+        newest = rows[-1]
+        out["transmission_delay_s"] = float(
+            newest[c["arrival"]] - (newest[c["end"]] - 1.0 / self.sampling_rate)
+        )
+        counts = rows[:, c["n"]]
+        totals = rows[:, c["total"]]
+        n = float(counts.sum())
+        mean = float(totals.sum()) / n
         # Pooled variance: within-record deviations plus the records' means around the mean.
-        sq = sum(e.total_sq + e.n * (e.total / e.n - mean) ** 2 for e in entries)
-        gaps = [e.gap_s for e in entries if e.gap_s > 0]
-        widest = max(entries, key=lambda e: e.gap_s)
-        qualities = [e.timing_quality for e in entries if e.timing_quality is not None]
-        low, high = min(e.low for e in entries), max(e.high for e in entries)
+        sq = float((rows[:, c["total_sq"]] + counts * (totals / counts - mean) ** 2).sum())
+        gap_column = rows[:, c["gap_s"]]
+        gaps = gap_column[gap_column > 0]
+        qualities = rows[:, c["timing_quality"]]
+        qualities = qualities[qualities >= 0]
+        low, high = float(rows[:, c["low"]].min()), float(rows[:, c["high"]].max())
+        widest = int(gap_column.argmax())
+        covered = _covered(rows[:, c["start"]], rows[:, c["end"]], begin, end)
         out.update(
             availability_pct=min(100.0, 100.0 * covered / (end - begin)),
-            gaps=len(gaps),
-            gap_s=float(sum(gaps)),
-            largest_gap_s=float(max(gaps, default=0.0)),
-            largest_gap_start=widest.start - widest.gap_s if gaps else None,
-            overlaps=sum(1 for e in entries if e.overlap_s > 0),
-            samples=n,
+            gaps=int(gaps.size),
+            gap_s=float(gaps.sum()),
+            largest_gap_s=float(gaps.max()) if gaps.size else 0.0,
+            largest_gap_start=float(rows[widest, c["start"]] - gap_column[widest])
+            if gaps.size
+            else None,
+            overlaps=int(np.count_nonzero(rows[:, c["overlap_s"]] > 0)),
+            samples=int(n),
             mean=mean,
             rms=float(np.sqrt(sq / n)),
             min=low,
             max=high,
             flat=low == high,
-            clipped_pct=100.0 * sum(e.clipped for e in entries) / n,
-            spikes=sum(e.spikes for e in entries),
-            timing_quality_mean=float(np.mean(qualities)) if qualities else None,
-            timing_quality_min=min(qualities) if qualities else None,
-            future_records=sum(1 for e in entries if e.future),
+            clipped_pct=100.0 * float(rows[:, c["clipped"]].sum()) / n,
+            spikes=int(rows[:, c["spikes"]].sum()),
+            timing_quality_mean=float(qualities.mean()) if qualities.size else None,
+            timing_quality_min=int(qualities.min()) if qualities.size else None,
+            future_records=int(np.count_nonzero(rows[:, c["future"]])),
         )
         return out
 
 
-def _covered(entries: list[_Entry], begin: float, now: float) -> float:
-    """Seconds of ``[begin, now]`` covered by records, overlaps counted once."""
-    covered = 0.0
-    reach = begin
-    for e in sorted(entries, key=lambda e: e.start):
-        start, end = max(e.start, reach), min(e.end, now)
-        if end > start:
-            covered += end - start
-            reach = end
-    return covered
+def _covered(
+    starts: npt.NDArray[np.float64], ends: npt.NDArray[np.float64], begin: float, now: float
+) -> float:
+    """Seconds of ``[begin, now]`` covered by the records ``[start, end)``, overlaps once: in
+    start order, each adds what it reaches past the furthest end before it."""
+    order = np.argsort(starts, kind="stable")
+    s, e = starts[order], np.minimum(ends[order], now)
+    reach = np.maximum.accumulate(np.concatenate(([begin], e)))[:-1]
+    return float(np.maximum(0.0, e - np.maximum(s, reach)).sum())
 
 
 def _spikes(data: FloatArray, ordered: FloatArray | None = None) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import zlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -99,6 +100,7 @@ class HealthMonitor:
                 band=limits.noise_band_hz,
                 interval_s=limits.noise_interval_s,
                 segment_s=limits.noise_segment_s,
+                phase=(zlib.crc32(".".join(key).encode()) % 1000) / 1000,
             )
         return ChannelHealth(
             channel.sampling_rate,

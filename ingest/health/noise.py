@@ -94,6 +94,7 @@ class NoiseMeter:
         band: tuple[float, float] = (1.0, 5.0),
         interval_s: float = 600.0,
         segment_s: float = 60.0,
+        phase: float = 0.0,
     ) -> None:
         if sensitivity <= 0 or sampling_rate <= 0:
             raise ValueError(
@@ -105,6 +106,9 @@ class NoiseMeter:
         self.band = band
         self.interval_s = interval_s
         self._wanted = round(segment_s * sampling_rate)
+        if not 0.0 <= phase < 1.0:
+            raise ValueError(f"need 0 <= phase < 1, got {phase}")
+        self._phase = phase
         self._due: float | None = None  # collect from the first record starting at or after
         self._parts: list[FloatArray] = []
         self._have = 0
@@ -112,20 +116,25 @@ class NoiseMeter:
         self.latest: dict[str, float | None] | None = None
 
     def add(self, starttime: float, data: FloatArray) -> None:
+        if self._due is None and self._phase:
+            # Channels started together measure at different times (``phase`` of the
+            # interval apart), not all at once: a segment is held while it is collected.
+            self._due = starttime + self._phase * self.interval_s
         if self._due is not None and starttime < self._due:
             return
         dt = 1.0 / self.sampling_rate
         if self._expected is not None and abs(starttime - self._expected) > 0.5 * dt:
             self._parts, self._have = [], 0  # a gap or an overlap: start the segment again
-        self._parts.append(np.asarray(data, dtype=np.float64))
+        self._parts.append(np.asarray(data, dtype=np.float32))  # half the memory held
         self._have += len(data)
         self._expected = starttime + len(data) * dt
         if self._have < self._wanted:
             return
-        segment = np.concatenate(self._parts)[: self._wanted]
+        segment = np.concatenate(self._parts)[: self._wanted].astype(np.float64)
         levels = noise_levels(
             segment, self.sampling_rate, self.sensitivity, self.quantity, self.band
         )
         self.latest = {"noise_time": starttime, **levels}
         self._parts, self._have, self._expected = [], 0, None
         self._due = starttime + self.interval_s
+        self._phase = 0.0

@@ -33,11 +33,12 @@ from stations.queries import ChannelKey
 
 log = logging.getLogger(__name__)
 
-Identity = tuple[int, int]
-"""A record's start time in microseconds and the CRC-32 of its bytes."""
+Identity = int
+"""A record's start time in microseconds and the CRC-32 of its bytes, in one number."""
 
-RECENT = 64
-"""Identities kept per channel (a few minutes of 512-byte records at 100 sps)."""
+RECENT = 16
+"""Identities kept per channel: about a minute of 512-byte records at 100 sps, far more than
+a server resends when a client resumes by time (the records ending after its last start)."""
 TAIL_BYTES = RECENT * 512
 FILES_INDEXED = 16
 """Whole day files whose identities are kept for looking up older records."""
@@ -76,7 +77,7 @@ class _Channel:
 
 
 def identity(record: Record, payload: bytes) -> Identity:
-    return round(record.starttime * 1_000_000), zlib.crc32(payload)
+    return (round(record.starttime * 1_000_000) << 32) | zlib.crc32(payload)
 
 
 class Ledger:

@@ -257,6 +257,6 @@ def test_min_and_max_are_those_of_numpy(values: list[float]) -> None:
     health = ChannelHealth(FS)
     with np.errstate(invalid="ignore"):
         health.add(T0, data, arrival=T0 + 1.0)
-    entry = health._entries[-1]
-    for got, want in ((entry.low, data.min()), (entry.high, data.max())):
+        snapshot = health.snapshot(T0 + 2.0)
+    for got, want in ((snapshot["min"], data.min()), (snapshot["max"], data.max())):
         assert np.array(got).tobytes() == np.array(want).tobytes()
