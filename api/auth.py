@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import SettingsDep
 from stations.apikeys import verify_api_key
@@ -38,10 +39,14 @@ _header_key = APIKeyHeader(
 _bearer_key = HTTPBearer(auto_error=False, description="a key from 'larza apikey create'")
 
 
-def get_session_factory(request: Request) -> sessionmaker[Session]:
-    """The app's session factory, for work that opens its own short sessions."""
+def _session_factory(request: Request) -> sessionmaker[Session]:
     factory: sessionmaker[Session] = request.app.state.session_factory
     return factory
+
+
+async def get_session_factory(request: Request) -> sessionmaker[Session]:
+    """The app's session factory, for work that opens its own short sessions."""
+    return _session_factory(request)
 
 
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
@@ -73,13 +78,14 @@ WriteKey = Annotated[ApiKey, Depends(require_write_key)]
 """The caller's valid, unrevoked API key (401 without one, 403 for a bad one)."""
 
 
-def require_read_key(request: Request, settings: SettingsDep) -> None:
+async def require_read_key(request: Request, settings: SettingsDep) -> None:
     """App-wide: with ``read_requires_key`` set, every request outside ``OPEN_PATHS`` needs
-    a key. Every method, not only GET: an FDSN dataselect POST reads as well."""
+    a key. Every method, not only GET: an FDSN dataselect POST reads as well. Without it,
+    a request costs no thread and no database."""
     if not settings.read_requires_key or request.url.path in OPEN_PATHS:
         return
     key = request.headers.get("x-api-key")
     if not key:
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
         key = credentials.strip() if scheme.lower() == "bearer" else None
-    _checked(get_session_factory(request), key)
+    await run_in_threadpool(_checked, _session_factory(request), key)

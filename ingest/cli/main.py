@@ -269,13 +269,29 @@ def api(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
     database_url: DatabaseUrl = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="LARZA_API_WORKERS",
+            help="processes serving the port (each with LARZA_API_THREADS threads and as many "
+            "database connections, plus 4)",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API."""
     import uvicorn
 
     if database_url:
         os.environ["LARZA_DATABASE_URL"] = database_url
-    uvicorn.run("api.app:create_app_from_env", factory=True, host=host, port=port, log_level="info")
+    uvicorn.run(
+        "api.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
 
 
 @app.command()

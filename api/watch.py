@@ -1,0 +1,106 @@
+"""The one poller of an API process, in a thread of its own: every ``stream_poll_s`` it
+reads the change log's end and, when it moved, the new changes, which it hands to the
+process's change hub (every SSE client); and it reads the version of the network overview
+(``stations.overview.overview_version``), telling the cache of the station list and
+``/metrics`` when a new evaluation round (or an operator's write) was stored, or when
+``api_cache_max_age_s`` passed without one.
+
+An idle poll is two small queries, whatever the number of SSE clients. A database that
+fails is logged once and polled again; the stream's clients then wait, and get everything
+when it is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.hub import Batch, ChangeHub
+from stations.changes import last_change_id
+from stations.overview import overview_version
+
+__all__ = ["ReadBatch", "Watcher"]
+
+log = logging.getLogger(__name__)
+
+ReadBatch = Callable[[Session, int], tuple[Batch, bool]]
+"""(session, after id) -> (the next page of changes rendered, whether the page is full)."""
+
+
+class Watcher:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        *,
+        hub: ChangeHub,
+        read_batch: ReadBatch,
+        on_new_round: Callable[[], None],
+        poll_s: float,
+        max_age_s: float,
+    ) -> None:
+        self.factory = factory
+        self.hub = hub
+        self.read_batch = read_batch
+        self.on_new_round = on_new_round
+        self.poll_s = poll_s
+        self.max_age_s = max_age_s
+        self.polls = 0
+        self._stop = threading.Event()
+        self._starting = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="larza-api-poller", daemon=True)
+        self._cursor: int | None = None
+        self._version: tuple[Any, ...] | None = None
+        self._round_at = 0.0
+
+    def start(self) -> None:
+        """Start polling (once; later calls do nothing)."""
+        with self._starting:
+            if not self._thread.is_alive() and not self._stop.is_set():
+                self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        failing = False
+        while True:
+            try:
+                self.poll()
+            except SQLAlchemyError as e:
+                if not failing:
+                    log.warning("the change poller cannot read the database (retrying): %s", e)
+                failing = True
+            else:
+                if failing:
+                    log.info("the change poller reads the database again")
+                failing = False
+            if self._stop.wait(self.poll_s):
+                return
+
+    def poll(self) -> None:
+        """One look at the database (the thread's loop; tests call it directly)."""
+        with self.factory() as session:
+            end = last_change_id(session)
+            if self._cursor is None:
+                self._cursor = end
+                self.hub.begin_threadsafe(end)
+            while end > self._cursor:
+                batch, full = self.read_batch(session, self._cursor)
+                self.hub.publish_threadsafe(batch)
+                self._cursor = batch.cursor
+                if not full:
+                    break
+            version = overview_version(session)
+        self.polls += 1
+        now = time.monotonic()
+        if version != self._version or now - self._round_at >= self.max_age_s:
+            self._version, self._round_at = version, now
+            self.on_new_round()
