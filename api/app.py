@@ -67,14 +67,15 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
         app.state.session_factory = make_session_factory(bound)
         # Only an app that owns its engine caches: one given an engine runs inside its
         # caller's transactions, which the poller does not see.
-        cache = RoundCache(enabled=own)
+        cache = RoundCache(enabled=own, max_age_s=settings.api_cache_max_age_s)
         hub = ChangeHub()
         app.state.round_cache, app.state.change_hub = cache, hub
         watcher = Watcher(
             app.state.session_factory,
             hub=hub,
             read_batch=read_batch,
-            on_new_round=cache.invalidate,
+            on_new_round=cache.new_round,
+            on_write=cache.invalidate,
             poll_s=settings.stream_poll_s,
             max_age_s=settings.api_cache_max_age_s,
         )

@@ -2,15 +2,19 @@
 and ``/metrics`` of a whole network cost a second to build at 1,000 stations, and change
 only when the worker stores a round (every 10 s) or an operator writes.
 
-``generation`` counts what may have changed them: the process's poller (``api.watch``)
-bumps it for each new round seen in the database (another process's writes too) and at
-least every ``api_cache_max_age_s``; a write through this process bumps it at once. An
-answer is built again, by one request while the others wait for it, when the generation
-moved since it was built. Each answer is kept as JSON (or text) and gzipped, with a weak
-ETag: a client that has it gets 304.
+Two counters say what may have changed them. ``round`` moves when the process's poller
+(``api.watch``) sees a new evaluation round in the database, and at least every
+``api_cache_max_age_s``: the answers are then built again at once in the background, and
+until they are ready the previous round's are served, so no request waits for a build.
+``generation`` moves with an operator's write (an acknowledgement, maintenance, a
+StationXML import), through this process at once or another one as its poller sees it:
+then no request gets the old answer; the first builds the new one and the others wait for
+it. An answer more than three ages old is never served either (the database may be
+failing: the request then says so).
 
-An app that does not own its engine (tests, inside their own transactions) builds every
-answer for every request, as if nothing were cached.
+Each answer is kept as JSON (or text) and gzipped, with a weak ETag: a client that has it
+gets 304. An app that does not own its engine (tests, inside their own transactions) builds
+every answer for every request, as if nothing were cached.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -26,6 +32,8 @@ from typing import Any
 from fastapi import Request, Response
 
 __all__ = ["Built", "RoundCache", "built", "cached_response"]
+
+log = logging.getLogger(__name__)
 
 GZIP_LEVEL = 5
 
@@ -41,6 +49,8 @@ class Built:
     etag: str
     value: Any = None
     generation: int = -1
+    round: int = -1
+    built_at: float = 0.0
 
 
 def built(body: bytes, media_type: str, value: Any = None) -> Built:
@@ -50,36 +60,96 @@ def built(body: bytes, media_type: str, value: Any = None) -> Built:
 
 
 class RoundCache:
-    def __init__(self, *, enabled: bool) -> None:
+    def __init__(self, *, enabled: bool, max_age_s: float) -> None:
         self.enabled = enabled
+        self.max_age_s = max_age_s
         self.generation = 0
+        self.round = 0
         self.builds = 0
+        self._loop = asyncio.get_running_loop()
         self._lock = threading.Lock()
         self._answers: dict[str, Built] = {}
         self._building: dict[str, asyncio.Lock] = {}
+        self._builders: dict[str, Callable[[], Awaitable[Built]]] = {}
+        self._tasks: set[asyncio.Task[Built]] = set()
 
     def invalidate(self) -> None:
-        """What is cached may be out of date (any thread)."""
+        """An operator's write: what is cached is out of date (any thread)."""
         with self._lock:
             self.generation += 1
 
-    async def get(self, name: str, build: Callable[[], Awaitable[Built]]) -> Built:
-        """The answer ``name`` of the current generation, built by ``build`` if need be."""
+    def new_round(self) -> None:
+        """A new evaluation round: build the answers again, in the background (any thread)."""
+        with self._lock:
+            self.round += 1
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._refresh_all)
+
+    def _current(self, answer: Built | None) -> bool:
+        return (
+            answer is not None
+            and answer.generation == self.generation
+            and answer.round == self.round
+        )
+
+    async def get(
+        self, name: str, build: Callable[[], Awaitable[Built]], *, current: bool = False
+    ) -> Built:
+        """The answer ``name``, built by ``build`` if need be: the previous round's while the
+        current one is being built, unless ``current``."""
         if not self.enabled:
             return await build()
+        self._builders[name] = build
         answer = self._answers.get(name)
-        if answer is not None and answer.generation == self.generation:
+        if answer is not None and not current and self._servable(answer):
+            if answer.round != self.round:
+                self._refresh(name)
             return answer
+        return await self._build(name)
+
+    def _servable(self, answer: Built) -> bool:
+        return (
+            answer.generation == self.generation
+            and time.monotonic() - answer.built_at <= 3 * self.max_age_s
+        )
+
+    async def _build(self, name: str) -> Built:
         lock = self._building.setdefault(name, asyncio.Lock())
         async with lock:
             answer = self._answers.get(name)
-            if answer is not None and answer.generation == self.generation:
+            if self._current(answer):
+                assert answer is not None
                 return answer  # built by the request this one waited for
-            generation = self.generation
-            answer = replace(await build(), generation=generation)
+            generation, round_ = self.generation, self.round
+            answer = replace(
+                await self._builders[name](),
+                generation=generation,
+                round=round_,
+                built_at=time.monotonic(),
+            )
             self._answers[name] = answer
             self.builds += 1
             return answer
+
+    def _refresh(self, name: str) -> None:
+        lock = self._building.get(name)
+        if lock is not None and lock.locked():
+            return  # being built
+        task = self._loop.create_task(self._build(name))
+        self._tasks.add(task)
+        task.add_done_callback(self._refreshed)
+
+    def _refreshed(self, task: asyncio.Task[Built]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning(
+                "building a cached answer failed (retried at the next request or round): %s",
+                task.exception(),
+            )
+
+    def _refresh_all(self) -> None:
+        for name in list(self._answers):
+            self._refresh(name)
 
 
 def _accepts_gzip(request: Request) -> bool:

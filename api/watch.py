@@ -2,8 +2,8 @@
 reads the change log's end and, when it moved, the new changes, which it hands to the
 process's change hub (every SSE client); and it reads the version of the network overview
 (``stations.overview.overview_version``), telling the cache of the station list and
-``/metrics`` when a new evaluation round (or an operator's write) was stored, or when
-``api_cache_max_age_s`` passed without one.
+``/metrics`` when a new evaluation round was stored (or ``api_cache_max_age_s`` passed
+without one) and when an operator wrote through any process.
 
 An idle poll is two small queries, whatever the number of SSE clients. A database that
 fails is logged once and polled again; the stream's clients then wait, and get everything
@@ -16,14 +16,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.hub import Batch, ChangeHub
 from stations.changes import last_change_id
-from stations.overview import overview_version
+from stations.overview import OverviewVersion, overview_version
 
 __all__ = ["ReadBatch", "Watcher"]
 
@@ -41,6 +40,7 @@ class Watcher:
         hub: ChangeHub,
         read_batch: ReadBatch,
         on_new_round: Callable[[], None],
+        on_write: Callable[[], None],
         poll_s: float,
         max_age_s: float,
     ) -> None:
@@ -48,6 +48,7 @@ class Watcher:
         self.hub = hub
         self.read_batch = read_batch
         self.on_new_round = on_new_round
+        self.on_write = on_write
         self.poll_s = poll_s
         self.max_age_s = max_age_s
         self.polls = 0
@@ -55,7 +56,7 @@ class Watcher:
         self._starting = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="larza-api-poller", daemon=True)
         self._cursor: int | None = None
-        self._version: tuple[Any, ...] | None = None
+        self._version: OverviewVersion | None = None
         self._round_at = 0.0
 
     def start(self) -> None:
@@ -101,6 +102,13 @@ class Watcher:
             version = overview_version(session)
         self.polls += 1
         now = time.monotonic()
-        if version != self._version or now - self._round_at >= self.max_age_s:
-            self._version, self._round_at = version, now
+        previous, self._version = self._version, version
+        if previous is None or version.writes != previous.writes:
+            self.on_write()
+        if (
+            previous is None
+            or version.rounds != previous.rounds
+            or now - self._round_at >= self.max_age_s
+        ):
+            self._round_at = now
             self.on_new_round()

@@ -25,12 +25,12 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import argparse
 import asyncio
 import http.client
+import multiprocessing
 import os
 import socket
 import statistics
 import subprocess
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -57,7 +57,7 @@ from stations.models import (
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-HELLO_APP = '''
+HELLO_APP = """
 from fastapi import FastAPI
 
 app = FastAPI()
@@ -66,7 +66,7 @@ app = FastAPI()
 @app.get("/hello")
 async def hello() -> dict[str, str]:
     return {"hello": "world"}
-'''
+"""
 
 
 def made_up_stations(engine: Engine, n: int) -> None:
@@ -206,32 +206,41 @@ def fill(url: str, n_stations: int, detections: int) -> dict[str, Any]:
     return metrics
 
 
+def _store_rounds(url: str, metrics: dict[str, Any], every_s: float, stop: Any, count: Any) -> None:
+    engine = make_engine(url)
+    while not stop.wait(every_s):
+        evaluation_round(engine, datetime.now(UTC), metrics)
+        with count.get_lock():
+            count.value += 1
+    engine.dispose()
+
+
 class Rounds:
-    """A writer that stores an evaluation round every ``every_s`` seconds, as a worker."""
+    """A process that stores an evaluation round every ``every_s`` seconds, as a worker
+    (a process of its own: in the client's, it would hold the client's GIL)."""
 
     def __init__(self, url: str, metrics: dict[str, Any], every_s: float) -> None:
-        self.engine = make_engine(url)
-        self.metrics = metrics
+        context = multiprocessing.get_context("spawn")
+        self.stop = context.Event()
+        self.counter = context.Value("i", 0)
         self.every_s = every_s
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.count = 0
+        self.process = context.Process(
+            target=_store_rounds, args=(url, metrics, every_s, self.stop, self.counter)
+        )
 
-    def _run(self) -> None:
-        while not self.stop.wait(self.every_s):
-            evaluation_round(self.engine, datetime.now(UTC), self.metrics)
-            self.count += 1
+    @property
+    def count(self) -> int:
+        return int(self.counter.value)
 
     def __enter__(self) -> Rounds:
         if self.every_s > 0:
-            self.thread.start()
+            self.process.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
-        if self.thread.is_alive():
-            self.thread.join()
-        self.engine.dispose()
+        if self.process.is_alive():
+            self.process.join()
 
 
 def free_port() -> int:
@@ -296,8 +305,9 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, int]:
     return status, size
 
 
-async def _connection(port: int, path: str, until: float, result: Result) -> None:
-    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+async def _connection(port: int, path: str, until: float, result: Result, gzip: bool) -> None:
+    accept = "Accept-Encoding: gzip\r\n" if gzip else ""
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{accept}\r\n".encode()
     reader = writer = None
     while time.perf_counter() < until:
         try:
@@ -321,14 +331,16 @@ async def _connection(port: int, path: str, until: float, result: Result) -> Non
         writer.close()
 
 
-def hammer(port: int, path: str, connections: int, seconds: float) -> Result:
+def hammer(port: int, path: str, connections: int, seconds: float, gzip: bool) -> Result:
     """Every one of ``connections`` keep-alive connections sends ``path`` again as soon as
     it has its answer, for ``seconds``."""
     result = Result()
 
     async def run() -> None:
         until = time.perf_counter() + seconds
-        await asyncio.gather(*(_connection(port, path, until, result) for _ in range(connections)))
+        await asyncio.gather(
+            *(_connection(port, path, until, result, gzip) for _ in range(connections))
+        )
 
     t = time.perf_counter()
     asyncio.run(run())
@@ -368,7 +380,15 @@ def main() -> None:
     parser.add_argument("--round-s", type=float, default=10.0, help="0: no evaluation rounds")
     parser.add_argument("--database-url", default=None)
     parser.add_argument(
-        "--only", default="", help="run only the cases whose name contains this text"
+        "--only",
+        default="",
+        help="run only the cases whose name contains one of these texts (comma-separated)",
+    )
+    parser.add_argument(
+        "--identity",
+        action="store_true",
+        help="ask for uncompressed answers (by default the client sends 'Accept-Encoding: "
+        "gzip', as browsers, curl --compressed, requests, httpx and Prometheus do)",
     )
     args = parser.parse_args()
     levels = [int(n) for n in args.connections.split(",")]
@@ -427,12 +447,17 @@ def main() -> None:
                 ),
                 ("FDSN events in one hour (QuakeML)", api_port, f"/fdsnws/event/1/query?{fdsn}"),
             ]
+            only = [t.strip().lower() for t in args.only.split(",") if t.strip()]
             cases = [
-                c for c in cases if not args.only or args.only.lower() in c[0].lower() or c[1] == hello_port
+                c
+                for c in cases
+                if not only or c[1] == hello_port or any(t in c[0].lower() for t in only)
             ]
             print(
                 f"uvicorn, {args.workers} worker process(es); each case {args.seconds:g} s per "
-                f"level; an evaluation round every {args.round_s:g} s\n"
+                f"level; an evaluation round every {args.round_s:g} s; "
+                f"{'no compression' if args.identity else 'Accept-Encoding: gzip'} "
+                f"(KB: as received)\n"
             )
             print(
                 f"{'':36} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
@@ -441,9 +466,9 @@ def main() -> None:
             hello_rate: dict[int, float] = {}
             with Rounds(url, metrics, args.round_s) as rounds:
                 for name, port, path in cases:
-                    hammer(port, path, 4, min(1.0, args.seconds))  # warm up
+                    hammer(port, path, 4, min(1.0, args.seconds), not args.identity)  # warm up
                     for n in levels:
-                        r = hammer(port, path, n, args.seconds)
+                        r = hammer(port, path, n, args.seconds, not args.identity)
                         rate = len(r.latencies) / r.elapsed
                         if port == hello_port:
                             hello_rate[n] = rate

@@ -35,6 +35,7 @@ __all__ = [
     "ChannelHealthRow",
     "ChannelRow",
     "Overview",
+    "OverviewVersion",
     "StationHealthRow",
     "StationRow",
     "StatusRow",
@@ -159,22 +160,27 @@ def read_overview(session: Session, *, station_ids: Collection[int] | None = Non
     )
 
 
-def overview_version(session: Session) -> tuple[Any, ...]:
-    """A value that changes when the overview may have changed other than by data arriving:
-    a health evaluation round stored (each stores every station's ``evaluated_at``), an
-    acknowledgement, a maintenance write, a StationXML import, a channel added. One query
-    over small tables and primary keys."""
-    return tuple(
-        session.execute(
-            select(
-                select(func.max(StationHealth.evaluated_at)).scalar_subquery(),
-                select(func.count()).select_from(StationHealth).scalar_subquery(),
-                select(func.max(Acknowledgement.id)).scalar_subquery(),
-                select(func.max(StationMaintenance.updated_at)).scalar_subquery(),
-                select(func.count()).select_from(StationMaintenance).scalar_subquery(),
-                select(func.max(InventoryDocument.id)).scalar_subquery(),
-                select(func.max(Channel.id)).scalar_subquery(),
-                select(func.max(Station.id)).scalar_subquery(),
-            )
-        ).one()
-    )
+class OverviewVersion(NamedTuple):
+    """``rounds`` changes with each health evaluation round stored (each stores every
+    station's ``evaluated_at``); ``writes`` with an acknowledgement, a maintenance write, a
+    StationXML import or a channel added. Data arriving changes neither."""
+
+    rounds: tuple[Any, ...]
+    writes: tuple[Any, ...]
+
+
+def overview_version(session: Session) -> OverviewVersion:
+    """The overview's version: one query over small tables and primary keys."""
+    row = session.execute(
+        select(
+            select(func.max(StationHealth.evaluated_at)).scalar_subquery(),
+            select(func.count()).select_from(StationHealth).scalar_subquery(),
+            select(func.max(Acknowledgement.id)).scalar_subquery(),
+            select(func.max(StationMaintenance.updated_at)).scalar_subquery(),
+            select(func.count()).select_from(StationMaintenance).scalar_subquery(),
+            select(func.max(InventoryDocument.id)).scalar_subquery(),
+            select(func.max(Channel.id)).scalar_subquery(),
+            select(func.max(Station.id)).scalar_subquery(),
+        )
+    ).one()
+    return OverviewVersion(tuple(row[:2]), tuple(row[2:]))

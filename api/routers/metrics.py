@@ -113,7 +113,7 @@ async def metrics(
     request: Request, cache: RoundCacheDep, open_session: SessionOpenerDep, settings: SettingsDep
 ) -> Response:
     async def build() -> Built:
-        stations = await station_list(cache, open_session, settings)
+        stations = await station_list(cache, open_session, settings, current=True)
         return await run_in_threadpool(build_metrics, open_session, stations.value)
 
     return cached_response(request, await cache.get("metrics", build))

@@ -220,11 +220,13 @@ def build_station_list(open_session: SessionOpener, settings: ApiSettings) -> Bu
 
 
 async def station_list(
-    cache: RoundCache, open_session: SessionOpener, settings: ApiSettings
+    cache: RoundCache, open_session: SessionOpener, settings: ApiSettings, *, current: bool = False
 ) -> Built:
-    """The station list of the current evaluation round (built in a thread if need be)."""
+    """The station list as cached (built in a thread if need be; see ``api.cache``)."""
     return await cache.get(
-        "stations", lambda: run_in_threadpool(build_station_list, open_session, settings)
+        "stations",
+        lambda: run_in_threadpool(build_station_list, open_session, settings),
+        current=current,
     )
 
 
@@ -232,8 +234,8 @@ async def station_list(
     "",
     response_model=list[StationOut],
     summary="Every station with its channels' latency",
-    description="Built once per health evaluation round (and after each operator's write), "
-    "so latencies are those of that moment. Answers an `ETag`; `If-None-Match` gets 304.",
+    description="Built once per health evaluation round (and after each operator's write): "
+    "latencies are those of that moment. Answers an `ETag`; `If-None-Match` gets 304.",
     responses={304: {"description": "unchanged since the ETag sent"}},
 )
 async def stations_index(

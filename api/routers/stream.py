@@ -35,10 +35,10 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import SessionFactoryDep
 from api.deps import SettingsDep
 from api.hub import Batch, ChangeHub, Message
-from api.watch import Watcher
 from api.routers.detections import detection_out
 from api.routers.events import event_out
 from api.routers.stations import change_out
+from api.watch import Watcher
 from stations.changes import last_change_id
 from stations.models import ChangeKind, Detection, Event, StateChange
 from stations.webhooks import ChangedRow, changed_rows, pending_changes
