@@ -5,7 +5,8 @@ process's change hub (every SSE client); and it reads the version of the network
 ``/metrics`` when a new evaluation round was stored (or ``api_cache_max_age_s`` passed
 without one) and when an operator wrote through any process.
 
-An idle poll is two small queries, whatever the number of SSE clients. A database that
+An idle poll is one small query (and every ``VERSION_EVERY_S`` one more), whatever the
+number of SSE clients. A database that
 fails is logged once and polled again; the stream's clients then wait, and get everything
 when it is back.
 """
@@ -27,6 +28,10 @@ from stations.overview import OverviewVersion, overview_version
 __all__ = ["ReadBatch", "Watcher"]
 
 log = logging.getLogger(__name__)
+
+VERSION_EVERY_S = 0.5
+"""How often the overview's version is read (a few scans of small tables): a new round, or
+an operator's write through another process, shows within this (and a build)."""
 
 ReadBatch = Callable[[Session, int], tuple[Batch, bool]]
 """(session, after id) -> (the next page of changes rendered, whether the page is full)."""
@@ -58,6 +63,7 @@ class Watcher:
         self._cursor: int | None = None
         self._version: OverviewVersion | None = None
         self._round_at = 0.0
+        self._version_at = -VERSION_EVERY_S
 
     def start(self) -> None:
         """Start polling (once; later calls do nothing)."""
@@ -89,19 +95,29 @@ class Watcher:
     def poll(self) -> None:
         """One look at the database (the thread's loop; tests call it directly)."""
         with self.factory() as session:
-            end = last_change_id(session)
-            if self._cursor is None:
-                self._cursor = end
-                self.hub.begin_threadsafe(end)
-            while end > self._cursor:
-                batch, full = self.read_batch(session, self._cursor)
-                self.hub.publish_threadsafe(batch)
-                self._cursor = batch.cursor
-                if not full:
-                    break
-            version = overview_version(session)
+            self._read_changes(session)
+            now = time.monotonic()
+            version = None
+            if now >= self._version_at + VERSION_EVERY_S:
+                self._version_at = now
+                version = overview_version(session)
         self.polls += 1
-        now = time.monotonic()
+        if version is not None:
+            self._seen(version, now)
+
+    def _read_changes(self, session: Session) -> None:
+        end = last_change_id(session)
+        if self._cursor is None:
+            self._cursor = end
+            self.hub.begin_threadsafe(end)
+        while end > self._cursor:
+            batch, full = self.read_batch(session, self._cursor)
+            self.hub.publish_threadsafe(batch)
+            self._cursor = batch.cursor
+            if not full:
+                break
+
+    def _seen(self, version: OverviewVersion, now: float) -> None:
         previous, self._version = self._version, version
         if previous is None or version.writes != previous.writes:
             self.on_write()
