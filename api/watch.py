@@ -94,22 +94,26 @@ class Watcher:
 
     def poll(self) -> None:
         """One look at the database (the thread's loop; tests call it directly)."""
-        with self.factory() as session:
-            self._read_changes(session)
-            now = time.monotonic()
-            version = None
-            if now >= self._version_at + VERSION_EVERY_S:
-                self._version_at = now
-                version = overview_version(session)
+        engine = self.factory.kw["bind"]
+        with engine.connect() as connection:  # no session: the idle poll is the hot path
+            end = last_change_id(connection)
+        if self._cursor is None:
+            self._cursor = end
+            self.hub.begin_threadsafe(end)
+        now = time.monotonic()
+        version = None
+        if end > self._cursor or now >= self._version_at + VERSION_EVERY_S:
+            with self.factory() as session:
+                self._read_changes(session, end)
+                if now >= self._version_at + VERSION_EVERY_S:
+                    self._version_at = now
+                    version = overview_version(session)
         self.polls += 1
         if version is not None:
             self._seen(version, now)
 
-    def _read_changes(self, session: Session) -> None:
-        end = last_change_id(session)
-        if self._cursor is None:
-            self._cursor = end
-            self.hub.begin_threadsafe(end)
+    def _read_changes(self, session: Session, end: int) -> None:
+        assert self._cursor is not None
         while end > self._cursor:
             batch, full = self.read_batch(session, self._cursor)
             self.hub.publish_threadsafe(batch)
