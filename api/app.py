@@ -111,12 +111,13 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
         redoc_url=None,
     )
     install_error_handlers(app)
+    # The hot reads first: a request's path is matched against the routes in this order.
     app.include_router(stations.router)
+    app.include_router(metrics.router)
     app.include_router(detections.router)
     app.include_router(gaps.router)
     app.include_router(events.router)
     app.include_router(health.router)
-    app.include_router(metrics.router)
     app.include_router(stream.router)
     app.include_router(webhooks.router)
     app.include_router(fdsn_station.router)

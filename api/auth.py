@@ -18,7 +18,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import SettingsDep
+from api.deps import app_settings
 from stations.apikeys import verify_api_key
 from stations.models import ApiKey
 
@@ -78,10 +78,11 @@ WriteKey = Annotated[ApiKey, Depends(require_write_key)]
 """The caller's valid, unrevoked API key (401 without one, 403 for a bad one)."""
 
 
-async def require_read_key(request: Request, settings: SettingsDep) -> None:
+async def require_read_key(request: Request) -> None:
     """App-wide: with ``read_requires_key`` set, every request outside ``OPEN_PATHS`` needs
     a key. Every method, not only GET: an FDSN dataselect POST reads as well. Without it,
     a request costs no thread and no database."""
+    settings = app_settings(request)
     if not settings.read_requires_key or request.url.path in OPEN_PATHS:
         return
     key = request.headers.get("x-api-key")

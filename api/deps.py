@@ -3,7 +3,9 @@
 A route's session is closed as soon as the route function returns (``scope="function"``),
 before its answer is serialised and sent: a connection is held only while a thread works
 with it, so the pool, sized to the threads (``api_threads``), never runs dry while requests
-wait for a thread. Neither dependency needs a thread of its own.
+wait for a thread. None of these needs a thread of its own; a route served from memory
+uses the plain functions (``app_settings``, ``round_cache``, ``session_opener``): each
+dependency costs a request tens of microseconds.
 """
 
 from __future__ import annotations
@@ -38,16 +40,20 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
             session.close()
 
 
-async def get_app_settings(request: Request) -> ApiSettings:
+def app_settings(request: Request) -> ApiSettings:
     settings: ApiSettings = request.app.state.settings
     return settings
+
+
+async def get_app_settings(request: Request) -> ApiSettings:
+    return app_settings(request)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[ApiSettings, Depends(get_app_settings)]
 
 
-async def get_session_opener(request: Request) -> SessionOpener:
+def session_opener(request: Request) -> SessionOpener:
     """Opens sessions for work a route does in threads of its own (building a cached answer).
     Where ``get_session`` is overridden (tests, inside their own transaction), the session
     it gives."""
@@ -58,10 +64,13 @@ async def get_session_opener(request: Request) -> SessionOpener:
     return lambda: nullcontext(override())
 
 
-async def get_round_cache(request: Request) -> RoundCache:
+def round_cache(request: Request) -> RoundCache:
     cache: RoundCache = request.app.state.round_cache
     return cache
 
 
-SessionOpenerDep = Annotated[SessionOpener, Depends(get_session_opener)]
+async def get_round_cache(request: Request) -> RoundCache:
+    return round_cache(request)
+
+
 RoundCacheDep = Annotated[RoundCache, Depends(get_round_cache)]

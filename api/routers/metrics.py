@@ -11,7 +11,7 @@ from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 
 from api.cache import Built, built, cached_response
-from api.deps import RoundCacheDep, SessionOpener, SessionOpenerDep, SettingsDep
+from api.deps import SessionOpener, app_settings, round_cache, session_opener
 from api.routers.stations import StationList, station_list
 from api.schemas import StationOut
 from stations.gaps import gap_totals
@@ -109,9 +109,10 @@ def build_metrics(open_session: SessionOpener, stations: StationList) -> Built:
     description="Built once per health evaluation round, with the station list.",
     response_class=Response,
 )
-async def metrics(
-    request: Request, cache: RoundCacheDep, open_session: SessionOpenerDep, settings: SettingsDep
-) -> Response:
+async def metrics(request: Request) -> Response:
+    cache, open_session = round_cache(request), session_opener(request)
+    settings = app_settings(request)
+
     async def build() -> Built:
         stations = await station_list(cache, open_session, settings, current=True)
         return await run_in_threadpool(build_metrics, open_session, stations.value)

@@ -21,7 +21,15 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import WriteKey
 from api.cache import Built, RoundCache, built, cached_response
-from api.deps import RoundCacheDep, SessionDep, SessionOpener, SessionOpenerDep, SettingsDep
+from api.deps import (
+    RoundCacheDep,
+    SessionDep,
+    SessionOpener,
+    SettingsDep,
+    app_settings,
+    round_cache,
+    session_opener,
+)
 from api.etag import etag_response
 from api.pagination import After, Limit, checked_window, next_link
 from api.schemas import (
@@ -238,10 +246,11 @@ async def station_list(
     "latencies are those of that moment. Answers an `ETag`; `If-None-Match` gets 304.",
     responses={304: {"description": "unchanged since the ETag sent"}},
 )
-async def stations_index(
-    request: Request, cache: RoundCacheDep, open_session: SessionOpenerDep, settings: SettingsDep
-) -> Response:
-    return cached_response(request, await station_list(cache, open_session, settings))
+async def stations_index(request: Request) -> Response:
+    answer = await station_list(
+        round_cache(request), session_opener(request), app_settings(request)
+    )
+    return cached_response(request, answer)
 
 
 @router.get(
