@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
@@ -26,7 +29,13 @@ from api.routers.stream import read_batch, streams_end_on_shutdown
 from api.settings import ApiSettings, get_settings
 from api.watch import Watcher
 from api.webhook_delivery import WebhookDelivery
-from stations.db import make_engine, make_session_factory
+from stations.db import check_database, make_engine, make_session_factory
+from stations.errors import DatabaseUnavailable
+
+log = logging.getLogger("larza.api")
+
+READY_TIMEOUT_S = 5.0
+"""``/readyz`` answers 503 when the database has not answered within this."""
 
 BACKGROUND_CONNECTIONS = 4
 """Connections beyond one per thread: the change poller, webhook delivery, and sessions
@@ -64,6 +73,7 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
         # connection for each and a few more (the change poller, webhook delivery).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         app.state.settings = settings
+        app.state.engine = bound
         app.state.session_factory = make_session_factory(bound)
         # Only an app that owns its engine caches: one given an engine runs inside its
         # caller's transactions, which the poller does not see.
@@ -89,6 +99,7 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
                 poll_s=settings.webhook_poll_s,
                 timeout_s=settings.webhook_timeout_s,
                 backoff_max_s=settings.webhook_backoff_max_s,
+                allow_networks=settings.webhook_allow_networks,
             )
             delivery.start()
         try:
@@ -111,6 +122,7 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
         redoc_url=None,
     )
     install_error_handlers(app)
+    _documented(app, settings)
     # The hot reads first: a request's path is matched against the routes in this order.
     app.include_router(stations.router)
     app.include_router(metrics.router)
@@ -126,11 +138,56 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
     mount_dashboard(app)
     mount_docs(app)
 
-    @app.get("/healthz", tags=["service"], summary="The API process is up")
+    @app.get(
+        "/healthz",
+        tags=["service"],
+        summary="Liveness: the API process is up",
+        description="Answers without touching the database or the worker threads, however "
+        "busy they are: restart the process only when this fails.",
+    )
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get(
+        "/readyz",
+        tags=["service"],
+        summary="Readiness: the API can serve (its database answers, its schema is current)",
+        responses={503: {"description": "not ready; `reason` says why"}},
+    )
+    async def readyz(request: Request) -> JSONResponse:
+        engine: Engine = request.app.state.engine
+        try:
+            await asyncio.wait_for(asyncio.to_thread(check_database, engine), READY_TIMEOUT_S)
+        except DatabaseUnavailable as e:
+            log.warning("not ready: %s", e)
+            return _unavailable(e.reason)
+        except TimeoutError:
+            return _unavailable(f"the database did not answer within {READY_TIMEOUT_S:g} s")
+        return JSONResponse({"status": "ready"})
+
     return app
+
+
+def _documented(app: FastAPI, settings: ApiSettings) -> None:
+    """The OpenAPI schema as this app's settings make it: a ``limit`` (a page of a list, FDSN
+    events) goes up to ``page_size_max``; a larger one is answered 400."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    for parameter in operation.get("parameters", []):
+                        if parameter["name"] == "limit" and parameter["in"] == "query":
+                            parameter["schema"]["maximum"] = settings.page_size_max
+        return app.openapi_schema  # type: ignore[return-value]  # set by build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _unavailable(reason: str) -> JSONResponse:
+    return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
 
 
 def create_app_from_env() -> FastAPI:

@@ -22,10 +22,18 @@ from api.deps import app_settings
 from stations.apikeys import verify_api_key
 from stations.models import ApiKey
 
-__all__ = ["OPEN_PATHS", "SessionFactoryDep", "WriteKey", "require_read_key"]
+__all__ = [
+    "OPEN_PATHS",
+    "SessionFactoryDep",
+    "WriteKey",
+    "check_read_key",
+    "require_read_key",
+]
 
-OPEN_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
-"""Readable without a key even when ``read_requires_key`` is set."""
+OPEN_PATHS = frozenset(
+    {"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+)
+"""Readable without a key even when ``read_requires_key`` is set (probes send no key)."""
 
 _MISSING = (
     "an API key is needed: send it as 'X-API-Key: <key>' or 'Authorization: Bearer <key>' "
@@ -81,12 +89,18 @@ WriteKey = Annotated[ApiKey, Depends(require_write_key)]
 async def require_read_key(request: Request) -> None:
     """App-wide: with ``read_requires_key`` set, every request outside ``OPEN_PATHS`` needs
     a key. Every method, not only GET: an FDSN dataselect POST reads as well. Without it,
-    a request costs no thread and no database."""
+    a request costs no thread and no database (nor does a probe with it)."""
     settings = app_settings(request)
     if not settings.read_requires_key or request.url.path in OPEN_PATHS:
         return
+    await run_in_threadpool(check_read_key, request)
+
+
+def check_read_key(request: Request) -> None:
+    """401 or 403 unless the request carries a valid key (a blocking call: the database).
+    For what the app-wide dependency does not reach: the dashboard's static files."""
     key = request.headers.get("x-api-key")
     if not key:
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
         key = credentials.strip() if scheme.lower() == "bearer" else None
-    await run_in_threadpool(_checked, _session_factory(request), key)
+    _checked(_session_factory(request), key)

@@ -8,8 +8,9 @@ reads the address, draws the page from the JSON API and keeps it current with th
 ``/api/v1/stream`` Server-Sent Events. Scripts, styles and the map outline are under
 ``/static``.
 
-Limitations: when reading needs an API key (``read_requires_key``) the pages are refused
-like any other read, since a browser's ``EventSource`` and images cannot send a key.
+Limitations: when reading needs an API key (``read_requires_key``) the pages and their
+static files are refused like any other read, since a browser's ``EventSource`` and images
+cannot send a key.
 """
 
 from __future__ import annotations
@@ -17,18 +18,35 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from starlette.types import Scope
 
+from api.auth import check_read_key
 from api.pagination import MAX_ID
 from api.routers import plots
+from api.settings import ApiSettings
 
 __all__ = ["STATIC_DIR", "mount_dashboard"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 _PAGE_HEADERS = {"Cache-Control": "no-cache"}
+
+
+class KeyedStaticFiles(StaticFiles):
+    """Static files that need a key when reads do: a mounted app is outside the reach of
+    the app-wide dependency that checks keys on every route."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        request = Request(scope)
+        settings: ApiSettings = request.app.state.settings
+        if settings.read_requires_key:
+            await run_in_threadpool(check_read_key, request)
+        return await super().get_response(path, scope)
 
 
 def _page() -> FileResponse:
@@ -40,7 +58,7 @@ def mount_dashboard(app: FastAPI) -> None:
     ``/stations/{id}``, ``/events/{id}`` and its files at ``/static``. Call once, after the
     API's routers."""
     app.include_router(plots.router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", KeyedStaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
     def overview() -> FileResponse:

@@ -46,6 +46,7 @@ def app_settings(request: Request) -> ApiSettings:
 
 
 async def get_app_settings(request: Request) -> ApiSettings:
+    """A coroutine: it needs no worker thread (the probes use none)."""
     return app_settings(request)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from itertools import chain
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session
@@ -24,6 +24,17 @@ from api.schemas import DetectionOut, EventOut
 from stations.models import Event
 
 Format = Literal["json", "csv", "quakeml"]
+MSEED_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {"description": "miniSEED records", "content": {MEDIA_TYPE: {}}},
+    204: {"description": "no archived data"},
+}
+"""The OpenAPI answers of a miniSEED download."""
+
+
+def list_formats(*media_types: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI 200 answer of a list that also comes as ``media_types`` (``format=``)."""
+    return {200: {"content": {m: {"schema": {"type": "string"}} for m in media_types}}}
+
 
 DETECTION_COLUMNS = [
     "id", "stream", "on_time", "off_time", "onset_time", "peak_ratio", "snr",
@@ -33,6 +44,22 @@ EVENT_COLUMNS = [
     "id", "time", "status", "n_stations", "stations", "coincidence_sum", "duration",
     "created_at", "updated_at", "detections",
 ]  # fmt: skip
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    """A CSV cell no spreadsheet runs as a formula: text starting with ``= + - @``, a tab or
+    a carriage return gets a leading apostrophe (OWASP's advice). Numbers are left alone:
+    a negative amplitude stays a number."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _row(row: dict[str, object]) -> dict[str, object]:
+    return {name: _cell(value) for name, value in row.items()}
 
 
 def _link(next_url: str | None) -> dict[str, str]:
@@ -45,7 +72,7 @@ def detections_csv(items: Sequence[DetectionOut], next_url: str | None) -> Respo
     writer.writeheader()
     for d in items:
         row = d.model_dump(mode="json", include=set(DETECTION_COLUMNS))
-        writer.writerow(row)
+        writer.writerow(_row(row))
     return Response(out.getvalue(), media_type="text/csv", headers=_link(next_url))
 
 
@@ -57,7 +84,7 @@ def events_csv(items: Sequence[EventOut], next_url: str | None) -> Response:
         row = e.model_dump(mode="json", include=set(EVENT_COLUMNS) - {"stations", "detections"})
         row["stations"] = " ".join(e.stations)
         row["detections"] = " ".join(str(d.id) for d in e.detections)
-        writer.writerow(row)
+        writer.writerow(_row(row))
     return Response(out.getvalue(), media_type="text/csv", headers=_link(next_url))
 
 

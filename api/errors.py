@@ -8,6 +8,7 @@ A database that cannot serve a request now (every pooled connection busy past
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -22,6 +23,18 @@ RETRY_AFTER_BUSY_S = 1
 """Retry-After of a request that found every database connection busy."""
 RETRY_AFTER_DOWN_S = 5
 """Retry-After of a request that found the database unreachable or failing."""
+
+DETAIL = {
+    "application/json": {"schema": {"type": "object", "properties": {"detail": {"type": "string"}}}}
+}
+BAD_REQUEST: dict[int | str, dict[str, Any]] = {
+    400: {
+        "description": "the request cannot be answered as asked (a page larger than the "
+        "largest, an end before its start, a document that is not valid): `detail` says why",
+        "content": DETAIL,
+    }
+}
+"""The 400 every ``/api/v1`` route may answer (a ``LarzaError``), for the OpenAPI schema."""
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Query, Request
+from pydantic import BeforeValidator
 
 from stations.errors import LarzaError
 
@@ -16,6 +18,19 @@ After = Annotated[
     int | None, Query(ge=0, le=MAX_ID, description="cursor: the last id already seen")
 ]
 Limit = Annotated[int, Query(ge=1, le=MAX_ID, description="page size")]
+
+_ISO_START = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso(value: object) -> object:
+    """Refuse what pydantic would otherwise read as a time: a bare number of seconds."""
+    if isinstance(value, str) and not _ISO_START.match(value):
+        raise ValueError("must be an ISO 8601 time such as 2025-06-15T10:00:00Z (UTC if no zone)")
+    return value
+
+
+QueryTime = Annotated[datetime, BeforeValidator(_iso)]
+"""A time in a query: ISO 8601 only (``2025-06-15T10:00:00Z``; UTC when it has no zone)."""
 
 
 def next_link(request: Request, last_id: int | None) -> str | None:

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from stations.operations import COMMENT_MAX
 
@@ -14,6 +21,36 @@ T = TypeVar("T")
 StationState = Literal["OK", "DEGRADED", "DOWN", "UNKNOWN"]
 TEXT_MAX = COMMENT_MAX
 """Longest acknowledgement comment or maintenance note."""
+_CONTROLS = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f"
+NO_CONTROLS = f"^[^{_CONTROLS}]*$"
+"""Text without NUL (PostgreSQL cannot store it) nor other control characters but tab,
+line feed and carriage return."""
+VISIBLE = f"^[^{_CONTROLS}]*[^{_CONTROLS}\\t\\n\\r ][^{_CONTROLS}]*$"
+"""The same, with at least one character that is not a space."""
+_FORBIDDEN = frozenset(map(chr, [*range(9), 11, 12, *range(14, 32), 127]))
+
+
+def _no_controls(value: object) -> object:
+    if isinstance(value, str) and not _FORBIDDEN.isdisjoint(value):
+        raise ValueError(
+            "NUL and other control characters are not allowed (line breaks and tabs are)"
+        )
+    return value
+
+
+VisibleText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=TEXT_MAX, pattern=VISIBLE),
+    BeforeValidator(_no_controls),
+]
+"""Text a client writes, with something in it: the OpenAPI schema shows the pattern, and
+control characters get a clearer message than the pattern's. (The constraints are given
+here, before the validator: given after it, they would drop the pattern from the schema.)"""
+Secret = Annotated[
+    str,
+    StringConstraints(min_length=16, max_length=200, pattern=NO_CONTROLS),
+    BeforeValidator(_no_controls),
+]
 
 
 class AcknowledgedOut(BaseModel):
@@ -85,16 +122,21 @@ class StationOut(BaseModel):
 class StationPatch(BaseModel):
     """A partial update: what is left out (or a null ``maintenance``) stays as it is."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={  # what the validator below asks, for the OpenAPI schema
+            "anyOf": [
+                {"required": ["note"]},
+                {"required": ["maintenance"], "properties": {"maintenance": {"type": "boolean"}}},
+            ]
+        },
+    )
 
     maintenance: bool | None = Field(
         None, description="true: in maintenance (e.g. a field visit); false: out of it"
     )
-    note: str | None = Field(
+    note: VisibleText | None = Field(
         None,
-        min_length=1,
-        max_length=TEXT_MAX,
-        pattern=r"\S",
         description="about the maintenance; null clears it",
     )
 
@@ -114,10 +156,7 @@ class ImportOut(BaseModel):
 
 
 class AcknowledgementIn(BaseModel):
-    comment: str = Field(
-        min_length=1,
-        max_length=TEXT_MAX,
-        pattern=r"\S",
+    comment: VisibleText = Field(
         description="e.g. who is on it and what comes next",
     )
 
@@ -213,28 +252,19 @@ ALL_CHANGE_KINDS: list[ChangeKindName] = ["event", "detection", "state"]
 
 class WebhookIn(BaseModel):
     url: str = Field(
-        max_length=2000, description="http or https URL that receives the changes as POSTs"
+        max_length=2000,
+        description="http or https URL that receives the changes as POSTs; its host must be "
+        "a public address unless the operator allows its network",
     )
     kinds: list[ChangeKindName] = Field(
         default_factory=lambda: list(ALL_CHANGE_KINDS),
         min_length=1,
         description="the kinds of change to receive",
     )
-    secret: str | None = Field(
+    secret: Secret | None = Field(
         None,
-        min_length=16,
-        max_length=200,
         description="HMAC-SHA256 key of the X-Larza-Signature header; generated when omitted",
     )
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        scheme, _, rest = value.partition("://")
-        host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-        if scheme.lower() not in ("http", "https") or not host or any(c.isspace() for c in value):
-            raise ValueError(f"must be an http:// or https:// URL with a host, got {value!r}")
-        return value
 
 
 class WebhookOut(BaseModel):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from api.webhook_targets import IpNetwork, parse_networks
 
 
 class ApiSettings(BaseSettings):
@@ -23,6 +26,18 @@ class ApiSettings(BaseSettings):
     )
     dataselect_max_days: float = Field(
         31.0, gt=0, le=366, description="most days of data one dataselect request may span"
+    )
+    dataselect_max_bytes: int = Field(
+        512 * 2**20,
+        gt=0,
+        description="most archive bytes one dataselect request may read (the committed sizes "
+        "of the day files it needs): a day of about 60 channels at 100 sps",
+    )
+    dataselect_max_body_bytes: int = Field(
+        2**20, gt=0, le=64 * 2**20, description="largest dataselect POST body"
+    )
+    dataselect_max_lines: int = Field(
+        10_000, ge=1, le=1_000_000, description="most request lines in a dataselect POST"
     )
     read_requires_key: bool = Field(
         False, description="reading needs an API key too (every request but /healthz and docs)"
@@ -63,11 +78,25 @@ class ApiSettings(BaseSettings):
         1.0, gt=0, le=60, description="how often webhook delivery looks for work"
     )
     webhook_timeout_s: float = Field(
-        10.0, gt=0, le=120, description="socket timeout of one webhook delivery"
+        10.0,
+        gt=0,
+        le=120,
+        description="deadline of one webhook delivery, from resolving the receiver's name to "
+        "its status line",
     )
     webhook_backoff_max_s: float = Field(
         300.0, gt=0, description="longest wait before retrying a failing webhook"
     )
+    webhook_allow_networks: Annotated[tuple[IpNetwork, ...], NoDecode] = Field(
+        (),
+        description="networks webhooks may be delivered to although they are not public "
+        "(loopback, private, link-local...), comma separated: 10.1.0.0/16,127.0.0.0/8",
+    )
+
+    @field_validator("webhook_allow_networks", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        return parse_networks(value) if isinstance(value, str) else value
 
 
 @lru_cache

@@ -1,38 +1,50 @@
-"""Webhook delivery: a background thread of the API process POSTs the change log to every
-registered webhook, in order, signed, retried with backoff until the receiver answers 2xx.
+"""Webhook delivery: the API process POSTs the change log to every registered webhook, in
+order, signed, retried with backoff until the receiver answers 2xx.
 
-Each round, for every active webhook that is due and has changes after its cursor: claim
-it (see :func:`stations.webhooks.claim_webhook`: on PostgreSQL a row lock held over the
-delivery, so two API processes never deliver to one webhook at once), read up to 100
-changes of its kinds, POST them as one body and record the outcome. A 2xx answer moves the
+Each webhook is delivered by a task of its own, on an event loop in a thread of its own:
+a receiver that is slow, down or hostile delays only its own webhook. Every
+``webhook_poll_s`` the loop looks for active webhooks that are due and have changes after
+their cursor, and starts a task for each that has none running (at most ``IN_FLIGHT`` at
+once). A task claims its webhook (:func:`stations.webhooks.claim_webhook`: a lease
+committed at once, so two API processes never deliver to one webhook together and no
+database connection is held over the delivery), reads up to 100 changes of its kinds,
+POSTs them as one body within one deadline (``webhook_timeout_s``, for everything from
+resolving the name to the status line) and records the outcome. A 2xx answer moves the
 cursor past them (and past any changes of kinds the webhook does not want); anything else
-(connection refused, timeout, another status) keeps the cursor, counts the failure and puts
-the next attempt off by ``2**failures`` seconds, at most ``webhook_backoff_max_s``.
+keeps the cursor, counts the failure and puts the next attempt off by ``2**failures``
+seconds, at most ``webhook_backoff_max_s``. Whatever goes wrong with one webhook (a URL
+stored before URLs were checked, a refused address, a receiver that answers garbage) is
+recorded on that webhook and nowhere else.
+
+Stopping cancels the deliveries in progress at once and gives their webhooks back (their
+next attempt is due); the API's shutdown never waits on a receiver.
 
 Limitations: delivery is at least once. A receiver whose 2xx answer is lost, or a process
 that stops between the POST and recording its answer, makes the same changes be sent
 again; receivers can drop repeats by change id (``X-Larza-Delivery`` names the first and
-last). Redirects are not followed: a 3xx answer counts as a failure.
+last). Redirects are not followed: a 3xx answer counts as a failure. The receiver's
+address must be public unless ``webhook_allow_networks`` allows its range (see
+:mod:`api.webhook_targets`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
-import http.client
 import json
 import logging
 import threading
-import urllib.error
-import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.routers.stream import change_data
+from api.webhook_http import Outcome, post
+from api.webhook_targets import IpNetwork, WebhookUrlError, parse_webhook_url
 from stations.webhooks import (
     changed_rows,
     claim_webhook,
@@ -40,44 +52,24 @@ from stations.webhooks import (
     pending_changes,
     record_failure,
     record_success,
+    release_webhook,
     webhook_kinds,
 )
 
-__all__ = ["BATCH", "WebhookDelivery", "sign"]
+__all__ = ["BATCH", "IN_FLIGHT", "WebhookDelivery", "sign"]
 
 log = logging.getLogger("larza.webhooks")
 
 BATCH = 100
 """Most changes in one delivery."""
+IN_FLIGHT = 100
+"""Most deliveries in progress at once; webhooks due beyond it wait for the next round."""
+_STOP_WAIT_S = 10.0
 
 
 def sign(secret: str, body: bytes) -> str:
     """The ``X-Larza-Signature`` value of ``body``: ``sha256=`` and the HMAC's hex digest."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # the 3xx answer is then raised as an HTTPError: a failed delivery
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
-def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> str | None:
-    """POST ``body``; None when the receiver answered 2xx, otherwise why not, in words."""
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with _opener.open(request, timeout=timeout) as response:
-            code = int(response.status)
-    except urllib.error.HTTPError as e:
-        e.close()
-        return f"HTTP {e.code} {e.reason}"
-    except urllib.error.URLError as e:
-        return f"cannot reach the receiver: {e.reason}"
-    except (OSError, http.client.HTTPException) as e:  # timeouts, resets, bad answers
-        return f"delivery failed: {type(e).__name__}: {e}"
-    return None if 200 <= code < 300 else f"HTTP {code}"
 
 
 @dataclass(frozen=True)
@@ -92,10 +84,12 @@ class _Work:
     first: int | None
     last: int | None
     body: bytes
+    lease_until: datetime
 
 
 class WebhookDelivery:
-    """Delivers webhooks from a thread of its own; :meth:`start` and :meth:`stop` it."""
+    """Delivers webhooks from an event loop in a thread of its own; :meth:`start` and
+    :meth:`stop` it, or run single rounds with :meth:`run_once`."""
 
     def __init__(
         self,
@@ -104,120 +98,178 @@ class WebhookDelivery:
         poll_s: float,
         timeout_s: float,
         backoff_max_s: float,
+        allow_networks: Sequence[IpNetwork] = (),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._factory = factory
         self._poll_s = poll_s
         self._timeout_s = timeout_s
         self._backoff_max_s = backoff_max_s
+        self._allowed = tuple(allow_networks)
         self._clock = clock
-        self._lease = timedelta(seconds=2 * timeout_s + 60)
-        self._stop = threading.Event()
+        self._lease = timedelta(seconds=timeout_s + 60)
         self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._tasks: dict[int, asyncio.Task[None]] = {}
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="larza-webhooks", daemon=True)
+        ready = threading.Event()
+
+        def run() -> None:
+            asyncio.run(self._main(ready))
+
+        self._thread = threading.Thread(target=run, name="larza-webhooks", daemon=True)
         self._thread.start()
+        ready.wait(timeout=_STOP_WAIT_S)
 
     def stop(self) -> None:
-        """Stop after the delivery in progress, if any (at most about ``timeout_s``)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        """Cancel the deliveries in progress, give their webhooks back and stop: at once,
+        whatever the receivers do (at most a few database writes)."""
+        loop, stopping, thread = self._loop, self._stopping, self._thread
+        if loop is not None and stopping is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has ended already
+                loop.call_soon_threadsafe(stopping.set)
+        if thread is not None:
+            thread.join(timeout=_STOP_WAIT_S)
+            if thread.is_alive():
+                log.error("webhook delivery did not stop within %.0f s", _STOP_WAIT_S)
             self._thread = None
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # the database is away, say: log it and try again next round
-                log.exception("webhook delivery round failed")
-            self._stop.wait(self._poll_s)
-
     def run_once(self) -> int:
-        """One round over the due webhooks; returns how many deliveries were attempted."""
-        with self._factory() as session:
-            due = due_webhook_ids(session, now=self._clock())
-        attempted = 0
+        """One round, every delivery finished before it returns; how many were attempted."""
+        return asyncio.run(self._round(wait=True))
+
+    async def _main(self, ready: threading.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        ready.set()
+        try:
+            while not self._stopping.is_set():
+                await self._round(wait=False)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self._poll_s)
+        finally:
+            await self._cancel_all()
+
+    async def _round(self, *, wait: bool) -> int:
+        try:
+            due = await asyncio.to_thread(self._due)
+        except Exception:  # the database is away, say: log it and try again next round
+            log.exception("webhook delivery: cannot read the due webhooks")
+            return 0
+        started = []
         for webhook_id in due:
-            if self._stop.is_set():
-                break
-            attempted += self._deliver(webhook_id)
-        return attempted
+            if webhook_id in self._tasks or len(self._tasks) >= IN_FLIGHT:
+                continue
+            task = asyncio.create_task(self._deliver(webhook_id), name=f"webhook {webhook_id}")
+            self._tasks[webhook_id] = task
+            task.add_done_callback(self._forget)
+            started.append(task)
+        if wait and started:
+            await asyncio.gather(*started)
+        return len(started)
 
-    def _deliver(self, webhook_id: int) -> int:
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        for webhook_id, running in list(self._tasks.items()):
+            if running is task:
+                del self._tasks[webhook_id]
+
+    async def _cancel_all(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _due(self) -> list[int]:
         with self._factory() as session:
-            hold_lock = session.get_bind().dialect.name == "postgresql"
-            with session.begin():
-                work = self._claim(session, webhook_id, self._clock())
-                if work is None:
-                    return 0
-                if work.first is None:  # only changes of kinds it does not want
-                    record_success(session, webhook_id=webhook_id, cursor=work.cursor)
-                    return 0
-                if hold_lock:  # the row stays locked until this transaction ends
-                    self._record(session, work, self._send(work))
-                    return 1
-            # SQLite: the lease is committed; deliver outside any transaction
-            error = self._send(work)
-            with session.begin():
-                self._record(session, work, error)
-            return 1
+            return due_webhook_ids(session, now=self._clock())
 
-    def _claim(self, session: Session, webhook_id: int, now: datetime) -> _Work | None:
-        webhook = claim_webhook(session, webhook_id=webhook_id, now=now, lease=self._lease)
-        if webhook is None:
-            return None
-        page = pending_changes(
-            session, after_id=webhook.cursor, kinds=webhook_kinds(webhook), limit=BATCH
-        )
-        rows = changed_rows(session, changes=page.changes)
-        changes = []
-        for change in page.changes:
-            data = change_data(rows.get((change.kind, change.ref_id)))
-            changes.append(
-                {
-                    "id": change.id,
-                    "kind": change.kind.value,
-                    "time": change.time.isoformat(),
-                    "data": None if data is None else data.model_dump(mode="json"),
-                }
+    async def _deliver(self, webhook_id: int) -> None:
+        """Claim, send, record: any error stays with this webhook."""
+        work: _Work | None = None
+        try:
+            work = await asyncio.to_thread(self._claim, webhook_id)
+            if work is None:
+                return
+            outcome = await self._send(work)
+            await asyncio.to_thread(self._record, work, outcome)
+        except asyncio.CancelledError:
+            if work is not None:  # stopping: its next attempt is due, in this process or another
+                await asyncio.shield(asyncio.to_thread(self._release, work))
+            raise
+        except Exception:
+            log.exception("webhook %d: delivery failed inside Larza", webhook_id)
+
+    def _claim(self, webhook_id: int) -> _Work | None:
+        now = self._clock()
+        with self._factory() as session, session.begin():
+            webhook = claim_webhook(session, webhook_id=webhook_id, now=now, lease=self._lease)
+            if webhook is None:
+                return None
+            page = pending_changes(
+                session, after_id=webhook.cursor, kinds=webhook_kinds(webhook), limit=BATCH
             )
-        body = json.dumps({"webhook": webhook.id, "changes": changes}, separators=(",", ":"))
-        return _Work(
-            webhook_id=webhook.id,
-            url=webhook.url,
-            secret=webhook.secret,
-            failures=webhook.failures,
-            cursor=page.cursor,
-            first=page.changes[0].id if page.changes else None,
-            last=page.changes[-1].id if page.changes else None,
-            body=body.encode(),
-        )
+            if not page.changes:  # only changes of kinds it does not want
+                record_success(session, webhook_id=webhook_id, cursor=page.cursor)
+                return None
+            rows = changed_rows(session, changes=page.changes)
+            changes = []
+            for change in page.changes:
+                data = change_data(rows.get((change.kind, change.ref_id)))
+                changes.append(
+                    {
+                        "id": change.id,
+                        "kind": change.kind.value,
+                        "time": change.time.isoformat(),
+                        "data": None if data is None else data.model_dump(mode="json"),
+                    }
+                )
+            body = json.dumps({"webhook": webhook.id, "changes": changes}, separators=(",", ":"))
+            return _Work(
+                webhook_id=webhook.id,
+                url=webhook.url,
+                secret=webhook.secret,
+                failures=webhook.failures,
+                cursor=page.cursor,
+                first=page.changes[0].id,
+                last=page.changes[-1].id,
+                body=body.encode(),
+                lease_until=now + self._lease,
+            )
 
-    def _send(self, work: _Work) -> str | None:
+    async def _send(self, work: _Work) -> Outcome:
+        try:
+            target = parse_webhook_url(work.url)
+        except WebhookUrlError as e:  # stored before URLs were checked at registration
+            return Outcome(error=f"the URL is not valid: {e}", detail=str(e))
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "Larza-Webhooks/1",
             "X-Larza-Signature": sign(work.secret, work.body),
             "X-Larza-Delivery": f"{work.first}-{work.last}",
         }
-        return post(work.url, work.body, headers, self._timeout_s)
-
-    def _record(self, session: Session, work: _Work, error: str | None) -> None:
-        if error is None:
-            record_success(session, webhook_id=work.webhook_id, cursor=work.cursor)
-            log.info("webhook %d: delivered changes %s-%s", work.webhook_id, work.first, work.last)
-            return
-        failures = work.failures + 1
-        retry = record_failure(
-            session,
-            webhook_id=work.webhook_id,
-            failures=failures,
-            error=error,
-            now=self._clock(),
-            backoff_max_s=self._backoff_max_s,
+        return await post(
+            target, work.body, headers, deadline_s=self._timeout_s, allowed=self._allowed
         )
+
+    def _record(self, work: _Work, outcome: Outcome) -> None:
+        with self._factory() as session, session.begin():
+            if outcome.delivered:
+                record_success(session, webhook_id=work.webhook_id, cursor=work.cursor)
+                log.info(
+                    "webhook %d: delivered changes %s-%s", work.webhook_id, work.first, work.last
+                )
+                return
+            failures = work.failures + 1
+            retry = record_failure(
+                session,
+                webhook_id=work.webhook_id,
+                failures=failures,
+                error=outcome.reason or "not delivered",
+                now=self._clock(),
+                backoff_max_s=self._backoff_max_s,
+            )
         log.warning(
             "webhook %d: delivering changes %s-%s failed (%d in a row), next attempt at %s: %s",
             work.webhook_id,
@@ -225,5 +277,12 @@ class WebhookDelivery:
             work.last,
             failures,
             f"{retry:%H:%M:%S}",
-            error,
+            outcome.detail or outcome.reason,
         )
+
+    def _release(self, work: _Work) -> None:
+        try:
+            with self._factory() as session, session.begin():
+                release_webhook(session, webhook_id=work.webhook_id, lease_until=work.lease_until)
+        except Exception:  # the lease then runs out by itself
+            log.exception("webhook %d: cannot give the webhook back", work.webhook_id)

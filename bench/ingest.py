@@ -11,6 +11,18 @@ stations with six 100-sps channels each, then measures on one core:
    pipeline, reading the feed server (another process, with every record in its ring).
 
 Usage: python bench/ingest.py [--stations 30] [--minutes 10] [--database-url URL]
+
+``--live``: instead, a live run over SeedLink in real time, as an operator runs Larza: a
+``larza feed`` process (synthetic data for N stations x 6 channels at 100 sps, a quake a
+minute) and a ``larza worker`` process with all its periodic work (health every 10 s,
+snapshots, leases, inventory refresh), each pinned to a core of its own. Every 5 s it reads
+the data latency of every channel from the database and the worker's CPU time and RSS, and
+prints the lag over time, the data latency p50/p99, the worker's CPU share and RSS.
+``--mode realistic`` (a quake a minute seen by the ~20 stations within ``--reach-km``) or
+``heavy`` (every quake at every station).
+
+Usage: python bench/ingest.py --live --stations 1700 [--minutes 10] [--mode realistic]
+       [--record-seconds 4] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -27,7 +39,11 @@ import asyncio
 import io
 import math
 import multiprocessing
+import os
+import shutil
+import signal
 import statistics
+import subprocess
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -36,7 +52,7 @@ from typing import Any
 
 import obspy
 from obspy.core.inventory import Channel, Inventory, Network, Site, Station
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from detection import DetectorConfig, StreamingDetector
@@ -50,6 +66,7 @@ from ingest.worker.process import Readers
 from ingest.worker.settings import WorkerSettings
 from stations.db import make_engine, make_session_factory, migrate
 from stations.inventory import import_stationxml
+from stations.models import ChannelStatus
 from stations.queries import list_stations, save_stream_states
 
 CODES = ("HHZ", "HHN", "HHE", "HNZ", "HNN", "HNE")
@@ -274,6 +291,165 @@ def bench_network(
     return elapsed
 
 
+def live_stations(n: int) -> list[StationSpec]:
+    """N stations on a square grid about 40 km apart (the size of a national network's
+    spacing), so a quake within ~120 km reaches about 20 of them."""
+    side = math.ceil(math.sqrt(n))
+    channels = tuple(ChannelSpec(location="", channel=c, sampling_rate=100.0) for c in CODES)
+    return [
+        StationSpec(
+            "XX", f"S{i:04d}", 30.0 + 0.36 * (i // side), 60.0 + 0.45 * (i % side), 2000.0, channels
+        )
+        for i in range(n)
+    ]
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+def _pinned(core: int) -> list[str]:
+    return ["taskset", "-c", str(core)] if shutil.which("taskset") and os.cpu_count() else []
+
+
+def live(args: argparse.Namespace) -> None:
+    specs = live_stations(args.stations)
+    channels = len(specs) * len(CODES)
+    reach = args.reach_km if args.mode == "realistic" else None
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        inventory = folder / "inventory.xml"
+        write_inventory(specs, inventory)
+        url = args.database_url or f"sqlite:///{folder / 'live.sqlite'}"
+        engine, factory = fresh_factory(url, folder, inventory)
+        port = _free_port()
+        env = {
+            **os.environ,
+            "LARZA_DATABASE_URL": url,
+            "LARZA_ARCHIVE_DIR": str(folder / "archive"),
+            "LARZA_SEEDLINK": f"127.0.0.1:{port}",
+            "LARZA_NEW_STATION_START": "now",
+        }
+        feed_cmd = [
+            *_pinned(0), sys.executable, "-m", "ingest", "feed", "--inventory", str(inventory),
+            "--port", str(port), "--seed", "3", "--event-interval", "60",
+            "--first-event-after", "20", "--record-seconds", str(args.record_seconds),
+            "--ring-size", str(max(100_000, channels * 40)),
+        ]  # fmt: skip
+        if reach is not None:
+            feed_cmd += ["--reach-km", str(reach)]
+        logs = folder / "feed.log", folder / "worker.log"
+        with logs[0].open("wb") as out:
+            feed = subprocess.Popen(feed_cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        time.sleep(3.0)
+        with logs[1].open("wb") as out:
+            worker = subprocess.Popen(
+                [*_pinned(1), sys.executable, "-m", "ingest", "worker"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        quakes = f"a quake a minute within {reach:g} km" if reach else "a quake a minute everywhere"
+        database = "PostgreSQL" if url.startswith("postgres") else "SQLite"
+        print(
+            f"live: {len(specs)} stations, {channels} channels at 100 sps, {args.mode} mode "
+            f"({quakes}), records of at most {args.record_seconds:g} s, {args.minutes:g} min, "
+            f"{database}"
+        )
+        print("     t   latency p50   p99   worker CPU   RSS MB   feed CPU")
+        rows: list[tuple[float, float, float, float, float]] = []
+        latencies: list[float] = []
+        started = time.monotonic()
+        last_cpu, last_feed, last_t = _cpu_seconds(worker.pid), _cpu_seconds(feed.pid), started
+        base_rss = math.nan  # the worker's own, libraries loaded: at its first sample
+        try:
+            while time.monotonic() - started < args.minutes * 60:
+                time.sleep(5.0)
+                if worker.poll() is not None or feed.poll() is not None:
+                    raise SystemExit(f"a process ended: see {logs}")
+                now = time.time()
+                with factory() as s:
+                    times = [
+                        t.timestamp() for t in s.scalars(select(ChannelStatus.last_sample_time))
+                    ]
+                t = time.monotonic()
+                cpu, feed_cpu = _cpu_seconds(worker.pid), _cpu_seconds(feed.pid)
+                share = (cpu - last_cpu) / (t - last_t)
+                feed_share = (feed_cpu - last_feed) / (t - last_t)
+                last_cpu, last_feed, last_t = cpu, feed_cpu, t
+                lat = sorted(now - x for x in times) or [math.nan]
+                p50, p99 = lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+                rss = _rss_mb(worker.pid)
+                if math.isnan(base_rss):
+                    base_rss = rss
+                elapsed = t - started
+                rows.append((elapsed, p50, p99, share, rss))
+                if elapsed > 60:
+                    latencies += lat
+                if len(rows) % 6 == 0 or elapsed < 30:
+                    print(
+                        f"{elapsed:6.0f} s  {p50:9.1f} s {p99:6.1f} s  {100 * share:8.0f} %  "
+                        f"{rss:7.0f}  {100 * feed_share:7.0f} %  ({len(times)} channels seen)"
+                    )
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            feed.send_signal(signal.SIGTERM)
+            worker.wait(timeout=60)
+            feed.wait(timeout=60)
+            engine.dispose()
+        _live_summary(rows, latencies, channels, base_rss)
+
+
+def _live_summary(
+    rows: list[tuple[float, float, float, float, float]],
+    latencies: list[float],
+    channels: int,
+    base_rss: float,
+) -> None:
+    after = [r for r in rows if r[0] > 60] or rows
+    half = after[len(after) // 2 :]
+    # the lag's trend over the second half: seconds of latency gained per second
+    xs, ys = [r[0] for r in half], [r[1] for r in half]
+    slope = statistics.linear_regression(xs, ys).slope if len(half) > 2 else math.nan
+    latencies.sort()
+    p50 = latencies[len(latencies) // 2] if latencies else math.nan
+    p99 = latencies[int(len(latencies) * 0.99)] if latencies else math.nan
+    cpu = statistics.mean(r[3] for r in after)
+    rss = after[-1][4]
+    print()
+    print(f"data latency after the first minute: p50 {p50:.1f} s, p99 {p99:.1f} s")
+    trend = (
+        "flat: keeps up" if abs(slope) < 0.01 else "falls behind" if slope > 0 else "catching up"
+    )
+    print(f"lag trend over the second half: {slope:+.3f} s per s ({trend})")
+    print(f"worker CPU: {100 * cpu:.0f} % of a core on average")
+    print(
+        f"worker RSS: {rss:.0f} MB at the end, {base_rss:.0f} MB at start: "
+        f"{(rss - base_rss) * 1024 / channels:.1f} KB per channel over the base"
+    )
+    if slope > 0.01:
+        print(
+            f"sustained here: about {channels / (1 + slope):,.0f} channels (from the lag's trend)"
+        )
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -281,7 +457,14 @@ def main() -> None:
     parser.add_argument("--stations", type=int, default=30)
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--live", action="store_true", help="a live run over SeedLink")
+    parser.add_argument("--mode", choices=("realistic", "heavy"), default="realistic")
+    parser.add_argument("--reach-km", type=float, default=120.0)
+    parser.add_argument("--record-seconds", type=float, default=4.0)
     args = parser.parse_args()
+    if args.live:
+        live(args)
+        return
 
     specs = make_stations(args.stations)
     packets = make_packets(specs, args.minutes)

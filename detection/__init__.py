@@ -14,32 +14,108 @@ The array functions underneath take and return explicit state, in the style of
 from detection._aic import aic, aic_pick
 from detection._association import Associator, NetworkEvent, Pick
 from detection._chain import DetectorConfig, FeedResult, StreamingDetector, Trigger
+from detection._coincidence import (
+    CoincidenceAssociator,
+    CoincidenceEvent,
+    CoincidenceUpdate,
+    TriggerWindow,
+)
 from detection._filter import FilterState, bandpass, design_bandpass
+from detection._geo import azimuth_deg, destination, distance_km
+from detection._locate import (
+    LocatedArrival,
+    LocatorConfig,
+    Observation,
+    Origin,
+    StationCoordinates,
+    locate,
+)
+from detection._magnitude import (
+    MagnitudeCalibration,
+    NetworkMagnitude,
+    StationMagnitude,
+    energy_class,
+    hutton_boore_minus_log_a0,
+    network_magnitude,
+    station_magnitude,
+)
+from detection._motion import (
+    ComponentMotion,
+    StationMotion,
+    component_motion,
+    mmi_from_pga,
+    mmi_from_pgv,
+    oscillator_response,
+    station_motion,
+)
+from detection._quakes import (
+    AssociatedPick,
+    PhasePick,
+    Quake,
+    QuakeAssociator,
+    QuakeAssociatorConfig,
+    QuakeUpdate,
+)
 from detection._stalta import (
     ClassicStaLtaState,
     RecursiveStaLtaState,
     classic_sta_lta,
     recursive_sta_lta,
 )
+from detection._traveltime import TravelTimeTable
 from detection._trigger import TriggerState, trigger_onset
 
 __all__ = [
+    "AssociatedPick",
     "Associator",
     "ClassicStaLtaState",
+    "CoincidenceAssociator",
+    "CoincidenceEvent",
+    "CoincidenceUpdate",
+    "ComponentMotion",
     "DetectorConfig",
     "FeedResult",
     "FilterState",
+    "LocatedArrival",
+    "LocatorConfig",
+    "MagnitudeCalibration",
     "NetworkEvent",
+    "NetworkMagnitude",
+    "Observation",
+    "Origin",
+    "PhasePick",
     "Pick",
+    "Quake",
+    "QuakeAssociator",
+    "QuakeAssociatorConfig",
+    "QuakeUpdate",
     "RecursiveStaLtaState",
+    "StationCoordinates",
+    "StationMagnitude",
+    "StationMotion",
     "StreamingDetector",
+    "TravelTimeTable",
     "Trigger",
     "TriggerState",
+    "TriggerWindow",
     "aic",
     "aic_pick",
+    "azimuth_deg",
     "bandpass",
     "classic_sta_lta",
+    "component_motion",
     "design_bandpass",
+    "destination",
+    "distance_km",
+    "energy_class",
+    "hutton_boore_minus_log_a0",
+    "locate",
+    "mmi_from_pga",
+    "mmi_from_pgv",
+    "network_magnitude",
+    "oscillator_response",
     "recursive_sta_lta",
+    "station_magnitude",
+    "station_motion",
     "trigger_onset",
 ]

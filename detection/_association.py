@@ -31,8 +31,10 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
+
+import numpy as np
 
 __all__ = ["Associator", "NetworkEvent", "Pick"]
 
@@ -95,23 +97,85 @@ class NetworkEvent:
     status: EventStatus
 
 
-@dataclass
 class _Group:
-    first: float
-    last: float
-    picks: list[Pick] = field(default_factory=list)  # in order of (time, key)
-    onsets: dict[str, float] = field(default_factory=dict)  # station -> earliest pick time
-    event_key: int = -1
+    """One group's picks and stations, with what an event of it needs kept up to date as
+    picks join, so that a pick costs about the same however many the group already has."""
 
-    def add(self, pick: Pick) -> None:
-        bisect.insort(self.picks, pick, key=_order)
-        self.first = min(self.first, pick.time)
-        self.last = max(self.last, pick.time)
-        self.onsets[pick.station] = min(self.onsets.get(pick.station, math.inf), pick.time)
+    __slots__ = (
+        "_order",
+        "event_key",
+        "first",
+        "index",
+        "keys",
+        "last",
+        "lats",
+        "lons",
+        "max_onset",
+        "min_onset",
+        "n_positioned",
+        "onset_times",
+        "onsets",
+        "picks",
+        "stations",
+        "weight",
+    )
 
+    def __init__(self, time: float) -> None:
+        self.first = self.last = time
+        self.picks: list[Pick] = []  # in order of (time, key)
+        self._order: list[tuple[float, int]] = []
+        self.keys: list[int] = []  # the picks' keys, in the same order
+        self.onsets: dict[str, float] = {}  # station -> earliest pick time
+        self.stations: list[str] = []  # sorted
+        self.weight = 0.0
+        self.min_onset = math.inf
+        self.max_onset = -math.inf
+        self.event_key = -1
+        # Positioned stations, for the travel-time check: index by station, and arrays
+        # (grown by doubling) of their latitude, longitude (radians) and onset.
+        self.index: dict[str, int] = {}
+        self.lats = np.empty(8)
+        self.lons = np.empty(8)
+        self.onset_times = np.empty(8)
+        self.n_positioned = 0
 
-def _order(pick: Pick) -> tuple[float, int]:
-    return (pick.time, pick.key)
+    def add(self, pick: Pick, weight: float, position: tuple[float, float] | None) -> None:
+        at = bisect.bisect(self._order, (pick.time, pick.key))
+        self._order.insert(at, (pick.time, pick.key))
+        self.picks.insert(at, pick)
+        self.keys.insert(at, pick.key)
+        t = pick.time
+        self.first = min(self.first, t)
+        self.last = max(self.last, t)
+        station = pick.station
+        before = self.onsets.get(station)
+        if before is None:
+            self.onsets[station] = t
+            bisect.insort(self.stations, station)
+            self.weight += weight
+            self.min_onset = min(self.min_onset, t)
+            self.max_onset = max(self.max_onset, t)
+            if position is not None:
+                self._place(station, position, t)
+        elif t < before:
+            self.onsets[station] = t
+            self.min_onset = min(self.min_onset, t)
+            if before == self.max_onset:
+                self.max_onset = max(self.onsets.values())
+            i = self.index.get(station)
+            if i is not None:
+                self.onset_times[i] = t
+
+    def _place(self, station: str, position: tuple[float, float], t: float) -> None:
+        n = self.n_positioned
+        if n == len(self.lats):
+            self.lats = np.resize(self.lats, 2 * n)
+            self.lons = np.resize(self.lons, 2 * n)
+            self.onset_times = np.resize(self.onset_times, 2 * n)
+        self.lats[n], self.lons[n] = math.radians(position[0]), math.radians(position[1])
+        self.onset_times[n] = t
+        self.index[station] = n
+        self.n_positioned = n + 1
 
 
 class Associator:
@@ -170,7 +234,6 @@ class Associator:
         self._positions = dict(positions or {})
         self._velocity = float(velocity)
         self._tolerance = float(tolerance)
-        self._bounds: dict[tuple[str, str], float] = {}
         self._groups: list[_Group] = []
         self._next_key = 1
         self._horizon = -math.inf
@@ -192,9 +255,9 @@ class Associator:
         return tuple(self._event(g, "preliminary") for g in self._groups if g.event_key >= 0)
 
     def add_positions(self, positions: Mapping[str, tuple[float, float]]) -> None:
-        """Learn (or correct) stations' latitude and longitude for the travel-time check."""
+        """Learn (or correct) stations' latitude and longitude for the travel-time check
+        (groups already open keep the positions their stations joined with)."""
         self._positions.update(positions)
-        self._bounds = {k: v for k, v in self._bounds.items() if not set(k) & set(positions)}
 
     @property
     def open_pick_keys(self) -> frozenset[int]:
@@ -225,12 +288,12 @@ class Associator:
             return []
         group = self._choose(pick)
         if group is None:
-            group = _Group(pick.time, pick.time)
+            group = _Group(pick.time)
             self._groups.append(group)
-        group.add(pick)
+        group.add(pick, self._weights.get(pick.station, 1.0), self._positions.get(pick.station))
         self._keys.add(pick.key)
         if group.event_key < 0:
-            if self._sum(group) < self._threshold:
+            if group.weight < self._threshold:
                 return []
             group.event_key = self._next_key
             self._next_key += 1
@@ -275,46 +338,31 @@ class Associator:
         return min(fits, key=lambda g: (g.event_key < 0, g.first))
 
     def _consistent(self, group: _Group, pick: Pick) -> bool:
-        """Whether the pick's onset fits the travel times from the group's other stations."""
-        if pick.station not in self._positions:
+        """Whether the pick's onset fits the travel times from the group's other stations
+        (those with a position), all compared at once."""
+        position = self._positions.get(pick.station)
+        if position is None or pick.station in group.onsets:
+            return True  # not checked; or another pick (channel, phase) of a station in it
+        n = group.n_positioned
+        if n == 0:
             return True
-        onsets = group.onsets
-        if pick.station in onsets:
-            return True  # another pick (channel, phase) of a station already in the event
-        return all(
-            abs(pick.time - t) <= self._bound(pick.station, s)
-            for s, t in onsets.items()
-            if s in self._positions
+        lat, lon = math.radians(position[0]), math.radians(position[1])
+        lats, lons = group.lats[:n], group.lons[:n]
+        h = (
+            np.sin((lats - lat) / 2) ** 2
+            + math.cos(lat) * np.cos(lats) * np.sin((lons - lon) / 2) ** 2
         )
-
-    def _bound(self, a: str, b: str) -> float:
-        key = (a, b) if a < b else (b, a)
-        found = self._bounds.get(key)
-        if found is None:
-            (lat1, lon1), (lat2, lon2) = self._positions[a], self._positions[b]
-            found = _distance_km(lat1, lon1, lat2, lon2) / self._velocity + self._tolerance
-            self._bounds[key] = found
-        return found
-
-    def _sum(self, group: _Group) -> float:
-        return sum(self._weights.get(s, 1.0) for s in group.onsets)
+        km = 2 * 6371.0 * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+        bounds = km / self._velocity + self._tolerance
+        return bool(np.all(np.abs(pick.time - group.onset_times[:n]) <= bounds))
 
     def _event(self, group: _Group, status: EventStatus) -> NetworkEvent:
-        onsets = group.onsets
         return NetworkEvent(
             event_key=group.event_key,
-            time=min(onsets.values()),
-            stations=tuple(sorted(onsets)),
-            pick_keys=tuple(p.key for p in group.picks),
-            coincidence_sum=self._sum(group),
-            duration=max(onsets.values()) - min(onsets.values()),
+            time=group.min_onset,
+            stations=tuple(group.stations),
+            pick_keys=tuple(group.keys),
+            coincidence_sum=group.weight,
+            duration=group.max_onset - group.min_onset,
             status=status,
         )
-
-
-def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine, spherical Earth of radius 6371 km)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0 * math.asin(min(1.0, math.sqrt(h)))

@@ -21,6 +21,13 @@ Example::
     [health."TJ.*..HN?"]
     clip_level = 8000000          # counts: the accelerometer's full scale
 
+    [velocity_model]              # earthquakes: travel times (see docs/quakes.md)
+    model = "pamir"               # or file = "tipage.nd", or layers = [...]
+    [location]                    # phase association and location
+    min_stations = 4
+    [magnitude]                   # ML calibration and energy class K
+    station_corrections = { "TJ.SAREZ" = 0.1 }
+
 Overrides apply in order: the defaults, then every matching station key (``NET.STA``), then
 every matching channel key (``NET.STA.LOC.CHA``), each in file order. The file is checked
 whole at start-up; a bad key or value is a :class:`ConfigurationError` naming the file, the
@@ -30,6 +37,7 @@ table and the key. A missing file means the defaults.
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -132,6 +140,122 @@ class HealthTable(_Strict):
         return self
 
 
+class LayerEntry(_Strict):
+    """One layer of ``[velocity_model] layers``: its top, Vp, and Vs or Vp/Vs."""
+
+    top_km: float = Field(ge=0, description="depth of the layer's top below sea level")
+    vp: float = Field(gt=0, description="km/s")
+    vs: float | None = Field(None, gt=0, description="km/s (or give vp_vs)")
+    vp_vs: float | None = Field(None, gt=1, description="Vp/Vs ratio (or give vs)")
+
+    @model_validator(mode="after")
+    def _one_of_vs(self) -> LayerEntry:
+        if self.vs is not None and self.vp_vs is not None:
+            raise ValueError(f"layer at {self.top_km} km: give vs or vp_vs, not both")
+        return self
+
+
+class VelocityModelTable(_Strict):
+    """``[velocity_model]``: the 1-D model of the travel-time tables (see docs/quakes.md).
+
+    One of ``model`` (a named model), ``file`` (``.nd``/``.tvel``) or ``layers``.
+    """
+
+    model: Literal["pamir", "iasp91", "ak135"] = "pamir"
+    file: str | None = Field(None, description=".nd or .tvel file, relative to larza.toml")
+    layers: tuple[LayerEntry, ...] | None = Field(None, description="constant-velocity layers")
+    moho_km: float | None = Field(None, gt=0, description="with layers: where the crust ends")
+    base: Literal["iasp91", "ak135"] = Field(
+        "iasp91", description="the global model below layers or a file that stops above the core"
+    )
+    vp_vs: float = Field(1.73, gt=1, description="with layers: for a layer without vs/vp_vs")
+    max_distance_km: float = Field(1000.0, gt=0, description="largest epicentral distance")
+    max_depth_km: float = Field(300.0, gt=0, description="deepest source")
+    distance_step_km: float = Field(1.0, gt=0)
+    depth_step_km: float = Field(2.0, gt=0)
+    cache_dir: str = Field("var/traveltimes", description="tables built are kept here")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> VelocityModelTable:
+        given = [k for k in ("model", "file", "layers") if k in self.model_fields_set]
+        if len(given) > 1:
+            raise ValueError(f"give one of model, file or layers, got {' and '.join(given)}")
+        if self.layers is not None and self.moho_km is None:
+            raise ValueError("layers need moho_km (where the base model's mantle begins)")
+        if self.moho_km is not None and self.layers is None:
+            raise ValueError("moho_km goes with layers")
+        for axis in ("distance", "depth"):
+            top, step = getattr(self, f"max_{axis}_km"), getattr(self, f"{axis}_step_km")
+            if abs(top / step - round(top / step)) > 1e-9:
+                raise ValueError(f"max_{axis}_km must be a whole number of {axis}_step_km")
+        return self
+
+    def layer_values(self) -> tuple[tuple[float, float, float], ...]:
+        """(top km, Vp, Vs) of each layer, Vs from vp_vs where it is not given."""
+        out = []
+        for layer in self.layers or ():
+            ratio = layer.vp_vs or self.vp_vs
+            out.append((layer.top_km, layer.vp, layer.vs or layer.vp / ratio))
+        return tuple(out)
+
+
+class LocationTable(_Strict):
+    """``[location]``: phase association and the locator (see docs/quakes.md)."""
+
+    min_stations: int = Field(4, ge=3, description="stations with P an event needs")
+    min_phases: int = Field(7, ge=5, description="phases an event needs")
+    p_model_error_s: float = Field(0.2, ge=0, description="how far model P times may be off")
+    s_model_error_s: float = Field(0.35, ge=0, description="how far model S times may be off")
+    tolerance_sigmas: float = Field(
+        3.0, gt=0, description="largest residual, in sqrt(pick sigma^2 + model error^2)"
+    )
+    confidence: float = Field(0.99, ge=0.5, lt=1, description="chi-square test of a new event")
+    min_coverage: float = Field(0.6, ge=0, le=1, description="near live stations that picked")
+    min_moveout_s: float = Field(0.05, ge=0, description="P picks closer together: a glitch")
+    relabel: bool = Field(True, description="a pick may join as the other phase")
+    min_phases_free_depth: int = Field(5, ge=4, description="fewer: the depth is fixed")
+    fixed_depth_km: float = Field(10.0, ge=0, description="depth of a fixed-depth solution")
+    search_margin_km: float = Field(200.0, ge=0, description="search beyond the stations' box")
+    grid_spacing_km: float = Field(20.0, gt=0, description="coarse grid, horizontally")
+    depth_spacing_km: float = Field(20.0, gt=0, description="coarse grid, in depth")
+    huber: float = Field(1.5, gt=0, description="residuals beyond this many sigma weigh less")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LocationTable:
+        if self.min_phases < self.min_stations:
+            raise ValueError("need min_phases >= min_stations")
+        return self
+
+
+class MagnitudeTable(_Strict):
+    """``[magnitude]``: ML calibration and the energy class K (see docs/quakes.md)."""
+
+    distance: Literal["hypocentral", "epicentral"] = "hypocentral"
+    log_a0: tuple[tuple[float, float], ...] | None = Field(
+        None, description="[[km, log A0], ...] (SeisComP sign); default Hutton & Boore 1987"
+    )
+    wood_anderson_gain: float = Field(2080.0, gt=0, description="2080 (default) or 2800")
+    station_corrections: dict[str, float] = Field(default_factory=dict)
+    trim: float = Field(0.25, ge=0, lt=1, description="share of station magnitudes dropped")
+    min_distance_km: float = Field(0.0, ge=0)
+    max_distance_km: float = Field(1000.0, gt=0)
+    k_slope: float = Field(1.8, description="energy class K = k_slope * ML + k_intercept")
+    k_intercept: float = Field(4.6)
+
+    @model_validator(mode="after")
+    def _checked(self) -> MagnitudeTable:
+        for station in self.station_corrections:
+            if station.count(".") != 1:
+                raise ValueError(f"station_corrections: need NET.STA, got {station!r}")
+        if self.log_a0 is not None:
+            distances = [d for d, _ in self.log_a0]
+            if len(distances) < 2 or any(b <= a for a, b in itertools.pairwise(distances)):
+                raise ValueError(f"log_a0: need two or more increasing distances, got {distances}")
+        if self.max_distance_km <= self.min_distance_km:
+            raise ValueError("need min_distance_km < max_distance_km")
+        return self
+
+
 class StationSource(_Strict):
     """``[stations."NET.STA"]``: where a station's data come from and which streams."""
 
@@ -202,6 +326,11 @@ class LarzaConfig:
     soh: dict[str, dict[str, SohChannel]] = field(default_factory=dict)
     stations: dict[str, StationSource] = field(default_factory=dict)
     """Station pattern (``NET.STA``, wildcards) -> its server and streams."""
+    velocity_model: VelocityModelTable = field(default_factory=VelocityModelTable)
+    location: LocationTable = field(default_factory=LocationTable)
+    magnitude: MagnitudeTable = field(default_factory=MagnitudeTable)
+    base_dir: Path = Path(".")
+    """Directory relative paths of the file (a velocity model, the table cache) start from."""
     """Station pattern (``NET.STA``, wildcards) -> channel code -> its description."""
     source: str = "defaults"
 
@@ -284,17 +413,32 @@ def load_config(path: Path | None = None) -> LarzaConfig:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigurationError(str(path), f"not valid TOML: {e}") from e
-    return parse_config(document, source=str(path))
+    return parse_config(document, source=str(path), base_dir=path.parent)
 
 
-def parse_config(document: dict[str, Any], *, source: str = "larza.toml") -> LarzaConfig:
-    """Check a parsed TOML document; see :func:`load_config`."""
-    unknown = set(document) - {"detector", "association", "health", "soh", "stations"}
+_KNOWN = (
+    "detector",
+    "association",
+    "health",
+    "soh",
+    "stations",
+    "velocity_model",
+    "location",
+    "magnitude",
+)
+
+
+def parse_config(
+    document: dict[str, Any], *, source: str = "larza.toml", base_dir: Path | None = None
+) -> LarzaConfig:
+    """Check a parsed TOML document; see :func:`load_config`. ``base_dir`` is where relative
+    paths start (the file's directory; default the current one)."""
+    unknown = set(document) - set(_KNOWN)
     if unknown:
         raise ConfigurationError(
             source,
-            f"unknown table [{sorted(unknown)[0]}]; "
-            "known: [detector], [association], [health], [soh], [stations]",
+            f"unknown table [{sorted(unknown)[0]}]; known: "
+            + ", ".join(f"[{name}]" for name in _KNOWN),
         )
     tables: dict[str, Any] = {}
     overrides: dict[str, tuple[Override, ...]] = {}
@@ -341,6 +485,22 @@ def parse_config(document: dict[str, Any], *, source: str = "larza.toml") -> Lar
         found_source = _validated(source, f'[stations."{pattern}"]', StationSource, raw)
         assert isinstance(found_source, StationSource)
         stations[pattern] = found_source
+    quake_tables: dict[str, _Strict] = {}
+    for name, model in (
+        ("velocity_model", VelocityModelTable),
+        ("location", LocationTable),
+        ("magnitude", MagnitudeTable),
+    ):
+        quake_tables[name] = _validated(source, f"[{name}]", model, dict(document.get(name, {})))
+    velocity = quake_tables["velocity_model"]
+    assert isinstance(velocity, VelocityModelTable)
+    base = base_dir if base_dir is not None else Path(".")
+    if "velocity_model" in document:
+        _check_velocity_model(source, velocity, base)
+    location = quake_tables["location"]
+    magnitude = quake_tables["magnitude"]
+    assert isinstance(location, LocationTable)
+    assert isinstance(magnitude, MagnitudeTable)
     return LarzaConfig(
         detector=tables["detector"],
         association=association,
@@ -348,8 +508,22 @@ def parse_config(document: dict[str, Any], *, source: str = "larza.toml") -> Lar
         overrides=overrides,
         soh=soh,
         stations=stations,
+        velocity_model=velocity,
+        location=location,
+        magnitude=magnitude,
+        base_dir=base,
         source=source,
     )
+
+
+def _check_velocity_model(source: str, table: VelocityModelTable, base_dir: Path) -> None:
+    """Read the model now, so a file that does not parse stops start-up naming its line."""
+    from ingest.quakes.model import velocity_model  # here: reads ObsPy's model files
+
+    try:
+        velocity_model(table, base_dir)
+    except ConfigurationError as e:
+        raise ConfigurationError(source, f"[velocity_model]: {e}") from None
 
 
 def _check_pattern(source: str, table: str, pattern: str) -> None:

@@ -6,7 +6,7 @@ import enum
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from sqlalchemy import DateTime, Dialect, Enum
+from sqlalchemy import BigInteger, DateTime, Dialect, Enum, Integer
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -42,6 +42,10 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 UtcTime = Annotated[datetime, mapped_column(UtcDateTime())]
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+"""Ids and the keys that refer to them: 64-bit. On SQLite an ``INTEGER PRIMARY KEY`` is
+already 64-bit, and only that exact spelling numbers new rows by itself."""
 
 
 def str_enum(cls: type[enum.StrEnum]) -> Enum:

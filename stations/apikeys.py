@@ -17,11 +17,11 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from stations.errors import LarzaError, NotFoundError
-from stations.models import ApiKey
+from stations.models import ApiKey, Webhook
 
 __all__ = [
     "KEY_PREFIX",
@@ -79,11 +79,14 @@ def list_api_keys(session: Session) -> Sequence[ApiKey]:
 
 
 def revoke_api_key(session: Session, *, key_id: int, now: datetime) -> ApiKey:
-    """Refuse the key from now on; revoking it again keeps the first revocation time."""
+    """Refuse the key from now on, and stop delivering to the webhooks it registered (they
+    stay listed, inactive, for ``larza webhook list``). Revoking it again keeps the first
+    revocation time."""
     row = session.get(ApiKey, key_id)
     if row is None:
         raise NotFoundError("API key", str(key_id))
     if row.revoked_at is None:
         row.revoked_at = now
-        session.flush()
+    session.execute(update(Webhook).where(Webhook.api_key_id == key_id).values(active=False))
+    session.flush()
     return row

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, selectinload
 
+from stations._bulk import bulk_write
 from stations.models import (
     Channel,
     ChannelHealth,
@@ -42,62 +43,87 @@ class ChannelReport:
 def save_channel_health(
     session: Session, *, reports: Iterable[ChannelReport], now: datetime
 ) -> None:
-    """Overwrite the latest health of each channel reported."""
+    """Overwrite the latest health of each channel reported: one insert of the new rows and
+    one executemany of the others, without the ORM's work per row (thousands of channels
+    every few seconds)."""
     wanted = {r.channel_id: r for r in reports}
     if not wanted:
         return
-    existing = {
-        h.channel_id: h
-        for h in session.scalars(
-            select(ChannelHealth).where(ChannelHealth.channel_id.in_(list(wanted)))
+    existing = set(
+        session.scalars(
+            select(ChannelHealth.channel_id).where(ChannelHealth.channel_id.in_(list(wanted)))
+        )
+    )
+    added: list[dict[str, object]] = []
+    changed: list[dict[str, object]] = []
+    for channel_id, report in wanted.items():
+        row: dict[str, object] = {
+            "channel_id": channel_id,
+            "evaluated_at": now,
+            "state": report.state,
+            "reason": report.reason[:500],
+            "metrics": _json_safe(report.metrics),
+        }
+        (changed if channel_id in existing else added).append(row)
+    bulk_write(session, ChannelHealth, added=added, changed=changed)
+
+
+def save_station_states(
+    session: Session, *, states: Mapping[int, tuple[HealthState, str]], now: datetime
+) -> list[StateChange]:
+    """Store stations' current states (``station_id -> (state, reason)``) in two statements;
+    the changes of state are added to the history and returned. A station's first state
+    counts as a change from UNKNOWN."""
+    if not states:
+        return []
+    current = {
+        station_id: (state, since)
+        for station_id, state, since in session.execute(
+            select(StationHealth.station_id, StationHealth.state, StationHealth.since).where(
+                StationHealth.station_id.in_(list(states))
+            )
         )
     }
-    for channel_id, report in wanted.items():
-        row = existing.get(channel_id)
-        metrics = _json_safe(report.metrics)
-        if row is None:
-            session.add(
-                ChannelHealth(
-                    channel_id=channel_id,
-                    evaluated_at=now,
-                    state=report.state,
-                    reason=report.reason[:500],
-                    metrics=metrics,
+    added: list[dict[str, object]] = []
+    changed: list[dict[str, object]] = []
+    changes: list[StateChange] = []
+    for station_id, (state, reason) in states.items():
+        reason = reason[:1000]
+        previous, since = current.get(station_id, (None, now))
+        if previous is not state:
+            since = now
+        row: dict[str, object] = {
+            "station_id": station_id,
+            "state": state,
+            "reason": reason,
+            "since": since,
+            "evaluated_at": now,
+        }
+        (added if previous is None else changed).append(row)
+        previous = previous or HealthState.UNKNOWN
+        if previous is not state:
+            changes.append(
+                StateChange(
+                    station_id=station_id,
+                    time=now,
+                    from_state=previous,
+                    to_state=state,
+                    reason=reason,
                 )
             )
-        else:
-            row.evaluated_at, row.state = now, report.state
-            row.reason, row.metrics = report.reason[:500], metrics
+    bulk_write(session, StationHealth, added=added, changed=changed)
+    session.add_all(changes)
     session.flush()
+    return changes
 
 
 def save_station_state(
     session: Session, *, station_id: int, state: HealthState, reason: str, now: datetime
 ) -> StateChange | None:
-    """Store a station's current state; a change of state is added to the history and
-    returned. The first state of a station counts as a change from UNKNOWN."""
-    reason = reason[:1000]
-    current = session.get(StationHealth, station_id)
-    if current is None:
-        session.add(
-            StationHealth(
-                station_id=station_id, state=state, reason=reason, since=now, evaluated_at=now
-            )
-        )
-        previous = HealthState.UNKNOWN
-    else:
-        previous = current.state
-        current.evaluated_at, current.reason = now, reason
-        if current.state is not state:
-            current.state, current.since = state, now
-    change = None
-    if previous is not state:
-        change = StateChange(
-            station_id=station_id, time=now, from_state=previous, to_state=state, reason=reason
-        )
-        session.add(change)
-    session.flush()
-    return change
+    """Store one station's current state; its change of state, if any (see
+    :func:`save_station_states`)."""
+    changes = save_station_states(session, states={station_id: (state, reason)}, now=now)
+    return changes[0] if changes else None
 
 
 def station_states(session: Session) -> dict[int, StationHealth]:
@@ -163,19 +189,19 @@ def history_metrics(state: HealthState, metrics: Mapping[str, Any]) -> dict[str,
 def add_snapshots(
     session: Session, *, reports: Iterable[ChannelReport], now: datetime, interval_s: int
 ) -> int:
-    """Append one history snapshot per channel (the metrics of ``HISTORY_KEYS``); returns
-    how many."""
+    """Append one history snapshot per channel (the metrics of ``HISTORY_KEYS``) in one
+    executemany; returns how many."""
     rows = [
-        HealthSnapshot(
-            channel_id=r.channel_id,
-            time=now,
-            interval_s=interval_s,
-            metrics=history_metrics(r.state, r.metrics),
-        )
+        {
+            "channel_id": r.channel_id,
+            "time": now,
+            "interval_s": interval_s,
+            "metrics": history_metrics(r.state, r.metrics),
+        }
         for r in reports
     ]
-    session.add_all(rows)
-    session.flush()
+    if rows:
+        session.execute(insert(HealthSnapshot), rows)
     return len(rows)
 
 

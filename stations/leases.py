@@ -59,13 +59,26 @@ def acquire_leases(
     now: datetime,
     ttl: timedelta,
 ) -> set[StationCode]:
-    """Renew and take leases among ``stations`` up to a fair share; returns those held."""
+    """Renew and take leases among ``stations`` up to a fair share; returns those held.
+
+    A worker that already holds exactly its share of the stations it wants (the usual case)
+    renews them in one statement; the rows are looked at one by one only when the share or
+    the stations wanted changed.
+    """
     wanted = set(stations)
     _heartbeat(session, worker, now)
-    _ensure_rows(session, sorted(wanted), now)
     alive = IngestWorker.seen_at > now - ttl
     others = session.scalar(select(func.count()).where(IngestWorker.name != worker, alive)) or 0
     share = math.ceil(len(wanted) / (others + 1))
+    held = held_leases(session, worker=worker, now=now)
+    if held <= wanted and len(held) == min(share, len(wanted)):
+        session.execute(
+            update(StationLease)
+            .where(StationLease.worker == worker)
+            .values(expires_at=now + ttl, updated_at=now)
+        )
+        return held
+    _ensure_rows(session, sorted(wanted), now)
     candidates = session.scalars(
         select(StationLease)
         .where(or_(StationLease.worker == worker, StationLease.expires_at <= now))

@@ -18,14 +18,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from stations._types import UtcDateTime, UtcTime, str_enum
+from stations._types import BigId, UtcDateTime, UtcTime, str_enum
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -38,7 +38,8 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UtcDateTime()}  # noqa: RUF012
+    # Every ``Mapped[int]`` without a type of its own is an id or a key to one: 64-bit.
+    type_annotation_map = {datetime: UtcDateTime(), int: BigId}  # noqa: RUF012
 
 
 class ChannelKind(enum.StrEnum):
@@ -70,13 +71,16 @@ class ChangeKind(enum.StrEnum):
 
 
 class InventoryDocument(Base):
-    """A StationXML document as imported, kept whole for the response and re-export."""
+    """A StationXML document as imported, kept whole for the response and re-export: its
+    bytes as received, and the encoding they are in (declared, or from the byte order mark).
+    """
 
     __tablename__ = "inventory_document"
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(500))
     imported_at: Mapped[UtcTime]
-    xml: Mapped[str] = mapped_column(Text)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    encoding: Mapped[str] = mapped_column(String(40))
     api_key_id: Mapped[int | None] = mapped_column(
         ForeignKey("api_key.id"), comment="who imported it through the API; null: the CLI"
     )

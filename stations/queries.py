@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
-from sqlalchemy import Select, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
+from stations._bulk import bulk_write as _bulk_write
 from stations.errors import NotFoundError
 from stations.models import (
     ArchiveFile,
@@ -23,6 +24,7 @@ from stations.models import (
     Event,
     EventDetection,
     EventStatus,
+    InventoryDocument,
     Network,
     Station,
     StreamState,
@@ -42,6 +44,7 @@ __all__ = [
     "get_detection",
     "get_event",
     "get_station",
+    "inventory_version",
     "list_detections",
     "list_events",
     "list_stations",
@@ -119,6 +122,20 @@ def channel_index(session: Session) -> dict[ChannelKey, Channel]:
         ChannelKey(c.station.network.code, c.station.code, c.location, c.code): c
         for c in session.scalars(stmt)
     }
+
+
+def inventory_version(session: Session) -> tuple[object, ...]:
+    """A cheap fingerprint of the inventory: it changes when stations or channels are added
+    or a document is imported, so a reader can skip re-reading an unchanged inventory."""
+    row = session.execute(
+        select(
+            select(func.count(), func.max(Channel.id)).select_from(Channel).subquery(),
+            select(func.count()).select_from(Station).scalar_subquery(),
+            select(func.max(InventoryDocument.id)).scalar_subquery(),
+            select(func.max(InventoryDocument.imported_at)).scalar_subquery(),
+        )
+    ).one()
+    return tuple(row)
 
 
 def ensure_channels(
@@ -222,38 +239,6 @@ def record_arrivals(
                 }
             )
     _bulk_write(session, ChannelStatus, added=added, changed=changed)
-
-
-def _bulk_write(
-    session: Session,
-    model: type[ArchiveFile | ChannelStatus | StreamState],
-    *,
-    added: list[dict[str, object]],
-    changed: list[dict[str, object]],
-) -> None:
-    """Insert ``added`` and update ``changed`` (rows by primary key, all with the same keys)
-    in one executemany each, on the table itself: the ORM's bulk update by primary key does
-    Python work per row that the worker pays every batch. Callers read the rows as plain
-    tuples, so no object in the session goes stale."""
-    table = cast(Table, model.__table__)
-    if added:
-        session.execute(insert(table), added)
-    if changed:
-        keys = [column.name for column in table.primary_key.columns]
-        names = [name for name in changed[0] if name not in keys]
-        # bound parameters may not take a column's own name in an UPDATE
-        stmt = (
-            update(table)
-            .where(*(table.c[k] == bindparam(f"key_{k}") for k in keys))
-            .values({name: bindparam(f"new_{name}") for name in names})
-        )
-        session.execute(
-            stmt,
-            [
-                {**{f"key_{k}": row[k] for k in keys}, **{f"new_{n}": row[n] for n in names}}
-                for row in changed
-            ],
-        )
 
 
 def record_arrival(
@@ -526,12 +511,15 @@ def get_event(session: Session, *, event_id: int) -> Event:
 
 
 def archive_file_sizes(session: Session, *, paths: Iterable[str]) -> dict[str, int]:
-    """Committed sizes in bytes of archive files; files not yet written are left out."""
+    """Committed sizes in bytes of archive files; files not yet written are left out.
+    Asked a thousand paths at a time (SQLite limits the parameters of one statement)."""
     wanted = list(paths)
-    if not wanted:
-        return {}
-    stmt = select(ArchiveFile.path, ArchiveFile.size).where(ArchiveFile.path.in_(wanted))
-    return {row.path: row.size for row in session.execute(stmt)}
+    sizes: dict[str, int] = {}
+    for at in range(0, len(wanted), 1000):
+        part = wanted[at : at + 1000]
+        stmt = select(ArchiveFile.path, ArchiveFile.size).where(ArchiveFile.path.in_(part))
+        sizes.update((row.path, row.size) for row in session.execute(stmt))
+    return sizes
 
 
 def archive_file_size(session: Session, *, path: str) -> int:

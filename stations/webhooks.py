@@ -5,7 +5,8 @@ webhooks only (and those registered before webhooks had owners, which every key 
 
 A webhook's ``cursor`` is the last change its receiver acknowledged. Delivery claims a due
 webhook, sends the changes after its cursor and records the outcome: the cursor moves on
-an acknowledgement; otherwise the failure is counted and the next attempt put off.
+an acknowledgement; otherwise the failure is counted and the next attempt put off. A
+webhook whose key is revoked receives nothing more.
 
 Like every query module: keyword-only arguments, ``flush`` but never ``commit``.
 """
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 from stations.changes import changes_after, last_change_id
 from stations.errors import LarzaError, NotFoundError
 from stations.models import (
+    ApiKey,
     Change,
     ChangeKind,
     Channel,
@@ -35,6 +37,7 @@ from stations.models import (
 __all__ = [
     "ChangePage",
     "ChangedRow",
+    "all_webhooks",
     "changed_rows",
     "claim_webhook",
     "create_webhook",
@@ -45,6 +48,8 @@ __all__ = [
     "pending_changes",
     "record_failure",
     "record_success",
+    "release_webhook",
+    "remove_webhook",
     "webhook_kinds",
 ]
 
@@ -190,7 +195,7 @@ def get_webhook(session: Session, *, webhook_id: int, api_key_id: int) -> Webhoo
 
 def delete_webhook(session: Session, *, webhook_id: int, api_key_id: int) -> None:
     """Delete a webhook the key ``api_key_id`` may see (another key's is ``NotFoundError``);
-    a delivery in progress finishes first (on PostgreSQL it holds the row's lock)."""
+    a delivery in progress may still reach the receiver once, and records nothing."""
     result = session.execute(
         delete(Webhook).where(Webhook.id == webhook_id, _visible_to(api_key_id))
     )
@@ -199,10 +204,31 @@ def delete_webhook(session: Session, *, webhook_id: int, api_key_id: int) -> Non
     session.flush()
 
 
+def all_webhooks(session: Session) -> list[tuple[Webhook, ApiKey | None]]:
+    """Every webhook, whoever registered it, with its key (None: registered before webhooks
+    had owners): what an operator administers with ``larza webhook``."""
+    stmt = select(Webhook, ApiKey).outerjoin(ApiKey, Webhook.api_key_id == ApiKey.id)
+    return [(webhook, key) for webhook, key in session.execute(stmt.order_by(Webhook.id))]
+
+
+def remove_webhook(session: Session, *, webhook_id: int) -> Webhook:
+    """Delete any webhook (an operator's command, not a key's); returns the row deleted."""
+    found = session.get(Webhook, webhook_id)
+    if found is None:
+        raise NotFoundError("webhook", str(webhook_id))
+    session.delete(found)
+    session.flush()
+    return found
+
+
 def _due(now: datetime) -> list[ColumnElement[bool]]:
+    revoked = select(ApiKey.id).where(
+        ApiKey.id == Webhook.api_key_id, ApiKey.revoked_at.is_not(None)
+    )
     return [
         Webhook.active.is_(True),
         or_(Webhook.next_attempt_at.is_(None), Webhook.next_attempt_at <= now),
+        ~revoked.exists(),
     ]
 
 
@@ -218,30 +244,37 @@ def claim_webhook(
 ) -> Webhook | None:
     """The webhook, if still due and no other process is delivering to it; else None.
 
-    On PostgreSQL the row is locked (``FOR UPDATE SKIP LOCKED``) until the caller's
-    transaction ends: the caller keeps it open over the delivery, and a second process
-    skips the webhook instead of waiting. SQLite cannot hold a lock over a delivery without
-    stopping every other writer, so there the webhook is leased instead: its next attempt is
-    put off by ``lease`` in a short transaction the caller commits before delivering, and
-    :func:`record_success` or :func:`record_failure` replace the lease afterwards.
+    The webhook is leased: its next attempt is put off by ``lease`` in the caller's short
+    transaction, committed before delivering (no transaction or row lock is held over a
+    delivery, however long a receiver takes). The update is conditional on the webhook
+    being due, so of two processes claiming it at once one gets it (on PostgreSQL the second
+    update waits for the first to commit, then finds the webhook no longer due).
+    :func:`record_success` or :func:`record_failure` replace the lease afterwards, and
+    :func:`release_webhook` gives it back unused.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = (
-            select(Webhook)
-            .where(Webhook.id == webhook_id, *_due(now))
-            .with_for_update(skip_locked=True)
-        )
-        return session.scalars(stmt).one_or_none()
     result = session.execute(
         update(Webhook)
         .where(Webhook.id == webhook_id, *_due(now))
         .values(next_attempt_at=now + lease)
+        .execution_options(synchronize_session=False)
     )
     if getattr(result, "rowcount", 0) != 1:
         return None
     return session.scalars(
         select(Webhook).where(Webhook.id == webhook_id).execution_options(populate_existing=True)
     ).one()
+
+
+def release_webhook(session: Session, *, webhook_id: int, lease_until: datetime) -> None:
+    """Give back a webhook claimed with a lease to ``lease_until`` and not delivered to (the
+    process is stopping): its next attempt is due at once. A lease since replaced by an
+    outcome is left alone."""
+    session.execute(
+        update(Webhook)
+        .where(Webhook.id == webhook_id, Webhook.next_attempt_at == lease_until)
+        .values(next_attempt_at=None)
+    )
+    session.flush()
 
 
 def record_success(session: Session, *, webhook_id: int, cursor: int) -> None:

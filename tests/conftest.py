@@ -13,17 +13,22 @@ import socket
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from obspy.taup import TauPyModel
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from detection import TravelTimeTable
 from ingest.feed import SeedLinkServer, StationSpec, SyntheticSource, default_stations
 from ingest.feed._mseed import RecordInfo, record_info
+from ingest.quakes.traveltimes import TableGrid, build_tau_model, load_table
+from ingest.quakes.velocity import named_model
 from stations.db import make_engine, migrate
 from stations.inventory import default_inventory_path, import_stationxml
 
@@ -91,11 +96,12 @@ def inventory(session: Session) -> Session:
     return session
 
 
-@pytest.fixture
-def fresh_database_url(tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own (for tests that run real processes), dropped afterwards."""
+@contextmanager
+def own_database(folder: Path) -> Iterator[str]:
+    """An empty database of its own: SQLite in ``folder``, or on PostgreSQL a database made
+    next to the suite's and dropped afterwards."""
     if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'larza.sqlite'}"
+        yield f"sqlite:///{folder / 'larza.sqlite'}"
         return
     name = f"larza_{uuid.uuid4().hex[:12]}"
     admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
@@ -107,6 +113,35 @@ def fresh_database_url(tmp_path: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def fresh_database_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database of its own (for tests that run real processes), dropped afterwards."""
+    with own_database(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def table_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A travel-time cache of this run, shared by its workers (a table is built once a run;
+    with pytest-xdist the workers' temporary directories share the run's as parent)."""
+    base = tmp_path_factory.getbasetemp()
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return (base.parent if worker else base) / "traveltimes"
+
+
+@pytest.fixture(scope="session")
+def pamir_table(table_cache: Path) -> TravelTimeTable:
+    """The default model's table on the default grid (built in a few seconds, then cached)."""
+    return load_table(named_model("pamir"), TableGrid(), table_cache)
+
+
+@pytest.fixture(scope="session")
+def pamir_taup(tmp_path_factory: pytest.TempPathFactory) -> TauPyModel:
+    """TauP itself on the default model: the oracle of the travel-time tables."""
+    npz = build_tau_model(named_model("pamir"), tmp_path_factory.mktemp("taup"))
+    return TauPyModel(str(npz))
 
 
 # A real feed server on a loopback port, run by an asyncio loop in a background thread, and

@@ -6,6 +6,7 @@ import fnmatch
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import PlainTextResponse, Response
@@ -104,8 +105,7 @@ _CODE_PATTERN = re.compile(r"[A-Za-z0-9?*-]*")
 def code_patterns(name: str, value: str) -> list[str]:
     """Comma-separated SEED code patterns (``?``, ``*``; ``--`` is the empty location)."""
     patterns = []
-    for part in value.split(","):
-        code = part.strip()
+    for code in value.split(","):
         if not _CODE_PATTERN.fullmatch(code):
             raise FdsnError(400, f"Bad value for {name}: {value!r} is not a list of codes")
         patterns.append("" if code == "--" else code.upper())
@@ -178,3 +178,70 @@ def wadl_response(
         + "\n  </resources>\n</application>\n"
     )
     return Response(body, media_type="application/xml")
+
+
+# The OpenAPI description of an FDSN query: its parameters (as the WADL lists them) with
+# the values each accepts, so that the OpenAPI schema and the code agree on what is valid.
+
+_CODES = r"^[A-Za-z0-9?*\-]*(,[A-Za-z0-9?*\-]*)*$"
+_FDSN_ERRORS = {
+    400: "bad parameters: the FDSN error document says which",
+    413: "the request asks for too much: the FDSN error document says how much is allowed",
+}
+
+
+def openapi_parameters(
+    params: Mapping[str, tuple[Any, ...]],
+    *,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    choices: Mapping[str, Sequence[str | int]] | None = None,
+    required: Iterable[str] = (),
+) -> list[dict[str, Any]]:
+    """OpenAPI query parameters from a service's WADL table ``name -> (type, doc, ...)``."""
+    bounds = bounds or {}
+    choices = choices or {}
+    needed = set(required)
+    out = []
+    for name, (kind, doc, *_rest) in params.items():
+        schema: dict[str, Any]
+        if name in choices:
+            values = list(choices[name])
+            schema = {"enum": values}
+        elif kind == "xs:date":
+            schema = {"type": "string", "format": "date-time"}
+        elif kind == "xs:double":
+            schema = {"type": "number"}
+        elif kind in ("xs:int", "xs:long"):
+            schema = {"type": "integer"}
+        elif kind == "xs:boolean":
+            schema = {"type": "boolean"}
+        elif name in ("network", "station", "location", "channel"):
+            schema = {"type": "string", "pattern": _CODES}
+        else:
+            schema = {"type": "string"}
+        if name in bounds:
+            schema["minimum"], schema["maximum"] = bounds[name]
+        out.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": name in needed,
+                "description": doc,
+                "schema": schema,
+            }
+        )
+    return out
+
+
+def openapi_responses(media_types: Sequence[str]) -> dict[int | str, dict[str, Any]]:
+    """The answers of an FDSN query: the data, no data (204), and the error document."""
+    text = {"text/plain": {"schema": {"type": "string"}}}
+    responses: dict[int | str, dict[str, Any]] = {
+        200: {"description": "the data", "content": {m: {} for m in media_types}},
+        204: {"description": "nothing matches (the FDSN default)"},
+        404: {"description": "nothing matches, and nodata=404 was asked"},
+    }
+    responses.update(
+        {code: {"description": why, "content": text} for code, why in _FDSN_ERRORS.items()}
+    )
+    return responses

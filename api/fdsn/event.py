@@ -33,6 +33,8 @@ from api.fdsn.common import (
     canonical,
     error_document,
     no_data,
+    openapi_parameters,
+    openapi_responses,
     parse_bool,
     parse_choice,
     parse_float,
@@ -248,7 +250,27 @@ def events_text(events: Sequence[EventRecord]) -> str:
     return "\n".join(lines) + "\n"
 
 
-@router.get("/query", summary="FDSN event query", response_class=Response)
+CHOICES: dict[str, tuple[str | int, ...]] = {
+    "orderby": ORDERS,
+    "format": ("xml", "text"),
+    "nodata": (204, 404),
+}
+INTEGERS = {"eventid": (1, 2**63 - 1), "limit": (1, 2**63 - 1), "offset": (1, 2**31 - 1)}
+
+
+@router.get(
+    "/query",
+    summary="FDSN event query",
+    response_class=Response,
+    responses=openapi_responses(("application/xml", "text/plain")),
+    openapi_extra={
+        "parameters": openapi_parameters(
+            {**PARAMETERS, "eventid": ("xs:long", PARAMETERS["eventid"][1])},
+            bounds={**_BOUNDS, **INTEGERS},
+            choices=CHOICES,
+        )
+    },
+)
 def query(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     try:
         params = canonical(request.query_params, ALIASES, set(PARAMETERS))

@@ -6,7 +6,6 @@ every StationXML file as last imported.
 
 from __future__ import annotations
 
-import fnmatch
 import io
 from typing import Any
 
@@ -18,8 +17,13 @@ from api.fdsn.common import (
     SERVICE_VERSION,
     FdsnError,
     canonical,
+    code_matches,
+    code_patterns,
     error_document,
     no_data,
+    openapi_parameters,
+    openapi_responses,
+    parse_bool,
     parse_choice,
     parse_float,
     parse_time,
@@ -59,57 +63,64 @@ ALIASES = {
 LEVELS = ("network", "station", "channel", "response")
 
 
-def _codes(value: str) -> str:
-    return ",".join("" if code == "--" else code for code in value.split(","))
+BOUNDS = {
+    "minlatitude": (-90.0, 90.0), "maxlatitude": (-90.0, 90.0), "latitude": (-90.0, 90.0),
+    "minlongitude": (-180.0, 180.0), "maxlongitude": (-180.0, 180.0),
+    "longitude": (-180.0, 180.0), "minradius": (0.0, 180.0), "maxradius": (0.0, 180.0),
+}  # fmt: skip
+CHOICES: dict[str, tuple[str | int, ...]] = {
+    "level": LEVELS,
+    "format": ("xml", "text"),
+    "nodata": (204, 404),
+}
+CODE_FIELDS = ("network", "station", "location", "channel")
 
 
-def _any(code: str, field: str, params: dict[str, str]) -> bool:
-    if field not in params:
-        return True
-    patterns = _codes(params[field].upper()).split(",")
-    return any(fnmatch.fnmatchcase(code.upper(), p) for p in patterns)
+def _any(code: str, field: str, patterns: dict[str, list[str]]) -> bool:
+    return field not in patterns or code_matches(code, patterns[field])
 
 
 def _filter_codes(inventory: Any, params: dict[str, str]) -> Any:
     """Keep what matches the comma-separated code patterns (``?``, ``*``; ``--`` is empty)."""
+    patterns = {f: code_patterns(f, params[f]) for f in CODE_FIELDS if f in params}
     nets = []
     for net in inventory:
-        if not _any(net.code, "network", params):
+        if not _any(net.code, "network", patterns):
             continue
         stas = []
         for sta in net:
-            if not _any(sta.code, "station", params):
+            if not _any(sta.code, "station", patterns):
                 continue
             sta.channels = [
                 c
                 for c in sta
-                if _any(c.location_code, "location", params) and _any(c.code, "channel", params)
+                if _any(c.location_code, "location", patterns) and _any(c.code, "channel", patterns)
             ]
-            if sta.channels or not ({"location", "channel"} & params.keys()):
+            if sta.channels or not ({"location", "channel"} & patterns.keys()):
                 stas.append(sta)
         net.stations = stas
-        if stas or not ({"station", "location", "channel"} & params.keys()):
+        if stas or not ({"station", "location", "channel"} & patterns.keys()):
             nets.append(net)
     inventory.networks = nets
     return inventory
 
 
 def _select(inventory: Any, params: dict[str, str]) -> Any:
-    selection: dict[str, Any] = {}
-    for name in ("starttime", "endtime"):
-        if name in params:
-            from obspy import UTCDateTime
+    from obspy import UTCDateTime
 
-            selection[name] = UTCDateTime(parse_time(name, params[name]))
-    for name, (low, high) in {
-        "minlatitude": (-90, 90), "maxlatitude": (-90, 90), "latitude": (-90, 90),
-        "minlongitude": (-180, 180), "maxlongitude": (-180, 180), "longitude": (-180, 180),
-        "minradius": (0, 180), "maxradius": (0, 180),
-    }.items():  # fmt: skip
+    selection: dict[str, Any] = {}
+    times = {n: parse_time(n, params[n]) for n in ("starttime", "endtime") if n in params}
+    if len(times) == 2 and times["starttime"] > times["endtime"]:
+        raise FdsnError(400, "starttime must not be after endtime")
+    selection.update((bound, UTCDateTime(value)) for bound, value in times.items())
+    for name, (low, high) in BOUNDS.items():
         if name in params:
             selection[name] = parse_float(name, params[name], low, high)
     if ("latitude" in selection) != ("longitude" in selection):
         raise FdsnError(400, "latitude and longitude go together")
+    for smaller, larger in (("minlatitude", "maxlatitude"), ("minradius", "maxradius")):
+        if smaller in selection and larger in selection and selection[smaller] > selection[larger]:
+            raise FdsnError(400, f"{smaller} must not be greater than {larger}")
     result = _filter_codes(inventory, params)
     return result.select(**selection) if selection else result
 
@@ -129,13 +140,21 @@ def _trim(inventory: Any, level: str) -> Any:
     return inventory
 
 
-@router.get("/query", summary="FDSN station query", response_class=Response)
+@router.get(
+    "/query",
+    summary="FDSN station query",
+    response_class=Response,
+    responses=openapi_responses(("application/xml", "text/plain")),
+    openapi_extra={"parameters": openapi_parameters(PARAMETERS, bounds=BOUNDS, choices=CHOICES)},
+)
 def query(request: Request, session: SessionDep) -> Response:
     try:
         params = canonical(request.query_params, ALIASES, set(PARAMETERS))
         level = parse_choice("level", params.get("level", "station"), LEVELS)
         fmt = parse_choice("format", params.get("format", "xml"), ("xml", "text"))
         nodata = int(parse_choice("nodata", params.get("nodata", "204"), ("204", "404")))
+        if "includerestricted" in params:
+            parse_bool("includerestricted", params["includerestricted"])
         if fmt == "text" and level == "response":
             raise FdsnError(400, "format=text has no response level")
         inventory = _trim(_select(current_inventory(session), params), level)

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.deps import SessionDep, SettingsDep
-from api.downloads import around, detections_csv, snippet
+from api.downloads import MSEED_ANSWER, around, detections_csv, list_formats, snippet
+from api.errors import BAD_REQUEST
 from api.etag import etag_response
-from api.pagination import MAX_ID, After, Limit, checked_window, next_link
+from api.pagination import MAX_ID, After, Limit, QueryTime, checked_window, next_link
 from api.schemas import DetectionOut, Page
 from stations.models import Detection
 from stations.queries import get_detection, list_detections, require_station
 
-router = APIRouter(prefix="/api/v1/detections", tags=["detections"])
+router = APIRouter(prefix="/api/v1/detections", tags=["detections"], responses=BAD_REQUEST)
 
 
 def detection_out(d: Detection) -> DetectionOut:
@@ -43,13 +43,18 @@ def detection_out(d: Detection) -> DetectionOut:
 Code = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9]{1,8}$")]
 
 
-@router.get("", response_model=Page[DetectionOut], summary="Detections, oldest stored first")
+@router.get(
+    "",
+    response_model=Page[DetectionOut],
+    summary="Detections, oldest stored first",
+    responses={**list_formats("text/csv"), 404: {"description": "no such station"}},
+)
 def detections_index(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    start: Annotated[datetime | None, Query(description="trigger-on time at or after")] = None,
-    end: Annotated[datetime | None, Query(description="trigger-on time before")] = None,
+    start: Annotated[QueryTime | None, Query(description="trigger-on time at or after")] = None,
+    end: Annotated[QueryTime | None, Query(description="trigger-on time before")] = None,
     network: Code = None,
     station: Annotated[
         str | None,
@@ -92,10 +97,7 @@ def detections_index(
     "/{detection_id}/waveforms.mseed",
     response_class=Response,
     summary="miniSEED from the archive around a detection, records as archived",
-    responses={
-        204: {"description": "no archived data"},
-        404: {"description": "no such detection"},
-    },
+    responses={**MSEED_ANSWER, 404: {"description": "no such detection"}},
 )
 def detection_waveforms(
     session: SessionDep,

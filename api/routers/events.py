@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.deps import SessionDep, SettingsDep
-from api.downloads import around, events_csv, events_quakeml, snippet
+from api.downloads import (
+    MSEED_ANSWER,
+    around,
+    events_csv,
+    events_quakeml,
+    list_formats,
+    snippet,
+)
+from api.errors import BAD_REQUEST
 from api.etag import etag_response
-from api.pagination import MAX_ID, After, Limit, checked_window, next_link
+from api.pagination import MAX_ID, After, Limit, QueryTime, checked_window, next_link
 from api.routers.detections import detection_out
 from api.schemas import EventOut, Page
 from stations.models import Event, EventStatus
 from stations.queries import channel_index, get_event, list_events
 
-router = APIRouter(prefix="/api/v1/events", tags=["events"])
+router = APIRouter(prefix="/api/v1/events", tags=["events"], responses=BAD_REQUEST)
 
 
 def event_out(e: Event) -> EventOut:
@@ -35,14 +42,21 @@ def event_out(e: Event) -> EventOut:
     )
 
 
-@router.get("", response_model=Page[EventOut], summary="Network events, oldest stored first")
+@router.get(
+    "",
+    response_model=Page[EventOut],
+    summary="Network events, oldest stored first",
+    responses=list_formats("text/csv", "application/xml"),
+)
 def events_index(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    start: Annotated[datetime | None, Query(description="event time at or after")] = None,
-    end: Annotated[datetime | None, Query(description="event time before")] = None,
-    min_stations: Annotated[int | None, Query(ge=1)] = None,
+    start: Annotated[QueryTime | None, Query(description="event time at or after")] = None,
+    end: Annotated[QueryTime | None, Query(description="event time before")] = None,
+    min_stations: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="events at this many stations or more")
+    ] = None,
     status: EventStatus | None = None,
     after: After = None,
     limit: Limit = 100,
@@ -81,7 +95,7 @@ def event_detail(session: SessionDep, event_id: Annotated[int, Path(ge=1, le=MAX
     "/{event_id}/waveforms.mseed",
     response_class=Response,
     summary="miniSEED from the archive around an event, records as archived",
-    responses={204: {"description": "no archived data"}, 404: {"description": "no such event"}},
+    responses={**MSEED_ANSWER, 404: {"description": "no such event"}},
 )
 def event_waveforms(
     session: SessionDep,

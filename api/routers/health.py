@@ -3,21 +3,21 @@ channel's metric snapshots over a time range."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.deps import SessionDep, SettingsDep
+from api.errors import BAD_REQUEST
 from api.etag import etag_response
-from api.pagination import After, Limit, checked_window, next_link
+from api.pagination import After, Limit, QueryTime, checked_window, next_link
 from api.routers.stations import changes_out
 from api.schemas import Page, SnapshotOut, StateChangeOut
 from stations.errors import NotFoundError
 from stations.health import health_history, list_state_changes
 from stations.queries import ChannelKey, channel_index
 
-router = APIRouter(prefix="/api/v1", tags=["health"])
+router = APIRouter(prefix="/api/v1", tags=["health"], responses=BAD_REQUEST)
 
 
 @router.get(
@@ -30,8 +30,8 @@ def state_changes(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    start: Annotated[datetime | None, Query(description="changes at or after")] = None,
-    end: Annotated[datetime | None, Query(description="changes before")] = None,
+    start: Annotated[QueryTime | None, Query(description="changes at or after")] = None,
+    end: Annotated[QueryTime | None, Query(description="changes before")] = None,
     after: After = None,
     limit: Limit = 100,
 ) -> Response:
@@ -59,8 +59,8 @@ def channel_history(
         description="NET.STA.LOC.CHA, e.g. TJ.SAREZ..HHZ",
         pattern=r"^[A-Za-z0-9]{1,8}\.[A-Za-z0-9]{1,8}\.[A-Za-z0-9]{0,8}\.[A-Za-z0-9]{3}$",
     ),
-    start: Annotated[datetime | None, Query(description="snapshots at or after")] = None,
-    end: Annotated[datetime | None, Query(description="snapshots before")] = None,
+    start: Annotated[QueryTime | None, Query(description="snapshots at or after")] = None,
+    end: Annotated[QueryTime | None, Query(description="snapshots before")] = None,
     after: After = None,
     limit: Limit = 1000,
 ) -> Response:

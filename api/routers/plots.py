@@ -31,6 +31,7 @@ from PIL import Image
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, SettingsDep
+from api.errors import BAD_REQUEST
 from api.fdsn.dataselect import RequestLine, archived_records
 from api.pagination import MAX_ID
 from api.routers.events import event_out
@@ -38,7 +39,7 @@ from stations.health import health_history
 from stations.models import Channel, ChannelKind
 from stations.queries import get_event, get_station
 
-router = APIRouter(prefix="/api/v1", tags=["plots"])
+router = APIRouter(prefix="/api/v1", tags=["plots"], responses=BAD_REQUEST)
 
 PNG = "image/png"
 WIDTH_PX = 1000

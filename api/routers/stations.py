@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import WriteKey
+from api.bodies import read_bounded
 from api.cache import Built, RoundCache, built, cached_response
 from api.deps import (
     RoundCacheDep,
@@ -30,8 +31,9 @@ from api.deps import (
     round_cache,
     session_opener,
 )
+from api.errors import BAD_REQUEST
 from api.etag import etag_response
-from api.pagination import After, Limit, checked_window, next_link
+from api.pagination import After, Limit, QueryTime, checked_window, next_link
 from api.schemas import (
     AcknowledgedOut,
     AcknowledgementIn,
@@ -62,7 +64,7 @@ from stations.operations import (
 from stations.overview import ChannelHealthRow, Overview, StationRow, read_overview
 from stations.queries import get_station
 
-router = APIRouter(prefix="/api/v1/stations", tags=["stations"])
+router = APIRouter(prefix="/api/v1/stations", tags=["stations"], responses=BAD_REQUEST)
 
 StationId = Annotated[
     str,
@@ -279,17 +281,7 @@ async def stationxml_body(request: Request) -> bytes:
         status.HTTP_413_CONTENT_TOO_LARGE,
         f"a StationXML document may have at most {STATIONXML_MAX_BYTES} bytes",
     )
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > STATIONXML_MAX_BYTES:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > STATIONXML_MAX_BYTES:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_bounded(request, STATIONXML_MAX_BYTES, too_large)
 
 
 @router.post(
@@ -469,8 +461,8 @@ def station_history(
     session: SessionDep,
     settings: SettingsDep,
     station_id: StationId,
-    start: Annotated[datetime | None, Query(description="changes at or after")] = None,
-    end: Annotated[datetime | None, Query(description="changes before")] = None,
+    start: Annotated[QueryTime | None, Query(description="changes at or after")] = None,
+    end: Annotated[QueryTime | None, Query(description="changes before")] = None,
     after: After = None,
     limit: Limit = 100,
 ) -> Response:

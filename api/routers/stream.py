@@ -34,7 +34,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import SessionFactoryDep
 from api.deps import SettingsDep
+from api.errors import BAD_REQUEST
 from api.hub import Batch, ChangeHub, Message
+from api.pagination import MAX_ID
 from api.routers.detections import detection_out
 from api.routers.events import event_out
 from api.routers.stations import change_out
@@ -43,7 +45,7 @@ from stations.changes import last_change_id
 from stations.models import ChangeKind, Detection, Event, StateChange
 from stations.webhooks import ChangedRow, changed_rows, pending_changes
 
-router = APIRouter(prefix="/api/v1", tags=["stream"])
+router = APIRouter(prefix="/api/v1", tags=["stream"], responses=BAD_REQUEST)
 
 PAGE = 100
 RETRY_MS = 2000
@@ -170,11 +172,13 @@ async def stream(
     ] = None,
     last_event_id: Annotated[
         int | None,
-        Query(ge=0, description="start after this change id (the header wins when both)"),
+        Query(
+            ge=0, le=MAX_ID, description="start after this change id (the header wins when both)"
+        ),
     ] = None,
     last_event_id_header: Annotated[
         int | None,
-        Header(alias="Last-Event-ID", ge=0, description="start after this change id"),
+        Header(alias="Last-Event-ID", ge=0, le=MAX_ID, description="start after this change id"),
     ] = None,
 ) -> StreamingResponse:
     wanted = parse_kinds(kinds)

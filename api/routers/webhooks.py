@@ -15,12 +15,14 @@ import secrets
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, HTTPException, Path, Response, status
 
 from api.auth import WriteKey
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
+from api.errors import BAD_REQUEST
 from api.pagination import MAX_ID
 from api.schemas import ChangeKindName, WebhookCreated, WebhookIn, WebhookOut
+from api.webhook_targets import TargetRefused, WebhookUrlError, parse_webhook_url, resolve
 from stations.models import ChangeKind, Webhook
 from stations.webhooks import (
     create_webhook,
@@ -30,7 +32,7 @@ from stations.webhooks import (
     webhook_kinds,
 )
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=BAD_REQUEST)
 
 WebhookId = Annotated[int, Path(ge=1, le=MAX_ID)]
 _UNAUTHORIZED: dict[int | str, dict[str, str]] = {
@@ -60,9 +62,21 @@ def webhook_out(w: Webhook) -> WebhookOut:
     response_model=WebhookCreated,
     status_code=status.HTTP_201_CREATED,
     summary="Register a webhook; it receives the changes made from now on",
-    responses=_UNAUTHORIZED,
+    description="The URL is checked whole, and its host's addresses too: a loopback, "
+    "private, link-local or multicast address is refused unless the operator allows its "
+    "network (the same check is made again at each delivery).",
+    responses={
+        **_UNAUTHORIZED,
+        400: {"description": "the URL is not valid, or its host is not an allowed address"},
+    },
 )
-def webhook_create(body: WebhookIn, session: SessionDep, key: WriteKey) -> WebhookCreated:
+def webhook_create(
+    body: WebhookIn, session: SessionDep, settings: SettingsDep, key: WriteKey
+) -> WebhookCreated:
+    try:
+        resolve(parse_webhook_url(body.url), settings.webhook_allow_networks)
+    except (WebhookUrlError, TargetRefused) as e:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"url: {e}") from e
     secret = body.secret or secrets.token_urlsafe(32)
     webhook = create_webhook(
         session,

@@ -7,22 +7,13 @@ from typing import Annotated
 
 import typer
 
+from ingest.cli.common import DatabaseUrl, database, fail
 from stations.errors import LarzaError
 
 apikey_app = typer.Typer(
     help="API keys: needed to register webhooks (and to read, with read_requires_key).",
     no_args_is_help=True,
 )
-
-DatabaseUrl = Annotated[
-    str | None, typer.Option("--database-url", envvar="LARZA_DATABASE_URL", help="SQLAlchemy URL")
-]
-DEFAULT_DATABASE_URL = "sqlite:///var/larza.sqlite"
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=1)
 
 
 @apikey_app.command("create")
@@ -32,16 +23,14 @@ def apikey_create(
 ) -> None:
     """Create a key and print it, once."""
     from stations.apikeys import create_api_key
-    from stations.db import make_engine, make_session_factory
+    from stations.db import make_session_factory
 
-    engine = make_engine(database_url or DEFAULT_DATABASE_URL)
-    try:
-        with make_session_factory(engine)() as session, session.begin():
-            row, key = create_api_key(session, name=name, now=datetime.now(UTC))
-    except LarzaError as e:
-        raise _fail(str(e)) from e
-    finally:
-        engine.dispose()
+    with database(database_url) as engine:
+        try:
+            with make_session_factory(engine)() as session, session.begin():
+                row, key = create_api_key(session, name=name, now=datetime.now(UTC))
+        except LarzaError as e:
+            raise fail(str(e)) from e
     typer.echo(f"API key {row.id} ({row.name}):")
     typer.echo(key)
     typer.echo("Keep it now: it is not shown again (Larza stores only a hash of it).")
@@ -51,14 +40,10 @@ def apikey_create(
 def apikey_list(database_url: DatabaseUrl = None) -> None:
     """Print every key: id, name, prefix, created, revoked (never the key itself)."""
     from stations.apikeys import list_api_keys
-    from stations.db import make_engine, make_session_factory
+    from stations.db import make_session_factory
 
-    engine = make_engine(database_url or DEFAULT_DATABASE_URL)
-    try:
-        with make_session_factory(engine)() as session:
-            rows = list_api_keys(session)
-    finally:
-        engine.dispose()
+    with database(database_url) as engine, make_session_factory(engine)() as session:
+        rows = list_api_keys(session)
     typer.echo("id\tname\tprefix\tcreated\trevoked")
     for row in rows:
         revoked = f"{row.revoked_at:%Y-%m-%dT%H:%M:%SZ}" if row.revoked_at else "-"
@@ -72,16 +57,14 @@ def apikey_revoke(
     key_id: Annotated[int, typer.Argument(metavar="ID", help="the key's id, from 'list'")],
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Revoke a key: requests with it are refused from now on."""
+    """Revoke a key: requests with it are refused from now on, and its webhooks stop."""
     from stations.apikeys import revoke_api_key
-    from stations.db import make_engine, make_session_factory
+    from stations.db import make_session_factory
 
-    engine = make_engine(database_url or DEFAULT_DATABASE_URL)
-    try:
-        with make_session_factory(engine)() as session, session.begin():
-            row = revoke_api_key(session, key_id=key_id, now=datetime.now(UTC))
-    except LarzaError as e:
-        raise _fail(str(e)) from e
-    finally:
-        engine.dispose()
-    typer.echo(f"revoked API key {row.id} ({row.name})")
+    with database(database_url) as engine:
+        try:
+            with make_session_factory(engine)() as session, session.begin():
+                row = revoke_api_key(session, key_id=key_id, now=datetime.now(UTC))
+        except LarzaError as e:
+            raise fail(str(e)) from e
+    typer.echo(f"revoked API key {row.id} ({row.name}); its webhooks receive nothing more")

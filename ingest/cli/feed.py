@@ -39,6 +39,8 @@ class FeedOptions:
     end: datetime | None = None
     replay_mode: ReplayMode = "realtime"
     ring_file: Path | None = None
+    record_seconds: float = 4.0
+    reach_km: float | None = None
 
 
 def run_feed(options: FeedOptions) -> None:
@@ -60,6 +62,8 @@ def run_feed(options: FeedOptions) -> None:
             faults=faults,
             soh=soh,
             ring_file=options.ring_file,
+            record_seconds=options.record_seconds,
+            reach_km=options.reach_km,
         )
     )
 

@@ -15,7 +15,16 @@ from typing import Annotated
 import typer
 
 from ingest.cli.apikey import apikey_app
+from ingest.cli.common import (
+    DEFAULT_DATABASE_URL,
+    DatabaseUrl,
+    database,
+    database_errors,
+    fail,
+    settings_problem,
+)
 from ingest.cli.seedlink import seedlink_app
+from ingest.cli.webhook import webhook_app
 from stations.errors import LarzaError
 
 app = typer.Typer(
@@ -27,11 +36,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(stations_app, name="stations")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(seedlink_app, name="seedlink")
-
-DatabaseUrl = Annotated[
-    str | None, typer.Option("--database-url", envvar="LARZA_DATABASE_URL", help="SQLAlchemy URL")
-]
-DEFAULT_DATABASE_URL = "sqlite:///var/larza.sqlite"
+app.add_typer(webhook_app, name="webhook")
 
 
 def _logging(verbose: bool = False) -> None:
@@ -41,22 +46,14 @@ def _logging(verbose: bool = False) -> None:
     )
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=1)
-
-
 @db_app.command("migrate")
 def db_migrate(database_url: DatabaseUrl = None) -> None:
     """Create or upgrade the database schema (Alembic migrations)."""
-    from stations.db import current_revision, make_engine, migrate
+    from stations.db import current_revision, migrate
 
-    engine = make_engine(database_url or DEFAULT_DATABASE_URL)
-    try:
+    with database(database_url, migrated=False) as engine:
         migrate(engine)
         typer.echo(f"database at revision {current_revision(engine)}")
-    finally:
-        engine.dispose()
 
 
 @stations_app.command("import")
@@ -66,40 +63,36 @@ def stations_import(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Import StationXML: every file whole, or nothing of it."""
-    from stations.db import make_engine, make_session_factory
+    from stations.db import make_session_factory
     from stations.inventory import default_inventory_path, import_stationxml
 
     paths = list(files or []) + ([default_inventory_path()] if default else [])
     if not paths:
-        raise _fail("name StationXML files, or --default for the shipped inventory")
-    engine = make_engine(database_url or DEFAULT_DATABASE_URL)
-    factory = make_session_factory(engine)
-    try:
-        for path in paths:
-            with factory() as session, session.begin():
-                summary = import_stationxml(session, path)
-            typer.echo(
-                f"{path.name}: {summary.networks} networks, {summary.stations} stations, "
-                f"{summary.channels} channels"
-            )
-    except LarzaError as e:
-        raise _fail(str(e)) from e
-    finally:
-        engine.dispose()
+        raise fail("name StationXML files, or --default for the shipped inventory")
+    with database(database_url) as engine:
+        factory = make_session_factory(engine)
+        try:
+            for path in paths:
+                with factory() as session, session.begin():
+                    summary = import_stationxml(session, path)
+                typer.echo(
+                    f"{path.name}: {summary.networks} networks, {summary.stations} stations, "
+                    f"{summary.channels} channels"
+                )
+        except LarzaError as e:
+            raise fail(str(e)) from e
 
 
 @stations_app.command("list")
 def stations_list(database_url: DatabaseUrl = None) -> None:
     """Print the stations and channels in the database."""
-    from stations.db import make_engine, make_session_factory
+    from stations.db import make_session_factory
     from stations.queries import list_stations
 
-    engine = make_engine(database_url or DEFAULT_DATABASE_URL)
-    with make_session_factory(engine)() as session:
+    with database(database_url) as engine, make_session_factory(engine)() as session:
         for s in list_stations(session):
             codes = " ".join(sorted(f"{c.location}.{c.code}".lstrip(".") for c in s.channels))
             typer.echo(f"{s.network.code}.{s.code}\t{s.latitude:.3f}\t{s.longitude:.3f}\t{codes}")
-    engine.dispose()
 
 
 @app.command()
@@ -136,15 +129,26 @@ def feed(
         Path | None,
         typer.Option(help="keep the ring in this file across restarts (loaded, saved at stop)"),
     ] = None,
+    record_seconds: Annotated[
+        float,
+        typer.Option(
+            min=0.1, help="send a record once its first sample is this old (short records)"
+        ),
+    ] = 4.0,
+    reach_km: Annotated[
+        float | None,
+        typer.Option(min=1.0, help="synthetic quakes reach stations this close (default: all)"),
+    ] = None,
     verbose: bool = False,
 ) -> None:
     """Serve SeedLink: synthetic noise and earthquakes, or a replay, with optional faults."""
     from ingest.cli.feed import FeedOptions, run_feed
+    from ingest.cli.ports import check_port_free
     from stations.inventory import default_inventory_path
 
     _logging(verbose)
     if replay_mode not in ("realtime", "original", "fast"):
-        raise _fail(f"--replay-mode must be realtime, original or fast, got {replay_mode!r}")
+        raise fail(f"--replay-mode must be realtime, original or fast, got {replay_mode!r}")
     utc = [t if t is None or t.tzinfo else t.replace(tzinfo=UTC) for t in (begin, end)]
     options = FeedOptions(
         inventory=inventory or default_inventory_path(),
@@ -162,12 +166,15 @@ def feed(
         end=utc[1],
         replay_mode=replay_mode,  # type: ignore[arg-type]
         ring_file=ring_file,
+        record_seconds=record_seconds,
+        reach_km=reach_km,
     )
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
+        check_port_free(host, port)
         run_feed(options)
     except LarzaError as e:
-        raise _fail(str(e)) from e
+        raise fail(str(e)) from e
     except KeyboardInterrupt:
         logging.getLogger("larza.feed").info("feed: stopped")
 
@@ -205,11 +212,14 @@ def worker(
     try:
         settings = WorkerSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as e:
-        raise _fail(str(e)) from e
-    try:
-        run_worker(settings)
-    except LarzaError as e:
-        raise _fail(str(e)) from e
+        raise fail(settings_problem(e)) from e
+    with database(settings.database_url):  # reachable and migrated, or one line
+        pass
+    with database_errors(settings.database_url):  # and any database error later too
+        try:
+            run_worker(settings)
+        except LarzaError as e:
+            raise fail(str(e)) from e
 
 
 @app.command()
@@ -246,7 +256,7 @@ def detect(
     from stations.inventory import default_inventory_path
 
     if fmt not in ("jsonl", "csv", "quakeml"):
-        raise _fail(f"--format must be jsonl, csv or quakeml, got {fmt!r}")
+        raise fail(f"--format must be jsonl, csv or quakeml, got {fmt!r}")
     try:
         settings = load_config(config)
         show = sys.stderr.isatty() if progress is None else progress
@@ -255,7 +265,7 @@ def detect(
             paths, settings, Progress(stream=sys.stderr if show else None), positions
         )
     except LarzaError as e:
-        raise _fail(str(e)) from e
+        raise fail(str(e)) from e
     if output is None:
         write_results(results, fmt, sys.stdout)  # type: ignore[arg-type]
     else:
@@ -281,9 +291,23 @@ def api(
 ) -> None:
     """Serve the HTTP API."""
     import uvicorn
+    from pydantic import ValidationError
 
-    if database_url:
-        os.environ["LARZA_DATABASE_URL"] = database_url
+    from api.settings import ApiSettings
+    from ingest.cli.ports import check_port_free
+
+    url = database_url or DEFAULT_DATABASE_URL
+    try:
+        ApiSettings(database_url=url)  # what the server will read: refused here in one line
+    except ValidationError as e:
+        raise fail(settings_problem(e)) from e
+    with database(url):  # reachable and migrated, or one line
+        pass
+    try:
+        check_port_free(host, port)
+    except LarzaError as e:
+        raise fail(str(e)) from e
+    os.environ["LARZA_DATABASE_URL"] = url
     uvicorn.run(
         "api.app:create_app_from_env",
         factory=True,
@@ -304,6 +328,13 @@ def demo(
     ] = 60.0,
 ) -> None:
     """Migrate, load the default stations, and run feed + worker + API until Ctrl-C."""
+    from ingest.cli.ports import check_port_free
+
+    try:
+        check_port_free("127.0.0.1", seedlink_port)
+        check_port_free("127.0.0.1", api_port)
+    except LarzaError as e:
+        raise fail(str(e)) from e
     url = database_url or DEFAULT_DATABASE_URL
     db_migrate(url)
     stations_import(None, default=True, database_url=url)

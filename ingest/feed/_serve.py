@@ -77,11 +77,15 @@ async def serve(
     faults: Sequence[Fault] = (),
     soh: Sequence[SohSpec] = (),
     ring_file: Path | None = None,
+    record_seconds: float = 4.0,
+    reach_km: float | None = None,
 ) -> None:
     """Serve synthetic data for ``stations`` over SeedLink until cancelled.
 
     ``faults`` are injected (windows in seconds after the start); ``soh`` channels are added
-    to every station that has none of its own.
+    to every station that has none of its own. A record is sent once full or once its first
+    sample is ``record_seconds`` old (short records, as early-warning telemetry sends);
+    earthquakes reach stations within ``reach_km`` of their epicentre (None: all).
     """
     if soh:
         stations = [s if s.soh else dataclasses.replace(s, soh=tuple(soh)) for s in stations]
@@ -91,6 +95,8 @@ async def serve(
         event_interval=event_interval,
         first_event_after=first_event_after,
         faults=faults,
+        flush_after=record_seconds,
+        reach_km=reach_km,
     )
     logger.info(
         "feed: synthetic data for %d station(s), seed %d, an earthquake every ~%.0f s, %d fault(s)",

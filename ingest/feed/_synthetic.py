@@ -8,6 +8,7 @@ where a partly filled record had to be flushed early).
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import deque
 from collections.abc import Sequence
@@ -123,6 +124,11 @@ class _Channel:
     pending: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
     pending_index: int = 0
     """Absolute index of ``pending[0]``."""
+    station_index: int = 0
+    due_ns: int = 0
+    """When to look at the channel next: its record may be full, or due to be flushed."""
+    samples_per_record: int = 0
+    """Samples of its last full record: when the next one will probably be full."""
     soh: SohSpec | None = None
     stream: int = 0
     """A number of its own, for the counter-based noise of state-of-health values."""
@@ -159,6 +165,9 @@ class SyntheticSource:
     faults
         Faults to inject (see :mod:`ingest.feed._faults`), their windows in seconds after
         ``start``. GPS-lock faults also change the state-of-health channels.
+    reach_km
+        Stations farther than this from an epicentre do not record its earthquake (None:
+        every station does): a quake seen by a few stations of a large network.
 
     Notes
     -----
@@ -186,6 +195,7 @@ class SyntheticSource:
         region: tuple[float, float, float, float] | None = None,
         depth_km: tuple[float, float] = (5.0, 20.0),
         faults: Sequence[Fault] = (),
+        reach_km: float | None = None,
     ) -> None:
         if not stations:
             raise ConfigurationError("SyntheticSource", "no stations to simulate")
@@ -210,6 +220,7 @@ class SyntheticSource:
             region = (min(lats) - 0.6, max(lats) + 0.6, min(lons) - 0.8, max(lons) + 0.8)
         self.region = region
         self.depth_km = depth_km
+        self.reach_km = reach_km
         self.faults = list(faults)
         self._injector = FaultInjector(self.faults)
         self._event_rng = np.random.default_rng([self.seed, 0xE7E27])
@@ -227,6 +238,7 @@ class SyntheticSource:
                         zi=np.zeros(1),
                         micro_phase=float(rng.uniform(0, 2 * np.pi)),
                         micro_freq=float(rng.uniform(0.15, 0.25)),
+                        station_index=si,
                     )
                 )
             for k, soh in enumerate(st.soh):
@@ -240,12 +252,14 @@ class SyntheticSource:
                         micro_phase=float(rng.uniform(0, 2 * np.pi)),
                         micro_freq=float(rng.uniform(0.5, 1.5)),
                         soh=soh,
+                        station_index=si,
                         stream=si * 1000 + k,
                         offset=float(rng.uniform(-200_000, 200_000)),
                     )
                 )
         self._start: float | None = None
         self._next_origin = 0.0
+        self._due: list[tuple[int, int]] = []  # (due_ns, channel index), a heap
         if start is not None:
             self._begin(start)
 
@@ -274,38 +288,57 @@ class SyntheticSource:
         now_ns = round(now * 1e9)
         flush_ns = round(self.flush_after * 1e9)
         out: list[tuple[int, int, bytes]] = []
-        for k, ch in enumerate(self._channels):
+        # Only the channels whose record may be full, or due to be flushed, are looked at:
+        # a network of thousands of stations costs per record, not per channel and call.
+        due = self._due
+        while due and due[0][0] <= now_ns:
+            _, k = heapq.heappop(due)
+            ch = self._channels[k]
             period = ch.spec.period_ns
             available = (now_ns - ch.start_ns) // period + 1 if now_ns >= ch.start_ns else 0
             if available > ch.generated:
                 fresh = self._samples(ch, ch.generated, available)
                 ch.pending = np.concatenate([ch.pending, fresh])
                 ch.generated = available
-            if ch.pending.size == 0:
-                continue
-            packed = pack(
-                ch.station.network,
-                ch.station.station,
-                ch.spec.location,
-                ch.spec.channel,
-                ch.start_ns + ch.pending_index * period,
-                ch.spec.sampling_rate,
-                ch.pending,
-                encoding=ch.soh.encoding if ch.soh is not None else "STEIM2",
-            )
-            used = 0
-            for i, (rec, n) in enumerate(packed):
-                first_ns = ch.start_ns + (ch.pending_index + used) * period
-                last = i == len(packed) - 1
-                if last and now_ns - first_ns < flush_ns:
-                    break
-                out.append((first_ns, k, rec))
-                used += n
-            ch.pending = ch.pending[used:]
-            ch.pending_index += used
+            if ch.pending.size:
+                packed = pack(
+                    ch.station.network,
+                    ch.station.station,
+                    ch.spec.location,
+                    ch.spec.channel,
+                    ch.start_ns + ch.pending_index * period,
+                    ch.spec.sampling_rate,
+                    ch.pending,
+                    encoding=ch.soh.encoding if ch.soh is not None else "STEIM2",
+                )
+                used = 0
+                for i, (rec, n) in enumerate(packed):
+                    first_ns = ch.start_ns + (ch.pending_index + used) * period
+                    last = i == len(packed) - 1
+                    if last and now_ns - first_ns < flush_ns:
+                        break
+                    if not last:
+                        ch.samples_per_record = n
+                    out.append((first_ns, k, rec))
+                    used += n
+                ch.pending = ch.pending[used:]
+                ch.pending_index += used
+            heapq.heappush(due, (self._next_look(ch, now_ns, flush_ns), k))
         self._prune(now)
         out.sort(key=lambda item: (item[0], item[1]))
         return self._injector.apply(rec for _, _, rec in out)
+
+    def _next_look(self, ch: _Channel, now_ns: int, flush_ns: int) -> int:
+        """When the channel's pending record may be full (by the size of its last full
+        one), or its first sample becomes ``flush_after`` old, whichever comes first; at
+        least one tick of the caller later if the guess was early."""
+        period = ch.spec.period_ns
+        first_ns = ch.start_ns + ch.pending_index * period
+        flush_at = first_ns + flush_ns
+        if ch.samples_per_record:
+            full_at = first_ns + (ch.samples_per_record - 1) * period
+            flush_at = min(flush_at, full_at)
+        return max(flush_at, now_ns + 1)
 
     # -- internals -----------------------------------------------------------------------
 
@@ -316,6 +349,7 @@ class SyntheticSource:
         start_ns = round(start * 1e9)
         for ch in self._channels:
             ch.start_ns = start_ns
+        self._due = [(start_ns, k) for k in range(len(self._channels))]
 
     def _schedule_events(self, now: float) -> None:
         rng = self._event_rng
@@ -339,6 +373,8 @@ class SyntheticSource:
         out: dict[tuple[int, str], list[_Wavelet]] = {}
         for si, st in enumerate(self.stations):
             r = event.distance_km(st)
+            if self.reach_km is not None and r > self.reach_km:
+                continue
             a_p = event.amplitude * REFERENCE_DISTANCE_KM / max(r, 10.0)
             tp = event.p_time(st) - self._start
             ts = event.s_time(st) - self._start
@@ -364,7 +400,9 @@ class SyntheticSource:
 
     def _prune(self, now: float) -> None:
         assert self._start is not None
-        rel = now - self._start
+        # A channel's samples are made when its record is due: up to flush_after (and a
+        # tick) after the time they belong to, so an event is kept that much longer.
+        rel = now - self._start - self.flush_after - 1.0
         self._active = [
             (ev, waves)
             for ev, waves in self._active
@@ -385,7 +423,7 @@ class SyntheticSource:
         x = np.asarray(noise, dtype=np.float64)
         micro = _MICROSEISM_AMPLITUDE * (0.3 if ch.spec.is_accelerometer else 1.0)
         x += micro * np.sin(2 * np.pi * ch.micro_freq * t + ch.micro_phase)
-        si = self.stations.index(ch.station)
+        si = ch.station_index
         for _, waves in self._active:
             for w in waves.get((si, ch.spec.component), ()):
                 if w.end_rel < t[0] or w.arrival_rel > t[-1] + dt:

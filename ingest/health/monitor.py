@@ -12,6 +12,7 @@ station that goes silent turns DOWN on time although no record arrives.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -28,9 +29,9 @@ from stations.health import (
     add_snapshots,
     downsample_snapshots,
     save_channel_health,
-    save_station_state,
+    save_station_states,
 )
-from stations.models import ChangeKind, Channel, ChannelKind, StateChange
+from stations.models import ChangeKind, Channel, ChannelKind, HealthState, StateChange
 from stations.queries import ChannelKey, channel_statuses
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,9 @@ class HealthMonitor:
         self._config = config
         self._channels = channels
         self._health: dict[ChannelKey, ChannelHealth] = {}
-        self._next_snapshot: float | None = None
+        self._next_snapshot: dict[StationCode, float] = {}
+        self._written: dict[ChannelKey, float] = {}  # when a channel's health is next due
+        self._stored: dict[ChannelKey, tuple[HealthState, str]] = {}
         self._next_downsample = 0.0
         self.counts = {"evaluations": 0, "snapshots": 0, "state_changes": 0}
         self._flags: dict[ChannelKey, list[str]] = {}
@@ -108,17 +111,26 @@ class HealthMonitor:
     def evaluate(
         self, session: Session, *, now: datetime, stations: Iterable[StationCode]
     ) -> list[StateChange]:
-        """Evaluate and store the states of ``stations``; returns the state changes."""
+        """Evaluate and store the states of ``stations``; returns the state changes.
+
+        A channel's stored health (its metrics, state and reason) is written when its state
+        or reason changed, and otherwise once per ``interval_s`` (the snapshot interval):
+        thousands of channels cost a few writes per evaluation, not thousands. Latencies are
+        read by the API from the channels' status, which every batch keeps current.
+        """
         t = now.timestamp()
         held = set(stations)
         keys = [k for k in self._channels if (k.network, k.station) in held]
         self._seed(session, [k for k in keys if k not in self._health], t)
         reports: list[ChannelReport] = []
+        written: list[ChannelReport] = []
         by_station: dict[StationCode, dict[str, Verdict]] = {code: {} for code in held}
         station_ids: dict[StationCode, int] = {}
+        every = self._config.health.interval_s
         for key in keys:
             channel = self._channels[key]
             metrics = self._health[key].snapshot(t)
+            due = t >= self._written.get(key, -math.inf)
             if key in self._flags:
                 metrics["problems"] = list(self._flags[key])
             soh = self._config.soh_for(key) if channel.kind is ChannelKind.SOH else None
@@ -130,44 +142,67 @@ class HealthMonitor:
             code = (key.network, key.station)
             by_station[code][f"{key.location}.{key.channel}".lstrip(".")] = verdict
             station_ids[code] = channel.station_id
-            reports.append(ChannelReport(channel.id, verdict.state, verdict.reason, metrics))
-        save_channel_health(session, reports=reports, now=now)
-        changes = []
-        for code, verdicts in by_station.items():
-            if code not in station_ids:
-                continue  # a station without channels in the inventory
-            verdict = station_verdict(verdicts)
-            change = save_station_state(
-                session,
-                station_id=station_ids[code],
-                state=verdict.state,
-                reason=verdict.reason,
-                now=now,
+            report = ChannelReport(channel.id, verdict.state, verdict.reason, metrics)
+            reports.append(report)
+            if due or self._stored.get(key) != (verdict.state, verdict.reason):
+                written.append(report)
+                self._stored[key] = (verdict.state, verdict.reason)
+                self._written[key] = t + every
+        save_channel_health(session, reports=written, now=now)
+        verdicts = {
+            code: station_verdict(channels)
+            for code, channels in by_station.items()
+            if code in station_ids  # a station without channels in the inventory has none
+        }
+        changes = save_station_states(
+            session,
+            states={station_ids[c]: (v.state, v.reason) for c, v in verdicts.items()},
+            now=now,
+        )
+        codes = {station_ids[c]: c for c in verdicts}
+        for change in changes:
+            log.log(
+                logging.WARNING if change.to_state.value != "OK" else logging.INFO,
+                "%s.%s: %s -> %s: %s",
+                *codes[change.station_id],
+                change.from_state.value,
+                change.to_state.value,
+                change.reason or "all channels OK",
             )
-            if change is not None:
-                changes.append(change)
-                log.log(
-                    logging.WARNING if change.to_state.value != "OK" else logging.INFO,
-                    "%s.%s: %s -> %s: %s",
-                    *code,
-                    change.from_state.value,
-                    change.to_state.value,
-                    verdict.reason or "all channels OK",
-                )
-        self._store_history(session, reports, now)
+        self._store_history(session, reports, now, by_station=station_ids)
         log_changes(session, changes=[(ChangeKind.STATE, c.id) for c in changes], now=now)
         self.counts["evaluations"] += 1
         self.counts["state_changes"] += len(changes)
         return changes
 
-    def _store_history(self, session: Session, reports: list[ChannelReport], now: datetime) -> None:
+    def _store_history(
+        self,
+        session: Session,
+        reports: list[ChannelReport],
+        now: datetime,
+        *,
+        by_station: dict[StationCode, int],
+    ) -> None:
+        """A snapshot of each station's channels once per ``interval_s`` (stations are
+        evaluated in turns, each keeps its own time), and the downsampling now and then."""
         t = now.timestamp()
         limits = self._config.health
-        if self._next_snapshot is None or t >= self._next_snapshot:
+        due = {
+            station_id
+            for code, station_id in by_station.items()
+            if t >= self._next_snapshot.get(code, -math.inf)
+        }
+        if due:
+            station_of = {c.id: c.station_id for c in self._channels.values()}
             self.counts["snapshots"] += add_snapshots(
-                session, reports=reports, now=now, interval_s=round(limits.interval_s)
+                session,
+                reports=[r for r in reports if station_of.get(r.channel_id) in due],
+                now=now,
+                interval_s=round(limits.interval_s),
             )
-            self._next_snapshot = t + limits.interval_s
+            for code, station_id in by_station.items():
+                if station_id in due:
+                    self._next_snapshot[code] = t + limits.interval_s
         if t >= self._next_downsample:
             folded, dropped = downsample_snapshots(
                 session,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import select
 import sys
 import threading
 from collections.abc import Iterator, Mapping
@@ -125,11 +126,18 @@ class _Client(SeedLink):
                 self.close()
 
     def _poll_readable(self, timeout: float) -> bool:
-        if self._recv_end > self._recv_start:
+        """Whether data can be read, with ``poll`` (the client's ``select`` fails once the
+        process has a descriptor numbered 1024 or more: a worker holding thousands of archive
+        files open has)."""
+        if self._has_buffered():
             return True  # (part of) a packet is buffered
         if self.stopping.is_set():
             raise _Stopped
-        return bool(super()._poll_readable(timeout))
+        if self._sock is None:
+            return False
+        poller = select.poll()
+        poller.register(self._sock, select.POLLIN | select.POLLPRI)
+        return bool(poller.poll(timeout * 1000))
 
     def negotiate(self) -> None:
         """STATION/SELECT/DATA for every stream, then END, resuming as libslink does, and

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -34,10 +35,12 @@ class SdsArchive:
 
     Committed sizes are read from the database once per file and then kept in memory;
     appends of the current transaction are pending until ``committed()``. Files stay open
-    between appends (at most ``max_open``; the least recently opened are closed first).
+    between appends (at most ``max_open``; the least recently used are closed first: the
+    worker makes it as large as the process's descriptor limit allows, so a file per
+    channel stays open).
     """
 
-    def __init__(self, root: Path, *, max_open: int = 512) -> None:
+    def __init__(self, root: Path, *, max_open: int = 1024) -> None:
         self.root = root
         self._max_open = max_open
         self._committed: dict[str, int] = {}
@@ -60,15 +63,25 @@ class SdsArchive:
         relative = self.path_of(key, starttime)
         pending = self._pending.get(relative)
         expected, added = pending if pending is not None else (self._size(session, relative), 0)
-        fd = self._open.get(relative)
+        fd = self._open.pop(relative, None)
         if fd is None:
             fd, expected = self._open_checked(relative, expected)
+        self._open[relative] = fd  # the most recently used last: the least is closed first
         written = os.pwrite(fd, record, expected)
         if written != len(record):
             self._close(relative)
             raise OSError(f"{relative}: short write ({written} of {len(record)} bytes)")
         self._pending[relative] = (expected + len(record), added + 1)
         return relative
+
+    def prefetch(self, session: Session, relative: Iterable[str]) -> None:
+        """Learn the committed sizes of the files a batch will append to, in one query (a
+        worker's first records, or a new day, touch thousands of files at once)."""
+        unknown = {r for r in relative if r not in self._committed and r not in self._pending}
+        if unknown:
+            sizes = archive_file_sizes(session, paths=unknown)
+            for r in unknown:
+                self._committed[r] = sizes.get(r, 0)
 
     def _size(self, session: Session, relative: str) -> int:
         """The file's size as this transaction sees it: committed plus pending appends."""

@@ -156,9 +156,14 @@ class Pipeline:
         arrivals: dict[int, tuple[float, int]] = {}
         try:
             with self._factory() as session, session.begin():
-                for packet in packets:
+                decoded = [(p, self._decode(p)) for p in packets]
+                if self._archive is not None:
+                    archive = self._archive
+                    archive.prefetch(
+                        session, (archive.path_of(r.key, r.starttime) for _, r in decoded if r)
+                    )
+                for packet, record in decoded:
                     net, _, sta = packet.station_id.partition("_")
-                    record = self._decode(packet, f"{net}.{sta}")
                     if record is None or not self._take(
                         session, packet, record, arrival_s, arrivals
                     ):
@@ -321,12 +326,13 @@ class Pipeline:
             return ("future", f"record ends {ahead:.0f} s after it arrived (clock ahead?)")
         return None
 
-    def _decode(self, packet: Packet, station: str) -> Record | None:
+    def _decode(self, packet: Packet) -> Record | None:
         """The packet's record; None (counted and logged) if corrupt."""
         try:
             return decode_record(packet.payload)
         except RecordError as e:
             self.counts["corrupt"] += 1
+            station = packet.station_id.replace("_", ".", 1)
             log.warning("%s seq %s: skipped: %s", station, packet.seqnum, e)
             return None
 

@@ -12,7 +12,9 @@ also reads the inventory again: stations imported since it started join the ones
 from __future__ import annotations
 
 import logging
+import math
 import os
+import resource
 import signal
 import socket
 import threading
@@ -39,6 +41,7 @@ from stations.models import ChannelKind
 from stations.queries import (
     ChannelKey,
     ensure_channels,
+    inventory_version,
     list_stations,
     station_newest_samples,
     stream_positions,
@@ -47,16 +50,33 @@ from stations.queries import (
 log = logging.getLogger(__name__)
 
 StationCode = tuple[str, str]
+EVALUATED_AT_ONCE = 100
+"""Stations whose health one turn of evaluation computes and stores."""
 RESTART_MARGIN = timedelta(minutes=1)
 """How far before a station's newest data one without a position starts: a few repeats."""
 
 
 class Shutdown(Exception):
-    """Raised from the SIGTERM handler; an open transaction rolls back and is redone on restart."""
+    """Stop asked (SIGTERM, Ctrl-C) while the worker waits: it stops there."""
 
 
-def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise Shutdown(f"signal {signum}")
+class _Stop:
+    """SIGTERM and Ctrl-C set a flag the worker looks at between steps: a step under way (a
+    batch being stored, a query) is finished, never cut in the middle of a conversation with
+    the database, whose connection could then hang the clean-up."""
+
+    def __init__(self) -> None:
+        self.asked = threading.Event()
+        self.why = ""
+
+    def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        self.why = self.why or signal.Signals(signum).name
+        self.asked.set()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep ``seconds``; raise ``Shutdown`` at once if stop is asked."""
+        if self.asked.wait(seconds):
+            raise Shutdown(self.why)
 
 
 def worker_name() -> str:
@@ -245,24 +265,39 @@ class Readers:
 def _make_pipeline(
     settings: WorkerSettings, factory: sessionmaker[Session], config: LarzaConfig
 ) -> Pipeline:
-    return Pipeline(
-        factory,
-        server=settings.seedlink,
-        config=config,
-        archive=SdsArchive(Path(settings.archive_dir)) if settings.archive_dir else None,
-    )
+    archive = None
+    if settings.archive_dir:
+        archive = SdsArchive(Path(settings.archive_dir), max_open=_open_files_allowed())
+    return Pipeline(factory, server=settings.seedlink, config=config, archive=archive)
+
+
+def _open_files_allowed(wanted: int = 16_384, spare: int = 256) -> int:
+    """How many archive day files may stay open: the process's limit on descriptors is
+    raised towards ``wanted`` (as far as the hard limit allows), less ``spare`` for sockets
+    and the database. A day file per channel stays open, so appends do not reopen files."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as e:
+            log.warning("cannot raise the limit of open files to %d (%s)", target, e)
+    return max(64, soft - spare)
 
 
 def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
     """Ingest the leased stations from ``settings.seedlink`` until SIGTERM or Ctrl-C."""
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    stop = _Stop()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     name = name or worker_name()
     config = load_config(Path(settings.config) if settings.config else None)
     engine = make_engine(settings.database_url, sqlite_timeout_s=settings.sqlite_timeout_s)
     factory = make_session_factory(engine)
     listed = settings.station_list()
     try:
-        wanted, pipeline = _start(settings, factory, config, listed, name)
+        wanted, pipeline = _start(settings, factory, config, listed, name, stop)
     except (Shutdown, KeyboardInterrupt) as e:
         log.info("worker %s: stopped while starting (%s)", name, e or "interrupt")
         engine.dispose()
@@ -275,17 +310,24 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
     reader: Readers | None = None
     next_renewal = 0.0
     next_inventory = time.monotonic() + settings.inventory_interval_s
+    with factory() as session:
+        known_inventory = inventory_version(session)
     next_states = time.monotonic() + min(state_every, 2.0)
+    turn = 0
     valid_until = 0.0
     try:
-        while True:
+        while not stop.asked.is_set():
             try:
                 if pipeline.broken:
                     raise _Rebuild("the last batch was not stored")
                 if time.monotonic() >= next_inventory:
-                    grown = _follow_inventory(factory, config, pipeline, wanted, listed, name)
-                    if grown != wanted:
-                        wanted, next_renewal = grown, 0.0  # compete for the new stations now
+                    with factory() as session:
+                        version = inventory_version(session)
+                    if version != known_inventory:  # re-read only what changed
+                        grown = _follow_inventory(factory, config, pipeline, wanted, listed, name)
+                        known_inventory = version
+                        if grown != wanted:
+                            wanted, next_renewal = grown, 0.0  # compete for the new ones now
                     next_inventory = time.monotonic() + settings.inventory_interval_s
                 if time.monotonic() >= next_renewal:
                     held = _renew(factory, name, wanted, ttl)
@@ -295,7 +337,7 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
                         pipeline.resync()
                         reader = _switch(reader, held, settings, factory, name, config)
                 if reader is None:
-                    time.sleep(min(1.0, max(0.0, next_renewal - time.monotonic())))
+                    stop.wait(min(1.0, max(0.0, next_renewal - time.monotonic())))
                     continue
                 if time.monotonic() > valid_until - renew_every:
                     # Renewal has failed for a while: another worker may own these stations.
@@ -315,8 +357,13 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
                     continue
                 if time.monotonic() >= next_states:
                     # On the clock, not on data: a silent station's latency grows, turns DOWN.
-                    _evaluate(pipeline, factory, reader.stations)
-                    next_states = time.monotonic() + state_every
+                    # Stations are evaluated in turns of at most EVALUATED_AT_ONCE, each every
+                    # state_every seconds, so ingest never waits long for an evaluation.
+                    order = sorted(reader.stations)
+                    turns = max(1, math.ceil(len(order) / EVALUATED_AT_ONCE))
+                    _evaluate(pipeline, factory, set(order[turn % turns :: turns]))
+                    turn += 1
+                    next_states = time.monotonic() + state_every / turns
             except RECOVERABLE as e:
                 # The database or the archive failed (a server down, a disk full): nothing
                 # of the batch was kept. Stop reading, wait until storing works again, and
@@ -326,8 +373,9 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
                     reader.stop()
                     reader = None
                 pipeline.close()
-                pipeline = _recover(settings, factory, config, name)
+                pipeline = _recover(settings, factory, config, name, stop)
                 next_renewal = 0.0
+        log.info("worker %s: stopping (%s)", name, stop.why)
     except (Shutdown, KeyboardInterrupt) as e:
         log.info("worker %s: stopping (%s)", name, e or "interrupt")
     finally:
@@ -368,6 +416,7 @@ def _start(
     config: LarzaConfig,
     listed: list[StationCode],
     name: str,
+    stop: _Stop,
 ) -> tuple[list[StationCode], Pipeline]:
     """The stations wanted and a pipeline; while the database cannot be read or written (a
     server restarting, a lock held), wait with backoff, saying so, rather than exit."""
@@ -383,12 +432,16 @@ def _start(
             return wanted, _make_pipeline(settings, factory, config)
         except STORE_FAULTS as e:
             log.error("worker %s: cannot use the database (%s); next try in %.0f s", name, e, delay)
-            time.sleep(delay)
+            stop.wait(delay)
             delay = min(delay * 2, MAX_BACKOFF_S)
 
 
 def _recover(
-    settings: WorkerSettings, factory: sessionmaker[Session], config: LarzaConfig, name: str
+    settings: WorkerSettings,
+    factory: sessionmaker[Session],
+    config: LarzaConfig,
+    name: str,
+    stop: _Stop,
 ) -> Pipeline:
     """Wait, with backoff, until the database answers and the archive takes a write; then a
     new pipeline from what was stored (detectors, health and positions as after a restart).
@@ -396,7 +449,7 @@ def _recover(
     delay = 1.0
     started = time.monotonic()
     while True:
-        time.sleep(delay)
+        stop.wait(delay)
         try:
             with factory() as session:
                 session.execute(text("SELECT 1"))

@@ -11,6 +11,8 @@ from api.app import create_app
 from api.deps import get_session
 from api.settings import ApiSettings
 
+from .test_stream import Writer, prepared
+
 
 @pytest.fixture
 def client(engine: Engine, inventory: Session) -> Iterator[TestClient]:
@@ -19,3 +21,17 @@ def client(engine: Engine, inventory: Session) -> Iterator[TestClient]:
     app.dependency_overrides[get_session] = lambda: inventory
     with TestClient(app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def database(fresh_database_url: str) -> str:
+    """A database of the test's own, migrated, with the default inventory."""
+    return prepared(fresh_database_url)
+
+
+@pytest.fixture
+def writer(database: str) -> Iterator[Writer]:
+    """Writes detections, events and state changes into ``database`` as the worker does."""
+    w = Writer(database)
+    yield w
+    w.close()

@@ -209,14 +209,15 @@ def test_prometheus_metrics(client: TestClient, inventory: Session) -> None:
 
     index = channel_index(inventory)
     sarez_hhz = index[ChannelKey("TJ", "SAREZ", "", "HHZ")]
+    now = datetime.now(UTC)  # not the module's NOW: a long suite may import it minutes before
     record_arrival(
         inventory,
         channel_id=sarez_hhz.id,
-        last_sample_time=NOW - timedelta(seconds=2),
-        arrival_time=NOW,
+        last_sample_time=now - timedelta(seconds=2),
+        arrival_time=now,
         count=7,
     )
-    _detect(inventory, ChannelKey("TJ", "SAREZ", "", "HHZ"), NOW)
+    _detect(inventory, ChannelKey("TJ", "SAREZ", "", "HHZ"), now)
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")

@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 from ingest.cli.main import app
 from stations.db import alembic_config
 
+from ..stations.test_inventory_input import BERKELEY
+
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,3 +75,13 @@ def test_every_compose_command_exists_in_the_cli(service: str, command: list[str
     # Options are parsed before --help is acted on: an unknown command or option fails here.
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0, f"{service}: {result.output}"
+
+
+def test_import_of_an_iris_document_without_a_sensitivity_value(fresh_database_url: str) -> None:
+    url = ["--database-url", fresh_database_url]
+    assert runner.invoke(app, ["db", "migrate", *url]).exit_code == 0
+    imported = runner.invoke(app, ["stations", "import", str(BERKELEY), *url])
+    assert imported.exit_code == 0, imported.output
+    assert "1 networks, 1 stations, 1 channels" in imported.output
+    listed = runner.invoke(app, ["stations", "list", *url])
+    assert listed.output.startswith("BK.CMB\t")

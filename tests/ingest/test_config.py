@@ -130,3 +130,51 @@ def test_the_documented_example_is_valid() -> None:
     assert config.health == LarzaConfig().health
     assert config.association.window == LarzaConfig().association.window
     assert config.association.weights == {"TJ.MANEM": 1.0}
+
+
+def test_every_earthquake_key_is_in_the_example() -> None:
+    from ingest.config import LocationTable, MagnitudeTable, VelocityModelTable
+
+    text = (Path(__file__).parents[2] / "docs" / "larza.example.toml").read_text()
+    for table in (VelocityModelTable, LocationTable, MagnitudeTable):
+        for key in table.model_fields:
+            assert f"{key} =" in text or f"{key} = " in text, f"{key} not documented"
+    config = load_config(Path(__file__).parents[2] / "docs" / "larza.example.toml")
+    assert config.velocity_model.model == "pamir"
+    assert config.location.min_phases == 7
+    assert config.magnitude.wood_anderson_gain == 2080.0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[velocity_model]\nmodel = "prem"\n', "[velocity_model]: model"),
+        ('[velocity_model]\nmodel = "ak135"\nfile = "x.nd"\n', "give one of model, file or layers"),
+        ("[velocity_model]\nlayers = [{ top_km = 0.0, vp = 6.0 }]\n", "layers need moho_km"),
+        ("[velocity_model]\nmoho_km = 50.0\n", "moho_km goes with layers"),
+        (
+            "[velocity_model]\nlayers = [{ top_km = 0.0, vp = 6.0, vs = 3.5, vp_vs = 1.7 }]\n"
+            "moho_km = 40.0\n",
+            "give vs or vp_vs, not both",
+        ),
+        (
+            "[velocity_model]\nlayers = [{ top_km = 5.0, vp = 6.0 }]\nmoho_km = 40.0\n",
+            "first layer's top_km must be 0",
+        ),
+        (
+            "[velocity_model]\nlayers = [{ top_km = 0.0, vp = 6.0 }]\nmoho_km = 40.0\n"
+            "vp_vs = 0.9\n",
+            "[velocity_model]: vp_vs",
+        ),
+        ("[velocity_model]\nmax_distance_km = 1000.5\n", "whole number of distance_step_km"),
+        ("[location]\nmin_phases = 4\n", "[location]: min_phases"),
+        ("[location]\nmin_stations = 8\nmin_phases = 7\n", "min_phases >= min_stations"),
+        ("[magnitude]\nstation_corrections = { SAREZ = 0.1 }\n", "need NET.STA"),
+        ("[magnitude]\nlog_a0 = [[100, -3.0], [50, -2.5]]\n", "increasing distances"),
+        ('[magnitude]\ndistance = "slant"\n', "[magnitude]: distance"),
+    ],
+)
+def test_bad_earthquake_settings_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_config(_write(tmp_path, text))
+    assert message in str(caught.value)

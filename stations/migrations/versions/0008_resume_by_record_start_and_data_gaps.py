@@ -1,7 +1,7 @@
 """stream positions hold the last record's start time; data gaps are stored
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-02 18:00:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -42,7 +42,7 @@ def upgrade() -> None:
         bind.execute(table.update().where(table.c.id == row_id).values(last_start=start - _BACK))
     op.create_table(
         "data_gap",
-        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("network", sa.String(length=8), nullable=False),
         sa.Column("station", sa.String(length=8), nullable=False),
         sa.Column("location", sa.String(length=8), nullable=False),
