@@ -4,8 +4,14 @@ only when the worker stores a round (every 10 s) or an operator writes.
 
 Two counters say what may have changed them. ``round`` moves when the process's poller
 (``api.watch``) sees a new evaluation round in the database, and at least every
-``api_cache_max_age_s``: the answers are then built again at once in the background, and
-until they are ready the previous round's are served, so no request waits for a build.
+``api_cache_max_age_s``: the answers are then built again in the background, and until
+they are ready the previous round's are served, so no request waits for a build. The
+worker stores a large network's round in turns (100 stations each, spread over the
+round), each of which is a new round here; so that rebuilding never takes more than a
+tenth of the process (``REBUILD_SHARE``), a round that comes sooner than ten times the
+last rebuild's time after the one before waits until then (never longer than
+``api_cache_max_age_s``), and the rounds that come meanwhile are built together. A small
+network's rounds, built in milliseconds, show at once.
 ``generation`` moves with an operator's write (an acknowledgement, maintenance, a
 StationXML import), through this process at once or another one as its poller sees it:
 then no request gets the old answer; the first builds the new one and the others wait for
@@ -36,6 +42,8 @@ __all__ = ["Built", "RoundCache", "built", "cached_response"]
 log = logging.getLogger(__name__)
 
 GZIP_LEVEL = 5
+REBUILD_SHARE = 0.1
+"""Most of the process's time that rebuilding for new rounds may take."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,9 @@ class RoundCache:
         self._building: dict[str, asyncio.Lock] = {}
         self._builders: dict[str, Callable[[], Awaitable[Built]]] = {}
         self._tasks: set[asyncio.Task[Built]] = set()
+        self._build_s: dict[str, float] = {}  # how long each answer's last build took
+        self._round_at = -float("inf")  # when ``round`` last moved
+        self._round_due = False  # a round seen, waiting for its time
 
     def invalidate(self) -> None:
         """An operator's write: what is cached is out of date (any thread)."""
@@ -79,11 +90,32 @@ class RoundCache:
             self.generation += 1
 
     def new_round(self) -> None:
-        """A new evaluation round: build the answers again, in the background (any thread)."""
+        """A new evaluation round: build the answers again, in the background, now or, if
+        the last rebuild came too recently for its cost, when that is paid (any thread)."""
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._round_seen)
+
+    def _spacing_s(self) -> float:
+        # The longest build is about a whole rebuild's: /metrics waits for the station list
+        # it is built from.
+        return min(max(self._build_s.values(), default=0.0) / REBUILD_SHARE, self.max_age_s)
+
+    def _round_seen(self) -> None:
+        if self._round_due:
+            return  # already waiting: this round is built with it
+        wait = self._round_at + self._spacing_s() - time.monotonic()
+        if wait > 0:
+            self._round_due = True
+            self._loop.call_later(wait, self._next_round)
+        else:
+            self._next_round()
+
+    def _next_round(self) -> None:
+        self._round_due = False
+        self._round_at = time.monotonic()
         with self._lock:
             self.round += 1
-        if not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._refresh_all)
+        self._refresh_all()
 
     def _current(self, answer: Built | None) -> bool:
         return (
@@ -121,12 +153,14 @@ class RoundCache:
                 assert answer is not None
                 return answer  # built by the request this one waited for
             generation, round_ = self.generation, self.round
+            started = time.monotonic()
             answer = replace(
                 await self._builders[name](),
                 generation=generation,
                 round=round_,
                 built_at=time.monotonic(),
             )
+            self._build_s[name] = answer.built_at - started
             self._answers[name] = answer
             self.builds += 1
             return answer

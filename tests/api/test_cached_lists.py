@@ -5,6 +5,7 @@ and the plain reads behind them find what the ORM finds."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import http.client
 import json
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+from api.cache import Built, RoundCache, built
 from api.settings import ApiSettings
 from stations.apikeys import create_api_key
 from stations.db import make_engine, make_session_factory
@@ -261,3 +263,39 @@ def test_the_plain_reads_find_what_the_orm_finds(inventory: Session) -> None:
     assert [s.code for s in only.stations] == ["SAREZ"]
     assert set(only.statuses) == {c.id for c in sarez}
     assert set(only.states) == {station_id}
+
+
+def test_rounds_closer_than_a_rebuild_allows_are_built_together() -> None:
+    """A large network's round comes in turns, each a new round to the cache: after a build
+    of 0.4 s, rounds are built at most every 4 s (a tenth of the process), those that come
+    meanwhile together, and the last of them shows."""
+
+    async def run() -> None:
+        cache = RoundCache(enabled=True, max_age_s=600)
+        builds = 0
+
+        async def build() -> Built:
+            nonlocal builds
+            builds += 1
+            await asyncio.sleep(0.4)
+            return built(b"build %d" % builds, "text/plain")
+
+        async def until(body: bytes) -> None:
+            deadline = time.monotonic() + 30
+            while (await cache.get("list", build)).body != body:
+                assert time.monotonic() < deadline, f"{body!r} was never served"
+                await asyncio.sleep(0.02)
+
+        assert (await cache.get("list", build)).body == b"build 1"
+        cache.new_round()  # the first round for a while: built at once
+        await until(b"build 2")
+        for _ in range(20):  # the worker's next turns, sooner than the spacing allows
+            cache.new_round()
+            await asyncio.sleep(0.01)
+        assert builds == 2  # they wait (without the spacing, each would start a build)
+        assert (await cache.get("list", build)).body == b"build 2"
+        await until(b"build 3")  # built together once the spacing has passed
+        await asyncio.sleep(0.5)
+        assert builds == 3
+
+    asyncio.run(run())
