@@ -6,7 +6,8 @@ Fills a fresh database: the stations (the TJ inventory, or ``--stations N`` made
 channels each) with the health a worker stores (every channel's metrics of a real window of
 data, every station's state), 100,000 detections and events of three detections each. While
 the cases run, a writer stores a new evaluation round every ``--round-s`` seconds as the
-worker does (so the API rebuilds what it caches, and the figures include that). Each case
+worker does, in turns of at most 100 stations spread over the round (so the API rebuilds
+what it caches, and the figures include that). Each case
 keeps every connection busy for ``--seconds``; a request answered other than 200 counts as
 an error (the case goes on).
 
@@ -25,6 +26,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import argparse
 import asyncio
 import http.client
+import math
 import multiprocessing
 import os
 import socket
@@ -40,8 +42,9 @@ import numpy as np
 from sqlalchemy import Engine, insert, select
 
 from ingest.health.metrics import ChannelHealth
+from ingest.worker.process import EVALUATED_AT_ONCE
 from stations.db import make_engine, make_session_factory, migrate
-from stations.health import ChannelReport, save_channel_health, save_station_state
+from stations.health import ChannelReport, save_channel_health, save_station_states
 from stations.inventory import default_inventory_path, import_stationxml
 from stations.models import (
     Channel,
@@ -57,6 +60,8 @@ from stations.models import (
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+HEALTH_WRITTEN_EVERY_S = 60.0
+"""A channel's health unchanged is written this often (the snapshot interval)."""
 HELLO_APP = """
 from fastapi import FastAPI
 
@@ -115,15 +120,29 @@ def window_metrics(now: float, rng: np.random.Generator) -> dict[str, Any]:
     return health.snapshot(now)
 
 
-def evaluation_round(engine: Engine, now: datetime, metrics: dict[str, Any]) -> None:
-    """What a worker's health evaluation stores: every channel's health (as its newest data)
-    and every station's state, in one transaction."""
+def evaluation_round(
+    engine: Engine,
+    now: datetime,
+    metrics: dict[str, Any],
+    station_ids: set[int] | None = None,
+    *,
+    channel_health: bool = True,
+) -> None:
+    """What a worker's health evaluation stores, in one transaction: the newest data of the
+    channels of ``station_ids`` (all when None), their health (with ``channel_health``: the
+    worker writes a channel's health when its state changes, else once a minute) and the
+    stations' states."""
     factory = make_session_factory(engine)
     with factory() as s, s.begin():
-        channels = s.execute(select(Channel.id, Channel.station_id)).all()
+        stmt = select(Channel.id, Channel.station_id)
+        if station_ids is not None:
+            stmt = stmt.where(Channel.station_id.in_(station_ids))
+        channels = s.execute(stmt).all()
         newest = now - timedelta(seconds=2)
         s.execute(
-            ChannelStatus.__table__.delete()  # type: ignore[arg-type]
+            ChannelStatus.__table__.delete().where(  # type: ignore[attr-defined]
+                ChannelStatus.channel_id.in_([cid for cid, _ in channels])
+            )
         )
         s.execute(
             insert(ChannelStatus),
@@ -137,12 +156,14 @@ def evaluation_round(engine: Engine, now: datetime, metrics: dict[str, Any]) -> 
                 for cid, _ in channels
             ],
         )
-        reports = [ChannelReport(cid, HealthState.OK, "", metrics) for cid, _ in channels]
-        save_channel_health(s, reports=reports, now=now)
-        for sid in sorted({sid for _, sid in channels}):
-            save_station_state(
-                s, station_id=sid, state=HealthState.OK, reason="all channels OK", now=now
-            )
+        if channel_health:
+            reports = [ChannelReport(cid, HealthState.OK, "", metrics) for cid, _ in channels]
+            save_channel_health(s, reports=reports, now=now)
+        save_station_states(
+            s,
+            states={sid: (HealthState.OK, "all channels OK") for _, sid in channels},
+            now=now,
+        )
 
 
 def fill(url: str, n_stations: int, detections: int) -> dict[str, Any]:
@@ -208,16 +229,29 @@ def fill(url: str, n_stations: int, detections: int) -> dict[str, Any]:
 
 def _store_rounds(url: str, metrics: dict[str, Any], every_s: float, stop: Any, count: Any) -> None:
     engine = make_engine(url)
-    while not stop.wait(every_s):
-        evaluation_round(engine, datetime.now(UTC), metrics)
-        with count.get_lock():
-            count.value += 1
+    with engine.connect() as conn:
+        order = sorted(conn.scalars(select(Station.id)).all())
+    turns = max(1, math.ceil(len(order) / EVALUATED_AT_ONCE))
+    health_due = [0.0] * turns
+    turn = 0
+    while not stop.wait(every_s / turns):
+        now = time.monotonic()
+        due = now >= health_due[turn % turns]
+        if due:
+            health_due[turn % turns] = now + HEALTH_WRITTEN_EVERY_S
+        stations = set(order[turn % turns :: turns])
+        evaluation_round(engine, datetime.now(UTC), metrics, stations, channel_health=due)
+        turn += 1
+        if turn % turns == 0:
+            with count.get_lock():
+                count.value += 1
     engine.dispose()
 
 
 class Rounds:
-    """A process that stores an evaluation round every ``every_s`` seconds, as a worker
-    (a process of its own: in the client's, it would hold the client's GIL)."""
+    """A process that stores an evaluation round every ``every_s`` seconds as a worker does
+    (a process of its own: in the client's, it would hold the client's GIL): in turns of
+    at most 100 stations spread over the round, a channel's health once a minute."""
 
     def __init__(self, url: str, metrics: dict[str, Any], every_s: float) -> None:
         context = multiprocessing.get_context("spawn")
