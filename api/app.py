@@ -8,21 +8,26 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require_read_key
+from api.cache import RoundCache
 from api.dashboard import mount_dashboard
 from api.docs import mount_docs
 from api.errors import install_error_handlers
 from api.fdsn import dataselect as fdsn_dataselect
 from api.fdsn import event as fdsn_event
 from api.fdsn import station as fdsn_station
+from api.hub import ChangeHub
 from api.routers import detections, events, gaps, health, metrics, stations, stream, webhooks
-from api.routers.stream import streams_end_on_shutdown
+from api.routers.stream import read_batch, streams_end_on_shutdown
 from api.settings import ApiSettings, get_settings
+from api.watch import Watcher
 from api.webhook_delivery import WebhookDelivery
 from stations.db import check_database, make_engine, make_session_factory
 from stations.errors import DatabaseUnavailable
@@ -31,6 +36,24 @@ log = logging.getLogger("larza.api")
 
 READY_TIMEOUT_S = 5.0
 """``/readyz`` answers 503 when the database has not answered within this."""
+
+BACKGROUND_CONNECTIONS = 4
+"""Connections beyond one per thread: the change poller, webhook delivery, and sessions
+being closed after their thread finished."""
+
+
+def api_engine(settings: ApiSettings) -> Engine:
+    """The API's engine: a pool with a connection for every thread (``api_threads``) and a
+    few more, waiting ``api_pool_timeout_s`` at most for one (then the request is 503)."""
+    url = make_url(settings.database_url)
+    pool: dict[str, Any] = {}
+    if url.get_backend_name() != "sqlite" or url.database not in (None, "", ":memory:"):
+        pool = {
+            "pool_size": settings.api_threads + BACKGROUND_CONNECTIONS,
+            "max_overflow": BACKGROUND_CONNECTIONS,
+            "pool_timeout": settings.api_pool_timeout_s,
+        }
+    return make_engine(settings.database_url, sqlite_begin="DEFERRED", **pool)
 
 
 def create_app(settings: ApiSettings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -45,14 +68,30 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = engine is None
-        bound = (
-            make_engine(settings.database_url, sqlite_begin="DEFERRED")
-            if engine is None
-            else engine
-        )
+        bound = api_engine(settings) if engine is None else engine
+        # Routes that block (database, files) run in these threads; the pool has a
+        # connection for each and a few more (the change poller, webhook delivery).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         app.state.settings = settings
         app.state.engine = bound
         app.state.session_factory = make_session_factory(bound)
+        # Only an app that owns its engine caches: one given an engine runs inside its
+        # caller's transactions, which the poller does not see.
+        cache = RoundCache(enabled=own, max_age_s=settings.api_cache_max_age_s)
+        hub = ChangeHub()
+        app.state.round_cache, app.state.change_hub = cache, hub
+        watcher = Watcher(
+            app.state.session_factory,
+            hub=hub,
+            read_batch=read_batch,
+            on_new_round=cache.new_round,
+            on_write=cache.invalidate,
+            poll_s=settings.stream_poll_s,
+            max_age_s=settings.api_cache_max_age_s,
+        )
+        app.state.watcher = watcher
+        if own:  # otherwise at the first stream request (it reads outside the transactions)
+            watcher.start()
         delivery = None
         if settings.webhooks_enabled and own:
             delivery = WebhookDelivery(
@@ -64,9 +103,10 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
             )
             delivery.start()
         try:
-            with streams_end_on_shutdown(app):
+            with streams_end_on_shutdown(hub):
                 yield
         finally:
+            await run_in_threadpool(watcher.stop)
             if delivery is not None:
                 await run_in_threadpool(delivery.stop)
             if own:
@@ -83,12 +123,13 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
     )
     install_error_handlers(app)
     _documented(app, settings)
+    # The hot reads first: a request's path is matched against the routes in this order.
     app.include_router(stations.router)
+    app.include_router(metrics.router)
     app.include_router(detections.router)
     app.include_router(gaps.router)
     app.include_router(events.router)
     app.include_router(health.router)
-    app.include_router(metrics.router)
     app.include_router(stream.router)
     app.include_router(webhooks.router)
     app.include_router(fdsn_station.router)

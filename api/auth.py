@@ -18,7 +18,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import SettingsDep
+from api.deps import app_settings
 from stations.apikeys import verify_api_key
 from stations.models import ApiKey
 
@@ -47,10 +47,14 @@ _header_key = APIKeyHeader(
 _bearer_key = HTTPBearer(auto_error=False, description="a key from 'larza apikey create'")
 
 
-def get_session_factory(request: Request) -> sessionmaker[Session]:
-    """The app's session factory, for work that opens its own short sessions."""
+def _session_factory(request: Request) -> sessionmaker[Session]:
     factory: sessionmaker[Session] = request.app.state.session_factory
     return factory
+
+
+async def get_session_factory(request: Request) -> sessionmaker[Session]:
+    """The app's session factory, for work that opens its own short sessions."""
+    return _session_factory(request)
 
 
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
@@ -82,10 +86,11 @@ WriteKey = Annotated[ApiKey, Depends(require_write_key)]
 """The caller's valid, unrevoked API key (401 without one, 403 for a bad one)."""
 
 
-async def require_read_key(request: Request, settings: SettingsDep) -> None:
+async def require_read_key(request: Request) -> None:
     """App-wide: with ``read_requires_key`` set, every request outside ``OPEN_PATHS`` needs
-    a key. Every method, not only GET: an FDSN dataselect POST reads as well. A coroutine,
-    so that requests needing no key (the probes) need no worker thread either."""
+    a key. Every method, not only GET: an FDSN dataselect POST reads as well. Without it,
+    a request costs no thread and no database (nor does a probe with it)."""
+    settings = app_settings(request)
     if not settings.read_requires_key or request.url.path in OPEN_PATHS:
         return
     await run_in_threadpool(check_read_key, request)
@@ -98,4 +103,4 @@ def check_read_key(request: Request) -> None:
     if not key:
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
         key = credentials.strip() if scheme.lower() == "bearer" else None
-    _checked(get_session_factory(request), key)
+    _checked(_session_factory(request), key)

@@ -42,8 +42,33 @@ class ApiSettings(BaseSettings):
     read_requires_key: bool = Field(
         False, description="reading needs an API key too (every request but /healthz and docs)"
     )
+    api_threads: int = Field(
+        32,
+        ge=1,
+        le=1000,
+        description="threads of one API process for blocking work (database reads, files); "
+        "its database pool holds as many connections and a few more",
+    )
+    api_pool_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="a request that waits longer than this for a database connection is "
+        "answered 503 with Retry-After",
+    )
     stream_poll_s: float = Field(
-        1.0, gt=0, le=60, description="how often the SSE stream looks for new changes"
+        0.05,
+        gt=0,
+        le=60,
+        description="how often each API process looks for new changes (one poller feeds all "
+        "its SSE clients) and for a new health evaluation round",
+    )
+    api_cache_max_age_s: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="the station list and /metrics are built again at least this often, "
+        "even without a new evaluation round (a station no worker evaluates turns stale)",
     )
     stream_keepalive_s: float = Field(
         15.0, gt=0, le=300, description="a quiet SSE stream sends a keepalive comment this often"

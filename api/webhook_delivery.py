@@ -17,7 +17,9 @@ stored before URLs were checked, a refused address, a receiver that answers garb
 recorded on that webhook and nowhere else.
 
 Stopping cancels the deliveries in progress at once and gives their webhooks back (their
-next attempt is due); the API's shutdown never waits on a receiver.
+next attempt is due; a claim under way is let finish, a database write, and given back
+too, so that of several API processes stopping together none leaves a webhook leased);
+the API's shutdown never waits on a receiver.
 
 Limitations: delivery is at least once. A receiver whose 2xx answer is lost, or a process
 that stops between the POST and recording its answer, makes the same changes be sent
@@ -158,6 +160,8 @@ class WebhookDelivery:
         except Exception:  # the database is away, say: log it and try again next round
             log.exception("webhook delivery: cannot read the due webhooks")
             return 0
+        if self._stopping is not None and self._stopping.is_set():
+            return 0  # asked to stop meanwhile: claim nothing more
         started = []
         for webhook_id in due:
             if webhook_id in self._tasks or len(self._tasks) >= IN_FLIGHT:
@@ -188,13 +192,17 @@ class WebhookDelivery:
     async def _deliver(self, webhook_id: int) -> None:
         """Claim, send, record: any error stays with this webhook."""
         work: _Work | None = None
+        claim = asyncio.ensure_future(asyncio.to_thread(self._claim, webhook_id))
         try:
-            work = await asyncio.to_thread(self._claim, webhook_id)
+            work = await asyncio.shield(claim)
             if work is None:
                 return
             outcome = await self._send(work)
             await asyncio.to_thread(self._record, work, outcome)
         except asyncio.CancelledError:
+            if work is None:  # stopped while claiming: the claim's thread goes on, and commits
+                with contextlib.suppress(Exception):  # a failed claim holds nothing
+                    work = await claim
             if work is not None:  # stopping: its next attempt is due, in this process or another
                 await asyncio.shield(asyncio.to_thread(self._release, work))
             raise

@@ -9,6 +9,7 @@ divided by the number of calls.
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from collections.abc import Callable
@@ -73,6 +74,9 @@ def chain(x: np.ndarray, size: int, method: str = "recursive") -> Callable[[], i
 
 
 def main() -> None:
+    argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args()  # no options: --help describes the benchmark instead of running it
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     x = data()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
 from stations.models import Change, ChangeKind
@@ -47,5 +47,5 @@ def changes_after(
     return session.scalars(stmt.order_by(Change.id).limit(limit)).all()
 
 
-def last_change_id(session: Session) -> int:
+def last_change_id(session: Session | Connection) -> int:
     return session.scalar(select(func.max(Change.id))) or 0

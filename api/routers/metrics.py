@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import SessionDep, SettingsDep
-from api.routers.stations import known_health, station_view
+from api.cache import Built, built, cached_response
+from api.deps import SessionOpener, app_settings, round_cache, session_opener
+from api.routers.stations import StationList, station_list
 from api.schemas import StationOut
 from stations.gaps import gap_totals
-from stations.queries import detection_counts, list_stations
+from stations.queries import detection_counts
 
 router = APIRouter(tags=["service"])
 
@@ -22,7 +23,7 @@ STATES = ("OK", "DEGRADED", "DOWN", "UNKNOWN")
 
 
 class _Snapshot(Collector):
-    """The figures of one scrape, read from the database when the scrape comes."""
+    """The figures of one scrape, from the station list of the current round."""
 
     def __init__(
         self,
@@ -92,19 +93,28 @@ class _Snapshot(Collector):
         yield from (gaps, gap_seconds)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-def metrics(session: SessionDep, settings: SettingsDep) -> Response:
-    found = list(list_stations(session))
-    known = known_health(session, found)
-    counts = detection_counts(session)
-    now = datetime.now(UTC)
-    views = [station_view(s, known, now, settings) for s in found]
-    by_stream = {
-        f"{s.network.code}.{s.code}.{c.location}.{c.code}": counts.get(c.id, 0)
-        for s in found
-        for c in s.channels
-    }
+def build_metrics(open_session: SessionOpener, stations: StationList) -> Built:
+    with open_session() as session:
+        counts = detection_counts(session)
+        gaps = {".".join(codes): totals for codes, totals in gap_totals(session).items()}
+    by_stream = {stream: counts.get(c, 0) for c, stream in stations.streams.items()}
     registry = CollectorRegistry(auto_describe=False)
-    gaps = {".".join(codes): totals for codes, totals in gap_totals(session).items()}
-    registry.register(_Snapshot(views, by_stream, gaps))
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    registry.register(_Snapshot(stations.views, by_stream, gaps))
+    return built(generate_latest(registry), CONTENT_TYPE_LATEST)
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    description="Built once per health evaluation round, with the station list.",
+    response_class=Response,
+)
+async def metrics(request: Request) -> Response:
+    cache, open_session = round_cache(request), session_opener(request)
+    settings = app_settings(request)
+
+    async def build() -> Built:
+        stations = await station_list(cache, open_session, settings, current=True)
+        return await run_in_threadpool(build_metrics, open_session, stations.value)
+
+    return cached_response(request, await cache.get("metrics", build))

@@ -9,16 +9,28 @@ station is marked stale and its state is worked out here from data latency alone
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from pydantic import TypeAdapter
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import WriteKey
 from api.bodies import read_bounded
-from api.deps import SessionDep, SettingsDep
+from api.cache import Built, RoundCache, built, cached_response
+from api.deps import (
+    RoundCacheDep,
+    SessionDep,
+    SessionOpener,
+    SettingsDep,
+    app_settings,
+    round_cache,
+    session_opener,
+)
 from api.errors import BAD_REQUEST
 from api.etag import etag_response
 from api.pagination import After, Limit, QueryTime, checked_window, next_link
@@ -36,18 +48,9 @@ from api.schemas import (
 )
 from api.settings import ApiSettings
 from api.state import availability_now, station_verdict
-from stations.health import channel_healths, list_state_changes, station_states
+from stations.health import list_state_changes
 from stations.inventory import import_stationxml_bytes
-from stations.models import (
-    Acknowledgement,
-    ChannelHealth,
-    ChannelStatus,
-    HealthState,
-    StateChange,
-    Station,
-    StationHealth,
-    StationMaintenance,
-)
+from stations.models import Acknowledgement, HealthState, StateChange, StationMaintenance
 from stations.operations import (
     UNCHANGED,
     AcknowledgementConflict,
@@ -58,7 +61,8 @@ from stations.operations import (
     maintenances,
     set_maintenance,
 )
-from stations.queries import channel_statuses, get_station, list_stations
+from stations.overview import ChannelHealthRow, Overview, StationRow, read_overview
+from stations.queries import get_station
 
 router = APIRouter(prefix="/api/v1/stations", tags=["stations"], responses=BAD_REQUEST)
 
@@ -78,24 +82,22 @@ _NO_STATION: dict[int | str, dict[str, Any]] = {404: {"description": "no such st
 
 @dataclass(frozen=True)
 class Known:
-    """What the database holds about the stations' health, read once per request."""
+    """What the database holds about the stations' health, read once per request (or once
+    per evaluation round for the whole network: see ``api.overview``)."""
 
-    statuses: dict[int, ChannelStatus]
-    channels: dict[int, ChannelHealth]
-    stations: dict[int, StationHealth]
+    overview: Overview
     acknowledged: dict[int, Acknowledgement]
     maintenance: dict[int, StationMaintenance]
 
 
-def known_health(session: SessionDep, stations: list[Station]) -> Known:
-    ids = [c.id for s in stations for c in s.channels]
-    station_ids = [s.id for s in stations]
+def known_health(session: Session, station_ids: Collection[int] | None = None) -> Known:
+    """The health of every station, or of those of ``station_ids``."""
+    overview = read_overview(session, station_ids=station_ids)
+    ids = [s.id for s in overview.stations]
     return Known(
-        channel_statuses(session, channel_ids=ids),
-        channel_healths(session, channel_ids=ids),
-        station_states(session),
-        current_acknowledgements(session, station_ids=station_ids),
-        maintenances(session, station_ids=station_ids),
+        overview,
+        current_acknowledgements(session, station_ids=ids),
+        maintenances(session, station_ids=ids),
     )
 
 
@@ -121,27 +123,29 @@ def maintenance_out(maintenance: StationMaintenance | None) -> MaintenanceOut | 
     )
 
 
-def _silent(health: ChannelHealth) -> bool:
+def _silent(health: ChannelHealthRow) -> bool:
     """The worker found no data on the channel for longer than it allows (DOWN, or an SOH
     channel's "no data for ...")."""
     return health.state is HealthState.DOWN or health.reason.startswith("no data for")
 
 
 def station_view(
-    station: Station, known: Known, now: datetime, settings: ApiSettings
+    station: StationRow, known: Known, now: datetime, settings: ApiSettings
 ) -> StationOut:
     channels = []
-    stored = known.stations.get(station.id)
+    overview = known.overview
+    stored = overview.states.get(station.id)
     fresh = (
         stored is not None and (now - stored.evaluated_at).total_seconds() <= settings.stale_after_s
     )
+    station_id = f"{station.network_code}.{station.code}"
     for c in sorted(station.channels, key=lambda c: (c.location, c.code)):
-        status = known.statuses.get(c.id)
-        health = known.channels.get(c.id) if fresh else None
+        status = overview.statuses.get(c.id)
+        health = overview.channels.get(c.id) if fresh else None
         latency = (now - status.last_sample_time).total_seconds() if status else None
         channels.append(
             ChannelOut(
-                id=f"{station.network.code}.{station.code}.{c.location}.{c.code}",
+                id=f"{station_id}.{c.location}.{c.code}",
                 location=c.location,
                 code=c.code,
                 kind=c.kind.value,
@@ -174,8 +178,8 @@ def station_view(
     times = [c.last_sample_time for c in channels if c.last_sample_time is not None]
     newest = max(times) if times else None
     return StationOut(
-        id=f"{station.network.code}.{station.code}",
-        network=station.network.code,
+        id=station_id,
+        network=station.network_code,
         code=station.code,
         latitude=station.latitude,
         longitude=station.longitude,
@@ -194,12 +198,61 @@ def station_view(
     )
 
 
-@router.get("", response_model=list[StationOut], summary="Every station with its channels' latency")
-def stations_index(session: SessionDep, settings: SettingsDep) -> list[StationOut]:
-    found = list(list_stations(session))
-    known = known_health(session, found)
+def one_station(session: Session, settings: ApiSettings, network: str, code: str) -> StationOut:
+    station = get_station(session, network=network, station=code)
+    known = known_health(session, [station.id])
+    return station_view(known.overview.stations[0], known, datetime.now(UTC), settings)
+
+
+STATION_LIST = TypeAdapter(list[StationOut])
+
+
+@dataclass(frozen=True)
+class StationList:
+    """The stations as listed, and each channel's NET.STA.LOC.CHA by its id."""
+
+    views: list[StationOut]
+    streams: dict[int, str]
+
+
+def build_station_list(open_session: SessionOpener, settings: ApiSettings) -> Built:
+    with open_session() as session:
+        known = known_health(session)
     now = datetime.now(UTC)
-    return [station_view(s, known, now, settings) for s in found]
+    views = [station_view(s, known, now, settings) for s in known.overview.stations]
+    streams = {
+        c.id: f"{s.network_code}.{s.code}.{c.location}.{c.code}"
+        for s in known.overview.stations
+        for c in s.channels
+    }
+    body = STATION_LIST.dump_json(views)
+    return built(body, "application/json", StationList(views, streams))
+
+
+async def station_list(
+    cache: RoundCache, open_session: SessionOpener, settings: ApiSettings, *, current: bool = False
+) -> Built:
+    """The station list as cached (built in a thread if need be; see ``api.cache``)."""
+    return await cache.get(
+        "stations",
+        lambda: run_in_threadpool(build_station_list, open_session, settings),
+        current=current,
+    )
+
+
+@router.get(
+    "",
+    response_model=list[StationOut],
+    summary="Every station with its channels' latency",
+    description="Built once per health evaluation round (and after each operator's write): "
+    "latencies are those of that moment. Answers an `ETag`; `If-None-Match` gets 304.",
+    responses={304: {"description": "unchanged since the ETag sent"}},
+)
+async def stations_index(request: Request) -> Response:
+    answer = await station_list(
+        round_cache(request), session_opener(request), app_settings(request)
+    )
+    return cached_response(request, answer)
 
 
 @router.get(
@@ -210,8 +263,7 @@ def stations_index(session: SessionDep, settings: SettingsDep) -> list[StationOu
 )
 def station_detail(session: SessionDep, settings: SettingsDep, station_id: StationId) -> StationOut:
     network, code = station_id.upper().split(".")
-    station = get_station(session, network=network, station=code)
-    return station_view(station, known_health(session, [station]), datetime.now(UTC), settings)
+    return one_station(session, settings, network, code)
 
 
 async def stationxml_body(request: Request) -> bytes:
@@ -254,6 +306,7 @@ async def stationxml_body(request: Request) -> bytes:
 )
 def stations_import(
     session: SessionDep,
+    cache: RoundCacheDep,
     key: WriteKey,
     body: Annotated[bytes, Depends(stationxml_body)],
     name: Annotated[
@@ -270,6 +323,7 @@ def stations_import(
             session, body, name=name, api_key_id=key.id, now=datetime.now(UTC)
         )
     session.commit()
+    cache.invalidate()
     return ImportOut(
         name=summary.source,
         networks=summary.networks,
@@ -289,6 +343,7 @@ def stations_import(
 )
 def station_patch(
     session: SessionDep,
+    cache: RoundCacheDep,
     settings: SettingsDep,
     key: WriteKey,
     station_id: StationId,
@@ -305,8 +360,8 @@ def station_patch(
         note=body.note if "note" in body.model_fields_set else UNCHANGED,
     )
     session.commit()
-    station = get_station(session, network=network, station=code)
-    return station_view(station, known_health(session, [station]), datetime.now(UTC), settings)
+    cache.invalidate()
+    return one_station(session, settings, network, code)
 
 
 def acknowledgement_out(station: str, acknowledgement: Acknowledgement) -> AcknowledgementOut:
@@ -335,7 +390,11 @@ def acknowledgement_out(station: str, acknowledgement: Acknowledgement) -> Ackno
     },
 )
 def acknowledgement_create(
-    session: SessionDep, key: WriteKey, station_id: StationId, body: AcknowledgementIn
+    session: SessionDep,
+    cache: RoundCacheDep,
+    key: WriteKey,
+    station_id: StationId,
+    body: AcknowledgementIn,
 ) -> AcknowledgementOut:
     network, code = station_id.upper().split(".")
     try:
@@ -351,6 +410,7 @@ def acknowledgement_create(
         raise HTTPException(status.HTTP_409_CONFLICT, str(e)) from e
     out = acknowledgement_out(f"{network}.{code}", acknowledgement)
     session.commit()
+    cache.invalidate()
     return out
 
 

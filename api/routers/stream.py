@@ -7,24 +7,25 @@ event with its detections, a detection, or a station state change. A client that
 reconnects with ``Last-Event-ID`` (browsers' ``EventSource`` does so by itself) gets
 exactly the changes it missed; without it the stream starts at the current end.
 
-Limitations: a message shows the event as it is when the message is sent, so an event
-updated twice in quick succession may show its latest state in both messages. Changes are
-found by polling the database (``stream_poll_s``), not pushed.
+Changes are found by one poller per API process (``api.watch``, every ``stream_poll_s``),
+which hands each batch, rendered once, to every client of the process (``api.hub``); a
+client that resumes first reads what it missed from the database.
+
+Limitations: a message shows the event as it is when the message is read, so an event
+updated twice in quick succession may show its latest state in both messages.
 """
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from types import FrameType
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
@@ -34,10 +35,12 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import SessionFactoryDep
 from api.deps import SettingsDep
 from api.errors import BAD_REQUEST
+from api.hub import Batch, ChangeHub, Message
 from api.pagination import MAX_ID
 from api.routers.detections import detection_out
 from api.routers.events import event_out
 from api.routers.stations import change_out
+from api.watch import Watcher
 from stations.changes import last_change_id
 from stations.models import ChangeKind, Detection, Event, StateChange
 from stations.webhooks import ChangedRow, changed_rows, pending_changes
@@ -81,24 +84,28 @@ def parse_kinds(text: str | None) -> set[ChangeKind]:
     return {ChangeKind(name) for name in names}
 
 
-@dataclass(frozen=True)
-class _Batch:
-    messages: list[str]
-    cursor: int
-    full: bool
+def read_batch(
+    session: Session, after: int, kinds: Collection[ChangeKind] | None = None
+) -> tuple[Batch, bool]:
+    """The next page of changes (of ``kinds``; all when None) after ``after``, rendered as
+    SSE messages, and whether the page is full (more may follow at once)."""
+    page = pending_changes(session, after_id=after, kinds=kinds, limit=PAGE)
+    rows = changed_rows(session, changes=page.changes)
+    messages = []
+    for change in page.changes:
+        data = change_data(rows.get((change.kind, change.ref_id)))
+        body = "null" if data is None else data.model_dump_json()
+        text = f"id: {change.id}\nevent: {change.kind.value}\ndata: {body}\n\n"
+        messages.append(Message(change.id, change.kind, text))
+    return Batch(tuple(messages), page.cursor), len(page.changes) == PAGE
 
 
-def _read(factory: sessionmaker[Session], after: int, kinds: set[ChangeKind]) -> _Batch:
-    """One page of messages, in a session of its own (run in a worker thread)."""
+def _read(
+    factory: sessionmaker[Session], after: int, kinds: Collection[ChangeKind]
+) -> tuple[Batch, bool]:
+    """:func:`read_batch` in a session of its own (run in a worker thread)."""
     with factory() as session:
-        page = pending_changes(session, after_id=after, kinds=kinds, limit=PAGE)
-        rows = changed_rows(session, changes=page.changes)
-        messages = []
-        for change in page.changes:
-            data = change_data(rows.get((change.kind, change.ref_id)))
-            body = "null" if data is None else data.model_dump_json()
-            messages.append(f"id: {change.id}\nevent: {change.kind.value}\ndata: {body}\n\n")
-    return _Batch(messages, page.cursor, len(page.changes) == PAGE)
+        return read_batch(session, after, kinds)
 
 
 def _start(factory: sessionmaker[Session]) -> int:
@@ -107,30 +114,40 @@ def _start(factory: sessionmaker[Session]) -> int:
 
 
 async def _events(
-    request: Request,
+    hub: ChangeHub,
     factory: sessionmaker[Session],
     *,
     after: int,
     kinds: set[ChangeKind],
-    poll_s: float,
     keepalive_s: float,
-    stop: threading.Event,
 ) -> AsyncIterator[str]:
+    """The messages after change ``after``: those the hub's batches hold, and before them
+    those read from the database (a client resuming, or one that fell behind)."""
     yield f"retry: {RETRY_MS}\n\n"
     quiet_since = time.monotonic()
-    while not stop.is_set() and not await request.is_disconnected():
-        batch = await run_in_threadpool(_read, factory, after, kinds)
-        after = batch.cursor
-        for message in batch.messages:
-            yield message
-        if batch.messages:
-            quiet_since = time.monotonic()
-            if batch.full:
-                continue
-        elif time.monotonic() - quiet_since >= keepalive_s:
-            yield ": keepalive\n\n"
-            quiet_since = time.monotonic()
-        await asyncio.sleep(poll_s)
+    while not hub.closed:
+        subscription = hub.subscribe(kinds)
+        try:
+            while after < subscription.start:  # catch up to where the hub's batches begin
+                batch, _ = await run_in_threadpool(_read, factory, after, kinds)
+                for message in batch.messages:
+                    if message.id <= subscription.start:
+                        yield message.text
+                        quiet_since = time.monotonic()
+                after = min(batch.cursor, subscription.start)
+            while not (subscription.closed or subscription.dropped):
+                await subscription.wait(keepalive_s - (time.monotonic() - quiet_since))
+                for batch in subscription.take():
+                    for message in batch.messages:
+                        if message.id > after and message.kind in kinds:
+                            yield message.text
+                            quiet_since = time.monotonic()
+                    after = max(after, batch.cursor)
+                if time.monotonic() - quiet_since >= keepalive_s:
+                    yield ": keepalive\n\n"
+                    quiet_since = time.monotonic()
+        finally:
+            hub.unsubscribe(subscription)
 
 
 @router.get(
@@ -168,17 +185,12 @@ async def stream(
     after = last_event_id_header if last_event_id_header is not None else last_event_id
     if after is None:
         after = await run_in_threadpool(_start, factory)
-    stop: threading.Event = request.app.state.stream_stop
+    hub: ChangeHub = request.app.state.change_hub
+    watcher: Watcher = request.app.state.watcher
+    watcher.start()  # started already, unless the app runs in its caller's transactions
+    await hub.ready.wait()
     return StreamingResponse(
-        _events(
-            request,
-            factory,
-            after=after,
-            kinds=wanted,
-            poll_s=settings.stream_poll_s,
-            keepalive_s=settings.stream_keepalive_s,
-            stop=stop,
-        ),
+        _events(hub, factory, after=after, kinds=wanted, keepalive_s=settings.stream_keepalive_s),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -188,16 +200,15 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextmanager
-def streams_end_on_shutdown(app: FastAPI) -> Iterator[None]:
+def streams_end_on_shutdown(hub: ChangeHub) -> Iterator[None]:
     """Make open streams end when the server is asked to stop, for as long as the block runs.
 
     Servers wait for open responses to finish before they shut down, and an SSE stream
     never finishes by itself. Where the server handles SIGINT and SIGTERM itself (uvicorn,
-    in the main thread), a handler is put in front of its own that first tells every stream
-    to end; otherwise nothing is changed. Streams also end when the block exits.
+    in the main thread), a handler is put in front of its own that first closes the hub,
+    which ends every stream; otherwise nothing is changed. The hub also closes when the
+    block exits.
     """
-    stop = threading.Event()
-    app.state.stream_stop = stop
     installed: dict[signal.Signals, tuple[Any, Any]] = {}  # signal: (the server's handler, ours)
     if threading.current_thread() is threading.main_thread():
         for sig in _SIGNALS:
@@ -205,7 +216,7 @@ def streams_end_on_shutdown(app: FastAPI) -> Iterator[None]:
             if callable(handler):
 
                 def chained(signum: int, frame: FrameType | None, then: Any = handler) -> None:
-                    stop.set()
+                    hub.close_threadsafe()  # a signal handler must not touch the loop itself
                     then(signum, frame)
 
                 installed[sig] = (handler, chained)
@@ -213,7 +224,7 @@ def streams_end_on_shutdown(app: FastAPI) -> Iterator[None]:
     try:
         yield
     finally:
-        stop.set()
+        hub.close()
         for done, (handler, ours) in installed.items():
             if signal.getsignal(done) is ours:
                 signal.signal(done, handler)

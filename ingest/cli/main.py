@@ -279,6 +279,15 @@ def api(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
     database_url: DatabaseUrl = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="LARZA_API_WORKERS",
+            help="processes serving the port (each with LARZA_API_THREADS threads and as many "
+            "database connections, plus 4)",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API."""
     import uvicorn
@@ -299,7 +308,14 @@ def api(
     except LarzaError as e:
         raise fail(str(e)) from e
     os.environ["LARZA_DATABASE_URL"] = url
-    uvicorn.run("api.app:create_app_from_env", factory=True, host=host, port=port, log_level="info")
+    uvicorn.run(
+        "api.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
 
 
 @app.command()

@@ -107,7 +107,7 @@ def test_liveness_answers_with_every_worker_thread_busy(fresh_database_url: str)
         with urllib.request.urlopen(f"{base}/readyz", timeout=10) as r:
             assert json.loads(r.read()) == {"status": "ready"}
         with pytest.raises((TimeoutError, urllib.error.URLError)):  # a synchronous route waits
-            urllib.request.urlopen(f"{base}/api/v1/stations", timeout=0.5)
+            urllib.request.urlopen(f"{base}/api/v1/detections", timeout=0.5)
     finally:
         if holders:
             asyncio.run_coroutine_threadsafe(free_them(), loop).result(10)

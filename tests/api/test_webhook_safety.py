@@ -39,7 +39,7 @@ from stations.models import ChangeKind, Webhook
 from stations.webhooks import create_webhook
 
 from ..conftest import free_port
-from .test_stream import Serving, Writer, get_json, serving
+from .test_stream import Serving, Writer, _drain, get_json, serving, sse
 from .test_webhooks import Receiver, call, wait_for
 
 LOOPBACK = parse_networks("127.0.0.0/8")
@@ -221,6 +221,95 @@ def test_the_api_stops_at_once_while_a_receiver_trickles(
     assert "Traceback" not in log
     (webhook,) = _webhooks(database).values()
     assert webhook.next_attempt_at is None  # given back: due at once after a restart
+
+
+@pytest.mark.e2e
+def test_larza_api_workers_stop_at_once_with_a_stream_open_and_a_receiver_trickling(
+    database: str, writer: Writer, trickle: Trickle
+) -> None:
+    """``larza api --workers 2`` on SIGTERM: each process ends its SSE streams (its change
+    hub) and its webhook deliveries (a receiver that never finishes answering), and shuts
+    down; none waits on its clients or on a receiver."""
+    _hook(database, f"http://127.0.0.1:{trickle.port}/slow")
+    writer.detections("SAREZ")
+    port = free_port()
+    env = {
+        **os.environ,
+        "LARZA_DATABASE_URL": database,
+        "LARZA_STREAM_POLL_S": "0.05",
+        "LARZA_WEBHOOK_POLL_S": "0.05",
+        "LARZA_WEBHOOK_TIMEOUT_S": "120",
+        "LARZA_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ingest", "api", "--port", str(port), "--workers", "2"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert trickle.reading.wait(30), "the API never delivered"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert get_json(f"http://127.0.0.1:{port}/healthz") == {"status": "ok"}
+                break
+            except urllib.error.URLError:
+                assert time.monotonic() < deadline, "the API did not start"
+                time.sleep(0.1)
+        with sse(port, "/api/v1/stream") as client:
+            assert client.next().retry == 2000
+            process.send_signal(signal.SIGTERM)
+            with pytest.raises(EOFError):
+                _drain(client)
+        _, log = process.communicate(timeout=20)  # not the delivery's 120 s, nor for ever
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode in (0, -signal.SIGTERM)
+    assert log.count("Application shutdown complete") == 2, log
+    assert "Traceback" not in log
+    (webhook,) = _webhooks(database).values()
+    assert webhook.next_attempt_at is None  # given back: due at once after a restart
+
+
+def test_stopping_while_a_webhook_is_being_claimed_gives_it_back(
+    database: str, writer: Writer, trickle: Trickle
+) -> None:
+    """Stop asked while a claim is under way in its thread (another process holds the row;
+    with several API processes stopping together, one takes up what another gave back):
+    the claim is committed all the same, so it is given back, not left leased."""
+    webhook_id = _hook(database, f"http://127.0.0.1:{trickle.port}/slow")
+    writer.detections("SAREZ")
+    engine = make_engine(database, sqlite_begin="DEFERRED")  # as the API's
+    locking = make_engine(database)
+    locker = locking.connect()
+    delivery = _delivery(engine, allow_networks=LOOPBACK)
+    stopper = threading.Thread(target=delivery.stop)
+    try:
+        locker.exec_driver_sql(
+            f"UPDATE webhook SET failures = failures WHERE id = {webhook_id}"
+        )  # the row (on SQLite the database) is locked until the rollback
+        delivery.start()
+        deadline = time.monotonic() + 20
+        while not delivery._tasks:  # the claim has begun and waits for the lock
+            assert time.monotonic() < deadline, "no delivery started"
+            time.sleep(0.01)
+        time.sleep(0.2)
+        stopper.start()
+        time.sleep(0.2)
+    finally:
+        locker.rollback()  # the claim goes through now
+        locker.close()
+        locking.dispose()
+        if stopper.ident is None:
+            delivery.stop()
+        stopper.join(timeout=30)
+        engine.dispose()
+    assert not stopper.is_alive()
+    assert trickle.requests == 0  # stopped before sending
+    assert _webhooks(database)[webhook_id].next_attempt_at is None
 
 
 def test_a_bad_url_fails_only_its_own_webhook(

@@ -114,10 +114,11 @@ def test_feed_on_a_port_in_use(busy_port: int) -> None:
     assert "in use" in line
 
 
-def test_api_on_a_port_in_use(busy_port: int, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["one", "two workers"])
+def test_api_on_a_port_in_use(busy_port: int, tmp_path: Path, workers: list[str]) -> None:
     url = f"sqlite:///{tmp_path / 'larza.sqlite'}"
     assert runner.invoke(app, ["db", "migrate", "--database-url", url]).exit_code == 0
-    result = runner.invoke(app, ["api", "--port", str(busy_port), "--database-url", url])
+    result = runner.invoke(app, ["api", "--port", str(busy_port), *workers, "--database-url", url])
     assert result.exit_code == 1, result.output
     line = _one_clear_line(result.output)
     assert f"127.0.0.1:{busy_port}" in line
@@ -129,6 +130,7 @@ def test_api_on_a_port_in_use(busy_port: int, tmp_path: Path) -> None:
     [
         (["api"], {"LARZA_WEBHOOK_ALLOW_NETWORKS": "10.0.0.0/8,intranet"}, "'intranet'"),
         (["api"], {"LARZA_PAGE_SIZE_MAX": "0"}, "LARZA_PAGE_SIZE_MAX"),
+        (["api", "--workers", "2"], {"LARZA_API_THREADS": "0"}, "LARZA_API_THREADS"),
         (["worker"], {"LARZA_SEEDLINK": "nowhere"}, "LARZA_SEEDLINK"),
     ],
 )
