@@ -26,8 +26,9 @@ from stations.models import Event
 Format = Literal["json", "csv", "quakeml"]
 
 DETECTION_COLUMNS = [
-    "id", "stream", "on_time", "off_time", "onset_time", "peak_ratio", "snr",
-    "peak_amplitude", "peak_physical", "physical_unit", "profile",
+    "id", "stream", "on_time", "off_time", "onset_time", "phase", "onset_uncertainty",
+    "polarity", "bridged", "peak_ratio", "snr", "peak_amplitude", "peak_physical",
+    "physical_unit", "profile",
 ]  # fmt: skip
 EVENT_COLUMNS = [
     "id", "time", "status", "n_stations", "stations", "coincidence_sum", "duration",

@@ -4,7 +4,9 @@ miniSEED files are read record by record, as the worker receives them; other for
 reads are cut into chunks of a 512-byte record's size (about 400 samples). Records of all
 files are merged in order of their end time (the order a live feed delivers them), so the
 associator sees what it would have seen live, and the same detections and events come out.
-At the end of the data, triggers still on are reported and every event is made final.
+Records repeated or overlapping across files are handled as the worker handles a server's
+resends (:mod:`ingest.detect.chain`): each detection is found once. At the end of the data,
+triggers still on are reported and every event is made final.
 
 Results are written as JSON lines, CSV or QuakeML 1.2 (events with their picks, written with
 ObsPy; events are not located, so they carry picks and no origin; detections that joined
@@ -20,6 +22,7 @@ import json
 import math
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -82,12 +85,17 @@ class Detected:
     snr: float | None
     peak_amplitude: float
     profile: str
+    phase: str | None = None
+    onset_uncertainty: float | None = None
+    polarity: str | None = None
+    bridged: bool = False
 
 
 @dataclass
 class Results:
     detections: list[Detected] = field(default_factory=list)
     events: dict[int, NetworkEvent] = field(default_factory=dict)  # by event key, latest
+    stats: Counter[str] = field(default_factory=Counter)  # the detection's counts
 
 
 def expand(paths: Sequence[Path]) -> list[Path]:
@@ -212,6 +220,10 @@ def run_detect(
                 snr=float(t.snr) if math.isfinite(t.snr) else None,
                 peak_amplitude=float(t.peak_amplitude),
                 profile=found.profile,
+                phase=t.phase,
+                onset_uncertainty=float(t.onset_uncertainty),
+                polarity=t.polarity,
+                bridged=t.bridged,
             )
         )
         progress.detections += 1
@@ -226,6 +238,7 @@ def run_detect(
         take(detecting.feed(record, keep))
         progress.show()
     take(detecting.finish(keep))
+    results.stats = detecting.stats()
     progress.show(force=True)
     return results
 
@@ -242,6 +255,12 @@ def _detection_dict(d: Detected) -> dict[str, Any]:
         "on_time": _iso(d.on_time),
         "off_time": _iso(d.off_time),
         "onset_time": _iso(d.onset_time),
+        "phase": d.phase,
+        "onset_uncertainty": (
+            None if d.onset_uncertainty is None else round(d.onset_uncertainty, 6)
+        ),
+        "polarity": d.polarity,
+        "bridged": d.bridged,
         "peak_ratio": round(d.peak_ratio, 6),
         "snr": None if d.snr is None else round(d.snr, 6),
         "peak_amplitude": d.peak_amplitude,
@@ -272,7 +291,8 @@ def write_results(results: Results, fmt: Format, out: IO[str]) -> None:
             out.write(json.dumps(_event_dict(e)) + "\n")
     elif fmt == "csv":
         columns = [
-            "type", "id", "stream", "on_time", "off_time", "onset_time", "peak_ratio", "snr",
+            "type", "id", "stream", "on_time", "off_time", "onset_time", "phase",
+            "onset_uncertainty", "polarity", "bridged", "peak_ratio", "snr",
             "peak_amplitude", "profile", "time", "status", "stations", "n_stations",
             "coincidence_sum", "duration", "detections",
         ]  # fmt: skip
@@ -298,6 +318,7 @@ def _quakeml(results: Results, events: list[NetworkEvent]) -> str:
         Event,
         EventDescription,
         Pick,
+        QuantityError,
         ResourceIdentifier,
         WaveformStreamID,
     )
@@ -308,17 +329,22 @@ def _quakeml(results: Results, events: list[NetworkEvent]) -> str:
         event = Event(resource_id=ResourceIdentifier(f"smi:larza/detect/event/{e.event_key}"))
         for index in e.pick_keys:
             d = results.detections[index]
-            event.picks.append(
-                Pick(
-                    resource_id=ResourceIdentifier(f"smi:larza/detect/pick/{index}"),
-                    time=UTCDateTime(d.onset_time),
-                    waveform_id=WaveformStreamID(
-                        d.key.network, d.key.station, d.key.location, d.key.channel
-                    ),
-                    evaluation_mode="automatic",
-                    method_id=ResourceIdentifier(f"smi:larza/detector/{d.profile}"),
-                )
+            pick = Pick(
+                resource_id=ResourceIdentifier(f"smi:larza/detect/pick/{index}"),
+                time=UTCDateTime(d.onset_time),
+                waveform_id=WaveformStreamID(
+                    d.key.network, d.key.station, d.key.location, d.key.channel
+                ),
+                evaluation_mode="automatic",
+                method_id=ResourceIdentifier(f"smi:larza/detector/{d.profile}"),
             )
+            if d.onset_uncertainty is not None:
+                pick.time_errors = QuantityError(uncertainty=d.onset_uncertainty)
+            if d.phase is not None:
+                pick.phase_hint = d.phase
+            if d.polarity is not None:
+                pick.polarity = d.polarity
+            event.picks.append(pick)
         # Not located, so no origin (QuakeML allows an event of picks only): the first onset
         # and the stations are said in the description.
         event.event_descriptions.append(

@@ -86,6 +86,7 @@ class Pipeline:
         self._load_last_ends()
         self.monitor = HealthMonitor(config, self._channels) if health else None
         self._detecting = Detecting(config, _positions(self._channels))
+        self._detecting.seen_until(self._last_end)
 
     def _load_last_ends(self) -> None:
         with self._factory() as session:
@@ -114,6 +115,7 @@ class Pipeline:
         """Re-read what other workers may have changed: the stations held have changed
         (a lease taken over or lost), so newest records and archive sizes are read again."""
         self._load_last_ends()
+        self._detecting.seen_until(self._last_end)
         if self._archive is not None:
             self._archive.forget()
 
@@ -285,13 +287,18 @@ class Pipeline:
                     snr=float(trigger.snr) if math.isfinite(trigger.snr) else None,
                     peak_amplitude=float(trigger.peak_amplitude),
                     profile=found.profile,
+                    phase=trigger.phase,
+                    onset_uncertainty=float(trigger.onset_uncertainty),
+                    polarity=trigger.polarity,
+                    bridged=trigger.bridged,
                 ),
             )
         )
         self.counts["detections"] += 1
         log.info(
-            "detection %s at %s (ratio %.1f, snr %.1f)",
+            "detection %s %s at %s (ratio %.1f, snr %.1f)",
             found.key,
+            trigger.phase or "-",
             _utc(trigger.onset_time).isoformat(),
             trigger.peak_ratio,
             trigger.snr,

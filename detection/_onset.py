@@ -1,0 +1,143 @@
+"""Onsets refined without the band-pass's delay, their uncertainty, and the first motion.
+
+The streaming band-pass is causal: its group delay (0.03-0.15 s across 1-20 Hz) would make an
+onset picked on its output late. A short window of raw samples around the trigger is filtered
+again here, forward and backward (:func:`scipy.signal.sosfiltfilt`, no delay), and Maeda's
+AIC picks the onset on that. The forward-backward filter has ``corners // 2`` sections each
+way (at least one), so its magnitude response is about that of the detector's band-pass.
+
+Measured on 140 NCEDC recordings with analyst picks (``bench/picks.py``): mean error
+-0.001 s, against +0.034 s on the causal output.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+import scipy.signal
+from numpy.typing import NDArray
+
+from detection._aic import aic
+
+__all__ = ["AIC_SPREAD", "Onset", "Polarity", "aic_onset", "first_motion", "zero_phase_sos"]
+
+Float64Array = NDArray[np.float64]
+Polarity = Literal["positive", "negative", "undecidable"]
+
+AIC_SPREAD = 15.0
+"""The onset's uncertainty is the half-width of the interval over which the AIC stays within
+this of its minimum (about two thirds of the bench's P onsets lie within it)."""
+EDGE_S = 0.05
+"""The AIC minimum is searched at least this far (and two samples) from a window's ends."""
+MOTION_WINDOW_S = 0.1
+"""The first motion must rise above the noise within this long after the onset."""
+MOTION_SIGMAS = 4.0
+"""... by this many standard deviations of the noise before the onset."""
+
+
+@dataclass(frozen=True)
+class Onset:
+    """An onset found in a window.
+
+    Attributes
+    ----------
+    index : int
+        The onset's sample in the window.
+    uncertainty : float
+        Seconds, at least one sample interval.
+    at_edge : bool
+        True if the AIC minimum lies at the nearest point to the window's start (or end) it
+        may take: the onset may lie outside the window, and ``index`` is not to be trusted.
+    """
+
+    index: int
+    uncertainty: float
+    at_edge: bool
+
+
+@lru_cache(maxsize=64)
+def zero_phase_sos(
+    freqmin: float, freqmax: float, sampling_rate: float, corners: int
+) -> Float64Array:
+    """The sections of the forward-backward band-pass: ``max(1, corners // 2)`` each way."""
+    nyquist = 0.5 * sampling_rate
+    sos = scipy.signal.butter(
+        max(1, corners // 2), [freqmin / nyquist, freqmax / nyquist], btype="bandpass", output="sos"
+    )
+    # not frozen: SciPy's kernel takes a writable buffer (it does not write to it)
+    out: Float64Array = np.ascontiguousarray(sos, dtype=np.float64)
+    return out
+
+
+def filtered(raw: Float64Array, sos: Float64Array, reference: int) -> Float64Array:
+    """``raw`` less the mean of its first ``reference`` samples (at least one), filtered
+    forward and backward."""
+    head = raw[: max(1, reference)]
+    w = raw - float(np.add.reduce(head)) / head.size
+    padlen = min(w.size - 1, 3 * (2 * sos.shape[0] + 1))
+    out: Float64Array = scipy.signal.sosfiltfilt(sos, w, padlen=max(padlen, 0))
+    return out
+
+
+def aic_onset(f: Float64Array, lo: int, hi: int, sampling_rate: float) -> Onset:
+    """The onset in ``f[lo:hi]`` (zero-phase filtered samples), as an index into ``f``.
+
+    The AIC is computed over the window, its minimum searched away from the window's ends
+    (:data:`EDGE_S`, at least two samples): a window's first samples often make the AIC's
+    smallest value without being an onset. The uncertainty is the half-width, in seconds, of
+    the interval around the minimum over which the AIC stays within :data:`AIC_SPREAD` of it.
+    """
+    n = hi - lo
+    margin = max(2, round(EDGE_S * sampling_rate))
+    if n < 2 * margin + 2:
+        return Onset(lo + n // 2, n / 2 / sampling_rate, True)
+    curve = aic(f[lo:hi])
+    curve[:margin] = np.inf
+    curve[n - margin :] = np.inf
+    k = int(np.argmin(curve))
+    inside = curve <= curve[k] + AIC_SPREAD
+    left = k
+    while left > margin and inside[left - 1]:
+        left -= 1
+    right = k
+    while right < n - margin - 1 and inside[right + 1]:
+        right += 1
+    width = max(k - left, right - k, 1)
+    edge = k == margin or k == n - margin - 1
+    return Onset(lo + k, width / sampling_rate, edge)
+
+
+def first_motion(raw: Float64Array, onset: int, sampling_rate: float) -> Polarity:
+    """The direction of the first motion after ``onset`` in raw samples.
+
+    The half second before the onset gives a straight-line trend and the noise's standard
+    deviation about it; the first sample within :data:`MOTION_WINDOW_S` after the onset that
+    departs from the trend by :data:`MOTION_SIGMAS` deviations gives the direction, unless an
+    earlier sample went the other way by half as much. Positive is up for a vertical channel
+    (counts increasing).
+    """
+    n_pre = max(5, round(0.5 * sampling_rate))
+    a = max(0, onset - n_pre)
+    pre = raw[a:onset]
+    after = raw[onset : onset + max(2, round(MOTION_WINDOW_S * sampling_rate))]
+    if pre.size < 5 or after.size == 0:
+        return "undecidable"
+    t = np.arange(pre.size, dtype=np.float64)
+    t_mean = (pre.size - 1) / 2
+    slope = float(np.dot(t - t_mean, pre - pre.mean())) / float(np.dot(t - t_mean, t - t_mean))
+    trend = pre.mean() + slope * (t - t_mean)
+    sigma = float(np.sqrt(np.mean((pre - trend) ** 2)))
+    y = after - (pre.mean() + slope * (np.arange(pre.size, pre.size + after.size) - t_mean))
+    limit = MOTION_SIGMAS * sigma
+    beyond = np.flatnonzero(np.abs(y) > limit) if sigma > 0 else np.flatnonzero(y != 0)
+    if beyond.size == 0:
+        return "undecidable"
+    j = int(beyond[0])
+    sign = math.copysign(1.0, float(y[j]))
+    if np.any(sign * y[:j] < -0.5 * limit):
+        return "undecidable"
+    return "positive" if sign > 0 else "negative"

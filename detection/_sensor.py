@@ -1,0 +1,323 @@
+"""Three-component picking: the channels of one sensor give one P and at most one S per arrival.
+
+A sensor is a station's channels that share a location and the first two letters of their
+codes (``HHZ``, ``HHN``, ``HHE``). Its vertical (``?Z`` or ``?3``) detects and picks the P;
+its horizontals (``?N``, ``?E``, ``?1``, ``?2``) give the S (:mod:`detection._spick`),
+searched from the P onset to ``s_window`` seconds after it, or to the next P if that comes
+first. Triggers of the horizontals are not reported while the sensor has a vertical: they
+are the same arrival seen again.
+
+A channel without a partner keeps a phase-less detection: a vertical without horizontals
+(one cannot tell its P from its S), horizontals without a vertical, and channels of other
+orientations.
+
+Horizontals are fed in pieces of at most :data:`CHUNK_S` seconds (which changes nothing in
+what they detect), so that an S window is taken from them as soon as they reach its end,
+while their history still holds its start. An S found before its P is reported (the P's
+trigger ends later) waits for it; P always comes first.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from detection._chain import StreamingDetector, Trigger
+from detection._config import DetectorConfig
+from detection._onset import zero_phase_sos
+from detection._spick import S_PRE, pick_s
+
+__all__ = ["CHUNK_S", "Role", "SensorPicker", "role_of"]
+
+Float64Array = NDArray[np.float64]
+Role = Literal["vertical", "horizontal", "single"]
+
+CHUNK_S = 8.0
+"""Seconds: the longest piece a horizontal is fed at once."""
+S_WAIT_S = 30.0
+"""Seconds of the vertical's data past an S window's end after which a horizontal that has
+not reached it is no longer waited for."""
+NEXT_P_MARGIN_S = 0.2
+"""An S window ends this long before the next P."""
+
+
+def role_of(code: str) -> Role:
+    """A channel's part in its sensor, from the last letter of its code."""
+    last = code[-1:].upper()
+    if last in ("Z", "3"):
+        return "vertical"
+    if last in ("N", "E", "1", "2"):
+        return "horizontal"
+    return "single"
+
+
+@dataclass
+class _Member:
+    code: str
+    role: Role
+    config: DetectorConfig
+    detector: StreamingDetector
+
+
+@dataclass
+class _Arrival:
+    """A P onset on the vertical, and the search for its S."""
+
+    p_time: float
+    end: float  # the S window's end
+    windows: dict[str, tuple[float, Float64Array] | None] = field(default_factory=dict)
+    searched: bool = False
+    s: tuple[str, Trigger] | None = None
+    p_reported: bool = False
+    s_reported: bool = False
+
+
+class SensorPicker:
+    """The channels of one sensor, fed record by record; reports picks as ``(code, Trigger)``.
+
+    Add each channel with :meth:`add` before feeding it. ``stats`` adds up the detectors'
+    counts and its own: ``folded`` (horizontal triggers not reported, the sensor having a
+    vertical) and ``s_picks``.
+    """
+
+    def __init__(self) -> None:
+        self._members: dict[str, _Member] = {}
+        self._arrivals: list[_Arrival] = []
+        self._stats: Counter[str] = Counter()
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The channels set up, in the order they were added."""
+        return tuple(self._members)
+
+    @property
+    def stats(self) -> Counter[str]:
+        """Counts over the sensor's life (see the class)."""
+        total = Counter(self._stats)
+        for member in self._members.values():
+            total.update(member.detector.stats)
+        return total
+
+    def detector(self, code: str) -> StreamingDetector:
+        """The detector of channel ``code``."""
+        return self._members[code].detector
+
+    def add(self, code: str, config: DetectorConfig, sampling_rate: float) -> None:
+        """Set up channel ``code`` with settings that fit its rate (see
+        :meth:`DetectorConfig.fitted`); a horizontal keeps ``s_window`` of history more."""
+        role = role_of(code)
+        history = config.s_window + S_PRE + CHUNK_S + 1.0 if role == "horizontal" else 0.0
+        detector = StreamingDetector(config, sampling_rate, history=history)
+        self._members[code] = _Member(code, role, config, detector)
+
+    def remove(self, code: str) -> list[tuple[str, Trigger]]:
+        """Flush channel ``code`` and forget it; returns the picks that ends."""
+        member = self._members.get(code)
+        if member is None:
+            return []
+        out = self._report(member, member.detector.finish())
+        if member.role == "vertical":
+            self._note_onsets(member)
+            out += self._advance(final=True)
+            self._arrivals = []
+        self._stats.update(member.detector.stats)
+        del self._members[code]
+        if self._arrivals:
+            out += self._advance()
+        return out
+
+    def feed(self, code: str, samples: ArrayLike, starttime: float) -> list[tuple[str, Trigger]]:
+        """Feed the next samples of channel ``code``; return the picks completed, in order.
+
+        Raises
+        ------
+        KeyError
+            If the channel was not added.
+        """
+        member = self._members[code]
+        detector = member.detector
+        if member.role != "horizontal" or self._vertical() is None:
+            triggers = detector.feed(samples, starttime)
+        else:
+            x = np.asarray(samples)
+            step = max(1, round(CHUNK_S * detector.sampling_rate))
+            triggers = []
+            for a in range(0, max(1, x.size), step):
+                triggers += detector.feed(x[a : a + step], starttime + a / detector.sampling_rate)
+                if self._arrivals:
+                    self._collect(member)
+        if member.role == "vertical":
+            self._note_onsets(member)
+        out = self._report(member, triggers)
+        if self._arrivals:
+            out += self._advance()
+        return out
+
+    def flush(self) -> list[tuple[str, Trigger]]:
+        """End every channel's segment: report what is on or waiting (S searched on the data
+        there are), then reset the detectors."""
+        out: list[tuple[str, Trigger]] = []
+        ordered = sorted(self._members.values(), key=lambda m: m.role != "vertical")
+        for member in ordered:
+            out += self._report(member, member.detector.finish())
+            if member.role == "vertical":
+                self._note_onsets(member)
+        out += self._advance(final=True)
+        for member in ordered:
+            member.detector.reset()
+        self._arrivals = []
+        return out
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _vertical(self) -> _Member | None:
+        for member in self._members.values():
+            if member.role == "vertical":
+                return member
+        return None
+
+    def _horizontals(self) -> list[_Member]:
+        return [m for m in self._members.values() if m.role == "horizontal"]
+
+    def _report(self, member: _Member, triggers: list[Trigger]) -> list[tuple[str, Trigger]]:
+        """Label (or fold) a channel's triggers; P picks are followed by an S found already."""
+        if not triggers:
+            return []
+        out: list[tuple[str, Trigger]] = []
+        if member.role == "horizontal" and self._vertical() is not None:
+            self._stats["folded"] += len(triggers)
+            return out
+        if member.role != "vertical" or not self._horizontals():
+            return [(member.code, t) for t in triggers]
+        tolerance = 0.5 / member.detector.sampling_rate
+        for trigger in triggers:
+            arrival = next(
+                (a for a in self._arrivals if abs(a.p_time - trigger.onset_time) <= tolerance),
+                None,
+            )
+            if arrival is None:  # measured as its segment ended: search its S now
+                arrival = self._open(member, trigger.onset_time)
+            arrival.p_reported = True
+            out.append((member.code, replace(trigger, phase="P")))
+            if arrival.s is not None and not arrival.s_reported:
+                arrival.s_reported = True
+                out.append(arrival.s)
+        return out
+
+    def _open(self, vertical: _Member, p_time: float) -> _Arrival:
+        """A new arrival: its S window runs to ``s_window`` after it, and the window of the
+        arrival before ends before it."""
+        for known in self._arrivals:
+            if abs(known.p_time - p_time) <= 1e-6:
+                return known
+        for earlier in self._arrivals:
+            if not earlier.searched and earlier.p_time < p_time < earlier.end + NEXT_P_MARGIN_S:
+                earlier.end = max(earlier.p_time, p_time - NEXT_P_MARGIN_S)
+        arrival = _Arrival(p_time, p_time + vertical.config.s_window)
+        self._arrivals.append(arrival)
+        for member in self._horizontals():
+            self._collect(member)
+        return arrival
+
+    def _note_onsets(self, vertical: _Member) -> None:
+        for p_time in vertical.detector.take_onsets():
+            if self._horizontals():
+                self._open(vertical, p_time)
+
+    def _collect(self, member: _Member) -> None:
+        """Take the S windows this horizontal now reaches the end of."""
+        reached = member.detector.processed_time
+        if reached is None:
+            return
+        for arrival in self._arrivals:
+            if (
+                not arrival.searched
+                and member.code not in arrival.windows
+                and reached >= arrival.end
+            ):
+                arrival.windows[member.code] = member.detector.raw_window(
+                    arrival.p_time - S_PRE, arrival.end
+                )
+
+    def _advance(self, final: bool = False) -> list[tuple[str, Trigger]]:
+        """Search the S of arrivals whose windows are in; report the S of P already
+        reported; drop arrivals done, or whose P never came (a trigger too short)."""
+        vertical = self._vertical()
+        now = vertical.detector.processed_time if vertical is not None else None
+        horizontals = self._horizontals()
+        out: list[tuple[str, Trigger]] = []
+        keep: list[_Arrival] = []
+        for arrival in self._arrivals:
+            if not arrival.searched:
+                waited = now is not None and now >= arrival.end + S_WAIT_S
+                if final or waited or all(h.code in arrival.windows for h in horizontals):
+                    for h in horizontals:
+                        if h.code not in arrival.windows:
+                            arrival.windows[h.code] = h.detector.raw_window(
+                                arrival.p_time - S_PRE, arrival.end
+                            )
+                    arrival.s = self._search(arrival, horizontals, vertical)
+                    arrival.searched = True
+                    arrival.windows = {}
+            if arrival.p_reported and arrival.s is not None and not arrival.s_reported:
+                arrival.s_reported = True
+                out.append(arrival.s)
+            too_late = (
+                vertical is not None
+                and now is not None
+                and now > arrival.p_time + vertical.config.max_duration + 2 * S_WAIT_S
+            )
+            done = arrival.searched and (arrival.p_reported or final or too_late)
+            if not done:
+                keep.append(arrival)
+        self._arrivals = keep
+        return out
+
+    def _search(
+        self, arrival: _Arrival, horizontals: list[_Member], vertical: _Member | None
+    ) -> tuple[str, Trigger] | None:
+        """The S pick of an arrival, on the windows taken from the horizontals."""
+        taken = [(m, w) for m in horizontals if (w := arrival.windows.get(m.code)) is not None]
+        if not taken or vertical is None:
+            return None
+        fs = taken[0][0].detector.sampling_rate
+        start = max(t0 for _, (t0, _) in taken)
+        stop = arrival.end
+        parts = []
+        for _, (t0, raw) in taken:
+            skip = round((start - t0) * fs)
+            parts.append(raw[skip : skip + round((stop - start) * fs) + 1])
+        p_index = round((arrival.p_time - start) * fs)
+        if p_index < 1:
+            return None
+        cfg = taken[0][0].config
+        sos = zero_phase_sos(cfg.freqmin, cfg.freqmax, fs, cfg.corners)
+        found = pick_s(parts, fs, p_index, sos, vertical.config.s_ratio)
+        if found is None:
+            return None
+        member = taken[found.component][0]
+        detector = member.detector
+        onset = start + found.index / fs
+        peak = start + found.peak / fs
+        index = detector.index_at(onset)
+        self._stats["s_picks"] += 1
+        trigger = Trigger(
+            on_time=onset,
+            off_time=max(onset, peak),
+            onset_time=onset,
+            peak_ratio=found.ratio,
+            snr=found.snr,
+            peak_amplitude=found.amplitude,
+            on_index=index,
+            off_index=max(index, detector.index_at(peak)),
+            onset_index=index,
+            onset_uncertainty=found.uncertainty,
+            polarity=None,
+            bridged=detector.bridged_within(arrival.p_time - S_PRE, stop),
+            phase="S",
+        )
+        return member.code, trigger
