@@ -47,7 +47,15 @@ from detection._config import DetectorConfig
 from detection._despike import Despiker
 from detection._filter import _as_float_1d, design_bandpass, sosfilt_rows_inplace
 from detection._history import History
-from detection._onset import Polarity, aic_onset, filtered, first_motion, zero_phase_sos
+from detection._onset import (
+    Polarity,
+    aic_onset,
+    filtered,
+    first_motion,
+    high_pass_sos,
+    refine,
+    zero_phase_sos,
+)
 from detection._stalta import classic_step, recursive_step
 from detection._trigger import TriggerState, trigger_step
 
@@ -207,6 +215,7 @@ class StreamingDetector:
         self._fs = sampling_rate
         self._sos = sos
         self._sos_zp = zero_phase_sos(cfg.freqmin, cfg.freqmax, sampling_rate, cfg.corners)
+        self._sos_hp = high_pass_sos(cfg.freqmin, sampling_rate)
         self._nsta = nsta
         self._nlta = nlta
         self._max_len = round(cfg.max_duration * sampling_rate)
@@ -275,6 +284,13 @@ class StreamingDetector:
         if self._received == 0:
             return None
         return self._time(self._received)
+
+    @property
+    def onset_delay(self) -> float:
+        """Seconds of data after an onset, at most, before the detector has measured it (and
+        :meth:`take_onsets` returns it): the onset window reaches back ``4 sta`` before its
+        trigger, and measuring waits for ``2 sta + 0.5 s`` after."""
+        return (2 * self._pre + self._n_after + 1) / self._fs
 
     @property
     def processed_time(self) -> float | None:
@@ -346,13 +362,13 @@ class StreamingDetector:
         return found
 
     def raw_window(self, start: float, end: float) -> tuple[float, Float64Array] | None:
-        """The processed raw samples (spikes masked) of the current segment timed within
-        ``[start, end]`` that are still kept: the time of the first and the values; ``None``
-        if none is."""
+        """The processed raw samples (spikes masked) of the current segment from the one
+        nearest ``start`` to the one nearest ``end`` that are still kept: the time of the
+        first and the values; ``None`` if none is."""
         if self._n == 0:
             return None
-        a = max(0, math.ceil(self._index(start) - 1e-6))
-        b = min(self._n, math.floor(self._index(end) + 1e-6) + 1)
+        a = max(0, round(self._index(start)))
+        b = min(self._n, round(self._index(end)) + 1)
         first, _, raw = self._history.get(a, b)
         if raw.size == 0:
             return None
@@ -639,8 +655,9 @@ class StreamingDetector:
             zp = filtered(raw, self._sos_zp, on - first)
             onset = aic_onset(zp, lo, hi, self._fs)
             if not onset.at_edge:
-                polarity = first_motion(raw, onset.index, self._fs)
-                return first + onset.index, onset.uncertainty, polarity
+                index = refine([raw], onset.index, lo, self._sos_hp, self._fs)
+                polarity = first_motion(raw, index, self._fs)
+                return first + index, onset.uncertainty, polarity
             if first > on - before - self._pad:
                 break  # the data go no further back
         return on, self._pre / self._fs, "undecidable"

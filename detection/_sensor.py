@@ -11,10 +11,14 @@ A channel without a partner keeps a phase-less detection: a vertical without hor
 (one cannot tell its P from its S), horizontals without a vertical, and channels of other
 orientations.
 
+An S window is taken from a horizontal once it has processed the window's end and the
+vertical has processed that much and its :attr:`~detection.StreamingDetector.onset_delay`
+more (so any later P that cuts the window is known): what is searched does not depend on how
+the channels' records interleave, and feeding the sensor in any pieces gives the same picks.
 Horizontals are fed in pieces of at most :data:`CHUNK_S` seconds (which changes nothing in
-what they detect), so that an S window is taken from them as soon as they reach its end,
-while their history still holds its start. An S found before its P is reported (the P's
-trigger ends later) waits for it; P always comes first.
+what they detect) and keep :data:`LEAD_S` more history, so a window can be taken while their
+history still holds its start if they run up to that far ahead of the vertical. An S found
+before its P is reported (the P's trigger ends later) waits for it; P always comes first.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ Role = Literal["vertical", "horizontal", "single"]
 
 CHUNK_S = 8.0
 """Seconds: the longest piece a horizontal is fed at once."""
+LEAD_S = 6.0
+"""Seconds a horizontal may run ahead of its vertical and still give its S windows whole."""
 S_WAIT_S = 30.0
 """Seconds of the vertical's data past an S window's end after which a horizontal that has
 not reached it is no longer waited for."""
@@ -110,7 +116,7 @@ class SensorPicker:
         """Set up channel ``code`` with settings that fit its rate (see
         :meth:`DetectorConfig.fitted`); a horizontal keeps ``s_window`` of history more."""
         role = role_of(code)
-        history = config.s_window + S_PRE + CHUNK_S + 1.0 if role == "horizontal" else 0.0
+        history = config.s_window + S_PRE + CHUNK_S + LEAD_S if role == "horizontal" else 0.0
         detector = StreamingDetector(config, sampling_rate, history=history)
         self._members[code] = _Member(code, role, config, detector)
 
@@ -149,9 +155,11 @@ class SensorPicker:
             for a in range(0, max(1, x.size), step):
                 triggers += detector.feed(x[a : a + step], starttime + a / detector.sampling_rate)
                 if self._arrivals:
-                    self._collect(member)
+                    self._collect()
         if member.role == "vertical":
             self._note_onsets(member)
+            if self._arrivals:
+                self._collect()
         out = self._report(member, triggers)
         if self._arrivals:
             out += self._advance()
@@ -219,8 +227,6 @@ class SensorPicker:
                 earlier.end = max(earlier.p_time, p_time - NEXT_P_MARGIN_S)
         arrival = _Arrival(p_time, p_time + vertical.config.s_window)
         self._arrivals.append(arrival)
-        for member in self._horizontals():
-            self._collect(member)
         return arrival
 
     def _note_onsets(self, vertical: _Member) -> None:
@@ -228,20 +234,29 @@ class SensorPicker:
             if self._horizontals():
                 self._open(vertical, p_time)
 
-    def _collect(self, member: _Member) -> None:
-        """Take the S windows this horizontal now reaches the end of."""
-        reached = member.detector.processed_time
-        if reached is None:
-            return
-        for arrival in self._arrivals:
-            if (
-                not arrival.searched
-                and member.code not in arrival.windows
-                and reached >= arrival.end
-            ):
-                arrival.windows[member.code] = member.detector.raw_window(
-                    arrival.p_time - S_PRE, arrival.end
-                )
+    def _collect(self) -> None:
+        """Take the S windows the horizontals and the vertical are now past the end of."""
+        vertical = self._vertical()
+        known = None
+        if vertical is not None:
+            reached = vertical.detector.processed_time
+            if reached is None:
+                return
+            known = reached - vertical.detector.onset_delay  # every P before it is noted
+        for member in self._horizontals():
+            done = member.detector.processed_time
+            if done is None:
+                continue
+            for arrival in self._arrivals:
+                if (
+                    not arrival.searched
+                    and member.code not in arrival.windows
+                    and done >= arrival.end
+                    and (known is None or known >= arrival.end)
+                ):
+                    arrival.windows[member.code] = member.detector.raw_window(
+                        arrival.p_time - S_PRE, arrival.end
+                    )
 
     def _advance(self, final: bool = False) -> list[tuple[str, Trigger]]:
         """Search the S of arrivals whose windows are in; report the S of P already

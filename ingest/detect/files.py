@@ -42,6 +42,10 @@ from stations.queries import ChannelKey
 Format = Literal["jsonl", "csv", "quakeml"]
 CHUNK = 400
 """Samples per record when a file is not miniSEED (what a 512-byte Steim record holds)."""
+PIECE_S = 4.0
+"""Seconds: longer records (an archive's 4096-byte records hold up to a minute) are fed in
+pieces of at most this long, so the channels of a sensor advance together, as over SeedLink
+(a horizontal's S window is taken while its history still holds it)."""
 
 
 @dataclass
@@ -171,10 +175,30 @@ def file_records(path: Path, progress: Progress) -> Iterator[Record]:
         yield from _obspy_records(path)
 
 
+def pieces(records: Iterable[Record], seconds: float = PIECE_S) -> Iterator[Record]:
+    """The records, each longer than ``seconds`` cut into pieces of at most that long."""
+    for record in records:
+        step = max(1, int(seconds * record.sampling_rate))
+        if len(record.data) <= step:
+            yield record
+            continue
+        for i in range(0, len(record.data), step):
+            yield Record(
+                key=record.key,
+                starttime=record.starttime + i / record.sampling_rate,
+                sampling_rate=record.sampling_rate,
+                data=record.data[i : i + step],
+                timing_quality=record.timing_quality,
+                clock_locked=record.clock_locked,
+            )
+
+
 def merged(paths: Sequence[Path], progress: Progress) -> Iterator[Record]:
-    """Records of all files, merged by end time (files must each be in time order)."""
+    """Records of all files, cut into :data:`PIECE_S` pieces and merged by end time (files
+    must each be in time order)."""
     return heapq.merge(
-        *(file_records(p, progress) for p in paths), key=lambda r: (r.endtime, str(r.key))
+        *(pieces(file_records(p, progress)) for p in paths),
+        key=lambda r: (r.endtime, str(r.key)),
     )
 
 
