@@ -87,7 +87,8 @@ def test_a_three_component_arrival_gives_one_p_and_one_s(rng: np.random.Generato
     assert -0.2 < s.onset_time - (T0 + 44.0) < 0.05
     assert p.polarity == "positive"  # the P starts upward on the vertical
     assert s.polarity is None
-    assert 0 < p.onset_uncertainty < 0.2 and 0 < s.onset_uncertainty < 0.2
+    assert 0 < p.onset_uncertainty < 0.2
+    assert 0 < s.onset_uncertainty < 0.2
     assert s.peak_ratio >= DetectorConfig().s_ratio
     assert s.snr > 10
     assert 4000 < s.peak_amplitude < 8000  # the S on the north component, in counts
