@@ -191,6 +191,8 @@ class StreamingDetector:
         self._history_s = float(history)
         self.stats: Counter[str] = Counter()
         self._onsets: list[float] = []  # onset times measured, not yet taken
+        self._keep_arrays = False  # what process() collects, across a restart too
+        self._arrays: list[tuple[Float64Array, Float64Array]] = []
         self._configure(float(sampling_rate))
         self.reset()
 
@@ -250,8 +252,6 @@ class StreamingDetector:
         self._seeded = False
         self._finished = False
         self._masked_seen = 0
-        self._keep_arrays = False
-        self._arrays: list[tuple[Float64Array, Float64Array]] = []
 
     @property
     def config(self) -> DetectorConfig:

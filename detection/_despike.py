@@ -15,21 +15,22 @@ the segment, never on how they were cut into records, so feeding a segment in an
 gives the same output as feeding it whole.
 
 The Hampel test costs a median per sample; it runs only where a cheap screen says a spike
-may be: a sample whose first difference exceeds :data:`SCREEN` times the running mean of the
-absolute first differences (an exponential average over :data:`SCREEN_SAMPLES` samples, of
-the raw data, carried across records). A full-scale spike passes the screen by orders of
-magnitude; in quiet noise almost no sample does. Right after a spike the running mean is
-high for a few hundred samples, so a much smaller spike then is not looked for.
+may start: a sample that rises from the one before by more than :data:`SCREEN` times the
+largest such step in the previous block of :data:`BLOCK` samples (blocks counted from the
+segment's start; in the first block, :data:`FIRST_SCALE` times the median step of the first
+:data:`FIRST` samples), after which the data come back to within half that rise of the level
+before it within :data:`SPIKE_RUN` samples, and stay there (:data:`STAY`). So a spike is masked only if it also stands out
+from the steps around it: the spikes that matter, those that would trigger or swell the LTA.
+A record whose largest step stays under the threshold holds none, which one maximum shows
+(and a maximum is the same however the data were cut). An earthquake's wave train raises
+the steps of its block, and does not come back so soon. After a spike, the next block's
+threshold is high: a much smaller spike then goes unmasked.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 from numpy.typing import NDArray
-
-from detection._filter import sosfilt_rows_inplace
 
 __all__ = ["LAG", "SPIKE_RUN", "SPIKE_STEADY", "SPIKE_THRESHOLD", "SPIKE_WINDOW", "Despiker"]
 
@@ -46,10 +47,18 @@ SPIKE_STEADY = 3.0
 """... in steady data: the spreads (MAD) of the half windows either side of the run differ by
 at most this factor. An impulsive P onset's first samples can pass the Hampel test (half their
 window is the quiet before it), but the spread after them is far larger than before."""
-SCREEN = 6.0
-"""A sample is tested when its first difference exceeds this many running means."""
-SCREEN_SAMPLES = 32
-"""Time constant, in samples, of the running mean of the absolute first differences."""
+SCREEN = 3.0
+"""A sample is looked at when it rises from the one before by this many times the largest
+step of the previous block."""
+BLOCK = 256
+"""Samples of a block whose largest step is the next block's reference."""
+FIRST = 16
+"""The first block's reference: the median step of the segment's first this many samples ..."""
+FIRST_SCALE = 5.0
+"""... times this (about the ratio of the largest of 256 noise steps to their median)."""
+
+STAY = 3
+"""Samples the data must stay back near their level after a spike."""
 
 _HALF = SPIKE_WINDOW // 2
 LAG = _HALF + SPIKE_RUN + 1
@@ -57,14 +66,6 @@ LAG = _HALF + SPIKE_RUN + 1
 _CONTEXT = LAG
 """Samples kept from before the samples handed on, for the tests near them."""
 _LIMIT = SPIKE_THRESHOLD * 1.4826
-
-
-@lru_cache(maxsize=1)
-def _screen_sos() -> Float64Array:
-    """One first-order section: ``y[i] = SCREEN * a * u[i] + (1 - a) * y[i-1]``, so the
-    output is the running mean already multiplied by :data:`SCREEN`."""
-    a = 1.0 / SCREEN_SAMPLES
-    return np.array([[SCREEN * a, 0.0, 0.0, 1.0, -(1.0 - a), 0.0]])
 
 
 class Despiker:
@@ -85,7 +86,8 @@ class Despiker:
         first)."""
         self._tail = np.empty(0)  # raw samples: up to _CONTEXT handed on, then those held
         self._held = 0
-        self._zi = np.zeros((1, 1, 2))
+        self._reference = -1.0  # the current block's largest step allowed (-1: not known yet)
+        self._block_max = 0.0  # the largest step so far in the current block
         self._pending: list[int] = []  # candidates near the end of the last samples handed on
         self._taken = 0  # samples taken in the segment
         self.masked = 0
@@ -104,87 +106,122 @@ class Despiker:
     def push(self, x: Float64Array, *, final: bool = False) -> Float64Array:
         """Take the next samples of the segment (float64, 1-D, finite); return those ready to
         be processed, in order, spikes masked: all but the last :data:`LAG` taken, or all
-        with ``final`` (the end of the segment). The returned array is a new one."""
+        with ``final`` (the end of the segment). The returned array may be a view of ``x``:
+        do not change it."""
         if not self._enabled:
             self._taken += x.size
             self._tail = x[-1:].copy() if x.size else self._tail
-            return np.array(x, dtype=np.float64, copy=True)
+            return x
         before = self._tail.size - self._held  # context samples already handed on
-        ctx = np.concatenate((self._tail, x)) if self._tail.size else np.array(x, copy=True)
+        ctx = np.concatenate((self._tail, x)) if self._tail.size else np.array(x, dtype=np.float64)
         start = self._taken - self._held  # segment index of the first sample to hand on
         self._taken += x.size
         end = ctx.size if final else max(before, ctx.size - LAG)
-        out = ctx[before:end].copy()
+        out = ctx[before:end]
         if out.size:
-            self._mask(ctx, before, end, start, out)
+            out = self._mask(ctx, before, end, start)
         self._held = ctx.size - end
         keep = min(ctx.size, self._held + _CONTEXT)
-        self._tail = ctx[ctx.size - keep :].copy()
+        tail = ctx[ctx.size - keep :]
+        # a view of a record's worth (nothing writes to ctx); a copy of a long input's end
+        self._tail = tail if ctx.size <= 1024 else tail.copy()
         return out
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _mask(self, ctx: Float64Array, lo: int, hi: int, start: int, out: Float64Array) -> None:
-        """Mask the spikes among ``ctx[lo:hi]`` in ``out`` (a copy of that part); ``start`` is
-        the segment index of ``ctx[lo]``."""
+    def _mask(self, ctx: Float64Array, lo: int, hi: int, start: int) -> Float64Array:
+        """``ctx[lo:hi]`` with its spikes masked (a copy if any is); ``start`` is the segment
+        index of ``ctx[lo]``."""
         base = lo - start  # index in ctx of the segment's first sample (may be < 0)
-        # Screen the samples to hand on and the next SPIKE_RUN (a run there may reach back
-        # into them): first differences against the running mean, carried at ``hi``.
-        stop = min(ctx.size, hi + SPIKE_RUN)
-        if start == 0:  # the segment's first sample: no difference
-            diff = np.empty(stop - lo)
-            diff[0] = 0.0
-            np.subtract(ctx[lo + 1 : stop], ctx[lo : stop - 1], out=diff[1:])
+        if start == 0:  # the segment's first sample: no step before it
+            steps = np.empty(hi - lo)
+            steps[0] = 0.0
+            np.subtract(ctx[lo + 1 : hi], ctx[lo : hi - 1], out=steps[1:])
+            first = ctx[lo : lo + FIRST + 1]
+            median = float(np.median(np.abs(np.diff(first)))) if first.size > 1 else 0.0
+            self._reference, self._block_max = FIRST_SCALE * median, 0.0
         else:
-            diff = np.subtract(ctx[lo:stop], ctx[lo - 1 : stop - 1])
-        np.abs(diff, out=diff)
-        level = diff.reshape(1, -1).copy()
-        sosfilt_rows_inplace(_screen_sos(), level, self._zi)
-        # The state after the last sample handed on: a one-pole section's state is its pole
-        # times its output, as the kernel itself carries it.
-        self._zi[0, 0, 0] = (1.0 - 1.0 / SCREEN_SAMPLES) * float(level[0, hi - lo - 1])
-        over = np.greater(diff, level[0])
-        found = (np.flatnonzero(over) + start).tolist() if over.any() else []
+            steps = np.subtract(ctx[lo:hi], ctx[lo - 1 : hi - 1])
+        np.abs(steps, out=steps)
+        # The largest step of each block's part in these samples (one call for all parts).
+        m = steps.size
+        edges = [0, *range(-start % BLOCK or BLOCK, m, BLOCK)]  # where blocks begin
+        if len(edges) == 1:
+            maxima = [float(np.maximum.reduce(steps))]
+        else:
+            maxima = np.maximum.reduceat(steps, edges).tolist()
+        found: list[int] = []
+        for k, largest in enumerate(maxima):
+            limit = SCREEN * self._reference
+            if largest > limit:
+                a = edges[k]
+                b = edges[k + 1] if k + 1 < len(edges) else m
+                rises = np.flatnonzero(steps[a:b] > limit) + (lo + a)
+                found += [c - base for c in _come_back(ctx, rises, max(base, 0)).tolist()]
+            if largest > self._block_max:
+                self._block_max = largest
+            end = edges[k + 1] if k + 1 < len(edges) else m
+            if (start + end) % BLOCK == 0:  # the block is complete: the next one's reference
+                self._reference, self._block_max = self._block_max, 0.0
         candidates = [c for c in self._pending if c >= start - SPIKE_RUN] + found
-        self._pending = [c for c in found if start + hi - lo - SPIKE_RUN <= c < start + hi - lo]
+        self._pending = [c for c in found if c >= start + hi - lo - SPIKE_RUN]
+        out = ctx[lo:hi]
         if not candidates:
-            return
+            return out
+        copied = False
         for a, b in _spike_runs(ctx, [c + base for c in candidates], lo, hi, base):
-            first, last = max(base, 0), ctx.size - 1
-            left = ctx[a - 1] if a - 1 >= first else ctx[b] if b <= last else 0.0
+            if not copied:
+                out, copied = out.copy(), True
+            first_i, last = max(base, 0), ctx.size - 1
+            left = ctx[a - 1] if a - 1 >= first_i else ctx[b] if b <= last else 0.0
             right = ctx[b] if b <= last else left
             n = b - a + 1
             for i in range(max(a, lo), min(b, hi)):
                 out[i - lo] = left + (right - left) * (i - a + 1) / n
                 self.masked += 1
+        return out
+
+
+def _come_back(ctx: Float64Array, rises: IntArray, first: int) -> IntArray:
+    """Of the samples ``rises`` (indices into ``ctx``), those after which the data come back
+    to within half the rise of the level before it within :data:`SPIKE_RUN` samples and stay
+    there for :data:`STAY` samples (a wave swings back through the old level, and on)."""
+    rises = rises[rises > first]
+    if rises.size == 0:
+        return rises
+    before = ctx[rises - 1]
+    half = 0.5 * np.abs(ctx[rises] - before)
+    near = np.zeros((rises.size, SPIKE_RUN + STAY), dtype=bool)
+    for r in range(1, SPIKE_RUN + STAY + 1):
+        at = rises + r
+        inside = at < ctx.size
+        near[:, r - 1] = ~inside | (np.abs(ctx[np.minimum(at, ctx.size - 1)] - before) < half)
+    back = np.zeros(rises.size, dtype=bool)
+    for r in range(SPIKE_RUN):
+        back |= near[:, r : r + STAY].all(axis=1)
+    out: IntArray = rises[back]
+    return out
 
 
 def _spike_runs(
     ctx: Float64Array, candidates: list[int], lo: int, hi: int, base: int
 ) -> list[tuple[int, int]]:
     """The spike runs ``[a, b)`` (indices into ``ctx``) with a sample in ``ctx[lo:hi]``:
-    each sample within :data:`SPIKE_RUN` of a candidate is tested, and kept if it is an
-    outlier whose run of outliers is at most :data:`SPIKE_RUN` long. ``base``: index in
+    each candidate and the :data:`SPIKE_RUN` - 1 samples after it are tested, and kept if
+    an outlier whose run of outliers is at most :data:`SPIKE_RUN` long. ``base``: index in
     ``ctx`` of the segment's first sample (negative if it is no longer held), where
     neighbourhoods are cut."""
-    near = sorted({j for c in candidates for j in range(c - SPIKE_RUN, c + SPIKE_RUN + 1)})
-    tested = [j for j in near if lo <= j < hi]
-    if not tested:
+    starts = np.asarray(candidates, dtype=np.intp)
+    tested = np.unique((starts[:, None] + np.arange(SPIKE_RUN)).ravel())
+    tested = tested[(tested >= lo) & (tested < hi)]
+    if tested.size == 0:
         return []
     # Flags of every sample whose run may reach a tested one.
-    span = sorted(
-        {
-            k
-            for j in tested
-            for k in range(j - SPIKE_RUN, j + SPIKE_RUN + 1)
-            if max(base, 0) <= k < ctx.size
-        }
-    )
-    flags = dict(
-        zip(span, _outliers(ctx, np.array(span, dtype=np.intp), base).tolist(), strict=True)
-    )
+    span = np.unique((tested[:, None] + np.arange(-SPIKE_RUN, SPIKE_RUN + 1)).ravel())
+    span = span[(span >= max(base, 0)) & (span < ctx.size)]
+    flags = dict(zip(span.tolist(), _outliers(ctx, span, base).tolist(), strict=True))
     runs: list[tuple[int, int]] = []
-    for j in tested:
+    for j in tested.tolist():
         if not flags.get(j, False) or (runs and runs[-1][0] <= j < runs[-1][1]):
             continue
         # Its run of outliers, looked for within SPIKE_RUN samples either side (before the
@@ -207,11 +244,18 @@ def _steady(ctx: Float64Array, a: int, b: int, first: int) -> bool:
     spreads = []
     for part in (ctx[max(first, a - _HALF) : a], ctx[b : b + _HALF]):
         if part.size:
-            spreads.append(float(np.median(np.abs(part - np.median(part)))))
+            spreads.append(_mad(part))
     if len(spreads) < 2:
         return True
     low, high = min(spreads), max(spreads)
     return high <= SPIKE_STEADY * low if low > 0 else high == 0
+
+
+def _mad(x: Float64Array) -> float:
+    """Median absolute deviation from the median (of an even count: the upper medians)."""
+    k = x.size // 2
+    median = float(np.partition(x, k)[k])
+    return float(np.partition(np.abs(x - median), k)[k])
 
 
 def _outliers(ctx: Float64Array, at: IntArray, base: int) -> NDArray[np.bool_]:
