@@ -23,8 +23,8 @@ before it within :data:`SPIKE_RUN` samples, and stay there (:data:`STAY`). So a 
 masked only if it also stands out from the steps around it: the spikes that matter, those
 that would trigger or swell the LTA. A record whose largest step stays under the threshold
 holds none, which one maximum shows (and a maximum is the same however the data were cut).
-An earthquake's wave train raises the steps of its block, and does not come back so soon. After a spike, the next block's
-threshold is high: a much smaller spike then goes unmasked.
+An earthquake's wave train raises the steps of its block, and does not come back so soon.
+After a spike, the next block's threshold is high: a much smaller spike then goes unmasked.
 """
 
 from __future__ import annotations
