@@ -39,6 +39,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import argparse
 import csv
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -57,6 +58,7 @@ CLOSE_S = 0.1
 FILL = 50  # samples of one value that make a gap
 RECORD = 400  # samples per record fed to Larza
 T0 = 1_700_000_000.0
+LARZA_STATS: Counter[str] = Counter()
 
 
 @dataclass
@@ -151,6 +153,7 @@ def larza(rec: Recording) -> list[OnePick]:
     for record in records:
         detecting.feed(record, keep)
     detecting.finish(keep)
+    LARZA_STATS.update(detecting.stats())
     return [
         OnePick(
             f.trigger.onset_time - T0, f.trigger.phase, f.key.channel, f.trigger.onset_uncertainty
@@ -269,6 +272,8 @@ def main() -> None:
             f"Larza's P onset uncertainty: median {np.median(calib[:, 1]):.3f} s; the error is "
             f"within it for {inside:.0%} of the matched P, within twice it for {twice:.0%}"
         )
+    said = ("records", "s_picks", "folded", "s_on_vertical", "bridged", "restarts", "spikes")
+    print("Larza's counts: " + ", ".join(f"{k} {LARZA_STATS[k]}" for k in said))
     p = np.array(ours.p_errors)
     s = np.array(ours.s_errors)
     fewest = min(sc.unmatched for sc in scores[1:])

@@ -3,9 +3,13 @@
 A sensor is a station's channels that share a location and the first two letters of their
 codes (``HHZ``, ``HHN``, ``HHE``). Its vertical (``?Z`` or ``?3``) detects and picks the P;
 its horizontals (``?N``, ``?E``, ``?1``, ``?2``) give the S (:mod:`detection._spick`),
-searched from the P onset to ``s_window`` seconds after it, or to the next P if that comes
-first. Triggers of the horizontals are not reported while the sensor has a vertical: they
-are the same arrival seen again.
+searched from the P onset to ``s_window`` seconds after it. Triggers of the horizontals are
+not reported while the sensor has a vertical: they are the same arrival seen again.
+
+The S often triggers the vertical again. A vertical onset within an arrival's S window is
+held until that S is known: within :data:`S_AS_P_S` of it, it is that S seen on the vertical
+and is not reported (``stats["s_on_vertical"]``); otherwise it stands as the next P, and the
+first arrival's S is searched again, in its window cut :data:`NEXT_P_MARGIN_S` before it.
 
 A channel without a partner keeps a phase-less detection: a vertical without horizontals
 (one cannot tell its P from its S), horizontals without a vertical, and channels of other
@@ -32,7 +36,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from detection._chain import StreamingDetector, Trigger
 from detection._config import DetectorConfig
-from detection._onset import zero_phase_sos
+from detection._onset import filtered, zero_phase_sos
 from detection._spick import S_PRE, pick_s
 
 __all__ = ["CHUNK_S", "Role", "SensorPicker", "role_of"]
@@ -48,7 +52,44 @@ S_WAIT_S = 30.0
 """Seconds of the vertical's data past an S window's end after which a horizontal that has
 not reached it is no longer waited for."""
 NEXT_P_MARGIN_S = 0.2
-"""An S window ends this long before the next P."""
+"""An S window cut by the next P ends this long before it."""
+S_AS_P_S = 0.5
+"""A vertical onset this close to the S of the arrival before it is that S ..."""
+S_HV = 2.0
+"""... if the horizontals shake more than the vertical after it: the energy per horizontal
+component over the vertical's, in the :data:`HV_WINDOW_S` after the onset (a P is steep,
+vertical; an S shakes the horizontals)."""
+HV_WINDOW_S = 0.4
+
+
+def _horizontal_to_vertical(
+    arrival: _Arrival, later: _Arrival, vertical: _Member, horizontals: list[_Member]
+) -> float:
+    """Energy per horizontal component over the vertical's in the :data:`HV_WINDOW_S` after
+    the later arrival's onset, zero-phase filtered: the horizontals from the first arrival's
+    S windows, the vertical from what was kept of it at the later onset; 0 if either is
+    missing."""
+    at = later.p_time
+    parts = [later.vertical] + [arrival.windows.get(m.code) for m in horizontals]
+    energies = []
+    for member, part in zip((vertical, *horizontals), parts, strict=True):
+        if part is None:
+            return 0.0
+        t0, raw = part
+        config = member.config
+        fs = member.detector.sampling_rate
+        i = round((at - t0) * fs)
+        j = i + max(2, round(HV_WINDOW_S * fs))
+        if i < 1 or j > raw.size:
+            return 0.0
+        sos = zero_phase_sos(config.freqmin, config.freqmax, fs, config.corners)
+        f = filtered(raw, sos, i)[i:j]
+        energies.append(float(np.dot(f, f)))
+    vertical, horizontal = energies[0], energies[1:]
+    if not horizontal:
+        return 0.0
+    per_component = sum(horizontal) / len(horizontal)
+    return per_component / vertical if vertical > 0 else float("inf")
 
 
 def role_of(code: str) -> Role:
@@ -78,8 +119,13 @@ class _Arrival:
     windows: dict[str, tuple[float, Float64Array] | None] = field(default_factory=dict)
     searched: bool = False
     s: tuple[str, Trigger] | None = None
-    p_reported: bool = False
+    p_reported: bool = False  # reported, or found to be the S before and dropped
     s_reported: bool = False
+    next_p: float | None = None  # the next vertical onset, if within the S window
+    before: _Arrival | None = None  # the arrival whose S window holds this P
+    held: Trigger | None = None  # this P, waiting for the S of the arrival before
+    s_before: bool = False  # this "P" is the S of the arrival before
+    vertical: tuple[float, Float64Array] | None = None  # the vertical around the onset
 
 
 class SensorPicker:
@@ -87,7 +133,8 @@ class SensorPicker:
 
     Add each channel with :meth:`add` before feeding it. ``stats`` adds up the detectors'
     counts and its own: ``folded`` (horizontal triggers not reported, the sensor having a
-    vertical) and ``s_picks``.
+    vertical), ``s_picks`` and ``s_on_vertical`` (vertical triggers that were the S of the
+    arrival before, not reported).
     """
 
     def __init__(self) -> None:
@@ -192,13 +239,13 @@ class SensorPicker:
         return [m for m in self._members.values() if m.role == "horizontal"]
 
     def _report(self, member: _Member, triggers: list[Trigger]) -> list[tuple[str, Trigger]]:
-        """Label (or fold) a channel's triggers; P picks are followed by an S found already."""
+        """Label (or fold) a channel's triggers; P picks are followed by an S found already,
+        and wait for the S of an arrival whose window holds them."""
         if not triggers:
             return []
-        out: list[tuple[str, Trigger]] = []
         if member.role == "horizontal" and self._vertical() is not None:
             self._stats["folded"] += len(triggers)
-            return out
+            return []
         if member.role != "vertical" or not self._horizontals():
             return [(member.code, t) for t in triggers]
         tolerance = 0.5 / member.detector.sampling_rate
@@ -209,23 +256,40 @@ class SensorPicker:
             )
             if arrival is None:  # measured as its segment ended: search its S now
                 arrival = self._open(member, trigger.onset_time)
-            arrival.p_reported = True
-            out.append((member.code, replace(trigger, phase="P")))
-            if arrival.s is not None and not arrival.s_reported:
+            arrival.held = replace(trigger, phase="P")
+        return self._release(member.code)
+
+    def _release(self, code: str) -> list[tuple[str, Trigger]]:
+        """Report, in order, the P no longer waiting and the S of P reported."""
+        out: list[tuple[str, Trigger]] = []
+        for arrival in self._arrivals:
+            waiting = arrival.before is not None and not arrival.before.searched
+            if arrival.held is not None and not waiting:
+                if arrival.s_before:
+                    self._stats["s_on_vertical"] += 1
+                else:
+                    out.append((code, arrival.held))
+                arrival.held = None
+                arrival.p_reported = True
+            if arrival.p_reported and arrival.s is not None and not arrival.s_reported:
                 arrival.s_reported = True
+                self._stats["s_picks"] += 1
                 out.append(arrival.s)
         return out
 
     def _open(self, vertical: _Member, p_time: float) -> _Arrival:
-        """A new arrival: its S window runs to ``s_window`` after it, and the window of the
-        arrival before ends before it."""
+        """A new arrival, its S window ``s_window`` long; one whose P lies in the S window of
+        the arrival before waits for that arrival's S."""
         for known in self._arrivals:
             if abs(known.p_time - p_time) <= 1e-6:
                 return known
-        for earlier in self._arrivals:
-            if not earlier.searched and earlier.p_time < p_time < earlier.end + NEXT_P_MARGIN_S:
-                earlier.end = max(earlier.p_time, p_time - NEXT_P_MARGIN_S)
         arrival = _Arrival(p_time, p_time + vertical.config.s_window)
+        arrival.vertical = vertical.detector.raw_window(p_time - 1.0, p_time + 1.0)
+        for earlier in self._arrivals:
+            if earlier.p_time < p_time < earlier.end and not earlier.searched:
+                if earlier.next_p is None or p_time < earlier.next_p:
+                    earlier.next_p = p_time
+                arrival.before = earlier
         self._arrivals.append(arrival)
         return arrival
 
@@ -259,49 +323,76 @@ class SensorPicker:
                     )
 
     def _advance(self, final: bool = False) -> list[tuple[str, Trigger]]:
-        """Search the S of arrivals whose windows are in; report the S of P already
-        reported; drop arrivals done, or whose P never came (a trigger too short)."""
+        """Search the S of arrivals whose windows are in; report what that releases; drop
+        arrivals done, or whose P never came (a trigger too short)."""
         vertical = self._vertical()
         now = vertical.detector.processed_time if vertical is not None else None
         horizontals = self._horizontals()
-        out: list[tuple[str, Trigger]] = []
+        code = vertical.code if vertical is not None else ""
+        for arrival in self._arrivals:
+            if arrival.searched:
+                continue
+            waited = now is not None and now >= arrival.end + S_WAIT_S
+            if final or waited or all(h.code in arrival.windows for h in horizontals):
+                for h in horizontals:
+                    if h.code not in arrival.windows:
+                        arrival.windows[h.code] = h.detector.raw_window(
+                            arrival.p_time - S_PRE, arrival.end
+                        )
+                self._decide(arrival, horizontals, vertical)
+        out = self._release(code)
         keep: list[_Arrival] = []
         for arrival in self._arrivals:
-            if not arrival.searched:
-                waited = now is not None and now >= arrival.end + S_WAIT_S
-                if final or waited or all(h.code in arrival.windows for h in horizontals):
-                    for h in horizontals:
-                        if h.code not in arrival.windows:
-                            arrival.windows[h.code] = h.detector.raw_window(
-                                arrival.p_time - S_PRE, arrival.end
-                            )
-                    arrival.s = self._search(arrival, horizontals, vertical)
-                    arrival.searched = True
-                    arrival.windows = {}
-            if arrival.p_reported and arrival.s is not None and not arrival.s_reported:
-                arrival.s_reported = True
-                out.append(arrival.s)
             too_late = (
                 vertical is not None
                 and now is not None
                 and now > arrival.p_time + vertical.config.max_duration + 2 * S_WAIT_S
             )
             done = arrival.searched and (arrival.p_reported or final or too_late)
-            if not done:
+            later = any(a.before is arrival and not a.p_reported for a in self._arrivals)
+            if not done or later:
                 keep.append(arrival)
         self._arrivals = keep
         return out
 
-    def _search(
+    def _decide(
         self, arrival: _Arrival, horizontals: list[_Member], vertical: _Member | None
+    ) -> None:
+        """The S of an arrival, and whether the next vertical onset in its window is it."""
+        arrival.s = self._search(arrival, horizontals, vertical, arrival.end)
+        next_p = arrival.next_p
+        if next_p is not None:
+            onset = arrival.s[1].onset_time if arrival.s is not None else None
+            later = next((a for a in self._arrivals if abs(a.p_time - next_p) <= 1e-6), None)
+            if (
+                onset is not None
+                and later is not None
+                and vertical is not None
+                and abs(onset - next_p) <= S_AS_P_S
+                and _horizontal_to_vertical(arrival, later, vertical, horizontals) > S_HV
+            ):
+                later.s_before = True
+                later.searched = True  # its own S search would find the coda
+            elif onset is None or onset > next_p - NEXT_P_MARGIN_S:
+                cut = max(arrival.p_time, next_p - NEXT_P_MARGIN_S)
+                arrival.s = self._search(arrival, horizontals, vertical, cut)
+        arrival.searched = True
+        arrival.windows = {}
+
+    def _search(
+        self,
+        arrival: _Arrival,
+        horizontals: list[_Member],
+        vertical: _Member | None,
+        stop: float,
     ) -> tuple[str, Trigger] | None:
-        """The S pick of an arrival, on the windows taken from the horizontals."""
+        """The S pick of an arrival, on the windows taken from the horizontals, up to
+        ``stop``."""
         taken = [(m, w) for m in horizontals if (w := arrival.windows.get(m.code)) is not None]
         if not taken or vertical is None:
             return None
         fs = taken[0][0].detector.sampling_rate
         start = max(t0 for _, (t0, _) in taken)
-        stop = arrival.end
         parts = []
         for _, (t0, raw) in taken:
             skip = round((start - t0) * fs)
@@ -319,7 +410,6 @@ class SensorPicker:
         onset = start + found.index / fs
         peak = start + found.peak / fs
         index = detector.index_at(onset)
-        self._stats["s_picks"] += 1
         trigger = Trigger(
             on_time=onset,
             off_time=max(onset, peak),

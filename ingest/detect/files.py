@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import heapq
 import io
+import itertools
 import json
 import math
 import sys
@@ -116,24 +117,29 @@ def expand(paths: Sequence[Path]) -> list[Path]:
 
 
 def _mseed_records(path: Path, progress: Progress) -> Iterator[Record]:
+    """The file's records in order of their end times. A file of one channel is in that
+    order already; one of several (as ObsPy writes a stream: channel after channel) is read
+    in it, from an index of its records' headers, so its channels advance together."""
     data = path.read_bytes()
     view = memoryview(data)
+    index: list[tuple[int, int, int, str]] = []  # offset, length, end (ns), stream
     offset = 0
     while offset < len(data):
         try:
-            length = MS3Record.parse(view[offset:], unpack_data=False).reclen
+            header = MS3Record.parse(view[offset:], unpack_data=False)
         except (MiniSEEDError, ValueError) as e:
             progress.skipped += 1
             sys.stderr.write(f"\n{path}: byte {offset}: rest of the file skipped: {e}\n")
-            return
+            break
+        index.append((offset, header.reclen, header.endtime, header.sourceid))
+        offset += header.reclen
+    ordered = all(a[2] <= b[2] for a, b in itertools.pairwise(index))
+    for start, length, _, _ in index if ordered else sorted(index, key=lambda i: i[2:]):
         try:
-            record = decode_record(bytes(view[offset : offset + length]))
+            yield decode_record(bytes(view[start : start + length]))
         except RecordError as e:
             progress.skipped += 1
-            sys.stderr.write(f"\n{path}: byte {offset}: record skipped: {e}\n")
-        else:
-            yield record
-        offset += length
+            sys.stderr.write(f"\n{path}: byte {start}: record skipped: {e}\n")
 
 
 def _obspy_records(path: Path) -> Iterator[Record]:
@@ -194,8 +200,8 @@ def pieces(records: Iterable[Record], seconds: float = PIECE_S) -> Iterator[Reco
 
 
 def merged(paths: Sequence[Path], progress: Progress) -> Iterator[Record]:
-    """Records of all files, cut into :data:`PIECE_S` pieces and merged by end time (files
-    must each be in time order)."""
+    """Records of all files, cut into :data:`PIECE_S` pieces and merged by end time (a file
+    not in time order is read in it if miniSEED; other formats are read trace by trace)."""
     return heapq.merge(
         *(pieces(file_records(p, progress)) for p in paths),
         key=lambda r: (r.endtime, str(r.key)),

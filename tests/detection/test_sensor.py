@@ -21,13 +21,17 @@ def wavelet(n: int, freq: float, decay: float) -> np.ndarray:
 
 
 def arrival(
-    rng: np.random.Generator, seconds: float, p: tuple[float, ...], s_minus_p: float = 4.0
+    rng: np.random.Generator,
+    seconds: float,
+    p: tuple[float, ...],
+    s_minus_p: float = 4.0,
+    s_on_vertical: float = 800.0,
 ) -> dict[str, np.ndarray]:
     """Noise on three components and, for each P time, a P strong on the vertical and an S
     ``s_minus_p`` later strong on the horizontals."""
     n = int(seconds * FS)
     out = {code: rng.normal(0.0, 100.0, n) for code in CODES}
-    gains = {"HHZ": (3000.0, 800.0), "HHN": (600.0, 6000.0), "HHE": (-500.0, 4000.0)}
+    gains = {"HHZ": (3000.0, s_on_vertical), "HHN": (600.0, 6000.0), "HHE": (-500.0, 4000.0)}
     for onset in p:
         i, j = int(onset * FS), int((onset + s_minus_p) * FS)
         for code, (p_gain, s_gain) in gains.items():
@@ -115,6 +119,32 @@ def test_a_close_second_arrival_cuts_the_first_ones_s_window(rng: np.random.Gene
     # taken from the second arrival's P coda; each S is found after its own P.
     picks = feed(picker_for(CODES), arrival(rng, 100.0, (40.0,), s_minus_p=3.0))
     assert [t.phase for _, t in picks] == ["P", "S"]
+
+
+def test_an_s_that_triggers_the_vertical_again_is_no_second_p(
+    rng: np.random.Generator,
+) -> None:
+    # S-P 12 s: the vertical's P trigger ends before the S, whose strength on the vertical
+    # triggers it again. That trigger is the S, not the P of another earthquake.
+    data = arrival(rng, 100.0, (40.0,), s_minus_p=12.0, s_on_vertical=2500.0)
+    only_vertical = feed(picker_for(("HHZ",)), {"HHZ": data["HHZ"]})
+    assert [round(t.onset_time - T0) for _, t in only_vertical] == [40, 52]  # it does
+    picker = picker_for(CODES)
+    picks = feed(picker, data)
+    assert [(t.phase, round(t.onset_time - T0)) for _, t in picks] == [("P", 40), ("S", 52)]
+    assert picker.stats["s_on_vertical"] == 1
+
+
+def test_a_second_earthquake_in_the_s_window_keeps_its_p(rng: np.random.Generator) -> None:
+    # P 8 s apart, S-P 3 s: the first S window (25 s) holds the second P and S. The second
+    # P is vertical, so it stands; the first S is searched before it.
+    picks = feed(picker_for(CODES), arrival(rng, 100.0, (40.0, 48.0), s_minus_p=3.0))
+    assert [(t.phase, round(t.onset_time - T0)) for _, t in picks] == [
+        ("P", 40),
+        ("S", 43),
+        ("P", 48),
+        ("S", 51),
+    ]
 
 
 def test_no_s_where_the_horizontals_stay_quiet(rng: np.random.Generator) -> None:

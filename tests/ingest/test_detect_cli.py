@@ -3,6 +3,7 @@ the live pipeline did over the same records; its outputs, tried as a researcher 
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -212,3 +213,28 @@ def test_picks_carry_phase_uncertainty_and_polarity_in_every_format(tmp_path: Pa
     assert first.time_errors.uncertainty == pytest.approx(p["onset_uncertainty"], abs=1e-6)
     assert first.polarity == p["polarity"]
     assert second.polarity is None
+
+
+def test_picks_agree_with_analysts_on_real_recordings() -> None:
+    # Three local earthquakes (northern California and Nevada, PhaseNet's example data) with
+    # the analysts' P and S: one P on the vertical and one S on a horizontal for each, near
+    # the analysts' onsets. Each file holds three channels, one after another.
+    folder = Path(__file__).parents[1] / "data" / "phasenet"
+    with (folder / "picks.csv").open() as f:
+        analysts = list(csv.DictReader(f))
+    files = [folder / row["file"] for row in analysts]
+    results = run_detect(files, LarzaConfig())
+    for row, path in zip(analysts, files, strict=True):
+        start = read(str(path), headonly=True)[0].stats.starttime.timestamp
+        network, station = row["file"].split("_")[:2]
+        mine = [
+            d for d in results.detections if (d.key.network, d.key.station) == (network, station)
+        ]
+        assert [d.phase for d in mine] == ["P", "S"], row["file"]
+        p, s = mine
+        assert p.key.channel.endswith("Z")
+        assert s.key.channel[-1] in "NE"
+        assert abs(p.onset_time - start - float(row["p_s"])) <= 0.05, row["file"]
+        assert abs(s.onset_time - start - float(row["s_s"])) <= 0.3, row["file"]
+        assert p.onset_uncertainty is not None
+        assert 0 < p.onset_uncertainty <= 0.1
