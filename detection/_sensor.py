@@ -85,11 +85,11 @@ def _horizontal_to_vertical(
         sos = zero_phase_sos(config.freqmin, config.freqmax, fs, config.corners)
         f = filtered(raw, sos, i)[i:j]
         energies.append(float(np.dot(f, f)))
-    vertical, horizontal = energies[0], energies[1:]
-    if not horizontal:
+    down, across = energies[0], energies[1:]
+    if not across:
         return 0.0
-    per_component = sum(horizontal) / len(horizontal)
-    return per_component / vertical if vertical > 0 else float("inf")
+    per_component = sum(across) / len(across)
+    return per_component / down if down > 0 else float("inf")
 
 
 def role_of(code: str) -> Role:
