@@ -19,11 +19,12 @@ Nothing in a record's values makes the detector raise.
 
 The chain
 ---------
-Spikes are masked (:mod:`detection._despike`; this holds back the last
-:data:`~detection._despike.LAG` samples until the next record), then: band-pass (the
+Spikes are masked (:mod:`detection._despike`; the end of a record from a possible spike too
+near it to be judged waits for the next record), then: band-pass (the
 segment's offset removed), STA/LTA, trigger hysteresis. The recursive LTA is seeded at the end
-of the warm-up with the mean square of the warm-up's filtered samples (the classic LTA
-there), so it does not start low and make the first live samples trigger. For each trigger
+of the warm-up: an average started from zero holds, after one window, only 63 % of its
+weight; divided by its weights' sum it is the exponentially weighted mean square of the
+warm-up (bias-corrected), and does not start low and make the first live samples trigger. For each trigger
 the onset is refined by the AIC on the raw samples around it filtered forward and backward
 (:mod:`detection._onset`), with its uncertainty and the first motion.
 
@@ -84,7 +85,8 @@ class Trigger:
         across its onset).
     snr : float
         Largest absolute filtered amplitude during the trigger over the RMS of the filtered
-        data in the LTA window before it (``inf`` if that RMS is zero).
+        data in the LTA window before it (the raw samples there filtered forward and back
+        in the same band); ``inf`` if that RMS is zero.
     peak_amplitude : float
         Largest absolute raw value during the trigger minus the raw mean of the LTA window
         before it, in counts.
@@ -130,8 +132,8 @@ class FeedResult:
     triggers : tuple of Trigger
         Triggers completed by this call (also those closed because a segment ended).
     ratio : ndarray of float64
-        STA/LTA of each sample processed by the call (zero during warm-up). Samples are
-        processed :data:`~detection._despike.LAG` behind those fed (see the module).
+        STA/LTA of each sample processed by the call (zero during warm-up): those fed, but
+        for the end of a record held after a possible spike (see the module).
     filtered : ndarray of float64
         The bandpass-filtered samples processed by the call (offset removed).
     """
@@ -226,7 +228,7 @@ class StreamingDetector:
         self._post = max(2 * nsta, 4)  # ... and after it
         self._pad = max(round(ONSET_PAD_S * sampling_rate), 4)
         self._n_after = self._post + self._pad
-        need = max(nlta, 2 * self._pre + self._pad) + self._n_after + 2
+        need = max(nlta + self._pad, 2 * self._pre + self._pad) + self._n_after + 2
         self._history = History(max(need, round(self._history_s * sampling_rate)))
         self._despiker = Despiker(cfg.despike)
 
@@ -369,7 +371,7 @@ class StreamingDetector:
             return None
         a = max(0, round(self._index(start)))
         b = min(self._n, round(self._index(end)) + 1)
-        first, _, raw = self._history.get(a, b)
+        first, raw = self._history.get(a, b)
         if raw.size == 0:
             return None
         return self._time(first), raw
@@ -482,17 +484,17 @@ class StreamingDetector:
             pos += size
 
     def _seed(self) -> None:
-        """Set the recursive LTA, at the end of the warm-up, to the mean square of the
-        warm-up's filtered samples; the STA stays as it is."""
+        """At the end of the warm-up, divide the recursive LTA by the sum of its weights
+        (``1 - (1 - 1/nlta)**(nlta - 1)``, the recursion starting at the second sample): the
+        weighted mean square of the warm-up's filtered samples. The STA stays as it is."""
         self._seeded = True
-        _, f, _ = self._history.get(0, self._nlta)
-        if f.size == 0:
-            return
-        lta = float(np.dot(f, f)) / f.size
         c_s, c_l = 1.0 / self._nsta, 1.0 / self._nlta
         p_s, p_l = 1.0 - c_s, 1.0 - c_l
         zi = self._rec_zi
         y1 = float(zi[0, 0, 0]) / p_s  # the STA's accumulator, sta / c_s
+        w = self._w_last
+        before = (w - y1) / p_l  # the cascade's output one sample earlier
+        lta = c_l * (w - p_s * before) / (1.0 - p_l ** (self._nlta - 1))
         # sta = c_s (w - p_l w'), lta = c_l (w - p_s w'): the cascade's last output w for
         # the STA kept and the LTA given.
         w = (p_l * lta / c_l - p_s * y1) / (p_l - p_s)
@@ -552,7 +554,7 @@ class StreamingDetector:
         self._keep(f, x, s)
 
     def _keep(self, f: Float64Array, x: Float64Array, s: int) -> None:
-        self._history.append(f, x)
+        self._history.append(x)
         self._n = s + f.size
         if self._bridged and self._bridged[0][1] < self._n - self._history.capacity:
             self._bridged = [r for r in self._bridged if r[1] >= self._n - self._history.capacity]
@@ -584,7 +586,7 @@ class StreamingDetector:
             self._open = None
         for item in self._pending:
             if not item.measured:
-                self._measure(item, _EMPTY, _EMPTY, self._n)
+                self._measure(item, _EMPTY, self._n)
             trigger = self._make(item)
             if trigger is not None:
                 out.append(trigger)
@@ -613,7 +615,7 @@ class StreamingDetector:
         end = s + m
         for waiting in (*self._pending, self._open):
             if waiting is not None and not waiting.measured and waiting.on + self._n_after < end:
-                self._measure(waiting, f, x, s)
+                self._measure(waiting, x, s)
         out = []
         keep = []
         for item in self._pending:
@@ -626,28 +628,29 @@ class StreamingDetector:
         self._pending = keep
         return out
 
-    def _measure(self, item: _Pending, f: Float64Array, x: Float64Array, s: int) -> None:
+    def _measure(self, item: _Pending, x: Float64Array, s: int) -> None:
         on = item.on
-        _, pre_f, pre_r = self._window(on - self._nlta, on, f, x, s)
-        if pre_f.size:
-            item.noise_rms = math.sqrt(float(np.dot(pre_f, pre_f)) / pre_f.size)
-            item.raw_mean = float(np.add.reduce(pre_r)) / pre_r.size
-        item.onset, item.uncertainty, item.polarity = self._onset(on, f, x, s)
+        first, raw = self._window(on - self._nlta - self._pad, on, x, s)
+        noise = on - self._nlta - first  # where the LTA window starts in ``raw``
+        if raw.size and noise < raw.size:
+            # the noise on the zero-phase filtered raw samples (the causal band-pass's output
+            # is not kept): the same band, no delay
+            zp = filtered(raw, self._sos_zp, raw.size)[max(0, noise) :]
+            item.noise_rms = math.sqrt(float(np.dot(zp, zp)) / zp.size)
+            kept = raw[max(0, noise) :]
+            item.raw_mean = float(np.add.reduce(kept)) / kept.size
+        item.onset, item.uncertainty, item.polarity = self._onset(on, x, s)
         item.measured = True
         self._onsets.append(self._time(item.onset))
 
-    def _onset(
-        self, on: int, f: Float64Array, x: Float64Array, s: int
-    ) -> tuple[int, float, Polarity]:
+    def _onset(self, on: int, x: Float64Array, s: int) -> tuple[int, float, Polarity]:
         """The onset near trigger-on sample ``on``: AIC on the raw samples from ``2 sta``
         before to ``2 sta`` after it, filtered forward and backward. A minimum at the
         window's start is looked for again in a window twice as long before; found there too
         (or with no data to look further), the trigger-on sample stands, with the window's
         length as its uncertainty."""
         for before in (self._pre, 2 * self._pre):
-            first, _, raw = self._window(
-                on - before - self._pad, on + self._post + self._pad, f, x, s
-            )
+            first, raw = self._window(on - before - self._pad, on + self._post + self._pad, x, s)
             lo = max(on - before, first) - first
             hi = min(on + self._post, first + raw.size) - first
             if hi - lo < 8 or on - first < 2:
@@ -662,22 +665,20 @@ class StreamingDetector:
                 break  # the data go no further back
         return on, self._pre / self._fs, "undecidable"
 
-    def _window(
-        self, a: int, b: int, f: Float64Array, x: Float64Array, s: int
-    ) -> tuple[int, Float64Array, Float64Array]:
-        """Samples ``a:b`` of the segment, cut to what exists: the index of the first, the
-        filtered and the raw values, from those kept and the piece being processed (``f``,
-        ``x``, starting at ``s``). The piece's values are rounded as the history keeps them,
-        so a window holds the same values however the data were cut into records."""
+    def _window(self, a: int, b: int, x: Float64Array, s: int) -> tuple[int, Float64Array]:
+        """Raw samples ``a:b`` of the segment, cut to what exists: the index of the first and
+        the values, from those kept and the piece being processed (``x``, starting at ``s``).
+        The piece's values are rounded as the history keeps them, so a window holds the same
+        values however the data were cut into records."""
         a = max(a, 0)
-        first, hf, hx = self._history.get(a, min(b, s))
-        if b <= s or f.size == 0:
-            return first, hf, hx
+        first, kept = self._history.get(a, min(b, s))
+        if b <= s or x.size == 0:
+            return first, kept
         lo = max(a, s) - s
-        pf, px = _rounded(f[lo : b - s]), _rounded(x[lo : b - s])
-        if hf.size == 0:
-            return s + lo, pf, px
-        return first, np.concatenate((hf, pf)), np.concatenate((hx, px))
+        piece = _rounded(x[lo : b - s])
+        if kept.size == 0:
+            return s + lo, piece
+        return first, np.concatenate((kept, piece))
 
     def _make(self, item: _Pending) -> Trigger | None:
         if (item.off - item.on) / self._fs < self._config.min_duration:

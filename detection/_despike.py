@@ -8,11 +8,12 @@ wave train is not one: it is long, ordinary among its neighbours, and its onset 
 data after it far livelier than before. A spike's samples are replaced by the straight line
 between the samples either side of the run.
 
-Streaming, record by record: a sample's test needs the half window after it, so the
-:class:`Despiker` hands on all but the last :data:`LAG` samples it has taken (0.24 s at
-100 sps) and the rest with the next record. Every decision depends only on the raw samples of
-the segment, never on how they were cut into records, so feeding a segment in any pieces
-gives the same output as feeding it whole.
+Streaming, record by record: a test needs the samples after the one tested, so the
+:class:`Despiker` holds back the end of a record from a possible spike too near it to be
+decided, until the next record; records without one (nearly all) are handed on whole and at
+once. Every decision depends only on the raw samples of the segment, never on how they were
+cut into records, so feeding a segment in any pieces gives the same output as feeding it
+whole.
 
 The Hampel test costs a median per sample; it runs only where a cheap screen says a spike
 may start: a sample that rises from the one before by more than :data:`SCREEN` times the
@@ -32,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["LAG", "SPIKE_RUN", "SPIKE_STEADY", "SPIKE_THRESHOLD", "SPIKE_WINDOW", "Despiker"]
+__all__ = ["REACH", "SPIKE_RUN", "SPIKE_STEADY", "SPIKE_THRESHOLD", "SPIKE_WINDOW", "Despiker"]
 
 Float64Array = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -61,15 +62,20 @@ STAY = 3
 """Samples the data must stay back near their level after a spike."""
 
 _HALF = SPIKE_WINDOW // 2
-LAG = _HALF + SPIKE_RUN + 1
-"""Samples held back: a test needs the half window after the last sample of a run."""
-_CONTEXT = LAG
-"""Samples kept from before the samples handed on, for the tests near them."""
+REACH = SPIKE_RUN + STAY + _HALF + SPIKE_RUN
+"""Samples after a possible spike's first that deciding it needs: its run, the stay after
+it, and the Hampel windows of the samples about the run."""
+_CONTEXT = _HALF + 2 * SPIKE_RUN
+"""Samples kept from before those handed on, for the tests near them."""
 _LIMIT = SPIKE_THRESHOLD * 1.4826
 
 
 class Despiker:
     """Takes the samples of one segment in order and hands them on with spikes masked.
+
+    Samples are handed on as they come but after a possible spike that the samples taken so
+    far cannot decide (its :data:`REACH` runs past them): from there on they are held until
+    the next call (or the end of the segment, ``final``).
 
     Parameters
     ----------
@@ -84,101 +90,124 @@ class Despiker:
     def reset(self) -> None:
         """Start a new segment (what is held is dropped: hand it on with ``push(final=True)``
         first)."""
-        self._tail = np.empty(0)  # raw samples: up to _CONTEXT handed on, then those held
-        self._held = 0
+        self._tail = np.empty(0)  # the last raw samples handed on (up to _CONTEXT)
+        self._held = np.empty(0)  # raw samples taken but not handed on
+        self._handed = 0  # samples handed on in the segment
         self._reference = -1.0  # the current block's largest step allowed (-1: not known yet)
         self._block_max = 0.0  # the largest step so far in the current block
-        self._pending: list[int] = []  # candidates near the end of the last samples handed on
-        self._taken = 0  # samples taken in the segment
         self.masked = 0
         """Samples masked in the segment so far."""
 
     @property
     def held(self) -> int:
         """Samples taken but not handed on yet."""
-        return self._held
+        return int(self._held.size)
 
     @property
     def last(self) -> float | None:
         """The last raw sample taken, or ``None`` before any."""
+        if self._held.size:
+            return float(self._held[-1])
         return float(self._tail[-1]) if self._tail.size else None
 
     def push(self, x: Float64Array, *, final: bool = False) -> Float64Array:
         """Take the next samples of the segment (float64, 1-D, finite); return those ready to
-        be processed, in order, spikes masked: all but the last :data:`LAG` taken, or all
-        with ``final`` (the end of the segment). The returned array may be a view of ``x``:
-        do not change it."""
+        be processed, in order, spikes masked (see the class). The returned array may be
+        ``x`` itself or a view of it: do not change it."""
         if not self._enabled:
-            self._taken += x.size
-            self._tail = x[-1:].copy() if x.size else self._tail
+            self._tail = x[-1:] if x.size else self._tail
             return x
-        before = self._tail.size - self._held  # context samples already handed on
-        ctx = np.concatenate((self._tail, x)) if self._tail.size else np.array(x, dtype=np.float64)
-        start = self._taken - self._held  # segment index of the first sample to hand on
-        self._taken += x.size
-        end = ctx.size if final else max(before, ctx.size - LAG)
-        out = ctx[before:end]
-        if out.size:
-            out = self._mask(ctx, before, end, start)
-        self._held = ctx.size - end
-        keep = min(ctx.size, self._held + _CONTEXT)
-        tail = ctx[ctx.size - keep :]
-        # a view of a record's worth (nothing writes to ctx); a copy of a long input's end
-        self._tail = tail if ctx.size <= 1024 else tail.copy()
-        return out
+        if self._held.size:
+            x = np.concatenate((self._held, x))
+            self._held = np.empty(0)
+        m = x.size
+        start = self._handed  # segment index of x[0]
+        if m == 0:
+            return x
+        if start == 0 and self._reference < 0:
+            if m <= FIRST and not final:
+                self._held = x.copy()  # the first block's reference needs FIRST steps
+                return x[:0]
+            steps_first = np.abs(np.diff(x[: FIRST + 1]))
+            median = float(np.median(steps_first)) if steps_first.size else 0.0
+            self._reference = FIRST_SCALE * median
+        steps = np.empty(m)
+        steps[0] = 0.0 if start == 0 else abs(float(x[0]) - float(self._tail[-1]))
+        np.subtract(x[1:], x[:-1], out=steps[1:])
+        np.abs(steps, out=steps)
+        rises, reference, block_max = self._screen(steps, start, m)
+        if not rises:
+            self._reference, self._block_max = reference, block_max
+            self._hand_on(x, m)
+            return x
+        return self._decide(x, steps, rises, start, final)
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _mask(self, ctx: Float64Array, lo: int, hi: int, start: int) -> Float64Array:
-        """``ctx[lo:hi]`` with its spikes masked (a copy if any is); ``start`` is the segment
-        index of ``ctx[lo]``."""
-        base = lo - start  # index in ctx of the segment's first sample (may be < 0)
-        if start == 0:  # the segment's first sample: no step before it
-            steps = np.empty(hi - lo)
-            steps[0] = 0.0
-            np.subtract(ctx[lo + 1 : hi], ctx[lo : hi - 1], out=steps[1:])
-            first = ctx[lo : lo + FIRST + 1]
-            median = float(np.median(np.abs(np.diff(first)))) if first.size > 1 else 0.0
-            self._reference, self._block_max = FIRST_SCALE * median, 0.0
+    def _screen(self, steps: Float64Array, start: int, stop: int) -> tuple[list[int], float, float]:
+        """The samples of ``steps[:stop]`` that rise above their block's threshold (indices
+        into ``steps``), and the blocks' bookkeeping (reference, largest step so far) as it
+        stands after them."""
+        first = -start % BLOCK or BLOCK  # where the next block begins
+        if first >= stop:
+            edges = [0]
+            maxima = [float(np.maximum.reduce(steps[:stop]))]
         else:
-            steps = np.subtract(ctx[lo:hi], ctx[lo - 1 : hi - 1])
-        np.abs(steps, out=steps)
-        # The largest step of each block's part in these samples (one call for all parts).
-        m = steps.size
-        edges = [0, *range(-start % BLOCK or BLOCK, m, BLOCK)]  # where blocks begin
-        if len(edges) == 1:
-            maxima = [float(np.maximum.reduce(steps))]
-        else:
-            maxima = np.maximum.reduceat(steps, edges).tolist()
-        found: list[int] = []
+            edges = [0, *range(first, stop, BLOCK)]
+            maxima = np.maximum.reduceat(steps[:stop], edges).tolist()
+        reference, block_max = self._reference, self._block_max
+        rises: list[int] = []
         for k, largest in enumerate(maxima):
-            limit = SCREEN * self._reference
+            end = edges[k + 1] if k + 1 < len(edges) else stop
+            limit = SCREEN * reference
             if largest > limit:
                 a = edges[k]
-                b = edges[k + 1] if k + 1 < len(edges) else m
-                rises = np.flatnonzero(steps[a:b] > limit) + (lo + a)
-                found += [c - base for c in _come_back(ctx, rises, max(base, 0)).tolist()]
-            if largest > self._block_max:
-                self._block_max = largest
-            end = edges[k + 1] if k + 1 < len(edges) else m
-            if (start + end) % BLOCK == 0:  # the block is complete: the next one's reference
-                self._reference, self._block_max = self._block_max, 0.0
-        candidates = [c for c in self._pending if c >= start - SPIKE_RUN] + found
-        self._pending = [c for c in found if c >= start + hi - lo - SPIKE_RUN]
-        out = ctx[lo:hi]
-        if not candidates:
-            return out
-        copied = False
-        for a, b in _spike_runs(ctx, [c + base for c in candidates], lo, hi, base):
-            if not copied:
-                out, copied = out.copy(), True
-            first_i, last = max(base, 0), ctx.size - 1
-            left = ctx[a - 1] if a - 1 >= first_i else ctx[b] if b <= last else 0.0
-            right = ctx[b] if b <= last else left
-            n = b - a + 1
-            for i in range(max(a, lo), min(b, hi)):
-                out[i - lo] = left + (right - left) * (i - a + 1) / n
-                self.masked += 1
+                rises += (np.flatnonzero(steps[a:end] > limit) + a).tolist()
+            if largest > block_max:
+                block_max = largest
+            if (start + end) % BLOCK == 0:  # a block is complete: the next one's reference
+                reference, block_max = block_max, 0.0
+        return rises, reference, block_max
+
+    def _hand_on(self, x: Float64Array, n: int) -> None:
+        """Note ``x[:n]`` handed on: the context for the next tests."""
+        if n >= _CONTEXT:
+            tail = x[n - _CONTEXT : n]
+        else:
+            tail = np.concatenate((self._tail, x[:n]))[-_CONTEXT:]
+        # a view of a record's worth (nothing writes to it); a copy of a long input's end
+        self._tail = tail if x.size <= 1024 else tail.copy()
+        self._handed += n
+
+    def _decide(
+        self, x: Float64Array, steps: Float64Array, rises: list[int], start: int, final: bool
+    ) -> Float64Array:
+        """The rare path: possible spikes. Test those the data reach far enough to decide,
+        hold the samples from the first that they do not."""
+        ctx = np.concatenate((self._tail, x)) if self._tail.size else x
+        off = ctx.size - x.size  # index of x[0] in ctx
+        base = off - start  # index in ctx of the segment's first sample (may be < 0)
+        undecided = [r for r in rises if not final and off + r + REACH >= ctx.size]
+        h = undecided[0] if undecided else x.size  # hand on x[:h]
+        decided = np.array([r + off for r in rises if r < h], dtype=np.intp)
+        found = _come_back(ctx, decided, max(base, 0)) if decided.size else decided
+        out = x[:h]
+        if found.size:
+            runs = _spike_runs(ctx, found.tolist(), off, off + h, base)
+            if runs:
+                out = out.copy()
+                first, last = max(base, 0), ctx.size - 1
+                for a, b in runs:
+                    left = ctx[a - 1] if a - 1 >= first else ctx[b] if b <= last else 0.0
+                    right = ctx[b] if b <= last else left
+                    n = b - a + 1
+                    for i in range(max(a, off), min(b, off + h)):
+                        out[i - off] = left + (right - left) * (i - a + 1) / n
+                        self.masked += 1
+        if h:
+            _, self._reference, self._block_max = self._screen(steps, start, h)
+            self._hand_on(x, h)
+        self._held = x[h:].copy()
         return out
 
 

@@ -13,7 +13,7 @@ from obspy.signal.trigger import recursive_sta_lta as obspy_recursive
 from obspy.signal.trigger import trigger_onset as obspy_trigger_onset
 
 from detection import DetectorConfig, StreamingDetector, Trigger
-from detection._despike import LAG, Despiker
+from detection._despike import REACH, Despiker
 
 from .test_detector import FS, T0, quake, same_triggers
 
@@ -194,12 +194,29 @@ def test_despiking_is_the_same_at_any_split(cuts: list[int], spikes: list[int]) 
     assert all(p.size <= x.size for p in parts)
 
 
-def test_the_despiker_holds_back_only_its_lag() -> None:
+def test_the_despiker_holds_back_only_after_a_possible_spike(
+    rng: np.random.Generator,
+) -> None:
+    x = rng.normal(0.0, 50.0, 1000)
     d = Despiker()
-    assert d.push(np.zeros(100)).size == 100 - LAG
-    assert d.push(np.zeros(10)).size == 10
-    assert d.held == LAG
-    assert d.push(np.empty(0), final=True).size == LAG
+    first = x[:400]
+    assert d.push(first) is first  # quiet: handed on at once, whole
+    assert d.held == 0
+    y = x[400:800].copy()
+    y[-10] = FULL_SCALE  # too near the end to be judged
+    out = d.push(y)
+    assert out.size == 390
+    assert d.held == 10
+    rest = d.push(x[800:900])
+    assert rest.size == 110
+    assert rest[0] != FULL_SCALE  # masked once its neighbours came
+    assert d.masked == 1
+    assert d.held == 0
+    z = x[900:].copy()
+    z[-1] = FULL_SCALE
+    assert d.push(z).size == 99
+    assert d.push(np.empty(0), final=True).size == 1  # the end of the segment decides
+    assert REACH < 40
 
 
 # -- NaN and infinity --------------------------------------------------------------------------

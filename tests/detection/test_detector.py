@@ -189,14 +189,15 @@ def test_integer_and_float_samples_give_the_same_triggers(quakes: np.ndarray) ->
 
 def seeded_recursive(f: np.ndarray, nsta: int, nlta: int) -> np.ndarray:
     """ObsPy's recursive STA/LTA with Larza's seeding: at the end of the warm-up the LTA is
-    set to the mean square of the warm-up's filtered samples (as the detector keeps them, in
-    float32). Computed with SciPy's ``lfilter``, independently of the detector's cascade."""
+    divided by the sum of its weights (the recursion starts at the second sample: ``nlta -
+    1`` of them). Computed with SciPy's ``lfilter``, independently of the detector's
+    cascade."""
     u = f * f
     u[0] = 0.0  # as ObsPy, the recursion starts at the second sample
     c_s, c_l = 1.0 / nsta, 1.0 / nlta
     sta = lfilter([c_s], [1.0, -(1.0 - c_s)], u)
-    kept = f[:nlta].astype(np.float32).astype(np.float64)
-    seed = float(np.dot(kept, kept)) / nlta
+    warm = lfilter([c_l], [1.0, -(1.0 - c_l)], u[:nlta])
+    seed = warm[-1] / (1.0 - (1.0 - c_l) ** (nlta - 1))
     lta, _ = lfilter([c_l], [1.0, -(1.0 - c_l)], u[nlta:], zi=[(1.0 - c_l) * seed])
     ratio = np.zeros(f.size)
     ratio[nlta:] = sta[nlta:] / np.maximum(lta, TINY)
@@ -437,17 +438,17 @@ def test_detector_onset_is_within_a_few_samples_and_earlier_than_trigger_on(
 
 def test_a_detector_holds_little_memory(quakes: np.ndarray) -> None:
     """A worker runs one detector per channel, 10,000 of them: each keeps its history (LTA
-    window and the onset's margins, filtered and raw, as float32: 9 KB), the classic
-    method's squares (8 KB), filter states and the spike screen's few samples, and no working
-    space of its own (128 KB a piece). A horizontal keeps its S window too (about 27 KB)."""
+    window and the onset's margins, raw as float32: 5 KB), the classic method's squares
+    (8 KB), filter states and the spike screen's few samples, and no working space of its
+    own (128 KB a piece). A horizontal keeps its S window too (40 s: 16 KB)."""
     for size in (quakes.size, 400):
         det = StreamingDetector(DetectorConfig(), FS)
         for start in range(0, quakes.size, size):
             det.feed(quakes[start : start + size], T0 + start / FS)
-        assert 12 * 1024 < _array_bytes(vars(det)) < 24 * 1024
-    horizontal = StreamingDetector(DetectorConfig(), FS, history=35.0)
+        assert 12 * 1024 < _array_bytes(vars(det)) < 18 * 1024
+    horizontal = StreamingDetector(DetectorConfig(), FS, history=40.0)
     horizontal.feed(quakes, T0)
-    assert 24 * 1024 < _array_bytes(vars(horizontal)) < 40 * 1024
+    assert 20 * 1024 < _array_bytes(vars(horizontal)) < 30 * 1024
 
 
 def _array_bytes(value: object) -> int:
