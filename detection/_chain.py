@@ -24,9 +24,10 @@ near it to be judged waits for the next record), then: band-pass (the
 segment's offset removed), STA/LTA, trigger hysteresis. The recursive LTA is seeded at the end
 of the warm-up: an average started from zero holds, after one window, only 63 % of its
 weight; divided by its weights' sum it is the exponentially weighted mean square of the
-warm-up (bias-corrected), and does not start low and make the first live samples trigger. For each trigger
-the onset is refined by the AIC on the raw samples around it filtered forward and backward
-(:mod:`detection._onset`), with its uncertainty and the first motion.
+warm-up (bias-corrected), and does not start low and make the first live samples trigger.
+For each trigger the onset is refined by the AIC on the raw samples around it filtered
+forward and backward, then on them high-passed causally (:mod:`detection._onset`), with its
+uncertainty and the first motion.
 
 A trigger still on when a segment ends is reported then, closed at the segment's last
 sample; ``reset`` drops it instead. A trigger is reported by the call that processes its end
