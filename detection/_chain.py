@@ -41,6 +41,7 @@ import math
 import threading
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -69,6 +70,8 @@ ONSET_PAD_S = 0.5
 """Seconds of raw samples either side of the onset window, for the zero-phase filter."""
 
 Float64Array = NDArray[np.float64]
+Raw = NDArray[np.float64] | NDArray[np.integer[Any]]
+"""Samples as fed: integer counts, or float64."""
 
 
 @dataclass(frozen=True)
@@ -394,7 +397,7 @@ class StreamingDetector:
         *,
         keep_arrays: bool,
     ) -> tuple[list[Trigger], Float64Array, Float64Array]:
-        x = _as_float_1d(samples, "samples")
+        x = _samples(samples)
         t0 = float(starttime)
         if not math.isfinite(t0):
             raise ValueError(f"need a finite starttime, got starttime={starttime}")
@@ -406,7 +409,7 @@ class StreamingDetector:
             self.reset()
         self._keep_arrays = keep_arrays
         self._arrays = []
-        if x.size and not math.isfinite(float(np.add.reduce(x))):
+        if x.dtype.kind == "f" and x.size and not math.isfinite(float(np.add.reduce(x))):
             good = np.isfinite(x)
             self.stats["nonfinite"] += int(x.size - np.count_nonzero(good))
             # Each run of finite samples on its own: the dropped ones make gaps.
@@ -427,7 +430,7 @@ class StreamingDetector:
 
     # -- a segment's samples ------------------------------------------------------------------
 
-    def _take(self, x: Float64Array, t0: float, out: list[Trigger]) -> None:
+    def _take(self, x: Raw, t0: float, out: list[Trigger]) -> None:
         """The next samples as received: continue, bridge, cut or restart the segment."""
         if x.size == 0:
             return
@@ -460,13 +463,13 @@ class StreamingDetector:
         self._anchor_time, self._anchor_index = t0, self._received
         self._push(x, out)
 
-    def _push(self, x: Float64Array, out: list[Trigger]) -> None:
+    def _push(self, x: Raw, out: list[Trigger]) -> None:
         self._received += x.size
         ready = self._despiker.push(x)
         if ready.size:
             self._process(ready, out)
 
-    def _process(self, x: Float64Array, out: list[Trigger]) -> None:
+    def _process(self, x: Raw, out: list[Trigger]) -> None:
         """Run the chain over the next samples to process (spikes masked)."""
         masked = self._despiker.masked
         if masked != self._masked_seen:
@@ -502,7 +505,7 @@ class StreamingDetector:
         zi[0, 1, 0] = p_l * w
         self._w_last = w
 
-    def _piece(self, x: Float64Array, out: list[Trigger]) -> None:
+    def _piece(self, x: Raw, out: list[Trigger]) -> None:
         """Run the chain over the next samples of the segment; triggers go to ``out``.
 
         Without arrays kept, the STA/LTA of a quiet piece (no trigger on, waiting or
@@ -554,7 +557,7 @@ class StreamingDetector:
             out += self._track(found, cf, f, x, s)
         self._keep(f, x, s)
 
-    def _keep(self, f: Float64Array, x: Float64Array, s: int) -> None:
+    def _keep(self, f: Float64Array, x: Raw, s: int) -> None:
         self._history.append(x)
         self._n = s + f.size
         if self._bridged and self._bridged[0][1] < self._n - self._history.capacity:
@@ -599,7 +602,7 @@ class StreamingDetector:
         found: NDArray[np.int64],
         cf: Float64Array,
         f: Float64Array,
-        x: Float64Array,
+        x: Raw,
         s: int,
     ) -> list[Trigger]:
         m = x.size
@@ -629,7 +632,7 @@ class StreamingDetector:
         self._pending = keep
         return out
 
-    def _measure(self, item: _Pending, x: Float64Array, s: int) -> None:
+    def _measure(self, item: _Pending, x: Raw, s: int) -> None:
         on = item.on
         first, raw = self._window(on - self._nlta - self._pad, on, x, s)
         noise = on - self._nlta - first  # where the LTA window starts in ``raw``
@@ -644,7 +647,7 @@ class StreamingDetector:
         item.measured = True
         self._onsets.append(self._time(item.onset))
 
-    def _onset(self, on: int, x: Float64Array, s: int) -> tuple[int, float, Polarity]:
+    def _onset(self, on: int, x: Raw, s: int) -> tuple[int, float, Polarity]:
         """The onset near trigger-on sample ``on``: AIC on the raw samples from ``2 sta``
         before to ``2 sta`` after it, filtered forward and backward. A minimum at the
         window's start is looked for again in a window twice as long before; found there too
@@ -666,7 +669,7 @@ class StreamingDetector:
                 break  # the data go no further back
         return on, self._pre / self._fs, "undecidable"
 
-    def _window(self, a: int, b: int, x: Float64Array, s: int) -> tuple[int, Float64Array]:
+    def _window(self, a: int, b: int, x: Raw, s: int) -> tuple[int, Float64Array]:
         """Raw samples ``a:b`` of the segment, cut to what exists: the index of the first and
         the values, from those kept and the piece being processed (``x``, starting at ``s``).
         The piece's values are rounded as the history keeps them, so a window holds the same
@@ -719,15 +722,22 @@ def _scratch() -> Float64Array:
     return found
 
 
-def _rounded(a: Float64Array) -> Float64Array:
+def _samples(samples: ArrayLike) -> Raw:
+    """1-D samples as given when integer (a digitizer's counts: converted piece by piece as
+    the chain filters them, not all at once), else as contiguous float64."""
+    a = np.asarray(samples)
+    if a.ndim == 1 and a.dtype.kind in "iu":
+        return np.ascontiguousarray(a)
+    return _as_float_1d(a, "samples")
+
+
+def _rounded(a: Raw) -> Float64Array:
     """Values as :class:`~detection._history.History` keeps them (float32), as float64."""
     out: Float64Array = a.astype(np.float32).astype(np.float64)
     return out
 
 
-def _peaks(
-    item: _Pending, cf: Float64Array, f: Float64Array, x: Float64Array, a: int, b: int
-) -> None:
+def _peaks(item: _Pending, cf: Float64Array, f: Float64Array, x: Raw, a: int, b: int) -> None:
     """Fold samples ``a:b`` of this piece into the trigger's running peaks."""
     if b <= a:
         return

@@ -30,6 +30,8 @@ After a spike, the next block's threshold is high: a much smaller spike then goe
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -37,6 +39,7 @@ __all__ = ["REACH", "SPIKE_RUN", "SPIKE_STEADY", "SPIKE_THRESHOLD", "SPIKE_WINDO
 
 Float64Array = NDArray[np.float64]
 IntArray = NDArray[np.intp]
+Raw = NDArray[np.float64] | NDArray[np.integer[Any]]
 
 SPIKE_WINDOW = 41
 """Samples of the Hampel filter's neighbourhood (MUSTANG's, and the health metrics')."""
@@ -90,8 +93,8 @@ class Despiker:
     def reset(self) -> None:
         """Start a new segment (what is held is dropped: hand it on with ``push(final=True)``
         first)."""
-        self._tail = np.empty(0)  # the last raw samples handed on (up to _CONTEXT)
-        self._held = np.empty(0)  # raw samples taken but not handed on
+        self._tail: Raw = np.empty(0)  # the last raw samples handed on (up to _CONTEXT)
+        self._held: Float64Array = np.empty(0)  # raw samples taken but not handed on
         self._handed = 0  # samples handed on in the segment
         self._reference = -1.0  # the current block's largest step allowed (-1: not known yet)
         self._block_max = 0.0  # the largest step so far in the current block
@@ -110,15 +113,16 @@ class Despiker:
             return float(self._held[-1])
         return float(self._tail[-1]) if self._tail.size else None
 
-    def push(self, x: Float64Array, *, final: bool = False) -> Float64Array:
-        """Take the next samples of the segment (float64, 1-D, finite); return those ready to
-        be processed, in order, spikes masked (see the class). The returned array may be
-        ``x`` itself or a view of it: do not change it."""
+    def push(self, x: Raw, *, final: bool = False) -> Raw:
+        """Take the next samples of the segment (1-D, finite, float64 or integer counts);
+        return those ready to be processed, in order, spikes masked (see the class). The
+        returned array may be ``x`` itself or a view of it: do not change it."""
         if not self._enabled:
             self._tail = x[-1:] if x.size else self._tail
             return x
         if self._held.size:
-            x = np.concatenate((self._held, x))
+            joined: Float64Array = np.concatenate((self._held, x), dtype=np.float64)
+            x = joined
             self._held = np.empty(0)
         m = x.size
         start = self._handed  # segment index of x[0]
@@ -126,14 +130,15 @@ class Despiker:
             return x
         if start == 0 and self._reference < 0:
             if m <= FIRST and not final:
-                self._held = x.copy()  # the first block's reference needs FIRST steps
+                self._held = x.astype(np.float64)  # the first block's reference needs FIRST
                 return x[:0]
             steps_first = np.abs(np.diff(x[: FIRST + 1]))
             median = float(np.median(steps_first)) if steps_first.size else 0.0
             self._reference = FIRST_SCALE * median
+        # |x[i] - x[i-1]|, as float64 whatever the samples' type (integer counts included)
         steps = np.empty(m)
         steps[0] = 0.0 if start == 0 else abs(float(x[0]) - float(self._tail[-1]))
-        np.subtract(x[1:], x[:-1], out=steps[1:])
+        np.subtract(x[1:], x[:-1], out=steps[1:], dtype=np.float64)
         np.abs(steps, out=steps)
         rises, reference, block_max = self._screen(steps, start, m)
         if not rises:
@@ -169,33 +174,35 @@ class Despiker:
                 reference, block_max = block_max, 0.0
         return rises, reference, block_max
 
-    def _hand_on(self, x: Float64Array, n: int) -> None:
+    def _hand_on(self, x: Raw, n: int) -> None:
         """Note ``x[:n]`` handed on: the context for the next tests."""
+        tail: Raw
         if n >= _CONTEXT:
             tail = x[n - _CONTEXT : n]
         else:
-            tail = np.concatenate((self._tail, x[:n]))[-_CONTEXT:]
-        # a view of a record's worth (nothing writes to it); a copy of a long input's end
-        self._tail = tail if x.size <= 1024 else tail.copy()
+            tail = np.concatenate((self._tail, x[:n]), dtype=np.float64)[-_CONTEXT:]
+        # a view of a record of its own (nothing writes to it); a copy of a long input's end,
+        # or of a piece of a larger array, which the view would keep alive
+        self._tail = tail if x.base is None and x.size <= 1024 else tail.copy()
         self._handed += n
 
     def _decide(
-        self, x: Float64Array, steps: Float64Array, rises: list[int], start: int, final: bool
-    ) -> Float64Array:
+        self, x: Raw, steps: Float64Array, rises: list[int], start: int, final: bool
+    ) -> Raw:
         """The rare path: possible spikes. Test those the data reach far enough to decide,
         hold the samples from the first that they do not."""
-        ctx = np.concatenate((self._tail, x)) if self._tail.size else x
+        ctx: Float64Array = np.concatenate((self._tail, x), dtype=np.float64)
         off = ctx.size - x.size  # index of x[0] in ctx
         base = off - start  # index in ctx of the segment's first sample (may be < 0)
         undecided = [r for r in rises if not final and off + r + REACH >= ctx.size]
         h = undecided[0] if undecided else x.size  # hand on x[:h]
         decided = np.array([r + off for r in rises if r < h], dtype=np.intp)
         found = _come_back(ctx, decided, max(base, 0)) if decided.size else decided
-        out = x[:h]
+        out: Raw = x[:h]
         if found.size:
             runs = _spike_runs(ctx, found.tolist(), off, off + h, base)
             if runs:
-                out = out.copy()
+                out = ctx[off : off + h].copy()
                 first, last = max(base, 0), ctx.size - 1
                 for a, b in runs:
                     left = ctx[a - 1] if a - 1 >= first else ctx[b] if b <= last else 0.0
@@ -207,7 +214,7 @@ class Despiker:
         if h:
             _, self._reference, self._block_max = self._screen(steps, start, h)
             self._hand_on(x, h)
-        self._held = x[h:].copy()
+        self._held = x[h:].astype(np.float64)
         return out
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -42,7 +44,7 @@ class History:
         """A new segment: nothing kept."""
         self._end = 0
 
-    def append(self, raw: Float64Array) -> None:
+    def append(self, raw: NDArray[np.float64] | NDArray[np.integer[Any]]) -> None:
         """Keep the next samples of the segment (the oldest are dropped)."""
         m, c = raw.size, self.capacity
         if m == 0:
