@@ -54,17 +54,18 @@ window is the quiet before it), but the spread after them is far larger than bef
 SCREEN = 3.0
 """A sample is looked at when it rises from the one before by this many times the largest
 step of the previous block."""
-BLOCK = 256
+BLOCK = 1024
 """Samples of a block whose largest step is the next block's reference."""
 FIRST = 16
 """The first block's reference: the median step of the segment's first this many samples ..."""
 FIRST_SCALE = 5.0
-"""... times this (about the ratio of the largest of 256 noise steps to their median)."""
+"""... times this (about the ratio of the largest of 1024 noise steps to their median)."""
 
 STAY = 3
 """Samples the data must stay back near their level after a spike."""
 
 _HALF = SPIKE_WINDOW // 2
+_AFTER = np.arange(1, SPIKE_RUN + STAY)  # offsets after a rise that come_back looks at
 REACH = SPIKE_RUN + STAY + _HALF + SPIKE_RUN
 """Samples after a possible spike's first that deciding it needs: its run, the stay after
 it, and the Hampel windows of the samples about the run."""
@@ -141,7 +142,7 @@ class Despiker:
         np.subtract(x[1:], x[:-1], out=steps[1:], dtype=np.float64)
         np.abs(steps, out=steps)
         rises, reference, block_max = self._screen(steps, start, m)
-        if not rises:
+        if rises is None:
             self._reference, self._block_max = reference, block_max
             self._hand_on(x, m)
             return x
@@ -149,7 +150,9 @@ class Despiker:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _screen(self, steps: Float64Array, start: int, stop: int) -> tuple[list[int], float, float]:
+    def _screen(
+        self, steps: Float64Array, start: int, stop: int
+    ) -> tuple[IntArray | None, float, float]:
         """The samples of ``steps[:stop]`` that rise above their block's threshold (indices
         into ``steps``), and the blocks' bookkeeping (reference, largest step so far) as it
         stands after them."""
@@ -161,17 +164,18 @@ class Despiker:
             edges = [0, *range(first, stop, BLOCK)]
             maxima = np.maximum.reduceat(steps[:stop], edges).tolist()
         reference, block_max = self._reference, self._block_max
-        rises: list[int] = []
+        found: list[IntArray] = []
         for k, largest in enumerate(maxima):
             end = edges[k + 1] if k + 1 < len(edges) else stop
             limit = SCREEN * reference
             if largest > limit:
                 a = edges[k]
-                rises += (np.flatnonzero(steps[a:end] > limit) + a).tolist()
+                found.append(np.flatnonzero(steps[a:end] > limit) + a)
             if largest > block_max:
                 block_max = largest
             if (start + end) % BLOCK == 0:  # a block is complete: the next one's reference
                 reference, block_max = block_max, 0.0
+        rises = None if not found else found[0] if len(found) == 1 else np.concatenate(found)
         return rises, reference, block_max
 
     def _hand_on(self, x: Raw, n: int) -> None:
@@ -186,17 +190,18 @@ class Despiker:
         self._tail = tail if x.base is None and x.size <= 1024 else tail.copy()
         self._handed += n
 
-    def _decide(
-        self, x: Raw, steps: Float64Array, rises: list[int], start: int, final: bool
-    ) -> Raw:
+    def _decide(self, x: Raw, steps: Float64Array, rises: IntArray, start: int, final: bool) -> Raw:
         """The rare path: possible spikes. Test those the data reach far enough to decide,
         hold the samples from the first that they do not."""
         ctx: Float64Array = np.concatenate((self._tail, x), dtype=np.float64)
         off = ctx.size - x.size  # index of x[0] in ctx
         base = off - start  # index in ctx of the segment's first sample (may be < 0)
-        undecided = [r for r in rises if not final and off + r + REACH >= ctx.size]
-        h = undecided[0] if undecided else x.size  # hand on x[:h]
-        decided = np.array([r + off for r in rises if r < h], dtype=np.intp)
+        h = x.size  # hand on x[:h]
+        if not final:
+            undecided = np.flatnonzero(rises + (off + REACH) >= ctx.size)
+            if undecided.size:
+                h = int(rises[undecided[0]])
+        decided = rises[rises < h] + off
         found = _come_back(ctx, decided, max(base, 0)) if decided.size else decided
         out: Raw = x[:h]
         if found.size:
@@ -227,15 +232,15 @@ def _come_back(ctx: Float64Array, rises: IntArray, first: int) -> IntArray:
         return rises
     before = ctx[rises - 1]
     half = 0.5 * np.abs(ctx[rises] - before)
-    near = np.zeros((rises.size, SPIKE_RUN + STAY), dtype=bool)
-    for r in range(1, SPIKE_RUN + STAY + 1):
-        at = rises + r
-        inside = at < ctx.size
-        near[:, r - 1] = ~inside | (np.abs(ctx[np.minimum(at, ctx.size - 1)] - before) < half)
-    back = np.zeros(rises.size, dtype=bool)
-    for r in range(SPIKE_RUN):
-        back |= near[:, r : r + STAY].all(axis=1)
-    out: IntArray = rises[back]
+    after = rises[:, None] + _AFTER  # the samples after each rise
+    inside = after < ctx.size  # past the data: taken as back (only at a segment's end)
+    near = np.abs(ctx[np.minimum(after, ctx.size - 1)] - before[:, None]) < half[:, None]
+    near |= ~inside
+    # back at some r <= SPIKE_RUN and for STAY samples from there
+    stays = near[:, :SPIKE_RUN].copy()
+    for q in range(1, STAY):
+        stays &= near[:, q : q + SPIKE_RUN]
+    out: IntArray = rises[stays.any(axis=1)]
     return out
 
 
