@@ -3,13 +3,14 @@
 S waves shake the horizontals hardest. After the P onset, the horizontals' energy (the sum of
 the squares of their zero-phase filtered samples) grows once more at the S onset, usually to
 the largest of the arrival: the onset is Maeda's AIC, summed over the horizontals, between
-:data:`S_MIN_DELAY` after the P and the energy's peak. The pick stands if the energy in the
-:data:`S_COMPARE` seconds after it is at least ``s_ratio`` times that in as long before it
-(from the P on).
+:data:`S_MIN_DELAY` after the P (or :data:`S_LOOKBACK` before the peak, if later) and the
+energy's peak. The pick stands if the energy in the :data:`S_COMPARE` seconds after it is
+at least ``s_ratio`` times that in as long before it (from the P on), and its amplitude
+:data:`S_MIN_SNR` times the noise before the P.
 
-Measured on 115 three-component NCEDC recordings with analyst picks, starting from the
-reference P (``bench/picks.py`` starts from Larza's own): S within 0.5 s for 98 %, mean
-absolute error 0.06 s, bias -0.002 s.
+On the 115 three-component recordings of ``bench/picks.py`` (analysts' picks, northern
+California and Nevada), searched after Larza's own P: an S pick within 0.5 s of the
+analysts' for 89 %, mean absolute error 0.06 s, no mean error.
 """
 
 from __future__ import annotations
