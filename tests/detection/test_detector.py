@@ -98,6 +98,32 @@ def test_detector_refuses_a_rate_the_settings_do_not_fit(fs: float, message: str
         StreamingDetector(DetectorConfig(), sampling_rate=fs)
 
 
+@pytest.mark.parametrize(
+    ("fs", "freqmax", "change"),
+    [
+        (100.0, 20.0, ""),
+        (40.0, 16.0, "band 1-20 Hz cut to 1-16 Hz for 40 sps"),
+        (20.0, 8.0, "band 1-20 Hz cut to 1-8 Hz for 20 sps"),
+        (4.0, None, "skipped: 4 sps cannot carry the 1-20 Hz band"),
+        (1.0, None, "skipped: 1 sps gives an STA window of under two samples"),
+    ],
+)
+def test_settings_are_fitted_to_a_channels_rate(
+    fs: float, freqmax: float | None, change: str
+) -> None:
+    fitted, said = DetectorConfig().fitted(fs)
+    assert said == change
+    assert (fitted.freqmax if fitted else None) == freqmax
+    if fitted is not None:
+        StreamingDetector(fitted, fs)  # it fits
+
+
+def test_a_band_left_narrower_than_an_octave_is_skipped() -> None:
+    fitted, said = DetectorConfig(freqmin=5.0, sta=1.0).fitted(20.0)
+    assert fitted is None
+    assert said == "skipped: 20 sps cannot carry the 5-20 Hz band"
+
+
 def test_detector_refuses_an_sta_shorter_than_a_sample() -> None:
     cfg = DetectorConfig(freqmin=0.01, freqmax=0.1, sta=0.5, lta=100.0)
     with pytest.raises(ValueError, match=r"sta=0\.5, sampling_rate=1\.0"):
