@@ -17,15 +17,16 @@ whole.
 
 The Hampel test costs a median per sample; it runs only where a cheap screen says a spike
 may start: a sample that rises from the one before by more than :data:`SCREEN` times the
-largest such step in the previous block of :data:`BLOCK` samples (blocks counted from the
-segment's start; in the first block, :data:`FIRST_SCALE` times the median step of the first
-:data:`FIRST` samples), after which the data come back to within half that rise of the level
+largest such step in the previous block of :data:`BLOCK` samples and before it in its own
+(blocks counted from the segment's start; in the first block, :data:`FIRST_SCALE` times the
+median step of the first :data:`FIRST` samples), after which the data come back to within half that rise of the level
 before it within :data:`SPIKE_RUN` samples, and stay there (:data:`STAY`). So a spike is
 masked only if it also stands out from the steps around it: the spikes that matter, those
 that would trigger or swell the LTA. A record whose largest step stays under the threshold
 holds none, which one maximum shows (and a maximum is the same however the data were cut).
 An earthquake's wave train raises the steps of its block, and does not come back so soon.
-After a spike, the next block's threshold is high: a much smaller spike then goes unmasked.
+After a spike, the rest of its block and the next have a high threshold: a much smaller
+spike then goes unmasked.
 """
 
 from __future__ import annotations
@@ -54,12 +55,12 @@ window is the quiet before it), but the spread after them is far larger than bef
 SCREEN = 3.0
 """A sample is looked at when it rises from the one before by this many times the largest
 step of the previous block."""
-BLOCK = 1024
+BLOCK = 256
 """Samples of a block whose largest step is the next block's reference."""
 FIRST = 16
 """The first block's reference: the median step of the segment's first this many samples ..."""
 FIRST_SCALE = 5.0
-"""... times this (about the ratio of the largest of 1024 noise steps to their median)."""
+"""... times this (about the ratio of the largest of 256 noise steps to their median)."""
 
 STAY = 3
 """Samples the data must stay back near their level after a spike."""
@@ -167,10 +168,16 @@ class Despiker:
         found: list[IntArray] = []
         for k, largest in enumerate(maxima):
             end = edges[k + 1] if k + 1 < len(edges) else stop
-            limit = SCREEN * reference
-            if largest > limit:
+            if largest > SCREEN * reference:
+                # Each step against the previous block's largest and the largest before it
+                # in its own block: in a wave train only the first big steps are rises.
                 a = edges[k]
-                found.append(np.flatnonzero(steps[a:end] > limit) + a)
+                part = steps[a:end]
+                earlier = np.maximum.accumulate(part)
+                earlier[1:] = earlier[:-1]
+                earlier[0] = block_max
+                np.maximum(earlier, max(reference, block_max), out=earlier)
+                found.append(np.flatnonzero(part > SCREEN * earlier) + a)
             if largest > block_max:
                 block_max = largest
             if (start + end) % BLOCK == 0:  # a block is complete: the next one's reference
