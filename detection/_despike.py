@@ -22,9 +22,10 @@ largest such step in the previous block of :data:`BLOCK` samples and before it i
 median step of the first :data:`FIRST` samples), after which the data come back to within
 half that rise of the level before it within :data:`SPIKE_RUN` samples, and stay there
 (:data:`STAY`). So a spike is masked only if it also stands out from the steps around it:
-the spikes that matter, those that would trigger or swell the LTA. A record whose largest step stays under the threshold
-holds none, which one maximum shows (and a maximum is the same however the data were cut).
-An earthquake's wave train raises the steps of its block, and does not come back so soon.
+the spikes that matter, those that would trigger or swell the LTA. A record whose largest
+step stays under the threshold holds none, which one maximum shows (and a maximum is the
+same however the data were cut). An earthquake's wave train raises the steps of its block,
+and does not come back so soon.
 After a spike, the rest of its block and the next have a high threshold: a much smaller
 spike then goes unmasked.
 """
