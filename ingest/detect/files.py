@@ -143,23 +143,28 @@ def _mseed_records(path: Path, progress: Progress) -> Iterator[Record]:
 
 
 def _obspy_records(path: Path) -> Iterator[Record]:
+    """The file's traces in chunks of :data:`CHUNK` samples, in order of their end times
+    (the traces of a file advance together)."""
     import obspy
 
     try:
         stream = obspy.read(str(path))
     except Exception as e:  # ObsPy raises many kinds for a file it cannot read
         raise LarzaError(f"{path}: not a waveform file ObsPy can read: {e}") from e
-    for trace in stream:
-        s = trace.stats
-        key = ChannelKey(s.network, s.station, s.location, s.channel)
-        data = np.asarray(trace.data, dtype=np.float64)
-        for i in range(0, len(data), CHUNK):
-            yield Record(
-                key=key,
-                starttime=float(s.starttime.timestamp) + i / s.sampling_rate,
-                sampling_rate=float(s.sampling_rate),
-                data=data[i : i + CHUNK],
-            )
+    return heapq.merge(*(_chunks(trace) for trace in stream), key=lambda r: r.endtime)
+
+
+def _chunks(trace: Any) -> Iterator[Record]:
+    s = trace.stats
+    key = ChannelKey(s.network, s.station, s.location, s.channel)
+    data = np.asarray(trace.data, dtype=np.float64)
+    for i in range(0, len(data), CHUNK):
+        yield Record(
+            key=key,
+            starttime=float(s.starttime.timestamp) + i / s.sampling_rate,
+            sampling_rate=float(s.sampling_rate),
+            data=data[i : i + CHUNK],
+        )
 
 
 def _is_mseed(path: Path) -> bool:

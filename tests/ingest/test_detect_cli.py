@@ -238,3 +238,12 @@ def test_picks_agree_with_analysts_on_real_recordings() -> None:
         assert abs(s.onset_time - start - float(row["s_s"])) <= 0.3, row["file"]
         assert p.onset_uncertainty is not None
         assert 0 < p.onset_uncertainty <= 0.1
+
+
+def test_a_file_of_several_traces_is_read_in_time_order(tmp_path: Path) -> None:
+    # ObsPy's example event, its three components in one non-miniSEED file (trace after
+    # trace): the vertical's P and the horizontals' S as from three files.
+    read().write(str(tmp_path / "rjob.mseed.txt"), format="TSPAIR")
+    config = parse_config({"detector": {"sta": 0.2, "lta": 2.0}})
+    results = run_detect([tmp_path / "rjob.mseed.txt"], config)
+    assert [(d.key.channel, d.phase) for d in results.detections] == [("EHZ", "P"), ("EHN", "S")]
