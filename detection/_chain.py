@@ -196,6 +196,10 @@ class StreamingDetector:
         self._config = config
         self._history_s = float(history)
         self.stats: Counter[str] = Counter()
+        self.refine = True
+        """Whether triggers' onsets, noise and first motion are measured; a sensor's
+        horizontals, whose triggers are not reported, skip it (the trigger-on sample
+        stands for the onset)."""
         self._onsets: list[float] = []  # onset times measured, not yet taken
         self._keep_arrays = False  # what process() collects, across a restart too
         self._arrays: list[tuple[Float64Array, Float64Array]] = []
@@ -634,6 +638,9 @@ class StreamingDetector:
 
     def _measure(self, item: _Pending, x: Raw, s: int) -> None:
         on = item.on
+        if not self.refine:
+            item.onset, item.uncertainty, item.measured = on, self._pre / self._fs, True
+            return
         first, raw = self._window(on - self._nlta - self._pad, on, x, s)
         noise = on - self._nlta - first  # where the LTA window starts in ``raw``
         if raw.size and noise < raw.size:

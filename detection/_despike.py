@@ -144,11 +144,16 @@ class Despiker:
         np.subtract(x[1:], x[:-1], out=steps[1:], dtype=np.float64)
         np.abs(steps, out=steps)
         rises, reference, block_max = self._screen(steps, start, m)
-        if rises is None:
-            self._reference, self._block_max = reference, block_max
-            self._hand_on(x, m)
-            return x
-        return self._decide(x, steps, rises, start, final)
+        if rises is not None:
+            # Most rises (a wave train's) do not come back: tell those from the record alone.
+            inside = (rises >= 1) & (rises + (SPIKE_RUN + STAY - 1) < m)
+            rest = rises[~inside]
+            back = _come_back(x, rises[inside], 0)
+            if back.size or rest.size:
+                return self._decide(x, steps, np.union1d(back, rest), start, final)
+        self._reference, self._block_max = reference, block_max
+        self._hand_on(x, m)
+        return x
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -231,7 +236,7 @@ class Despiker:
         return out
 
 
-def _come_back(ctx: Float64Array, rises: IntArray, first: int) -> IntArray:
+def _come_back(ctx: Raw, rises: IntArray, first: int) -> IntArray:
     """Of the samples ``rises`` (indices into ``ctx``), those after which the data come back
     to within half the rise of the level before it within :data:`SPIKE_RUN` samples and stay
     there for :data:`STAY` samples (a wave swings back through the old level, and on)."""

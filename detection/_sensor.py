@@ -27,6 +27,7 @@ before its P is reported (the P's trigger ends later) waits for it; P always com
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -166,6 +167,15 @@ class SensorPicker:
         history = config.s_window + S_PRE + CHUNK_S + LEAD_S if role == "horizontal" else 0.0
         detector = StreamingDetector(config, sampling_rate, history=history)
         self._members[code] = _Member(code, role, config, detector)
+        self._fold()
+
+    def _fold(self) -> None:
+        """The horizontals' triggers are not reported while there is a vertical: they need
+        no onset of their own."""
+        vertical = self._vertical() is not None
+        for member in self._members.values():
+            if member.role == "horizontal":
+                member.detector.refine = not vertical
 
     def remove(self, code: str) -> list[tuple[str, Trigger]]:
         """Flush channel ``code`` and forget it; returns the picks that ends."""
@@ -179,6 +189,7 @@ class SensorPicker:
             self._arrivals = []
         self._stats.update(member.detector.stats)
         del self._members[code]
+        self._fold()
         if self._arrivals:
             out += self._advance()
         return out
@@ -193,22 +204,24 @@ class SensorPicker:
         """
         member = self._members[code]
         detector = member.detector
+        changed = False
         if member.role != "horizontal" or self._vertical() is None:
             triggers = detector.feed(samples, starttime)
         else:
             x = np.asarray(samples)
             step = max(1, round(CHUNK_S * detector.sampling_rate))
             triggers = []
+            changed = False
             for a in range(0, max(1, x.size), step):
                 triggers += detector.feed(x[a : a + step], starttime + a / detector.sampling_rate)
                 if self._arrivals:
-                    self._collect()
+                    changed |= self._collect()
         if member.role == "vertical":
-            self._note_onsets(member)
+            changed = self._note_onsets(member)
             if self._arrivals:
-                self._collect()
+                changed |= self._collect()
         out = self._report(member, triggers)
-        if self._arrivals:
+        if self._arrivals and (changed or triggers or self._overdue()):
             out += self._advance()
         return out
 
@@ -293,23 +306,40 @@ class SensorPicker:
         self._arrivals.append(arrival)
         return arrival
 
-    def _note_onsets(self, vertical: _Member) -> None:
-        for p_time in vertical.detector.take_onsets():
-            if self._horizontals():
+    def _note_onsets(self, vertical: _Member) -> bool:
+        """Open an arrival for each onset the vertical measured; whether there was one."""
+        onsets = vertical.detector.take_onsets()
+        if onsets and self._horizontals():
+            for p_time in onsets:
                 self._open(vertical, p_time)
+        return bool(onsets)
 
-    def _collect(self) -> None:
-        """Take the S windows the horizontals and the vertical are now past the end of."""
+    def _overdue(self) -> bool:
+        """Whether the vertical has passed an unsearched S window's end by :data:`S_WAIT_S`:
+        a horizontal that lags is no longer waited for."""
+        vertical = self._vertical()
+        now = vertical.detector.processed_time if vertical is not None else None
+        if now is None:
+            return False
+        return any(not a.searched and now >= a.end + S_WAIT_S for a in self._arrivals)
+
+    def _collect(self) -> bool:
+        """Take the S windows the horizontals and the vertical are now past the end of;
+        whether one was taken."""
         vertical = self._vertical()
         known = None
         if vertical is not None:
             reached = vertical.detector.processed_time
             if reached is None:
-                return
+                return False
             known = reached - vertical.detector.onset_delay  # every P before it is noted
+        due = min((a.end for a in self._arrivals if not a.searched), default=math.inf)
+        if known is not None and known < due:
+            return False
+        taken = False
         for member in self._horizontals():
             done = member.detector.processed_time
-            if done is None:
+            if done is None or done < due:
                 continue
             for arrival in self._arrivals:
                 if (
@@ -321,6 +351,8 @@ class SensorPicker:
                     arrival.windows[member.code] = member.detector.raw_window(
                         arrival.p_time - S_PRE, arrival.end
                     )
+                    taken = True
+        return taken
 
     def _advance(self, final: bool = False) -> list[tuple[str, Trigger]]:
         """Search the S of arrivals whose windows are in; report what that releases; drop
