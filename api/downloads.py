@@ -37,8 +37,9 @@ def list_formats(*media_types: str) -> dict[int | str, dict[str, Any]]:
 
 
 DETECTION_COLUMNS = [
-    "id", "stream", "on_time", "off_time", "onset_time", "peak_ratio", "snr",
-    "peak_amplitude", "peak_physical", "physical_unit", "profile",
+    "id", "stream", "on_time", "off_time", "onset_time", "phase", "onset_uncertainty",
+    "polarity", "bridged", "peak_ratio", "snr", "peak_amplitude", "peak_physical",
+    "physical_unit", "profile",
 ]  # fmt: skip
 EVENT_COLUMNS = [
     "id", "time", "status", "n_stations", "stations", "coincidence_sum", "duration",

@@ -7,8 +7,10 @@ event gets one preliminary origin, honestly labelled as such:
   depth 0 (``depth_type`` "operator assigned"), with a comment saying so;
 * at the event's time, ``evaluation_mode`` automatic, ``evaluation_status`` the event's
   status (preliminary or final);
-* every detection becomes a ``Pick`` (time = its onset) with an ``Arrival`` on that origin.
-  The onset is the first energy at the station, so the arrival's phase is "P".
+* every detection becomes a ``Pick`` (time = its onset, with its uncertainty; the waveform
+  id; the phase hint P or S and the first motion where the detection has them) with an
+  ``Arrival`` on that origin, of the pick's phase. A detection without a phase (a channel
+  without partners) is the first energy at its station: its arrival's phase is "P".
 
 An event without detections has no origin. No event has a magnitude.
 
@@ -38,6 +40,7 @@ from obspy.core.event import (
     Origin,
     OriginQuality,
     Pick,
+    QuantityError,
     ResourceIdentifier,
     WaveformStreamID,
 )
@@ -80,7 +83,7 @@ def origin_comment(station: Station) -> str:
 def _pick(detection: Detection, base_id: str) -> Any:
     channel = detection.channel
     station = channel.station
-    return Pick(
+    pick = Pick(
         resource_id=ResourceIdentifier(f"{base_id}/pick/{detection.id}"),
         time=UTCDateTime(detection.onset_time),
         waveform_id=WaveformStreamID(
@@ -89,10 +92,16 @@ def _pick(detection: Detection, base_id: str) -> Any:
             location_code=channel.location,
             channel_code=channel.code,
         ),
-        phase_hint="P",
         evaluation_mode="automatic",
         creation_info=CreationInfo(author=AUTHOR, creation_time=UTCDateTime(detection.created_at)),
     )
+    if detection.onset_uncertainty is not None:
+        pick.time_errors = QuantityError(uncertainty=detection.onset_uncertainty)
+    if detection.phase is not None:
+        pick.phase_hint = detection.phase
+    if detection.polarity is not None:
+        pick.polarity = detection.polarity
+    return pick
 
 
 def _origin(event: Event, first: Station, picks: list[tuple[Detection, Any]], base_id: str) -> Any:
@@ -101,7 +110,7 @@ def _origin(event: Event, first: Station, picks: list[tuple[Detection, Any]], ba
         Arrival(
             resource_id=ResourceIdentifier(f"{origin_id}/arrival/{detection.id}"),
             pick_id=pick.resource_id,
-            phase="P",
+            phase=detection.phase or "P",
             distance=locations2degrees(
                 first.latitude,
                 first.longitude,
@@ -227,12 +236,20 @@ class _Base:
 
 
 def _pick_xml(d: DetectionRecord, base: _Base) -> str:
+    error = (
+        ""
+        if d.onset_uncertainty is None
+        else f"          <uncertainty>{float(d.onset_uncertainty)!r}</uncertainty>\n"
+    )
+    phase = "" if d.phase is None else f"        <phaseHint>{escape(d.phase)}</phaseHint>\n"
+    polarity = "" if d.polarity is None else f"        <polarity>{escape(d.polarity)}</polarity>\n"
     return (
         f'      <pick publicID="{base.attr}/pick/{d.id}">\n'
-        f"        <time>\n          <value>{_time(d.onset_time)}</value>\n        </time>\n"
+        f"        <time>\n          <value>{_time(d.onset_time)}</value>\n{error}        </time>\n"
         + _waveform_id(d.network, d.station, d.location, d.channel)
-        + "        <phaseHint>P</phaseHint>\n"
-        "        <evaluationMode>automatic</evaluationMode>\n"
+        + phase
+        + polarity
+        + "        <evaluationMode>automatic</evaluationMode>\n"
         + _creation_info("        ", d.created_at)
         + "      </pick>\n"
     )
@@ -265,7 +282,7 @@ def _origin_xml(event: EventRecord, first: DetectionRecord, base: _Base) -> str:
         parts.append(
             f'        <arrival publicID="{origin}/arrival/{d.id}">\n'
             f"          <pickID>{base.text}/pick/{d.id}</pickID>\n"
-            "          <phase>P</phase>\n"
+            f"          <phase>{escape(d.phase or 'P')}</phase>\n"
             f"          <distance>{distance!r}</distance>\n"
             "        </arrival>\n"
         )

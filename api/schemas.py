@@ -200,7 +200,19 @@ class DetectionOut(BaseModel):
     on_time: datetime
     off_time: datetime
     onset_time: datetime
-    peak_ratio: float
+    phase: Literal["P", "S"] | None = Field(
+        None,
+        description="P (the vertical of a three-component sensor), S (its horizontals), or "
+        "null: a channel without partners, whose detections carry no phase",
+    )
+    onset_uncertainty: float | None = Field(
+        None, description="seconds: half the width of the onset's AIC minimum"
+    )
+    polarity: Literal["positive", "negative", "undecidable"] | None = Field(
+        None, description="first motion of a P (positive: up); null for S"
+    )
+    bridged: bool = Field(False, description="a short gap was bridged in the pick's window")
+    peak_ratio: float = Field(description="largest STA/LTA; for S, the energy ratio across it")
     snr: float | None = Field(description="signal-to-noise ratio; null when the noise was zero")
     peak_amplitude: float = Field(description="counts, raw mean removed")
     peak_physical: float | None = Field(

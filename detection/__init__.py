@@ -1,25 +1,33 @@
-"""Larza detection: pure numpy/scipy streaming filters, STA/LTA, triggers and association.
+"""Larza detection: pure numpy/scipy streaming filters, STA/LTA, triggers, phase picks and
+association.
 
-The ingest worker uses the high-level pieces::
+The ingest worker uses the high-level pieces: one :class:`SensorPicker` per sensor (a
+station's ``HHZ``, ``HHN``, ``HHE``) reports P picks on the vertical and S picks on the
+horizontals, as ``(channel code, Trigger)``::
 
-    det = StreamingDetector(DetectorConfig(), sampling_rate=100.0)
-    for trigger in det.feed(samples, starttime):
-        for event in assoc.add(Pick(station, channel, trigger.onset_time, trigger.peak_ratio, key)):
+    sensor = SensorPicker()
+    for code in ("HHZ", "HHN", "HHE"):
+        sensor.add(code, DetectorConfig(), sampling_rate=100.0)
+    for code, trigger in sensor.feed("HHZ", samples, starttime):
+        for event in assoc.add(Pick(station, code, trigger.onset_time, trigger.peak_ratio,
+                                    key, trigger.phase)):
             ...
 
-The array functions underneath take and return explicit state, in the style of
-``scipy.signal.sosfilt(..., zi)``: feeding a segment in pieces equals feeding it whole.
+A :class:`StreamingDetector` is one channel's chain. The array functions underneath take and
+return explicit state, in the style of ``scipy.signal.sosfilt(..., zi)``: feeding a segment in
+pieces equals feeding it whole.
 """
 
 from detection._aic import aic, aic_pick
 from detection._association import Associator, NetworkEvent, Pick
-from detection._chain import DetectorConfig, FeedResult, StreamingDetector, Trigger
+from detection._chain import FeedResult, StreamingDetector, Trigger
 from detection._coincidence import (
     CoincidenceAssociator,
     CoincidenceEvent,
     CoincidenceUpdate,
     TriggerWindow,
 )
+from detection._config import DetectorConfig
 from detection._filter import FilterState, bandpass, design_bandpass
 from detection._geo import azimuth_deg, destination, distance_km
 from detection._locate import (
@@ -48,6 +56,7 @@ from detection._motion import (
     oscillator_response,
     station_motion,
 )
+from detection._onset import Polarity
 from detection._quakes import (
     AssociatedPick,
     PhasePick,
@@ -56,6 +65,7 @@ from detection._quakes import (
     QuakeAssociatorConfig,
     QuakeUpdate,
 )
+from detection._sensor import SensorPicker, role_of
 from detection._stalta import (
     ClassicStaLtaState,
     RecursiveStaLtaState,
@@ -85,11 +95,13 @@ __all__ = [
     "Origin",
     "PhasePick",
     "Pick",
+    "Polarity",
     "Quake",
     "QuakeAssociator",
     "QuakeAssociatorConfig",
     "QuakeUpdate",
     "RecursiveStaLtaState",
+    "SensorPicker",
     "StationCoordinates",
     "StationMagnitude",
     "StationMotion",
@@ -115,6 +127,7 @@ __all__ = [
     "network_magnitude",
     "oscillator_response",
     "recursive_sta_lta",
+    "role_of",
     "station_magnitude",
     "station_motion",
     "trigger_onset",

@@ -21,6 +21,10 @@ Rules
   missing from ``weights``, so without weights it is the number of stations). A group becomes an
   event when the sum reaches ``min_stations``; before that it is a candidate and is not
   returned.
+- Phases: P picks and picks without a phase start and join groups as above. An S pick never
+  starts a group nor counts in one: it joins the open group (events first, earliest first)
+  that already holds a P or phase-less pick of its station and whose window it fits, and is
+  dropped if there is none. So a station's S cannot pass for another station's P.
 - ``close_before(t)`` closes the groups whose window ended before ``t`` (first onset +
   ``window`` < ``t``): events become final and are returned, candidates are dropped. A pick
   whose window would already be closed (``time + window < t`` of an earlier call) is ignored.
@@ -57,6 +61,8 @@ class Pick:
         Largest STA/LTA of the trigger.
     key : int
         The caller's id of the detection (opaque here).
+    phase : {"P", "S"} or None
+        The pick's phase, if known.
     """
 
     station: str
@@ -64,6 +70,7 @@ class Pick:
     time: float
     peak_ratio: float
     key: int
+    phase: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,8 @@ class _Group:
         self._order.insert(at, (pick.time, pick.key))
         self.picks.insert(at, pick)
         self.keys.insert(at, pick.key)
+        if pick.phase == "S":
+            return  # an S pick is the event's, but no station's onset
         t = pick.time
         self.first = min(self.first, t)
         self.last = max(self.last, t)
@@ -286,6 +295,8 @@ class Associator:
             raise ValueError(f"need a finite pick time, got time={pick.time}")
         if pick.key in self._keys or pick.time + self._window < self._horizon:
             return []
+        if pick.phase == "S":
+            return self._add_s(pick)
         group = self._choose(pick)
         if group is None:
             group = _Group(pick.time)
@@ -298,6 +309,23 @@ class Associator:
             group.event_key = self._next_key
             self._next_key += 1
         return [self._event(group, "preliminary")]
+
+    def _add_s(self, pick: Pick) -> list[NetworkEvent]:
+        """An S pick joins the group that has its station's first arrival, or nothing."""
+        t = pick.time
+        fits = [
+            g
+            for g in self._groups
+            if pick.station in g.onsets
+            and g.onsets[pick.station] < t
+            and max(g.last, t) - min(g.first, t) <= self._window
+        ]
+        if not fits:
+            return []
+        group = min(fits, key=lambda g: (g.event_key < 0, g.first))
+        group.add(pick, 0.0, None)
+        self._keys.add(pick.key)
+        return [self._event(group, "preliminary")] if group.event_key >= 0 else []
 
     def close_before(self, time: float) -> list[NetworkEvent]:
         """Close the groups whose window ended before ``time`` (data time, POSIX seconds).

@@ -60,6 +60,7 @@ class _Strict(BaseModel):
 class DetectorTable(_Strict):
     """``[detector]``: every field of :class:`detection.DetectorConfig`."""
 
+    enabled: bool = Field(True, description="false: the channel is not detected on")
     method: Literal["recursive", "classic"] = "recursive"
     freqmin: float = Field(1.0, gt=0, description="Hz")
     freqmax: float = Field(20.0, gt=0, description="Hz")
@@ -70,6 +71,10 @@ class DetectorTable(_Strict):
     trigger_off: float = Field(1.0, gt=0)
     min_duration: float = Field(0.0, ge=0, description="seconds")
     max_duration: float = Field(60.0, gt=0, description="seconds")
+    max_gap: float = Field(1.0, ge=0, description="seconds: shorter gaps are bridged")
+    despike: bool = Field(True, description="mask spikes before the band-pass")
+    s_window: float = Field(25.0, gt=0, description="seconds after a P searched for its S")
+    s_ratio: float = Field(3.0, gt=0, description="S threshold: energy ratio across the onset")
 
     @model_validator(mode="after")
     def _consistent(self) -> DetectorTable:

@@ -59,6 +59,9 @@ class DetectionRecord:
     channel: str
     latitude: float
     longitude: float
+    phase: str | None = None
+    onset_uncertainty: float | None = None
+    polarity: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +202,9 @@ def _detections(session: Session, event_ids: Sequence[int]) -> dict[int, list[De
             Channel.code,
             Station.latitude,
             Station.longitude,
+            Detection.phase,
+            Detection.onset_uncertainty,
+            Detection.polarity,
         )
         .join(Detection, Detection.id == EventDetection.detection_id)
         .join(Channel, Channel.id == Detection.channel_id)
@@ -208,7 +214,8 @@ def _detections(session: Session, event_ids: Sequence[int]) -> dict[int, list[De
         .order_by(EventDetection.event_id, Detection.onset_time, Detection.id)
     )
     by_event: dict[int, list[DetectionRecord]] = {i: [] for i in event_ids}
-    for event_id, id_, onset, created, net, sta, loc, cha, lat, lon in session.execute(stmt):
+    for row in session.execute(stmt):
+        event_id, id_, onset, created, net, sta, loc, cha, lat, lon, phase, error, motion = row
         by_event[event_id].append(
             DetectionRecord(
                 id=id_,
@@ -220,6 +227,9 @@ def _detections(session: Session, event_ids: Sequence[int]) -> dict[int, list[De
                 channel=cha,
                 latitude=lat,
                 longitude=lon,
+                phase=phase,
+                onset_uncertainty=error,
+                polarity=motion,
             )
         )
     return by_event

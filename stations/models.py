@@ -22,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -188,6 +189,18 @@ class Detection(Base):
     peak_amplitude: Mapped[float] = mapped_column(Float)
     profile: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[UtcTime]
+    phase: Mapped[str | None] = mapped_column(
+        String(1), comment="P or S; None: no phase (a channel without partners)"
+    )
+    onset_uncertainty: Mapped[float | None] = mapped_column(
+        Float, comment="seconds; None for detections stored before picks had it"
+    )
+    polarity: Mapped[str | None] = mapped_column(
+        String(12), comment="first motion: positive, negative or undecidable; None for S"
+    )
+    bridged: Mapped[bool] = mapped_column(
+        default=False, server_default=false(), comment="a gap was bridged in its window"
+    )
     channel: Mapped[Channel] = relationship(lazy="raise")
 
 

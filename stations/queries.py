@@ -320,6 +320,10 @@ def store_detection(
     peak_amplitude: float,
     profile: str,
     now: datetime,
+    phase: str | None = None,
+    onset_uncertainty: float | None = None,
+    polarity: str | None = None,
+    bridged: bool = False,
 ) -> Detection:
     detection = Detection(
         channel_id=channel_id,
@@ -331,6 +335,10 @@ def store_detection(
         peak_amplitude=peak_amplitude,
         profile=profile,
         created_at=now,
+        phase=phase,
+        onset_uncertainty=onset_uncertainty,
+        polarity=polarity,
+        bridged=bridged,
     )
     session.add(detection)
     session.flush()
@@ -339,7 +347,7 @@ def store_detection(
 
 @dataclass(frozen=True, slots=True)
 class NewDetection:
-    """A detection to insert; see :func:`store_detections`."""
+    """A detection (a pick) to insert; see :func:`store_detections`."""
 
     channel_id: int
     on_time: datetime
@@ -349,6 +357,10 @@ class NewDetection:
     snr: float | None
     peak_amplitude: float
     profile: str
+    phase: str | None = None
+    onset_uncertainty: float | None = None
+    polarity: str | None = None
+    bridged: bool = False
 
 
 def store_detections(
@@ -372,6 +384,10 @@ def store_detections(
             "peak_amplitude": d.peak_amplitude,
             "profile": d.profile,
             "created_at": now,
+            "phase": d.phase,
+            "onset_uncertainty": d.onset_uncertainty,
+            "polarity": d.polarity,
+            "bridged": d.bridged,
         }
         for d in detections
     ]
@@ -441,6 +457,7 @@ def list_detections(
     station: str | None = None,
     channel: str | None = None,
     min_snr: float | None = None,
+    phase: str | None = None,
     after_id: int | None = None,
     limit: int = 100,
 ) -> Sequence[Detection]:
@@ -458,6 +475,10 @@ def list_detections(
         stmt = stmt.where(Channel.code == channel)
     if min_snr is not None:
         stmt = stmt.where(Detection.snr >= min_snr)
+    if phase == "none":
+        stmt = stmt.where(Detection.phase.is_(None))
+    elif phase is not None:
+        stmt = stmt.where(Detection.phase == phase)
     if after_id is not None:
         stmt = stmt.where(Detection.id > after_id)
     return session.scalars(stmt.order_by(Detection.id).limit(limit)).all()

@@ -31,6 +31,10 @@ def detection_out(d: Detection) -> DetectionOut:
         on_time=d.on_time,
         off_time=d.off_time,
         onset_time=d.onset_time,
+        phase=d.phase,
+        onset_uncertainty=d.onset_uncertainty,
+        polarity=d.polarity,
+        bridged=d.bridged,
         peak_ratio=d.peak_ratio,
         snr=d.snr,
         peak_amplitude=d.peak_amplitude,
@@ -62,6 +66,10 @@ def detections_index(
     ] = None,
     channel: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9]{3}$")] = None,
     min_snr: Annotated[float | None, Query(ge=0)] = None,
+    phase: Annotated[
+        Literal["P", "S", "none"] | None,
+        Query(description="P, S, or none (detections without a phase)"),
+    ] = None,
     after: After = None,
     limit: Limit = 100,
     fmt: Annotated[
@@ -83,6 +91,7 @@ def detections_index(
         station=station,
         channel=channel.upper() if channel else None,
         min_snr=min_snr,
+        phase=phase,
         after_id=after,
         limit=limit,
     )

@@ -81,6 +81,7 @@ class Panel:
         default_factory=list
     )
     onsets_s: list[float] = field(default_factory=list)
+    onset_labels: list[str] = field(default_factory=list)  # "P", "S" or "onset", by onset
 
 
 def _png(figure: Figure) -> bytes:
@@ -234,12 +235,13 @@ def _trace_axes(ax: Axes, panel: Panel, offset_s: float) -> None:
         )
         if peak > 0:
             ax.set_ylim(-peak * 1.05, peak * 1.05)
-    for onset in panel.onsets_s:
+    labels = panel.onset_labels or ["onset"] * len(panel.onsets_s)
+    for onset, label in zip(panel.onsets_s, labels, strict=True):
         ax.axvline(onset - offset_s, color=ONSET_COLOUR, linewidth=1.4, linestyle="--")
         ax.text(
             onset - offset_s,
             0.02,
-            " onset",
+            f" {label}",
             transform=ax.get_xaxis_transform(),
             color=ONSET_COLOUR,
             fontsize=8,
@@ -325,8 +327,11 @@ def event_waveforms(
     end = max(times) + timedelta(seconds=after)
     streams = sorted(onsets, key=lambda s: (min(onsets[s]), s))
     panels = archive_panels(session, settings.archive_dir, streams, start, end)
+    phases = {(d.network, d.station, d.onset_time): d.phase for d in event.detections}
     for panel in panels:
+        net, sta = panel.label.split(".")[:2]
         panel.onsets_s = [(t - start).total_seconds() for t in onsets[panel.label]]
+        panel.onset_labels = [phases.get((net, sta, t)) or "onset" for t in onsets[panel.label]]
     if not any(p.pieces for p in panels):
         return _answer(message_png(f"No archived data around event {event_id} (yet)."), 10)
     offset = (event.time - start).total_seconds()

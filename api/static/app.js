@@ -443,7 +443,7 @@
     return el("li", { class: isNew ? "new" : null, "data-detection": d.id },
       el("span", { class: "when", text: utc(d.onset_time, true) }),
       el("a", { href: `/stations/${d.network}.${d.station}`, text: d.stream }),
-      ` · STA/LTA ${num(d.peak_ratio, 1)} · SNR ${num(d.snr, 1)}`);
+      `${d.phase ? ` · ${d.phase}` : ""} · STA/LTA ${num(d.peak_ratio, 1)} · SNR ${num(d.snr, 1)}`);
   }
 
   function upsert(list, item, key, id, max) {
@@ -685,10 +685,12 @@
       facts.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
       table.replaceChildren(el("table", {},
         el("caption", { class: "vh", text: `Detections of event ${id}` }),
-        el("thead", {}, el("tr", {}, ["channel", "onset", "STA/LTA peak", "SNR", "peak amplitude", "profile"].map((h) => el("th", { scope: "col", text: h })))),
+        el("thead", {}, el("tr", {}, ["channel", "phase", "onset", "±", "STA/LTA peak", "SNR", "peak amplitude", "profile"].map((h) => el("th", { scope: "col", text: h })))),
         el("tbody", {}, event.detections.map((d) => el("tr", { "data-detection": d.id },
           el("th", { scope: "row" }, el("a", { href: `/stations/${d.network}.${d.station}`, text: d.stream })),
+          el("td", { text: d.phase || "–" }),
           el("td", { text: utc(d.onset_time, true) }),
+          el("td", { class: "num", text: d.onset_uncertainty == null ? "–" : num(d.onset_uncertainty, 2, "s") }),
           el("td", { class: "num", text: num(d.peak_ratio, 1) }),
           el("td", { class: "num", text: num(d.snr, 1) }),
           el("td", { class: "num", text: num(d.peak_amplitude, 0) }),

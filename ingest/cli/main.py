@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -271,7 +272,15 @@ def detect(
     else:
         with output.open("w", encoding="utf-8", newline="") as out:
             write_results(results, fmt, out)  # type: ignore[arg-type]
-    typer.echo(f"{len(results.detections)} detections, {len(results.events)} events", err=True)
+    phases = Counter(d.phase or "no phase" for d in results.detections)
+    said = ", ".join(f"{n} {phase}" for phase, n in sorted(phases.items()))
+    repeated = results.stats["repeated"]
+    typer.echo(
+        f"{len(results.detections)} detections, {len(results.events)} events"
+        + (f" ({said})" if said else "")
+        + (f"; {repeated} records repeated or overlapping, each fed once" if repeated else ""),
+        err=True,
+    )
 
 
 @app.command()

@@ -4,7 +4,9 @@ miniSEED files are read record by record, as the worker receives them; other for
 reads are cut into chunks of a 512-byte record's size (about 400 samples). Records of all
 files are merged in order of their end time (the order a live feed delivers them), so the
 associator sees what it would have seen live, and the same detections and events come out.
-At the end of the data, triggers still on are reported and every event is made final.
+Records repeated or overlapping across files are handled as the worker handles a server's
+resends (:mod:`ingest.detect.chain`): each detection is found once. At the end of the data,
+triggers still on are reported and every event is made final.
 
 Results are written as JSON lines, CSV or QuakeML 1.2 (events with their picks, written with
 ObsPy; events are not located, so they carry picks and no origin; detections that joined
@@ -16,10 +18,12 @@ from __future__ import annotations
 import csv
 import heapq
 import io
+import itertools
 import json
 import math
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +43,10 @@ from stations.queries import ChannelKey
 Format = Literal["jsonl", "csv", "quakeml"]
 CHUNK = 400
 """Samples per record when a file is not miniSEED (what a 512-byte Steim record holds)."""
+PIECE_S = 4.0
+"""Seconds: longer records (an archive's 4096-byte records hold up to a minute) are fed in
+pieces of at most this long, so the channels of a sensor advance together, as over SeedLink
+(a horizontal's S window is taken while its history still holds it)."""
 
 
 @dataclass
@@ -82,12 +90,17 @@ class Detected:
     snr: float | None
     peak_amplitude: float
     profile: str
+    phase: str | None = None
+    onset_uncertainty: float | None = None
+    polarity: str | None = None
+    bridged: bool = False
 
 
 @dataclass
 class Results:
     detections: list[Detected] = field(default_factory=list)
     events: dict[int, NetworkEvent] = field(default_factory=dict)  # by event key, latest
+    stats: Counter[str] = field(default_factory=Counter)  # the detection's counts
 
 
 def expand(paths: Sequence[Path]) -> list[Path]:
@@ -104,44 +117,54 @@ def expand(paths: Sequence[Path]) -> list[Path]:
 
 
 def _mseed_records(path: Path, progress: Progress) -> Iterator[Record]:
+    """The file's records in order of their end times. A file of one channel is in that
+    order already; one of several (as ObsPy writes a stream: channel after channel) is read
+    in it, from an index of its records' headers, so its channels advance together."""
     data = path.read_bytes()
     view = memoryview(data)
+    index: list[tuple[int, int, int, str]] = []  # offset, length, end (ns), stream
     offset = 0
     while offset < len(data):
         try:
-            length = MS3Record.parse(view[offset:], unpack_data=False).reclen
+            header = MS3Record.parse(view[offset:], unpack_data=False)
         except (MiniSEEDError, ValueError) as e:
             progress.skipped += 1
             sys.stderr.write(f"\n{path}: byte {offset}: rest of the file skipped: {e}\n")
-            return
+            break
+        index.append((offset, header.reclen, header.endtime, header.sourceid))
+        offset += header.reclen
+    ordered = all(a[2] <= b[2] for a, b in itertools.pairwise(index))
+    for start, length, _, _ in index if ordered else sorted(index, key=lambda i: i[2:]):
         try:
-            record = decode_record(bytes(view[offset : offset + length]))
+            yield decode_record(bytes(view[start : start + length]))
         except RecordError as e:
             progress.skipped += 1
-            sys.stderr.write(f"\n{path}: byte {offset}: record skipped: {e}\n")
-        else:
-            yield record
-        offset += length
+            sys.stderr.write(f"\n{path}: byte {start}: record skipped: {e}\n")
 
 
 def _obspy_records(path: Path) -> Iterator[Record]:
+    """The file's traces in chunks of :data:`CHUNK` samples, in order of their end times
+    (the traces of a file advance together)."""
     import obspy
 
     try:
         stream = obspy.read(str(path))
     except Exception as e:  # ObsPy raises many kinds for a file it cannot read
         raise LarzaError(f"{path}: not a waveform file ObsPy can read: {e}") from e
-    for trace in stream:
-        s = trace.stats
-        key = ChannelKey(s.network, s.station, s.location, s.channel)
-        data = np.asarray(trace.data, dtype=np.float64)
-        for i in range(0, len(data), CHUNK):
-            yield Record(
-                key=key,
-                starttime=float(s.starttime.timestamp) + i / s.sampling_rate,
-                sampling_rate=float(s.sampling_rate),
-                data=data[i : i + CHUNK],
-            )
+    return heapq.merge(*(_chunks(trace) for trace in stream), key=lambda r: r.endtime)
+
+
+def _chunks(trace: Any) -> Iterator[Record]:
+    s = trace.stats
+    key = ChannelKey(s.network, s.station, s.location, s.channel)
+    data = np.asarray(trace.data, dtype=np.float64)
+    for i in range(0, len(data), CHUNK):
+        yield Record(
+            key=key,
+            starttime=float(s.starttime.timestamp) + i / s.sampling_rate,
+            sampling_rate=float(s.sampling_rate),
+            data=data[i : i + CHUNK],
+        )
 
 
 def _is_mseed(path: Path) -> bool:
@@ -163,10 +186,30 @@ def file_records(path: Path, progress: Progress) -> Iterator[Record]:
         yield from _obspy_records(path)
 
 
+def pieces(records: Iterable[Record], seconds: float = PIECE_S) -> Iterator[Record]:
+    """The records, each longer than ``seconds`` cut into pieces of at most that long."""
+    for record in records:
+        step = max(1, int(seconds * record.sampling_rate))
+        if len(record.data) <= step:
+            yield record
+            continue
+        for i in range(0, len(record.data), step):
+            yield Record(
+                key=record.key,
+                starttime=record.starttime + i / record.sampling_rate,
+                sampling_rate=record.sampling_rate,
+                data=record.data[i : i + step],
+                timing_quality=record.timing_quality,
+                clock_locked=record.clock_locked,
+            )
+
+
 def merged(paths: Sequence[Path], progress: Progress) -> Iterator[Record]:
-    """Records of all files, merged by end time (files must each be in time order)."""
+    """Records of all files, cut into :data:`PIECE_S` pieces and merged by end time (a file
+    not in time order is read in it if miniSEED; other formats are read trace by trace)."""
     return heapq.merge(
-        *(file_records(p, progress) for p in paths), key=lambda r: (r.endtime, str(r.key))
+        *(pieces(file_records(p, progress)) for p in paths),
+        key=lambda r: (r.endtime, str(r.key)),
     )
 
 
@@ -212,6 +255,10 @@ def run_detect(
                 snr=float(t.snr) if math.isfinite(t.snr) else None,
                 peak_amplitude=float(t.peak_amplitude),
                 profile=found.profile,
+                phase=t.phase,
+                onset_uncertainty=float(t.onset_uncertainty),
+                polarity=t.polarity,
+                bridged=t.bridged,
             )
         )
         progress.detections += 1
@@ -226,6 +273,7 @@ def run_detect(
         take(detecting.feed(record, keep))
         progress.show()
     take(detecting.finish(keep))
+    results.stats = detecting.stats()
     progress.show(force=True)
     return results
 
@@ -242,6 +290,12 @@ def _detection_dict(d: Detected) -> dict[str, Any]:
         "on_time": _iso(d.on_time),
         "off_time": _iso(d.off_time),
         "onset_time": _iso(d.onset_time),
+        "phase": d.phase,
+        "onset_uncertainty": (
+            None if d.onset_uncertainty is None else round(d.onset_uncertainty, 6)
+        ),
+        "polarity": d.polarity,
+        "bridged": d.bridged,
         "peak_ratio": round(d.peak_ratio, 6),
         "snr": None if d.snr is None else round(d.snr, 6),
         "peak_amplitude": d.peak_amplitude,
@@ -272,7 +326,8 @@ def write_results(results: Results, fmt: Format, out: IO[str]) -> None:
             out.write(json.dumps(_event_dict(e)) + "\n")
     elif fmt == "csv":
         columns = [
-            "type", "id", "stream", "on_time", "off_time", "onset_time", "peak_ratio", "snr",
+            "type", "id", "stream", "on_time", "off_time", "onset_time", "phase",
+            "onset_uncertainty", "polarity", "bridged", "peak_ratio", "snr",
             "peak_amplitude", "profile", "time", "status", "stations", "n_stations",
             "coincidence_sum", "duration", "detections",
         ]  # fmt: skip
@@ -298,6 +353,7 @@ def _quakeml(results: Results, events: list[NetworkEvent]) -> str:
         Event,
         EventDescription,
         Pick,
+        QuantityError,
         ResourceIdentifier,
         WaveformStreamID,
     )
@@ -308,17 +364,22 @@ def _quakeml(results: Results, events: list[NetworkEvent]) -> str:
         event = Event(resource_id=ResourceIdentifier(f"smi:larza/detect/event/{e.event_key}"))
         for index in e.pick_keys:
             d = results.detections[index]
-            event.picks.append(
-                Pick(
-                    resource_id=ResourceIdentifier(f"smi:larza/detect/pick/{index}"),
-                    time=UTCDateTime(d.onset_time),
-                    waveform_id=WaveformStreamID(
-                        d.key.network, d.key.station, d.key.location, d.key.channel
-                    ),
-                    evaluation_mode="automatic",
-                    method_id=ResourceIdentifier(f"smi:larza/detector/{d.profile}"),
-                )
+            pick = Pick(
+                resource_id=ResourceIdentifier(f"smi:larza/detect/pick/{index}"),
+                time=UTCDateTime(d.onset_time),
+                waveform_id=WaveformStreamID(
+                    d.key.network, d.key.station, d.key.location, d.key.channel
+                ),
+                evaluation_mode="automatic",
+                method_id=ResourceIdentifier(f"smi:larza/detector/{d.profile}"),
             )
+            if d.onset_uncertainty is not None:
+                pick.time_errors = QuantityError(uncertainty=d.onset_uncertainty)
+            if d.phase is not None:
+                pick.phase_hint = d.phase
+            if d.polarity is not None:
+                pick.polarity = d.polarity
+            event.picks.append(pick)
         # Not located, so no origin (QuakeML allows an event of picks only): the first onset
         # and the stations are said in the description.
         event.event_descriptions.append(

@@ -93,11 +93,13 @@ class Pipeline:
         self.broken = False
         with session_factory() as session:
             self._channels: dict[ChannelKey, Channel] = channel_index(session)
-        self._ledger = Ledger(archive, self._newest_samples())
+        newest = self._newest_samples()
+        self._ledger = Ledger(archive, newest)
         self._gaps: list[NewGap] = []  # found in the current batch
         self._failed: dict[tuple[ChannelKey, str], str] = {}  # (channel, part) -> why
         self.monitor = HealthMonitor(config, self._channels) if health else None
         self._detecting = Detecting(config, _positions(self._channels))
+        self._detecting.seen_until(newest)
 
     def _newest_samples(self) -> dict[ChannelKey, float]:
         """The last sample time of every channel the database has data of."""
@@ -126,9 +128,11 @@ class Pipeline:
     def resync(self) -> None:
         """Re-read what other workers may have changed: the stations held have changed
         (a lease taken over or lost), so newest records and archive sizes are read again."""
+        newest = self._newest_samples()
+        self._detecting.seen_until(newest)
         if self._archive is not None:
             self._archive.forget()
-        self._ledger.restart(self._newest_samples())
+        self._ledger.restart(newest)
 
     def close(self) -> None:
         """Release open files (the worker's shutdown)."""
@@ -412,13 +416,18 @@ class Pipeline:
                     snr=float(trigger.snr) if math.isfinite(trigger.snr) else None,
                     peak_amplitude=float(trigger.peak_amplitude),
                     profile=found.profile,
+                    phase=trigger.phase,
+                    onset_uncertainty=float(trigger.onset_uncertainty),
+                    polarity=trigger.polarity,
+                    bridged=trigger.bridged,
                 ),
             )
         )
         self.counts["detections"] += 1
         log.info(
-            "detection %s at %s (ratio %.1f, snr %.1f)",
+            "detection %s %s at %s (ratio %.1f, snr %.1f)",
             found.key,
+            trigger.phase or "-",
             _utc(trigger.onset_time).isoformat(),
             trigger.peak_ratio,
             trigger.snr,

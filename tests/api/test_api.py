@@ -246,3 +246,48 @@ def test_a_time_out_of_range_is_a_400_naming_it(client: TestClient, path: str) -
     fdsn = client.get("/fdsnws/event/1/query", params={"starttime": "0001-01-01T00:00:00+00:01"})
     assert fdsn.status_code == 400
     assert "starttime" in fdsn.text
+
+
+def test_detections_carry_their_pick_and_filter_by_phase(
+    client: TestClient, inventory: Session
+) -> None:
+    index = channel_index(inventory)
+    onset = NOW - timedelta(minutes=5)
+    made = {}
+    for code, phase, error, motion, bridged in (
+        ("HHZ", "P", 0.02, "positive", False),
+        ("HHN", "S", 0.06, None, True),
+        ("HNZ", None, 0.05, "undecidable", False),
+    ):
+        made[code] = store_detection(
+            inventory,
+            channel_id=index[ChannelKey("TJ", "SAREZ", "", code)].id,
+            on_time=onset,
+            off_time=onset + timedelta(seconds=5),
+            onset_time=onset,
+            peak_ratio=9.0,
+            snr=30.0,
+            peak_amplitude=4000.0,
+            profile="default",
+            now=NOW,
+            phase=phase,
+            onset_uncertainty=error,
+            polarity=motion,
+            bridged=bridged,
+        ).id
+    items = client.get("/api/v1/detections").json()["items"]
+    by_channel = {d["channel"]: d for d in items}
+    assert {k: by_channel[k]["phase"] for k in made} == {"HHZ": "P", "HHN": "S", "HNZ": None}
+    assert by_channel["HHZ"]["onset_uncertainty"] == 0.02
+    assert by_channel["HHZ"]["polarity"] == "positive"
+    assert by_channel["HHN"]["polarity"] is None
+    assert by_channel["HHN"]["bridged"] is True
+    for phase, expected in (("P", ["HHZ"]), ("S", ["HHN"]), ("none", ["HNZ"])):
+        page = client.get("/api/v1/detections", params={"phase": phase}).json()["items"]
+        assert [d["channel"] for d in page] == expected
+    assert client.get("/api/v1/detections", params={"phase": "Pn"}).status_code == 422
+    text = client.get("/api/v1/detections", params={"format": "csv", "phase": "S"}).text
+    header, row = text.splitlines()[:2]
+    columns = header.split(",")
+    assert columns[5:9] == ["phase", "onset_uncertainty", "polarity", "bridged"]
+    assert row.split(",")[5:9] == ["S", "0.06", "", "True"]

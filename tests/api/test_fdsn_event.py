@@ -306,8 +306,16 @@ def test_the_service_answers_what_obspy_writes(database: str, base_url: str) -> 
 
 def test_quakeml_document_equals_obspys_writer(inventory: Session) -> None:
     """Events with one to five picks, equal onsets (the lower id first), a pick at another
-    station than the first, and an event without detections (no origin)."""
+    station than the first, and an event without detections (no origin); picks with and
+    without phase, onset uncertainty and first motion."""
     channels = channel_index(inventory)
+    kinds: list[tuple[str | None, float | None, str | None]] = [
+        ("P", 0.03, "positive"),
+        ("S", 0.125, None),
+        (None, None, None),
+        ("P", 1 / 3, "undecidable"),
+        (None, 0.01, "negative"),
+    ]
     onsets = [
         [("SAREZ", "HHZ", 0.0)],
         [("MURGH", "HHZ", 0.0), ("SAREZ", "HHN", 0.0), ("MANEM", "HNZ", 2.5)],
@@ -329,8 +337,11 @@ def test_quakeml_document_equals_obspys_writer(inventory: Session) -> None:
                 peak_amplitude=10.0,
                 profile="local",
                 now=time + timedelta(seconds=delay + 11.5),
+                phase=kinds[(k + j) % len(kinds)][0],
+                onset_uncertainty=kinds[(k + j) % len(kinds)][1],
+                polarity=kinds[(k + j) % len(kinds)][2],
             ).id
-            for station, code, delay in picks
+            for j, (station, code, delay) in enumerate(picks)
         ]
         store_event(
             inventory,
@@ -350,4 +361,11 @@ def test_quakeml_document_equals_obspys_writer(inventory: Session) -> None:
     slow = _obspy_quakeml(events)
     assert fast == slow
     _assert_same_catalog(fast, slow)
-    assert not read_events(io.BytesIO(fast))[3].origins
+    catalog = read_events(io.BytesIO(fast))
+    assert not catalog[3].origins
+    picks = [p for event in catalog for p in event.picks]
+    assert {p.phase_hint for p in picks} == {"P", "S", None}
+    assert {p.polarity for p in picks} == {"positive", "negative", "undecidable", None}
+    assert 1 / 3 in {p.time_errors.uncertainty for p in picks}
+    arrivals = {a.pick_id: a.phase for event in catalog for o in event.origins for a in o.arrivals}
+    assert all(arrivals[p.resource_id] == (p.phase_hint or "P") for p in picks)

@@ -15,6 +15,7 @@ from obspy.signal.filter import bandpass as obspy_bandpass
 from obspy.signal.trigger import classic_sta_lta as obspy_classic
 from obspy.signal.trigger import recursive_sta_lta as obspy_recursive
 from obspy.signal.trigger import trigger_onset as obspy_trigger_onset
+from scipy.signal import lfilter
 
 from detection import DetectorConfig, StreamingDetector, Trigger, aic, aic_pick
 
@@ -95,6 +96,32 @@ def test_config_refuses_bad_values(change: dict[str, object], message: str) -> N
 def test_detector_refuses_a_rate_the_settings_do_not_fit(fs: float, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         StreamingDetector(DetectorConfig(), sampling_rate=fs)
+
+
+@pytest.mark.parametrize(
+    ("fs", "freqmax", "change"),
+    [
+        (100.0, 20.0, ""),
+        (40.0, 16.0, "band 1-20 Hz cut to 1-16 Hz for 40 sps"),
+        (20.0, 8.0, "band 1-20 Hz cut to 1-8 Hz for 20 sps"),
+        (4.0, None, "skipped: 4 sps cannot carry the 1-20 Hz band"),
+        (1.0, None, "skipped: 1 sps gives an STA window of under two samples"),
+    ],
+)
+def test_settings_are_fitted_to_a_channels_rate(
+    fs: float, freqmax: float | None, change: str
+) -> None:
+    fitted, said = DetectorConfig().fitted(fs)
+    assert said == change
+    assert (fitted.freqmax if fitted else None) == freqmax
+    if fitted is not None:
+        StreamingDetector(fitted, fs)  # it fits
+
+
+def test_a_band_left_narrower_than_an_octave_is_skipped() -> None:
+    fitted, said = DetectorConfig(freqmin=5.0, sta=1.0).fitted(20.0)
+    assert fitted is None
+    assert said == "skipped: 20 sps cannot carry the 5-20 Hz band"
 
 
 def test_detector_refuses_an_sta_shorter_than_a_sample() -> None:
@@ -186,11 +213,30 @@ def test_integer_and_float_samples_give_the_same_triggers(quakes: np.ndarray) ->
 # -- ObsPy's batch chain as the oracle -----------------------------------------------------------
 
 
+def seeded_recursive(f: np.ndarray, nsta: int, nlta: int) -> np.ndarray:
+    """ObsPy's recursive STA/LTA with Larza's seeding: at the end of the warm-up the LTA is
+    divided by the sum of its weights (the recursion starts at the second sample: ``nlta -
+    1`` of them). Computed with SciPy's ``lfilter``, independently of the detector's
+    cascade."""
+    u = f * f
+    u[0] = 0.0  # as ObsPy, the recursion starts at the second sample
+    c_s, c_l = 1.0 / nsta, 1.0 / nlta
+    sta = lfilter([c_s], [1.0, -(1.0 - c_s)], u)
+    warm = lfilter([c_l], [1.0, -(1.0 - c_l)], u[:nlta])
+    seed = warm[-1] / (1.0 - (1.0 - c_l) ** (nlta - 1))
+    lta, _ = lfilter([c_l], [1.0, -(1.0 - c_l)], u[nlta:], zi=[(1.0 - c_l) * seed])
+    ratio = np.zeros(f.size)
+    ratio[nlta:] = sta[nlta:] / np.maximum(lta, TINY)
+    return ratio
+
+
 def obspy_chain(x: np.ndarray, fs: float, cfg: DetectorConfig) -> list[tuple[int, int]]:
     f = obspy_bandpass(x - x[0], cfg.freqmin, cfg.freqmax, fs, corners=cfg.corners)
     nsta, nlta = round(cfg.sta * fs), round(cfg.lta * fs)
-    oracle = obspy_recursive if cfg.method == "recursive" else obspy_classic
-    cf = oracle(f, nsta, nlta)
+    if cfg.method == "recursive":
+        cf = seeded_recursive(f, nsta, nlta)
+    else:
+        cf = obspy_classic(f, nsta, nlta)
     picks = obspy_trigger_onset(
         cf, cfg.trigger_on, cfg.trigger_off, max_len=round(cfg.max_duration * fs)
     )
@@ -216,8 +262,22 @@ def test_triggers_equal_obspy_on_real_recordings(
             got = feed_in(det, x, list(range(256, x.size, 256))) + det.flush()
             expected = obspy_chain(x, fs, cfg)
             assert [(t.on_index, t.off_index) for t in got] == expected, name
+            assert det.stats["spikes"] == 0, name  # nothing in them passes for a spike
             total += len(expected)
     assert total > 20
+
+
+def test_the_seeded_recursive_oracle_is_obspys_after_convergence(
+    recordings: dict[str, tuple[np.ndarray, float]],
+) -> None:
+    # The oracle above differs from ObsPy's function only by the seeding, whose effect
+    # fades with the LTA's memory: long after the warm-up the two agree.
+    x, fs = recordings["manz_waldk"]
+    f = obspy_bandpass(x - x[0], 1.0, 20.0, fs, corners=4)
+    ours, theirs = seeded_recursive(f, 100, 1000), obspy_recursive(f, 100, 1000)
+    late = slice(30_000, None)  # 29 LTA windows after the warm-up
+    assert np.allclose(ours[late], theirs[late], rtol=1e-9)
+    assert not np.allclose(ours[1000:1500], theirs[1000:1500], rtol=1e-3)
 
 
 # -- segments: gaps, overlaps, rate changes ------------------------------------------------------
@@ -239,15 +299,45 @@ def test_a_gap_resets_and_nothing_triggers_during_warm_up(rng: np.random.Generat
     assert det.segment_samples == after.size
 
 
-@pytest.mark.parametrize("shift", [-1.0, -0.006, 0.006, 2.0])
-def test_a_start_time_off_by_more_than_half_a_sample_starts_a_segment(
-    rng: np.random.Generator, shift: float
-) -> None:
+@pytest.mark.parametrize("shift", [1.5, 2.0, 30.0])
+def test_a_gap_longer_than_max_gap_starts_a_segment(rng: np.random.Generator, shift: float) -> None:
     det = StreamingDetector(DetectorConfig(), FS)
     det.feed(quake(1000, (), rng), T0)
     det.feed(quake(300, (), rng), T0 + 10.0 + shift)
     assert det.segment_samples == 300
     assert det.next_time == pytest.approx(T0 + 13.0 + shift)
+    assert det.stats["restarts"] == 1
+
+
+@pytest.mark.parametrize(("shift", "filled"), [(0.006, 1), (0.5, 50), (1.0, 100)])
+def test_a_gap_up_to_max_gap_is_bridged(
+    rng: np.random.Generator, shift: float, filled: int
+) -> None:
+    det = StreamingDetector(DetectorConfig(), FS)
+    det.feed(quake(1000, (), rng), T0)
+    det.feed(quake(300, (), rng), T0 + 10.0 + shift)
+    assert det.segment_samples == 1300 + filled  # the chain went on over the filled samples
+    assert det.stats["bridged"] == 1
+    assert det.next_time == pytest.approx(T0 + 13.0 + shift)
+
+
+@pytest.mark.parametrize("shift", [-1.0, -0.006])
+def test_an_overlapping_record_is_cut_to_its_new_samples(quakes: np.ndarray, shift: float) -> None:
+    back = round(-shift * FS)  # samples received twice
+    det = StreamingDetector(DetectorConfig(), FS)
+    det.feed(quakes[:1000], T0)
+    det.feed(quakes[1000 - back : 1300], T0 + 10.0 - back / FS)
+    assert det.segment_samples == 1300
+    assert det.stats["overlaps"] == 1
+    found = det.feed(quakes[1300:], T0 + 13.0) + det.flush()
+    same_triggers(found, StreamingDetector(DetectorConfig(), FS).feed(quakes, T0))
+
+
+def test_a_record_holding_nothing_new_is_dropped(quakes: np.ndarray) -> None:
+    det = StreamingDetector(DetectorConfig(), FS)
+    det.feed(quakes[:1000], T0)
+    assert det.feed(quakes[500:1000], T0 + 5.0) == []
+    assert (det.segment_samples, det.stats["repeats"]) == (1000, 1)
 
 
 @pytest.mark.parametrize("shift", [-0.004, 0.0, 0.004])
@@ -301,15 +391,13 @@ def test_reset_forgets_everything(quakes: np.ndarray) -> None:
     assert det.flush() == []
 
 
-def test_non_finite_samples_are_refused_and_change_nothing(quakes: np.ndarray) -> None:
+def test_bad_arguments_are_refused_and_change_nothing(quakes: np.ndarray) -> None:
     det = StreamingDetector(DetectorConfig(), FS)
     det.feed(quakes[:1000], T0)
-    bad = quakes[1000:1300].astype(np.float64)
-    bad[5] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
-        det.feed(bad, T0 + 10.0)
     with pytest.raises(ValueError, match="starttime=nan"):
         det.feed(quakes[1000:1300], math.nan)
+    with pytest.raises(ValueError, match="1-D"):
+        det.feed(quakes[1000:1300].reshape(2, -1), T0 + 10.0)
     assert det.segment_samples == 1000
     whole = StreamingDetector(DetectorConfig(), FS).feed(quakes, T0)
     same_triggers(det.feed(quakes[1000:], T0 + 10.0), whole)
@@ -358,33 +446,45 @@ def test_aic_equals_the_variances_of_each_split(rng: np.random.Generator) -> Non
 def test_detector_onset_is_within_a_few_samples_and_earlier_than_trigger_on(
     rng: np.random.Generator,
 ) -> None:
-    for k in range(10):
+    # White noise stepping up eightfold: the broadest-band onset there is, where the
+    # zero-phase filter's symmetric response shows most (real onsets: bench/picks.py).
+    errors = []
+    for k in range(20):
         x = rng.normal(0.0, 1.0, 3000)
         onset = 1800 + 7 * k
         x[onset:] += rng.normal(0.0, 8.0, 3000 - onset)
         det = StreamingDetector(DetectorConfig(), FS)
         (trigger,) = det.feed(x, T0) + det.flush()
-        assert abs(trigger.onset_index - onset) <= 6
+        errors.append(trigger.onset_index - onset)
         assert trigger.onset_index <= trigger.on_index
+        assert 1 / FS <= trigger.onset_uncertainty <= 0.2
+    assert max(abs(e) for e in errors) <= 20
+    assert sum(abs(e) for e in errors) / len(errors) <= 4
 
 
 def test_a_detector_holds_little_memory(quakes: np.ndarray) -> None:
     """A worker runs one detector per channel, 10,000 of them: each keeps its history (LTA
-    window and the onset's margins, filtered and raw: 18 KB), the classic method's squares
-    (8 KB) and filter states, and no working space of its own (128 KB a piece)."""
+    window and the onset's margins, raw as float32: 5 KB), the classic method's squares
+    (8 KB), filter states and the spike screen's few samples, and no working space of its
+    own (128 KB a piece). A horizontal keeps its S window too (40 s: 16 KB)."""
     for size in (quakes.size, 400):
         det = StreamingDetector(DetectorConfig(), FS)
         for start in range(0, quakes.size, size):
             det.feed(quakes[start : start + size], T0 + start / FS)
-        assert 16 * 1024 < _array_bytes(vars(det)) < 32 * 1024
+        assert 12 * 1024 < _array_bytes(vars(det)) < 18 * 1024
+    horizontal = StreamingDetector(DetectorConfig(), FS, history=40.0)
+    horizontal.feed(quakes, T0)
+    assert 20 * 1024 < _array_bytes(vars(horizontal)) < 30 * 1024
 
 
 def _array_bytes(value: object) -> int:
-    """Bytes of the numpy arrays in a value, looking into containers."""
+    """Bytes of the numpy arrays in a value, looking into containers and objects."""
     if isinstance(value, np.ndarray):
         return value.nbytes if value.base is None else value.base.nbytes
     if isinstance(value, dict):
         return sum(_array_bytes(v) for v in value.values())
     if isinstance(value, list | tuple | deque):
         return sum(_array_bytes(v) for v in value)
+    if hasattr(value, "__dict__") and not isinstance(value, type):
+        return _array_bytes(vars(value))
     return 0

@@ -3,12 +3,13 @@ errors an operator sees for a bad file."""
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from detection import DetectorConfig
-from ingest.config import LarzaConfig, load_config, parse_config
+from ingest.config import DetectorTable, LarzaConfig, load_config, parse_config
 from stations.errors import ConfigurationError
 from stations.queries import ChannelKey
 
@@ -112,6 +113,13 @@ def test_parse_config_accepts_a_document() -> None:
 def test_the_documented_example_is_valid() -> None:
     example = Path(__file__).parents[2] / "docs" / "larza.example.toml"
     config = load_config(example)
+    # Every detector key is there, with its default value.
+    written = tomllib.loads(example.read_text(encoding="utf-8"))["detector"]
+    defaults = DetectorConfig()
+    documented = {k: v for k, v in written.items() if not isinstance(v, dict)}
+    assert set(documented) == set(DetectorTable.model_fields)
+    assert all(getattr(defaults, k) == v for k, v in documented.items())
+    assert not config.detector_for(ChannelKey("TJ", "MANEM", "", "HHE"))[0].enabled
     assert config.detector_for(SAREZ_Z)[0].freqmin == 2.0
     assert config.detector_for(SAREZ_N)[0].trigger_on == 5.0
     assert config.health_for(SAREZ_N).clip_level == 4194303
@@ -178,3 +186,27 @@ def test_bad_earthquake_settings_name_the_key(tmp_path: Path, text: str, message
     with pytest.raises(ConfigurationError) as caught:
         load_config(_write(tmp_path, text))
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"max_gap": -1.0}, "max_gap"),
+        ({"s_window": 0}, "s_window"),
+        ({"s_ratio": -2}, "s_ratio"),
+        ({"enabled": "perhaps"}, "enabled"),
+        ({"despike": 3}, "despike"),
+    ],
+)
+def test_the_pick_keys_are_checked(table: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        parse_config({"detector": table})
+
+
+def test_per_channel_pick_keys() -> None:
+    config = parse_config(
+        {"detector": {"s_ratio": 4.0, "TJ.SAREZ..HHE": {"enabled": False, "max_gap": 0.0}}}
+    )
+    east = config.detector_for(ChannelKey("TJ", "SAREZ", "", "HHE"))[0]
+    assert (east.enabled, east.max_gap, east.s_ratio) == (False, 0.0, 4.0)
+    assert config.detector_for(SAREZ_Z)[0].enabled

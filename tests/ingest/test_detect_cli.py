@@ -3,6 +3,7 @@ the live pipeline did over the same records; its outputs, tried as a researcher 
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from ingest.worker.pipeline import Pipeline
 from stations.inventory import default_inventory_path
 from stations.queries import list_detections, list_events
 
-from .test_pipeline import ONSETS, _interleaved, factory  # noqa: F401  (a fixture)
+from .test_pipeline import ONSETS, _interleaved, factory, quake_trace  # noqa: F401  (a fixture)
 
 
 @pytest.fixture
@@ -138,3 +139,111 @@ def test_bad_input_is_named(tmp_path: Path) -> None:
     done = runner.invoke(app, ["detect", str(junk)])
     assert done.exit_code == 1
     assert "junk.bin: not a waveform file ObsPy can read" in done.stderr
+
+
+def test_overlapping_files_print_each_detection_once(tmp_path: Path) -> None:
+    # The same three-station quake written whole, then again as two files that overlap by
+    # half a minute and a copy of one of them: records repeated and records cut elsewhere.
+    rng = np.random.default_rng(8)
+    traces = [quake_trace(s, t, rng) for s, t in ONSETS.items()]
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    whole.mkdir()
+    parts.mkdir()
+    for tr in traces:
+        name = tr.stats.station
+        tr.write(str(whole / f"{name}.mseed"), format="MSEED", reclen=512, encoding="STEIM2")
+        first = tr.slice(tr.stats.starttime, tr.stats.starttime + 60)
+        second = tr.slice(tr.stats.starttime + 30, tr.stats.endtime)
+        first.write(str(parts / f"{name}.a.mseed"), format="MSEED", reclen=512)
+        second.write(str(parts / f"{name}.b.mseed"), format="MSEED", reclen=512)
+        first.write(str(parts / f"{name}.c.mseed"), format="MSEED", reclen=512)
+    runner = CliRunner()
+    expected = runner.invoke(app, ["detect", str(whole), "--no-progress"])
+    done = runner.invoke(app, ["detect", str(parts), "--no-progress"])
+    assert done.exit_code == 0, done.output
+
+    def detections(out: str) -> list[tuple[str, str]]:
+        lines = [json.loads(line) for line in out.splitlines()]
+        return [(x["stream"], x["onset_time"]) for x in lines if x["type"] == "detection"]
+
+    assert len(detections(expected.stdout)) == len(ONSETS)
+    assert detections(done.stdout) == detections(expected.stdout)
+    assert "records repeated or overlapping, each fed once" in done.stderr
+    assert "records repeated" not in expected.stderr
+
+
+def test_picks_carry_phase_uncertainty_and_polarity_in_every_format(tmp_path: Path) -> None:
+    # ObsPy's example event at BW.RJOB, three components: a P on EHZ and an S on a
+    # horizontal, with short windows so the warm-up ends before the event.
+    data = tmp_path / "data"
+    data.mkdir()
+    for tr in read():
+        tr.write(str(data / f"{tr.stats.channel}.mseed"), format="MSEED")
+    config = tmp_path / "larza.toml"
+    config.write_text("[detector]\nsta = 0.2\nlta = 2.0\n")
+    runner = CliRunner()
+    done = runner.invoke(app, ["detect", str(data), "--config", str(config), "--no-progress"])
+    assert done.exit_code == 0, done.output
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    picks = [x for x in lines if x["type"] == "detection"]
+    assert [(x["stream"], x["phase"]) for x in picks] == [
+        ("BW.RJOB..EHZ", "P"),
+        ("BW.RJOB..EHN", "S"),
+    ]
+    p, s = picks
+    assert p["onset_time"] < s["onset_time"]
+    assert 0 < p["onset_uncertainty"] < 0.1
+    assert p["polarity"] in ("positive", "negative")
+    assert s["polarity"] is None
+    assert "2 detections, 0 events (1 P, 1 S)" in done.stderr
+    done = runner.invoke(app, ["detect", str(data), "--config", str(config), "--format", "csv"])
+    header = done.stdout.splitlines()[0].split(",")
+    assert header[6:10] == ["phase", "onset_uncertainty", "polarity", "bridged"]
+    out = tmp_path / "events.xml"
+    config.write_text("[detector]\nsta = 0.2\nlta = 2.0\n[association]\nmin_stations = 1\n")
+    done = runner.invoke(
+        app,
+        ["detect", str(data), "--config", str(config), "--format", "quakeml", "-o", str(out)],
+    )
+    assert done.exit_code == 0, done.output
+    (event,) = read_events(str(out))
+    first, second = sorted(event.picks, key=lambda pick: pick.time)
+    assert (first.phase_hint, first.waveform_id.channel_code) == ("P", "EHZ")
+    assert (second.phase_hint, second.waveform_id.channel_code) == ("S", "EHN")
+    assert first.time_errors.uncertainty == pytest.approx(p["onset_uncertainty"], abs=1e-6)
+    assert first.polarity == p["polarity"]
+    assert second.polarity is None
+
+
+def test_picks_agree_with_analysts_on_real_recordings() -> None:
+    # Three local earthquakes (northern California and Nevada, PhaseNet's example data) with
+    # the analysts' P and S: one P on the vertical and one S on a horizontal for each, near
+    # the analysts' onsets. Each file holds three channels, one after another.
+    folder = Path(__file__).parents[1] / "data" / "phasenet"
+    with (folder / "picks.csv").open() as f:
+        analysts = list(csv.DictReader(f))
+    files = [folder / row["file"] for row in analysts]
+    results = run_detect(files, LarzaConfig())
+    for row, path in zip(analysts, files, strict=True):
+        start = read(str(path), headonly=True)[0].stats.starttime.timestamp
+        network, station = row["file"].split("_")[:2]
+        mine = [
+            d for d in results.detections if (d.key.network, d.key.station) == (network, station)
+        ]
+        assert [d.phase for d in mine] == ["P", "S"], row["file"]
+        p, s = mine
+        assert p.key.channel.endswith("Z")
+        assert s.key.channel[-1] in "NE"
+        assert abs(p.onset_time - start - float(row["p_s"])) <= 0.05, row["file"]
+        assert abs(s.onset_time - start - float(row["s_s"])) <= 0.3, row["file"]
+        assert p.onset_uncertainty is not None
+        assert 0 < p.onset_uncertainty <= 0.1
+
+
+def test_a_file_of_several_traces_is_read_in_time_order(tmp_path: Path) -> None:
+    # ObsPy's example event, its three components in one non-miniSEED file (trace after
+    # trace): the vertical's P and the horizontals' S as from three files.
+    read().write(str(tmp_path / "rjob.mseed.txt"), format="TSPAIR")
+    config = parse_config({"detector": {"sta": 0.2, "lta": 2.0}})
+    results = run_detect([tmp_path / "rjob.mseed.txt"], config)
+    assert [(d.key.channel, d.phase) for d in results.detections] == [("EHZ", "P"), ("EHN", "S")]
