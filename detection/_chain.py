@@ -250,7 +250,8 @@ class StreamingDetector:
         self._zi = np.zeros((1, self._sos.shape[0], 2))
         self._rec_zi = np.zeros((1, 2, 2))
         self._w_last = 0.0
-        self._squares = np.zeros(self._nlta)
+        # the classic STA/LTA's last LTA window of squares; the recursive one needs none
+        self._squares = np.zeros(self._nlta if self._config.method == "classic" else 0)
         self._sta_sum = 0.0
         self._lta_sum = 0.0
         self._trig = TriggerState()

@@ -34,51 +34,68 @@ FloatArray = npt.NDArray[np.float64]
 
 
 _FIELDS = (
-    "start", "end", "arrival", "n", "total", "total_sq", "low", "high", "clipped", "spikes",
-    "gap_s", "overlap_s", "timing_quality", "future",
+    "start", "end", "arrival", "total", "total_sq", "low", "high",
+    "n", "clipped", "spikes", "gap_s", "overlap_s", "timing_quality", "future",
 )  # fmt: skip
-"""What is kept of each record in the window: its times, sample count, sums, extremes,
-clipped and spike counts, the gap or overlap before it, timing quality (-1: none) and
-whether it was stamped in the future; ``end`` is just after its last sample."""
+"""What is kept of each record in the window: its times, sums and extremes (float64), then
+its sample count, clipped and spike counts, the gap or overlap before it, timing quality (-1:
+none) and whether it was stamped in the future (float32: counts exact to 2**24, durations to
+a microsecond); ``end`` is just after its last sample."""
+_WIDE = 7  # the first fields, kept as float64
 _COLUMNS = {name: k for k, name in enumerate(_FIELDS)}
 
 
 class _Window:
-    """The window's records as rows of one float array (14 numbers a record, no Python
-    object each): appended at the end, dropped from the front, kept contiguous."""
+    """The window's records as rows of two arrays (no Python object each), float64 for times,
+    sums and extremes and float32 for the rest (84 bytes a record): appended at the end,
+    dropped from the front, kept contiguous."""
 
-    __slots__ = ("_rows", "hi", "lo")
+    __slots__ = ("_narrow", "_wide", "hi", "lo")
 
     def __init__(self) -> None:
-        self._rows = np.empty((8, len(_FIELDS)))
+        self._wide = np.empty((8, _WIDE))
+        self._narrow = np.empty((8, len(_FIELDS) - _WIDE), dtype=np.float32)
         self.lo = self.hi = 0
 
     def __len__(self) -> int:
         return self.hi - self.lo
 
     def append(self, row: tuple[float, ...]) -> None:
-        if self.hi == len(self._rows):
-            live = self._rows[self.lo : self.hi]
-            if self.lo >= len(self._rows) // 2:
-                self._rows[: len(live)] = live  # room at the front: move down
+        size = len(self._wide)
+        if self.hi == size:
+            live = slice(self.lo, self.hi)
+            count = self.hi - self.lo
+            if self.lo >= size // 8:
+                # room at the front: move down (a copy of the window every eighth of it
+                # appended at most, so a steady window stays in an array about its size)
+                self._wide[:count] = self._wide[live]
+                self._narrow[:count] = self._narrow[live]
             else:
-                grown = np.empty((2 * len(self._rows), len(_FIELDS)))
-                grown[: len(live)] = live
-                self._rows = grown
-            self.lo, self.hi = 0, len(live)
-        self._rows[self.hi] = row
+                grown = size + max(8, size // 4)
+                wide = np.empty((grown, _WIDE))
+                narrow = np.empty((grown, len(_FIELDS) - _WIDE), dtype=np.float32)
+                wide[:count] = self._wide[live]
+                narrow[:count] = self._narrow[live]
+                self._wide, self._narrow = wide, narrow
+            self.lo, self.hi = 0, count
+        self._wide[self.hi] = row[:_WIDE]
+        self._narrow[self.hi] = row[_WIDE:]
         self.hi += 1
 
     def first_end(self) -> float:
-        return float(self._rows[self.lo, _COLUMNS["end"]])
+        return float(self._wide[self.lo, _COLUMNS["end"]])
 
     def drop_first(self) -> None:
         self.lo += 1
         if self.lo == self.hi:
             self.lo = self.hi = 0
 
-    def rows(self) -> npt.NDArray[np.float64]:
-        return self._rows[self.lo : self.hi]
+    def column(self, name: str) -> npt.NDArray[np.float64]:
+        """One field of the records in the window, oldest first (as float64)."""
+        k = _COLUMNS[name]
+        if k < _WIDE:
+            return self._wide[self.lo : self.hi, k]
+        return self._narrow[self.lo : self.hi, k - _WIDE].astype(np.float64)
 
 
 class ChannelHealth:
@@ -179,11 +196,11 @@ class ChannelHealth:
                 starttime,
                 end,
                 arrival,
-                n,
                 total,
                 float(deviations @ deviations),
                 low,
                 high,
+                n,
                 clipped,
                 _spikes(data, ordered),
                 gap,
@@ -235,45 +252,43 @@ class ChannelHealth:
         if not len(window):
             out.update(availability_pct=0.0, gaps=0, gap_s=0.0, largest_gap_s=0.0, overlaps=0)
             return out
-        rows = window.rows()
-        c = _COLUMNS
-        newest = rows[-1]
+        column = window.column
+        ends = column("end")
         out["transmission_delay_s"] = float(
-            newest[c["arrival"]] - (newest[c["end"]] - 1.0 / self.sampling_rate)
+            column("arrival")[-1] - (ends[-1] - 1.0 / self.sampling_rate)
         )
-        counts = rows[:, c["n"]]
-        totals = rows[:, c["total"]]
+        counts = column("n")
+        totals = column("total")
         n = float(counts.sum())
         mean = float(totals.sum()) / n
         # Pooled variance: within-record deviations plus the records' means around the mean.
-        sq = float((rows[:, c["total_sq"]] + counts * (totals / counts - mean) ** 2).sum())
-        gap_column = rows[:, c["gap_s"]]
+        sq = float((column("total_sq") + counts * (totals / counts - mean) ** 2).sum())
+        gap_column = column("gap_s")
         gaps = gap_column[gap_column > 0]
-        qualities = rows[:, c["timing_quality"]]
+        qualities = column("timing_quality")
         qualities = qualities[qualities >= 0]
-        low, high = float(rows[:, c["low"]].min()), float(rows[:, c["high"]].max())
+        low, high = float(column("low").min()), float(column("high").max())
         widest = int(gap_column.argmax())
-        covered = _covered(rows[:, c["start"]], rows[:, c["end"]], begin, end)
+        starts = column("start")
+        covered = _covered(starts, ends, begin, end)
         out.update(
             availability_pct=min(100.0, 100.0 * covered / (end - begin)),
             gaps=int(gaps.size),
             gap_s=float(gaps.sum()),
             largest_gap_s=float(gaps.max()) if gaps.size else 0.0,
-            largest_gap_start=float(rows[widest, c["start"]] - gap_column[widest])
-            if gaps.size
-            else None,
-            overlaps=int(np.count_nonzero(rows[:, c["overlap_s"]] > 0)),
+            largest_gap_start=float(starts[widest] - gap_column[widest]) if gaps.size else None,
+            overlaps=int(np.count_nonzero(column("overlap_s") > 0)),
             samples=int(n),
             mean=mean,
             rms=float(np.sqrt(sq / n)),
             min=low,
             max=high,
             flat=low == high,
-            clipped_pct=100.0 * float(rows[:, c["clipped"]].sum()) / n,
-            spikes=int(rows[:, c["spikes"]].sum()),
+            clipped_pct=100.0 * float(column("clipped").sum()) / n,
+            spikes=int(column("spikes").sum()),
             timing_quality_mean=float(qualities.mean()) if qualities.size else None,
             timing_quality_min=int(qualities.min()) if qualities.size else None,
-            future_records=int(np.count_nonzero(rows[:, c["future"]])),
+            future_records=int(np.count_nonzero(column("future"))),
         )
         return out
 

@@ -464,17 +464,21 @@ def test_detector_onset_is_within_a_few_samples_and_earlier_than_trigger_on(
 
 def test_a_detector_holds_little_memory(quakes: np.ndarray) -> None:
     """A worker runs one detector per channel, 10,000 of them: each keeps its history (LTA
-    window and the onset's margins, raw as float32: 5 KB), the classic method's squares
-    (8 KB), filter states and the spike screen's few samples, and no working space of its
-    own (128 KB a piece). A horizontal keeps its S window too (40 s: 16 KB)."""
+    window and the onset's margins, raw as float32: 5 KB), filter states and the spike
+    screen's few samples, and no working space of its own (128 KB a piece); the classic
+    method keeps its LTA window of squares too (8 KB), the recursive one (the default) needs
+    none. A horizontal keeps its S window (40 s: 16 KB)."""
     for size in (quakes.size, 400):
         det = StreamingDetector(DetectorConfig(), FS)
         for start in range(0, quakes.size, size):
             det.feed(quakes[start : start + size], T0 + start / FS)
-        assert 12 * 1024 < _array_bytes(vars(det)) < 18 * 1024
+        assert 4 * 1024 < _array_bytes(vars(det)) < 8 * 1024
+    classic = StreamingDetector(DetectorConfig(method="classic"), FS)
+    classic.feed(quakes, T0)
+    assert 12 * 1024 < _array_bytes(vars(classic)) < 16 * 1024
     horizontal = StreamingDetector(DetectorConfig(), FS, history=40.0)
     horizontal.feed(quakes, T0)
-    assert 20 * 1024 < _array_bytes(vars(horizontal)) < 30 * 1024
+    assert 15 * 1024 < _array_bytes(vars(horizontal)) < 20 * 1024
 
 
 def _array_bytes(value: object) -> int:

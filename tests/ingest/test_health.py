@@ -91,3 +91,21 @@ def test_no_data_yet() -> None:
     assert snap["availability_pct"] == 0.0
     with pytest.raises(ValueError, match="sampling_rate > 0"):
         ChannelHealth(0.0)
+
+
+def test_a_steady_window_keeps_about_its_own_size_in_memory() -> None:
+    """10,000 channels each keep their window: a record costs 84 bytes in it, and a window
+    that slides steadily stays in arrays not much larger than the records it holds."""
+    health = ChannelHealth(FS, window_s=600.0)
+    data = np.random.default_rng(5).normal(0, 100, 300)
+    for k in range(2_000):  # 6,000 s of 3-s records: the window holds 200 of them
+        start = T0 + 3.0 * k
+        health.add(start, data, arrival=start + 4.0)
+        health.snapshot(start + 4.0)
+    window = health._entries
+    assert len(window) in (200, 201)
+    held = window._wide.nbytes + window._narrow.nbytes
+    assert held <= 1.3 * 84 * len(window)
+    snap = health.snapshot(T0 + 6_004.0)
+    assert snap["availability_pct"] == pytest.approx(100.0 * 599.0 / 600.0, abs=0.5)
+    assert snap["samples"] == 300 * len(window)
