@@ -377,7 +377,7 @@ class Result:
 def archived_records(url: str, root: Path) -> list[bytes]:
     """Every committed record of the archive (bytes past a file's committed size are a
     killed worker's leftover, not data)."""
-    engine = make_engine(url)
+    engine = make_engine(url, sqlite_begin="DEFERRED")  # reads only
     with make_session_factory(engine)() as s:
         sizes = {a.path: a.size for a in s.scalars(select(ArchiveFile))}
     engine.dispose()
@@ -425,7 +425,7 @@ def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
 
 
 def detections(url: str) -> list[tuple[str, float]]:
-    engine = make_engine(url)
+    engine = make_engine(url, sqlite_begin="DEFERRED")  # reads only
     with make_session_factory(engine)() as s:
         found = [
             (
@@ -519,7 +519,7 @@ def run(
         return feed.server is not None and feed.server.client_count > 0
 
     def positions() -> int:
-        engine = make_engine(url)
+        engine = make_engine(url, sqlite_begin="DEFERRED")  # reads only
         with make_session_factory(engine)() as s:
             count = len(s.scalars(select(StreamState)).all())
         engine.dispose()
@@ -654,7 +654,7 @@ def _verify(
     lost = set(published) - set(counts)
     result.not_held = len(lost & not_held)
     result.lost_unexplained = len(lost - not_held)
-    engine = make_engine(url)
+    engine = make_engine(url, sqlite_begin="DEFERRED")  # reads only
     with make_session_factory(engine)() as s:
         gaps = list(list_gaps(s, limit=100_000))
     engine.dispose()

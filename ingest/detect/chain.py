@@ -122,6 +122,13 @@ class Detecting:
         """Whether the channel has been set up (it has been fed or warmed)."""
         return key in self._channels
 
+    def newest(self, key: ChannelKey) -> float:
+        """POSIX seconds of the newest data of a channel fed, warmed or already processed
+        (:meth:`seen_until`); -inf if none."""
+        channel = self._channels.get(key)
+        known = self._newest.get(key, -math.inf)
+        return known if channel is None else max(known, channel.newest)
+
     def lead_in_s(self, key: ChannelKey) -> float:
         """How much of a channel's past data puts a new picker in the state an uninterrupted
         one has (see :meth:`warm`): ten LTA windows (a recursive LTA then differs by

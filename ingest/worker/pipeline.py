@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from detection import NetworkEvent
 from ingest.config import LarzaConfig
-from ingest.detect.chain import Detecting, Found
+from ingest.detect.chain import Detecting, Found, SensorKey, sensor_of
 from ingest.health.monitor import HealthMonitor
 from ingest.seedlink.decode import Record, RecordError, decode_record
 from ingest.seedlink.source import Packet
@@ -93,6 +93,8 @@ class Pipeline:
         self.broken = False
         with session_factory() as session:
             self._channels: dict[ChannelKey, Channel] = channel_index(session)
+        self._sensors: dict[SensorKey, list[ChannelKey]] = {}
+        _add_sensors(self._sensors, self._channels)
         newest = self._newest_samples()
         self._ledger = Ledger(archive, newest)
         self._gaps: list[NewGap] = []  # found in the current batch
@@ -121,6 +123,7 @@ class Pipeline:
         added = {k: c for k, c in latest.items() if k not in self._channels}
         self._channels.update(latest)  # the health monitor shares this mapping
         self._unknown -= set(added)
+        _add_sensors(self._sensors, added)
         if added:
             self._detecting.add_positions(_positions(added))
         return len(added)
@@ -357,7 +360,9 @@ class Pipeline:
             return
 
         def keep(found: Found) -> int:
-            return self._store_detection(found, channel)
+            # a pick may be on another channel of the sensor than this record's (an S found
+            # on the horizontals when the vertical's record completes its search)
+            return self._store_detection(found, self._channels.get(found.key, channel))
 
         try:
             if not self._detecting.knows(key) and self._archive is not None:
@@ -370,24 +375,39 @@ class Pipeline:
             self._changed[event.event_key] = event
 
     def _warm(self, session: Session, record: Record) -> None:
-        """A channel's first record since this pipeline started: its detector first gets the
-        channel's lead-in from the archive (what it was fed before the restart), so the
-        detections go on as without a restart. Not when a gap separates them (a detector
-        starts afresh after a gap anyway)."""
-        lead_in = self._detecting.lead_in_s(record.key)
+        """A channel's first record since this pipeline started: its sensor's pickers first
+        get their lead-in from the archive (what they were fed before the restart), so the
+        picks go on as without a restart. The sensor's channels (``HHZ``, ``HHN``, ``HHE``)
+        not yet running are warmed together, their records in time order, as they came; each
+        up to the data it had processed, this one up to this record. Not when a gap separates
+        the lead-in from this record (a picker starts afresh after a gap anyway)."""
         archive = self._archive
         assert archive is not None
-        before = archive.read_back(
-            session,
-            key=record.key,
-            start=record.starttime - lead_in,
-            end=record.starttime,
-            max_bytes=LEAD_IN_BYTES,
-        )
-        past = [decode_record(raw) for raw in before]
-        past = [r for r in past if r.endtime < record.starttime]
-        if not past or record.starttime - past[-1].endtime > 1.5 / record.sampling_rate:
-            return
+        lead_in = self._detecting.lead_in_s(record.key)
+        start = record.starttime - lead_in
+        past: list[Record] = []
+        for key in self._sensors.get(sensor_of(record.key), [record.key]):
+            if key != record.key and self._detecting.knows(key):
+                continue
+            end = record.starttime if key == record.key else self._detecting.newest(key)
+            if end <= start:
+                continue
+            mine = [
+                r
+                for r in map(
+                    decode_record,
+                    archive.read_back(
+                        session, key=key, start=start, end=end, max_bytes=LEAD_IN_BYTES
+                    ),
+                )
+                if r.endtime <= end + 0.5 / r.sampling_rate
+            ]
+            if key == record.key:
+                mine = [r for r in mine if r.endtime < record.starttime]
+                if not mine or record.starttime - mine[-1].endtime > 1.5 / record.sampling_rate:
+                    return
+            past += mine
+        past.sort(key=lambda r: r.starttime)
         self._detecting.warm(past)
         self.counts["warmed"] += 1
 
@@ -461,3 +481,14 @@ class Pipeline:
                 "event %d at %s: %s", stored.id, stored.time.isoformat(), ", ".join(event.stations)
             )
         self._event_ids[event.event_key] = stored.id
+
+
+def _add_sensors(
+    sensors: dict[SensorKey, list[ChannelKey]], channels: Mapping[ChannelKey, Channel]
+) -> None:
+    """Index channels by the sensor they belong to (for warming a sensor's channels
+    together)."""
+    for key in channels:
+        members = sensors.setdefault(sensor_of(key), [])
+        if key not in members:
+            members.append(key)

@@ -454,6 +454,62 @@ def test_10_detections_after_a_restart_equal_an_uninterrupted_run(
 T_START = UTCDateTime(2025, 6, 1, 12, 0, 0).timestamp
 
 
+def _three_components() -> list[Packet]:
+    """SAREZ's seismometer (HHZ, HHN, HHE): a P at 60 s strong on the vertical, its S 4 s
+    later on the horizontals; 512-byte records interleaved by end time as a feed sends them."""
+    from ..detection.test_sensor import arrival
+
+    data = arrival(np.random.default_rng(11), 100.0, (60.0,))
+    timed = []
+    for code, x in data.items():
+        trace = Trace(
+            x.astype(np.int32),
+            header={"network": "TJ", "station": "SAREZ", "location": "", "channel": code,
+                    "sampling_rate": 100.0, "starttime": UTCDateTime(T_START)},
+        )  # fmt: skip
+        for raw in records(trace):
+            timed.append((record_info(raw).end_ns, code, raw))
+    timed.sort()
+    return [Packet("TJ_SAREZ", i + 1, raw) for i, (_, _, raw) in enumerate(timed)]
+
+
+@pytest.mark.parametrize("restart_after", [61.0, 63.0, 65.0])  # after the P; before, in the S
+def test_10_p_and_s_after_a_restart_equal_an_uninterrupted_run(
+    fresh_database_url: str, tmp_path: Path, restart_after: float
+) -> None:
+    """A sensor's three channels are warmed together after a restart: the S that the P
+    before the restart opened is still found on the horizontals, once."""
+    packets = _three_components()
+
+    def run(split: float | None, folder: Path, database: str) -> list[tuple[str, str, float]]:
+        engine = make_engine(database)
+        migrate(engine)
+        f = make_session_factory(engine)
+        with f() as s, s.begin():
+            import_stationxml(s, default_inventory_path())
+        pipeline = _pipeline(f, folder)
+        for p in packets:
+            if split is not None and record_info(p.payload).start_ns / 1e9 - T_START >= split:
+                pipeline = _pipeline(f, folder)
+                split = None
+            pipeline.handle(p)
+        with f() as s:
+            found = [
+                (d.channel.code, d.phase or "-", d.onset_time.timestamp())
+                for d in list_detections(s, limit=1000)
+            ]
+        engine.dispose()
+        return sorted(found)
+
+    whole = run(None, tmp_path / "whole", fresh_database_url)
+    other = f"sqlite:///{tmp_path / 'restarted.sqlite'}"
+    restarted = run(restart_after, tmp_path / "restarted", other)
+    assert [(c, ph) for c, ph, _ in whole] == [("HHN", "S"), ("HHZ", "P")]
+    assert [(c, ph) for c, ph, _ in restarted] == [(c, ph) for c, ph, _ in whole]
+    for (_, _, t1), (_, _, t2) in zip(restarted, whole, strict=True):
+        assert t1 == pytest.approx(t2, abs=1e-6)
+
+
 # -- defect 9: what the server carries ----------------------------------------------------------
 
 
