@@ -28,6 +28,7 @@ from ingest.seedlink.decode import Record, RecordError, decode_record
 from ingest.seedlink.source import Packet
 from ingest.worker.archive import SdsArchive
 from ingest.worker.ledger import Kind, Ledger, Seen
+from ingest.worker.quakes import EventMeasurer
 from stations.changes import log_changes
 from stations.gaps import NewGap, add_gaps, fill_gaps
 from stations.models import ChangeKind, Channel, EventStatus, LocationStatus
@@ -111,6 +112,9 @@ class Pipeline:
 
             table = travel_time_table(config)
         self._detecting = Detecting(config, stations, table)
+        self._measurer: EventMeasurer | None = None
+        if table is not None and archive is not None and self._detecting.locates:
+            self._measurer = EventMeasurer(archive, config, table, stations, self._channels)
         self._detecting.seen_until(newest)
 
     def _newest_samples(self) -> dict[ChannelKey, float]:
@@ -135,6 +139,8 @@ class Pipeline:
         self._unknown -= set(added)
         if added:
             self._detecting.add_stations(_stations(added))
+            if self._measurer is not None:
+                self._measurer.forget_inventory()
         return len(added)
 
     def resync(self) -> None:
@@ -476,6 +482,10 @@ class Pipeline:
         )
         if event.origin is not None:
             store_origin(session, event=stored, origin=self._origin(event), now=now)
+        if self._measurer is not None and event.status == "final":
+            measured = self._measurer.measure(session, stored, event)
+            if measured is not None and measured.network is not None:
+                self.counts["magnitudes"] += 1
         self._log.append((ChangeKind.EVENT, stored.id))
         if event.event_key not in self._event_ids:
             self.counts["events"] += 1
