@@ -20,7 +20,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import AsyncIterator, Collection, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from types import FrameType
 from typing import Annotated, Any
@@ -43,6 +43,7 @@ from api.routers.stations import change_out
 from api.watch import Watcher
 from stations.changes import last_change_id
 from stations.models import ChangeKind, Detection, Event, StateChange
+from stations.quakes import EventQuake, event_quakes
 from stations.webhooks import ChangedRow, changed_rows, pending_changes
 
 router = APIRouter(prefix="/api/v1", tags=["stream"], responses=BAD_REQUEST)
@@ -51,10 +52,21 @@ PAGE = 100
 RETRY_MS = 2000
 
 
-def change_data(row: ChangedRow | None) -> BaseModel | None:
-    """A changed row as the REST API shows it (None for a row deleted since)."""
+def change_quakes(
+    session: Session, rows: Mapping[tuple[ChangeKind, int], ChangedRow]
+) -> Mapping[int, EventQuake]:
+    """The origins, magnitudes and ground motion of the changed events among ``rows``."""
+    ids = [row.id for row in rows.values() if isinstance(row, Event)]
+    return event_quakes(session, event_ids=ids) if ids else {}
+
+
+def change_data(
+    row: ChangedRow | None, quakes: Mapping[int, EventQuake] | None = None
+) -> BaseModel | None:
+    """A changed row as the REST API shows it (None for a row deleted since); an event with
+    its origin, magnitudes and ground motion from ``quakes``."""
     if isinstance(row, Event):
-        return event_out(row)
+        return event_out(row, (quakes or {}).get(row.id))
     if isinstance(row, Detection):
         return detection_out(row)
     if isinstance(row, StateChange):
@@ -91,9 +103,10 @@ def read_batch(
     SSE messages, and whether the page is full (more may follow at once)."""
     page = pending_changes(session, after_id=after, kinds=kinds, limit=PAGE)
     rows = changed_rows(session, changes=page.changes)
+    quakes = change_quakes(session, rows)
     messages = []
     for change in page.changes:
-        data = change_data(rows.get((change.kind, change.ref_id)))
+        data = change_data(rows.get((change.kind, change.ref_id)), quakes)
         body = "null" if data is None else data.model_dump_json()
         text = f"id: {change.id}\nevent: {change.kind.value}\ndata: {body}\n\n"
         messages.append(Message(change.id, change.kind, text))
