@@ -17,14 +17,20 @@ What reaches the pickers is decided here, once for both paths:
 - an error inside one channel's detector is logged once, counted (``detector_errors``) and
   that channel started afresh: the other channels go on.
 
-Association: with a travel-time table and at least ``[location] min_stations`` stations with
-coordinates, phase picks go to the :class:`detection.QuakeAssociator` and events are located
-earthquakes (created, updated, made final, or deleted when a better event took their picks);
-otherwise (bare files, too few stations) trigger windows go to the
-:class:`detection.CoincidenceAssociator`, ObsPy's ``coincidence_trigger`` as a stream with
-``[association] window`` as its ``trigger_off_extension`` (a quake's onsets at stations far
-apart need not overlap) and ``min_stations`` as its threshold, whose events are final when
-reported and have no origin. Picks no event explains stay where the
+Association, by what is known of the stations:
+
+- a travel-time table and at least ``[location] min_stations`` stations with coordinates:
+  phase picks go to the :class:`detection.QuakeAssociator` and events are located
+  earthquakes (created, updated, made final, or deleted when a better event took their
+  picks);
+- coordinates, but too few stations to locate (the three-station default network): the
+  trigger groups of ``[association]`` (:class:`detection.Associator`, onsets within
+  ``window`` and consistent with the stations' distances), not located;
+- no coordinates (bare files): trigger windows go to the
+  :class:`detection.CoincidenceAssociator`, ObsPy's ``coincidence_trigger`` as a stream with
+  ``[association] window`` as its ``trigger_off_extension`` (a quake's onsets at stations
+  far apart need not overlap) and ``min_stations`` as its threshold, whose events are final
+  when reported. Picks no event explains stay where the
 caller stored them, in no event.
 """
 
@@ -39,11 +45,14 @@ from typing import Literal
 
 from detection import (
     AssociatedPick,
+    Associator,
     CoincidenceAssociator,
     CoincidenceEvent,
     DetectorConfig,
+    NetworkEvent,
     Origin,
     PhasePick,
+    Pick,
     Quake,
     QuakeAssociator,
     SensorPicker,
@@ -62,6 +71,8 @@ log = logging.getLogger(__name__)
 CLOSE_LAG_S = 30.0
 """An earthquake is made final this long (data time) after its last arrivals were due: the
 other stations' records have time to come in, and their amplitudes to be read."""
+GROUP_CLOSE_MARGIN_S = 60.0
+"""A trigger group is final once data this long past its window have been seen."""
 MIN_PICK_UNCERTAINTY_S = 0.01
 """A pick's onset uncertainty is never taken below this (the associator needs > 0)."""
 
@@ -162,19 +173,35 @@ class Detecting:
         earthquakes, otherwise coincidence events (see the module)."""
         self._config = config
         self._quakes: QuakeAssociator | None = None
+        self._groups: Associator | None = None
         self._coincidence: CoincidenceAssociator | None = None
+        self._versions: Counter[int] = Counter()  # of the trigger groups' events
         located = dict(stations or {})
         need = config.location.min_stations
         if table is not None and len(located) >= need:
             self._quakes = QuakeAssociator(located, table, associator_config(config.location))
-        else:
+        elif located:
             if table is not None:
                 log.warning(
                     "%d station(s) with coordinates, [location] min_stations = %d: events are "
-                    "coincidences of triggers, not located",
+                    "groups of triggers, not located",
                     len(located),
                     need,
                 )
+            groups = config.association
+            self._groups = Associator(
+                window=groups.window,
+                min_stations=groups.min_stations,
+                weights=groups.weights,
+                positions=(
+                    {k: (c.latitude, c.longitude) for k, c in located.items()}
+                    if groups.travel_times
+                    else None
+                ),
+                velocity=groups.velocity_km_s,
+                tolerance=groups.tolerance_s,
+            )
+        else:
             self._coincidence = CoincidenceAssociator(
                 threshold=config.association.min_stations,
                 weights=config.association.weights,
@@ -218,6 +245,8 @@ class Detecting:
         """Keys of the picks that a later event may still name."""
         if self._quakes is not None:
             return self._quakes.open_pick_keys
+        if self._groups is not None:
+            return self._groups.open_pick_keys
         assert self._coincidence is not None
         return self._coincidence.open_pick_keys
 
@@ -298,6 +327,9 @@ class Detecting:
         if self._quakes is not None:
             done = self._quakes.close_before(time - CLOSE_LAG_S)
             return [_from_quake(q) for q in done.events]
+        if self._groups is not None:
+            closing = time - self._config.association.window - GROUP_CLOSE_MARGIN_S
+            return [self._from_group(e) for e in self._groups.close_before(closing)]
         assert self._coincidence is not None
         decided = self._coincidence.close_before(time)
         weights = self._config.association.weights
@@ -329,6 +361,16 @@ class Detecting:
                     uncertainty=max(sigma, MIN_PICK_UNCERTAINTY_S) if math.isfinite(sigma) else 0.1,
                 )
                 events += [_from_quake(q) for q in self._quakes.add(pick).events]
+            elif self._groups is not None:
+                group = Pick(
+                    station=station,
+                    channel=code,
+                    time=trigger.onset_time,
+                    peak_ratio=float(trigger.peak_ratio),
+                    key=stored,
+                    phase=trigger.phase,
+                )
+                events += [self._from_group(e) for e in self._groups.add(group)]
             else:
                 assert self._coincidence is not None
                 window = TriggerWindow(
@@ -340,6 +382,19 @@ class Detecting:
                 self._onsets[stored] = float(trigger.onset_time)
                 self._coincidence.add(window)
         return events
+
+    def _from_group(self, event: NetworkEvent) -> EventChange:
+        self._versions[event.event_key] += 1
+        return EventChange(
+            event_key=event.event_key,
+            version=self._versions[event.event_key],
+            status=event.status,
+            time=event.time,
+            stations=event.stations,
+            pick_keys=event.pick_keys,
+            coincidence_sum=event.coincidence_sum,
+            duration=event.duration,
+        )
 
     def _set_up(
         self, key: ChannelKey, rate: float, before: _Channel | None

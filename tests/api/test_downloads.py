@@ -36,10 +36,9 @@ def served(
         factory,
         server="test:18000",
         archive=SdsArchive(tmp_path / "sds"),
-        clock=lambda: datetime(2025, 6, 1, 12, 2, 40, tzinfo=UTC),
+        clock=lambda: datetime(2025, 6, 1, 12, 1, 40, tzinfo=UTC),
     )
-    # long enough for the coincidence to decide the event (see test_pipeline)
-    packets = _interleaved(np.random.default_rng(3), seconds=165.0)
+    packets = _interleaved(np.random.default_rng(3))
     for i in range(0, len(packets), 50):
         pipeline.handle_many(packets[i : i + 50])
     settings = ApiSettings(

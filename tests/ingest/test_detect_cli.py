@@ -32,10 +32,9 @@ def archived(factory: sessionmaker[Session], tmp_path: Path) -> Path:  # noqa: F
         factory,
         server="test:18000",
         archive=SdsArchive(tmp_path / "sds"),
-        clock=lambda: datetime(2025, 6, 1, 12, 2, 40, tzinfo=UTC),
+        clock=lambda: datetime(2025, 6, 1, 12, 1, 40, tzinfo=UTC),
     )
-    # long enough for the coincidence to decide the event live (see test_pipeline)
-    packets = _interleaved(np.random.default_rng(3), seconds=165.0)
+    packets = _interleaved(np.random.default_rng(3))
     for i in range(0, len(packets), 7):  # batches, as the worker stores them
         pipeline.handle_many(packets[i : i + 7])
     return tmp_path / "sds"

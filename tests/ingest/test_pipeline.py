@@ -30,10 +30,8 @@ def records(trace: Trace) -> list[bytes]:
     return [raw[i : i + 512] for i in range(0, len(raw), 512)]
 
 
-def quake_trace(
-    station: str, onset: float, rng: np.random.Generator, seconds: float = 90.0
-) -> Trace:
-    n = int(seconds * 100)
+def quake_trace(station: str, onset: float, rng: np.random.Generator) -> Trace:
+    n = 90 * 100
     data = rng.normal(0, 200, n)
     i = int(onset * 100)
     t = np.arange(600) / 100
@@ -60,19 +58,17 @@ def factory(fresh_database_url: str) -> Iterator[sessionmaker[Session]]:
     engine.dispose()
 
 
-def _pipeline(
-    factory: sessionmaker[Session], archive: Path | None = None, minute: int = 1
-) -> Pipeline:
+def _pipeline(factory: sessionmaker[Session], archive: Path | None = None) -> Pipeline:
     return Pipeline(
         factory,
         server="test:18000",
         archive=SdsArchive(archive) if archive else None,
-        clock=lambda: datetime(2025, 6, 1, 12, minute, 40, tzinfo=UTC),
+        clock=lambda: datetime(2025, 6, 1, 12, 1, 40, tzinfo=UTC),
     )
 
 
-def _interleaved(rng: np.random.Generator, seconds: float = 90.0) -> list[Packet]:
-    per_station = {s: records(quake_trace(s, t, rng, seconds)) for s, t in ONSETS.items()}
+def _interleaved(rng: np.random.Generator) -> list[Packet]:
+    per_station = {s: records(quake_trace(s, t, rng)) for s, t in ONSETS.items()}
     packets = []
     for i in range(max(len(r) for r in per_station.values())):
         for station, recs in per_station.items():
@@ -84,11 +80,8 @@ def _interleaved(rng: np.random.Generator, seconds: float = 90.0) -> list[Packet
 def test_a_three_station_quake_becomes_detections_and_one_event(
     factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    pipeline = _pipeline(factory, tmp_path, minute=2)
-    # Three stations are too few to locate: the triggers' coincidence makes the event, decided
-    # once no trigger still running could join it (the association window, 40 s, and the
-    # longest trigger, 60 s, after its end).
-    packets = _interleaved(np.random.default_rng(3), seconds=165.0)
+    pipeline = _pipeline(factory, tmp_path)
+    packets = _interleaved(np.random.default_rng(3))
     for packet in packets:
         pipeline.handle(packet)
     with factory() as s:
