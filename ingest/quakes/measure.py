@@ -41,6 +41,9 @@ PRE_EVENT_S = 30.0
 CODA_S = 30.0
 """The amplitude window ends this long after the S."""
 
+MAX_STATIONS = 20
+"""The nearest stations of an event measured, at most (bounds the work per event)."""
+
 Reader = Callable[[str, float, float], Stream]
 """``NET.STA``, start, end (POSIX s) -> that station's traces (all channels) in the span."""
 
@@ -74,14 +77,16 @@ def measure_event(
     clip_levels: Callable[[str], float | None],
     wood_anderson_gain: float,
 ) -> Measured:
-    """Measure a located event at ``stations``; ``clip_levels(trace id)`` the counts at
-    which a channel clips (``None``: unknown)."""
+    """Measure a located event at ``stations`` (the nearest ``MAX_STATIONS`` of them);
+    ``clip_levels(trace id)`` the counts at which a channel clips (``None``: unknown)."""
     out: list[StationMeasure] = []
-    for station in stations:
-        where = coordinates.get(station)
-        if where is None:
-            continue
-        epi = float(distance_km(origin.latitude, origin.longitude, where.latitude, where.longitude))
+    known = {s: coordinates[s] for s in stations if s in coordinates}
+    epicentral = {
+        s: float(distance_km(origin.latitude, origin.longitude, c.latitude, c.longitude))
+        for s, c in known.items()
+    }
+    for station in sorted(epicentral, key=epicentral.__getitem__)[:MAX_STATIONS]:
+        epi = epicentral[station]
         depth = max(origin.depth_km, 0.0)
         reach = min(epi, table.max_distance_km)
         p_time = origin.time + float(table.time(False, reach, depth))

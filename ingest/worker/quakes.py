@@ -6,15 +6,17 @@ around it are committed), each of its stations' channels is read back from the S
 StationXML responses, and measured (:mod:`ingest.quakes.measure`); the results are stored in
 the batch's transaction with the event. Preliminary versions carry no magnitude.
 
-Cost: bounded by the event's stations, once per event — on the order of 20-50 ms a station
-(the archive read, two response corrections for ML and six for ground motion).
+Cost: once per event, bounded by its nearest 20 stations: ~55 ms a station on the
+development machine (the archive read and decoding ~40 %, six response corrections for
+ground motion, two and the Wood-Anderson simulation for ML), 0.33 s for a six-station event
+(measured over 13 events of the drill feed).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from obspy import Inventory, Stream, Trace, UTCDateTime
@@ -25,7 +27,7 @@ from ingest.config import LarzaConfig
 from ingest.detect.chain import EventChange
 from ingest.quakes.measure import Measured, measure_event
 from ingest.quakes.model import magnitude_calibration
-from ingest.seedlink.decode import RecordError, decode_record
+from ingest.seedlink.decode import Record, RecordError, decode_record
 from ingest.worker.archive import SdsArchive
 from stations.inventory import current_inventory
 from stations.models import Channel, Event
@@ -36,8 +38,9 @@ __all__ = ["EventMeasurer"]
 
 log = logging.getLogger(__name__)
 
-READ_BYTES = 512 * 1024
-"""How much of a day file's tail is searched for an event's records (~16 min at 100 sps)."""
+READ_BYTES = 96 * 1024
+"""How much of a day file's tail is searched for an event's records (~3 min at 100 sps;
+the event closes a minute or two after its last arrivals)."""
 
 
 class EventMeasurer:
@@ -144,21 +147,44 @@ class EventMeasurer:
             raws = self._archive.read_back(
                 session, key=key, start=start, end=end, max_bytes=READ_BYTES
             )
+            records = []
             for raw in raws:
                 try:
-                    record = decode_record(raw)
+                    records.append(decode_record(raw))
                 except RecordError:
                     continue
-                header = {
-                    "network": key.network,
-                    "station": key.station,
-                    "location": key.location,
-                    "channel": key.channel,
-                    "sampling_rate": record.sampling_rate,
-                    "starttime": UTCDateTime(record.starttime),
-                }
-                traces.append(Trace(np.asarray(record.data, dtype=np.float64), header=header))
+            traces += _joined(key, records)
         stream = Stream(traces)
         if traces:
             stream.trim(UTCDateTime(start), UTCDateTime(end))
         return stream
+
+
+def _joined(key: ChannelKey, records: Sequence[Record]) -> list[Trace]:
+    """One trace per run of contiguous records (merging hundreds of one-record traces with
+    ObsPy cost most of the measuring)."""
+    runs: list[list[Record]] = []
+    for record in sorted(records, key=lambda r: r.starttime):
+        last = runs[-1][-1] if runs else None
+        step = 1.0 / record.sampling_rate
+        if (
+            last is not None
+            and last.sampling_rate == record.sampling_rate
+            and abs(record.starttime - last.endtime - step) < 0.5 * step
+        ):
+            runs[-1].append(record)
+        else:
+            runs.append([record])
+    traces = []
+    for run in runs:
+        header = {
+            "network": key.network,
+            "station": key.station,
+            "location": key.location,
+            "channel": key.channel,
+            "sampling_rate": run[0].sampling_rate,
+            "starttime": UTCDateTime(run[0].starttime),
+        }
+        data = np.concatenate([np.asarray(r.data, dtype=np.float64) for r in run])
+        traces.append(Trace(data, header=header))
+    return traces
