@@ -4,17 +4,20 @@ magnitudes and ground motion."""
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from obspy import read_events
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from detection import distance_km
 from ingest.config import load_config
+from ingest.detect.files import run_detect, station_positions, write_results
 from ingest.feed import SyntheticSource
 from ingest.feed._mseed import record_info
 from ingest.feed.inventory import station_specs
@@ -124,3 +127,18 @@ def test_a_synthetic_quake_becomes_one_located_event_with_a_magnitude(
         everything = list_detections(s, limit=1000)
         assert len(everything) >= len(linked)
     assert pipeline.counts["magnitudes"] == 1
+    # ``larza detect`` over what the worker archived finds the same located quake
+    results = run_detect([tmp_path / "sds"], load_config(toml), positions=station_positions([xml]))
+    (found,) = results.events.values()
+    assert found.status == "final"
+    assert found.origin is not None
+    assert found.origin.located
+    off = float(
+        distance_km(found.origin.latitude, found.origin.longitude, truth.latitude, truth.longitude)
+    )
+    assert off < 5.0
+    out = io.StringIO()
+    write_results(results, "quakeml", out)
+    (written,) = read_events(io.BytesIO(out.getvalue().encode()))
+    assert written.preferred_origin().depth == pytest.approx(found.origin.depth_km * 1000.0)
+    assert len(written.preferred_origin().arrivals) == len(found.picks)
