@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from api.quake_schemas import GroundMotionOut, OriginOut, StationMagnitudeOut
+from api.quake_schemas import ArrivalOut, GroundMotionOut, OriginOut, StationMagnitudeOut
 from stations.operations import COMMENT_MAX
 
 T = TypeVar("T")
@@ -221,6 +221,10 @@ class DetectionOut(BaseModel):
     )
     physical_unit: str | None = Field(description="e.g. m/s (seismometer), m/s**2")
     profile: str
+    event_id: int | None = Field(None, description="the event it belongs to (null: none)")
+    arrival: ArrivalOut | None = Field(
+        None, description="how the event's latest origin uses it (located events)"
+    )
 
 
 class EventOut(BaseModel):

@@ -25,12 +25,14 @@ from stations.models import (
 )
 
 __all__ = [
+    "DetectionUse",
     "EventQuake",
     "NewArrival",
     "NewMagnitude",
     "NewMotion",
     "NewOrigin",
     "delete_event",
+    "detection_uses",
     "event_quakes",
     "store_magnitudes",
     "store_motions",
@@ -266,3 +268,45 @@ def event_quakes(session: Session, *, event_ids: Iterable[int]) -> Mapping[int, 
         i: EventQuake(latest.get(i), counts.get(i, 0), tuple(magnitudes[i]), tuple(motions[i]))
         for i in ids
     }
+
+
+@dataclass(frozen=True)
+class DetectionUse:
+    """The event a detection belongs to and, when located, how its latest origin uses it."""
+
+    event_id: int
+    arrival: Arrival | None
+
+
+def detection_uses(session: Session, *, detection_ids: Iterable[int]) -> dict[int, DetectionUse]:
+    """Per detection (those in an event): its event and its arrival in the latest origin."""
+    ids = sorted(set(detection_ids))
+    out: dict[int, DetectionUse] = {}
+    for at in range(0, len(ids), 500):
+        part = ids[at : at + 500]
+        stmt = select(EventDetection.detection_id, EventDetection.event_id).where(
+            EventDetection.detection_id.in_(part)
+        )
+        links = {int(d): int(e) for d, e in session.execute(stmt)}
+        if not links:
+            continue
+        newest = (
+            select(Origin.event_id, func.max(Origin.version).label("v"))
+            .where(Origin.event_id.in_(set(links.values())))
+            .group_by(Origin.event_id)
+            .subquery()
+        )
+        arrivals = {
+            a.detection_id: a
+            for a in session.scalars(
+                select(Arrival)
+                .join(Origin, Origin.id == Arrival.origin_id)
+                .join(
+                    newest, (Origin.event_id == newest.c.event_id) & (Origin.version == newest.c.v)
+                )
+                .where(Arrival.detection_id.in_(part))
+            )
+        }
+        for detection_id, event_id in links.items():
+            out[detection_id] = DetectionUse(event_id, arrivals.get(detection_id))
+    return out

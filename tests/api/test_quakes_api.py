@@ -268,3 +268,15 @@ def test_fdsn_includearrivals(client: TestClient, quakes: dict[str, int]) -> Non
     (event,) = read_events(io.BytesIO(without))
     assert event.origins[0].arrivals == []
     assert len(event.picks) == 4
+
+
+def test_detections_say_their_event_and_arrival(client: TestClient, quakes: dict[str, int]) -> None:
+    items = client.get("/api/v1/detections?limit=100").json()["items"]
+    assert len(items) == 12
+    assert {d["event_id"] for d in items} == set(quakes.values())
+    s_picks = [d for d in items if d["channel"] == "HHN"]
+    assert len(s_picks) == 3
+    for d in s_picks:
+        assert d["arrival"]["phase"] == "S"
+        assert d["arrival"]["residual"] == pytest.approx(0.2)
+        assert d["arrival"]["stream"] == "TJ.SAREZ..HHN"
