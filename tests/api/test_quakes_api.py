@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,8 +17,10 @@ from obspy.io.quakeml.core import _validate as validate_quakeml
 from sqlalchemy.orm import Session
 
 from api.quakeml import catalog_from_events, quakeml_document
+from api.routers.stream import read_batch
+from stations.changes import log_changes
 from stations.event_search import search_events
-from stations.models import EventStatus, LocationStatus
+from stations.models import ChangeKind, EventStatus, LocationStatus
 from stations.quakes import (
     NewArrival,
     NewMagnitude,
@@ -280,3 +283,18 @@ def test_detections_say_their_event_and_arrival(client: TestClient, quakes: dict
         assert d["arrival"]["phase"] == "S"
         assert d["arrival"]["residual"] == pytest.approx(0.2)
         assert d["arrival"]["stream"] == "TJ.SAREZ..HHN"
+
+
+def test_the_event_stream_carries_origin_and_magnitude(
+    inventory: Session, quakes: dict[str, int]
+) -> None:
+    deep = quakes["deep near Murghob"]
+    log_changes(inventory, changes=[(ChangeKind.EVENT, deep)], now=T + timedelta(hours=1))
+    batch, _full = read_batch(inventory, 0, {ChangeKind.EVENT})
+    (message,) = [m for m in batch.messages if f'"id":{deep},' in m.text]
+    data = json.loads(message.text.split("data: ", 1)[1])
+    assert data["magnitude"] == pytest.approx(3.8)
+    assert data["origin"]["depth_km"] == pytest.approx(110.0)
+    assert len(data["origin"]["arrivals"]) == 4
+    assert len(data["station_magnitudes"]) == 3
+    assert len(data["ground_motion"]) == 1
