@@ -42,11 +42,13 @@ QUAKES = {
 }
 
 
-def _store(session: Session) -> dict[str, int]:
+def store_quakes(session: Session, at: datetime = T) -> dict[str, int]:
+    """The three located quakes of ``QUAKES``, ``at`` + their minutes (the dashboard's test
+    stores them as the worker would)."""
     channels = channel_index(session)
     ids: dict[str, int] = {}
     for name, (minutes, lat, lon, depth, ml) in QUAKES.items():
-        time = T + timedelta(minutes=minutes)
+        time = at + timedelta(minutes=minutes)
         picks = []
         for k, (station, code, phase) in enumerate(
             [("SAREZ", "HHZ", "P"), ("MURGH", "HHZ", "P"), ("MANEM", "HHZ", "P"),
@@ -143,7 +145,7 @@ def _store(session: Session) -> dict[str, int]:
 
 @pytest.fixture
 def quakes(inventory: Session) -> dict[str, int]:
-    return _store(inventory)
+    return store_quakes(inventory)
 
 
 def test_rest_events_carry_origin_magnitude_phases_and_ground_motion(
