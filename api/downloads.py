@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from itertools import chain
 from pathlib import Path
@@ -22,6 +23,7 @@ from api.fdsn.dataselect import MEDIA_TYPE, RequestLine, archived_records
 from api.quakeml import catalog_from_events
 from api.schemas import DetectionOut, EventOut
 from stations.models import Event
+from stations.quakes import EventQuake
 
 Format = Literal["json", "csv", "quakeml"]
 MSEED_ANSWER: dict[int | str, dict[str, Any]] = {
@@ -42,9 +44,14 @@ DETECTION_COLUMNS = [
     "physical_unit", "profile",
 ]  # fmt: skip
 EVENT_COLUMNS = [
-    "id", "time", "status", "n_stations", "stations", "coincidence_sum", "duration",
-    "created_at", "updated_at", "detections",
+    "id", "time", "latitude", "longitude", "depth_km", "magnitude", "magnitude_type",
+    "magnitude_uncertainty", "magnitude_stations", "energy_class", "horizontal_error_km",
+    "depth_error_km", "time_error_s", "rms", "azimuthal_gap", "n_phases", "quality", "place",
+    "status", "n_stations", "stations", "coincidence_sum", "duration", "created_at",
+    "updated_at", "detections",
 ]  # fmt: skip
+"""The catalogue's usual columns first (time, place, depth, magnitude, uncertainties), then
+Larza's own."""
 
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -83,15 +90,30 @@ def events_csv(items: Sequence[EventOut], next_url: str | None) -> Response:
     writer.writeheader()
     for e in items:
         row = e.model_dump(mode="json", include=set(EVENT_COLUMNS) - {"stations", "detections"})
+        o = e.origin
+        horizontal = None
+        if o is not None and o.latitude_error_km is not None and o.longitude_error_km is not None:
+            horizontal = round(math.hypot(o.latitude_error_km, o.longitude_error_km), 3)
+        row.update(
+            horizontal_error_km=horizontal,
+            depth_error_km=o.depth_error_km if o else None,
+            time_error_s=o.time_error_s if o else None,
+            rms=o.rms if o else None,
+            azimuthal_gap=o.azimuthal_gap if o else None,
+            n_phases=o.n_phases if o else None,
+            quality=o.quality if o else None,
+        )
         row["stations"] = " ".join(e.stations)
         row["detections"] = " ".join(str(d.id) for d in e.detections)
         writer.writerow(_row(row))
     return Response(out.getvalue(), media_type="text/csv", headers=_link(next_url))
 
 
-def events_quakeml(events: Iterable[Event], next_url: str | None) -> Response:
+def events_quakeml(
+    events: Iterable[Event], quakes: Mapping[int, EventQuake], next_url: str | None
+) -> Response:
     buf = io.BytesIO()
-    catalog_from_events(events, "smi:larza").write(buf, format="QUAKEML")
+    catalog_from_events(events, "smi:larza", quakes).write(buf, format="QUAKEML")
     return Response(buf.getvalue(), media_type="application/xml", headers=_link(next_url))
 
 

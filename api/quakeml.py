@@ -1,7 +1,9 @@
 """Larza events as an ObsPy ``Catalog``, ready to be written as QuakeML 1.2.
 
-Larza associates detections in time; it computes neither a location nor a magnitude. So each
-event gets one preliminary origin, honestly labelled as such:
+A located earthquake is written by :mod:`api.quakeml_located`: its latest origin with
+uncertainties and arrivals (residuals, weights), its picks, amplitudes, station and network
+magnitudes. An event Larza could not locate (a coincidence of triggers: too few stations
+with coordinates) gets one preliminary origin, honestly labelled as such:
 
 * at the coordinates of the station reached first (the detection with the earliest onset),
   depth 0 (``depth_type`` "operator assigned"), with a comment saying so;
@@ -24,7 +26,7 @@ the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -47,8 +49,10 @@ from obspy.core.event import (
 from obspy.core.event import Event as QuakeEvent
 from obspy.geodetics import locations2degrees
 
+from api.quakeml_located import LocatedFields, event_fragment, located_event
 from stations.event_search import DetectionRecord, EventRecord
 from stations.models import Detection, Event, Station
+from stations.quakes import EventQuake
 
 __all__ = [
     "AUTHOR",
@@ -143,9 +147,20 @@ def _origin(event: Event, first: Station, picks: list[tuple[Detection, Any]], ba
     )
 
 
-def _event(event: Event, base_id: str) -> Any:
+def _event(event: Event, base_id: str, found: EventQuake | None, arrivals: bool) -> Any:
     detections = sorted(event.detections, key=lambda d: (d.onset_time, d.id))
     picks = [(d, _pick(d, base_id)) for d in detections]
+    if found is not None and found.origin is not None and event.latitude is not None:
+        fields = LocatedFields(
+            id=event.id,
+            status=event.status,
+            created_at=event.created_at,
+            magnitude=event.magnitude,
+            magnitude_uncertainty=event.magnitude_uncertainty,
+            magnitude_stations=event.magnitude_stations,
+            energy_class=event.energy_class,
+        )
+        return located_event(fields, [p for _d, p in picks], found, base_id, arrivals)
     quake = QuakeEvent(
         resource_id=ResourceIdentifier(f"{base_id}/event/{event.id}"),
         picks=[pick for _d, pick in picks],
@@ -158,8 +173,14 @@ def _event(event: Event, base_id: str) -> Any:
     return quake
 
 
-def catalog_from_events(events: Iterable[Event], base_id: str) -> Catalog:
-    """An ObsPy ``Catalog`` of ``events``, in the order given.
+def catalog_from_events(
+    events: Iterable[Event],
+    base_id: str,
+    quakes: Mapping[int, EventQuake] | None = None,
+    arrivals: bool = True,
+) -> Catalog:
+    """An ObsPy ``Catalog`` of ``events``, in the order given; ``quakes`` (by event id) the
+    located events' origins and magnitudes (``stations.quakes.event_quakes``).
 
     Each event needs its detections loaded with their channel, station and network (as
     ``stations.queries.list_events`` and ``get_event`` do). Resource identifiers are
@@ -167,7 +188,7 @@ def catalog_from_events(events: Iterable[Event], base_id: str) -> Catalog:
     ``{base_id}/pick/{detection id}``.
     """
     return Catalog(
-        events=[_event(e, base_id) for e in events],
+        events=[_event(e, base_id, (quakes or {}).get(e.id), arrivals) for e in events],
         resource_id=ResourceIdentifier(f"{base_id}/catalog"),
         description=CATALOG_DESCRIPTION,
         creation_info=CreationInfo(author=AUTHOR),
@@ -290,6 +311,44 @@ def _origin_xml(event: EventRecord, first: DetectionRecord, base: _Base) -> str:
     return "".join(parts)
 
 
+def _record_pick(d: DetectionRecord, base_id: str) -> Any:
+    """The ObsPy pick ``_pick`` makes of the same detection."""
+    pick = Pick(
+        resource_id=ResourceIdentifier(f"{base_id}/pick/{d.id}"),
+        time=UTCDateTime(d.onset_time),
+        waveform_id=WaveformStreamID(
+            network_code=d.network,
+            station_code=d.station,
+            location_code=d.location,
+            channel_code=d.channel,
+        ),
+        evaluation_mode="automatic",
+        creation_info=CreationInfo(author=AUTHOR, creation_time=UTCDateTime(d.created_at)),
+    )
+    if d.onset_uncertainty is not None:
+        pick.time_errors = QuantityError(uncertainty=d.onset_uncertainty)
+    if d.phase is not None:
+        pick.phase_hint = d.phase
+    if d.polarity is not None:
+        pick.polarity = d.polarity
+    return pick
+
+
+def _located_xml(event: EventRecord, base_id: str, arrivals: bool) -> str:
+    assert event.quake is not None
+    fields = LocatedFields(
+        id=event.id,
+        status=event.status,
+        created_at=event.created_at,
+        magnitude=event.magnitude,
+        magnitude_uncertainty=event.magnitude_uncertainty,
+        magnitude_stations=event.magnitude_stations,
+        energy_class=event.energy_class,
+    )
+    picks = [_record_pick(d, base_id) for d in event.detections]
+    return event_fragment(located_event(fields, picks, event.quake, base_id, arrivals))
+
+
 def _event_xml(event: EventRecord, base: _Base) -> str:
     first = event.first
     parts = [f'    <event publicID="{base.attr}/event/{event.id}">\n']
@@ -305,9 +364,10 @@ def _event_xml(event: EventRecord, base: _Base) -> str:
     return "".join(parts)
 
 
-def quakeml_document(events: Iterable[EventRecord], base_id: str) -> bytes:
+def quakeml_document(events: Iterable[EventRecord], base_id: str, arrivals: bool = True) -> bytes:
     """QuakeML 1.2 (UTF-8) of ``events``, as read by ``stations.event_search``: the document
-    ObsPy writes for ``catalog_from_events`` of the same events, written directly."""
+    ObsPy writes for ``catalog_from_events`` of the same events, written directly (located
+    events through ObsPy's writer)."""
     base = _Base(attr=_attr(base_id), text=escape(base_id))
     head = (
         "<?xml version='1.0' encoding='utf-8'?>\n"
@@ -317,5 +377,8 @@ def quakeml_document(events: Iterable[EventRecord], base_id: str) -> bytes:
         f"    <description>{escape(CATALOG_DESCRIPTION)}</description>\n"
         + _creation_info("    ", None)
     )
-    body = "".join(_event_xml(e, base) for e in events)
+    body = "".join(
+        _located_xml(e, base_id, arrivals) if e.quake is not None else _event_xml(e, base)
+        for e in events
+    )
     return (head + body + "  </eventParameters>\n</q:quakeml>\n").encode()

@@ -14,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from api.quake_schemas import ArrivalOut, GroundMotionOut, OriginOut, StationMagnitudeOut
 from stations.operations import COMMENT_MAX
 
 T = TypeVar("T")
@@ -220,6 +221,10 @@ class DetectionOut(BaseModel):
     )
     physical_unit: str | None = Field(description="e.g. m/s (seismometer), m/s**2")
     profile: str
+    event_id: int | None = Field(None, description="the event it belongs to (null: none)")
+    arrival: ArrivalOut | None = Field(
+        None, description="how the event's latest origin uses it (located events)"
+    )
 
 
 class EventOut(BaseModel):
@@ -233,6 +238,19 @@ class EventOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     detections: list[DetectionOut]
+    latitude: float | None = Field(None, description="epicentre of the latest origin")
+    longitude: float | None = None
+    depth_km: float | None = Field(None, description="below sea level")
+    place: str | None = Field(None, description='e.g. "42 km NE of Murghob"')
+    magnitude: float | None = Field(None, description="network ML")
+    magnitude_type: str | None = None
+    magnitude_uncertainty: float | None = Field(None, description="station ML spread")
+    magnitude_stations: int | None = None
+    energy_class: float | None = Field(None, description="Rautian's K")
+    origin: OriginOut | None = Field(None, description="the latest origin (located events)")
+    origin_versions: int = Field(0, description="origins stored, one per update")
+    station_magnitudes: list[StationMagnitudeOut] = Field(default_factory=list)
+    ground_motion: list[GroundMotionOut] = Field(default_factory=list)
 
 
 class GapOut(BaseModel):

@@ -44,7 +44,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.routers.stream import change_data
+from api.routers.stream import change_data, change_quakes
 from api.webhook_http import Outcome, post
 from api.webhook_targets import IpNetwork, WebhookUrlError, parse_webhook_url
 from stations.webhooks import (
@@ -222,9 +222,10 @@ class WebhookDelivery:
                 record_success(session, webhook_id=webhook_id, cursor=page.cursor)
                 return None
             rows = changed_rows(session, changes=page.changes)
+            quakes = change_quakes(session, rows)
             changes = []
             for change in page.changes:
-                data = change_data(rows.get((change.kind, change.ref_id)))
+                data = change_data(rows.get((change.kind, change.ref_id)), quakes)
                 changes.append(
                     {
                         "id": change.id,

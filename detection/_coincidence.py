@@ -147,6 +147,11 @@ class CoincidenceAssociator:
         self._horizon = -math.inf
         self._decided = -math.inf  # start of the last chain decided
 
+    @property
+    def open_pick_keys(self) -> frozenset[int]:
+        """Keys of the windows not yet decided (a later event may still name them)."""
+        return frozenset(w.key for w in self._pending)
+
     def add(self, window: TriggerWindow) -> CoincidenceUpdate:
         """Offer one ended trigger window.
 

@@ -351,6 +351,15 @@ class QuakeAssociator:
         return tuple(self._quake(t, "preliminary") for _, t in sorted(self._events.items()))
 
     @property
+    def open_pick_keys(self) -> frozenset[int]:
+        """Keys of the picks a later update may still name: waiting, or in an open event
+        or candidate."""
+        keys = set(self._pool)
+        for track in (*self._events.values(), *self._candidates):
+            keys.update(track.picks)
+        return frozenset(keys)
+
+    @property
     def pool_size(self) -> int:
         """Picks waiting for an event."""
         return len(self._pool)

@@ -1,10 +1,11 @@
 """Event search: the FDSN event service's filters, ordering and paging done in SQL.
 
-An event's place is its preliminary origin: the station of its first detection (the earliest
-onset, then the lowest id), found by a correlated subquery. Since a place is a station, a
-region is first turned into the stations in it: the box in SQL, a radius search narrowed in
-SQL to the box bounding its circle and then checked exactly with ObsPy's
-``locations2degrees``. The events are then those whose first station is one of these, so
+A located event's place is its epicentre and depth (the latest origin's, kept on the event
+row); an event without a location (a coincidence of triggers) is placed at the station of
+its first detection (the earliest onset, then the lowest id, by a correlated subquery), at
+depth 0. A region is turned into the stations in it and the located events in it: the box in
+SQL, a radius search narrowed in SQL to the box bounding its circle and then checked exactly
+with ObsPy's ``locations2degrees``. Magnitude and depth bounds are columns of the event, so
 every filter, the order, ``offset`` and ``limit`` stay in SQL.
 
 The search reads rows, not ORM objects: one query selects the page of matching events'
@@ -13,8 +14,8 @@ Building ORM instances for a page of events and their detections cost several ti
 whole query; the records here are what the FDSN event service writes.
 
 Limitations: without a time window, a region search evaluates the first-station subquery for
-events until the page is full, for every event when few match (a stored origin would need a
-column of its own).
+unlocated events until the page is full, and lists the ids of every located event in the
+region's bounding box (checked exactly, then matched by id).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from obspy.geodetics import locations2degrees
-from sqlalchemy import ColumnElement, ScalarSelect, Select, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from stations.models import (
@@ -38,6 +39,7 @@ from stations.models import (
     Network,
     Station,
 )
+from stations.quakes import EventQuake, event_quakes
 
 __all__ = ["DetectionRecord", "EventRecord", "Region", "search_events"]
 
@@ -75,6 +77,19 @@ class EventRecord:
     created_at: datetime
     updated_at: datetime
     detections: tuple[DetectionRecord, ...]
+    latitude: float | None = None
+    longitude: float | None = None
+    depth_km: float | None = None
+    magnitude: float | None = None
+    magnitude_uncertainty: float | None = None
+    magnitude_stations: int | None = None
+    energy_class: float | None = None
+    quake: EventQuake | None = None
+    """The latest origin, station magnitudes and ground motion (located events)."""
+
+    @property
+    def located(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
 
     @property
     def first(self) -> DetectionRecord | None:
@@ -116,21 +131,21 @@ def _first_station_id() -> ScalarSelect[int]:
     )
 
 
-def _longitude_between(west: float, east: float) -> ColumnElement[bool]:
+def _longitude_between(west: float, east: float, column: Any = Station.longitude) -> Any:
     if west <= east:
-        return Station.longitude.between(west, east)
-    return or_(Station.longitude >= west, Station.longitude <= east)
+        return column.between(west, east)
+    return or_(column >= west, column <= east)
 
 
-def _cap_bounds(region: Region) -> list[ColumnElement[bool]]:
+def _cap_bounds(
+    region: Region, lat: Any = Station.latitude, lon: Any = Station.longitude
+) -> list[ColumnElement[bool]]:
     """Conditions bounding the circle of ``region.radii[1]`` around ``region.centre``."""
     if region.centre is None or region.radii[1] >= 180.0:
         return []
     latitude, longitude = region.centre
     radius = region.radii[1] + _MARGIN
-    bounds: list[ColumnElement[bool]] = [
-        Station.latitude.between(latitude - radius, latitude + radius)
-    ]
+    bounds: list[ColumnElement[bool]] = [lat.between(latitude - radius, latitude + radius)]
     if abs(latitude) + radius < 90.0:
         ratio = math.sin(math.radians(radius)) / math.cos(math.radians(latitude))
         spread = math.degrees(math.asin(min(1.0, ratio))) + _MARGIN
@@ -138,7 +153,7 @@ def _cap_bounds(region: Region) -> list[ColumnElement[bool]]:
             west, east = longitude - spread, longitude + spread
             west = west + 360.0 if west < -180.0 else west
             east = east - 360.0 if east > 180.0 else east
-            bounds.append(_longitude_between(west, east))
+            bounds.append(_longitude_between(west, east, lon))
     return bounds
 
 
@@ -149,6 +164,13 @@ _EVENT_COLUMNS = (
     Event.n_stations,
     Event.created_at,
     Event.updated_at,
+    Event.latitude,
+    Event.longitude,
+    Event.depth_km,
+    Event.magnitude,
+    Event.magnitude_uncertainty,
+    Event.magnitude_stations,
+    Event.energy_class,
 )
 
 
@@ -162,6 +184,27 @@ def _stations_in(session: Session, region: Region) -> list[int]:
     return [i for i, lat, lon in session.execute(stmt) if region.distance_matches(lat, lon)]
 
 
+def _located_in(
+    session: Session, region: Region, start: datetime | None, end: datetime | None
+) -> list[int]:
+    """The ids of the located events whose epicentre is in ``region``."""
+    stmt = select(Event.id, Event.latitude, Event.longitude).where(
+        Event.latitude.is_not(None),
+        Event.latitude.between(*region.latitudes),
+        _longitude_between(*region.longitudes, Event.longitude),
+        *_cap_bounds(region, Event.latitude, Event.longitude),
+    )
+    if start is not None:
+        stmt = stmt.where(Event.time >= start)
+    if end is not None:
+        stmt = stmt.where(Event.time <= end)
+    return [
+        i
+        for i, lat, lon in session.execute(stmt)
+        if lat is not None and lon is not None and region.distance_matches(lat, lon)
+    ]
+
+
 def _matching(
     *,
     start: datetime | None,
@@ -169,7 +212,11 @@ def _matching(
     updated_after: datetime | None,
     event_id: int | None,
     station_ids: Sequence[int] | None,
+    located_ids: Sequence[int] | None,
     newest_first: bool,
+    magnitudes: tuple[float, float] | None = None,
+    depths: tuple[float, float] | None = None,
+    by_magnitude: bool = False,
 ) -> Select[*tuple[Any, ...]]:
     """The matching events' columns (``_EVENT_COLUMNS``), in order, not yet paged."""
     stmt: Select[*tuple[Any, ...]] = select(*_EVENT_COLUMNS)
@@ -181,11 +228,29 @@ def _matching(
         stmt = stmt.where(Event.updated_at > updated_after)
     if event_id is not None:
         stmt = stmt.where(Event.id == event_id)
-    if station_ids is not None:
-        stmt = stmt.where(_first_station_id().in_(station_ids))
+    if station_ids is not None and located_ids is not None:
+        stmt = stmt.where(
+            or_(
+                Event.id.in_(located_ids) if located_ids else false(),
+                and_(Event.latitude.is_(None), _first_station_id().in_(station_ids))
+                if station_ids
+                else false(),
+            )
+        )
+    if magnitudes is not None:
+        stmt = stmt.where(Event.magnitude.between(*magnitudes))
+    if depths is not None:
+        unlocated = true() if depths[0] <= 0.0 <= depths[1] else false()
+        stmt = stmt.where(
+            or_(Event.depth_km.between(*depths), and_(Event.depth_km.is_(None), unlocated))
+        )
+    order: list[Any] = []
+    if by_magnitude:
+        magnitude = Event.magnitude.desc() if newest_first else Event.magnitude.asc()
+        order.append(magnitude.nulls_last())
     if newest_first:
-        return stmt.order_by(Event.time.desc(), Event.id.desc())
-    return stmt.order_by(Event.time, Event.id)
+        return stmt.order_by(*order, Event.time.desc(), Event.id.desc())
+    return stmt.order_by(*order, Event.time, Event.id)
 
 
 def _detections(session: Session, event_ids: Sequence[int]) -> dict[int, list[DetectionRecord]]:
@@ -235,9 +300,12 @@ def _detections(session: Session, event_ids: Sequence[int]) -> dict[int, list[De
     return by_event
 
 
-def _record(row: Sequence[Any], detections: list[DetectionRecord]) -> EventRecord:
-    """An event from its ``_EVENT_COLUMNS`` (in order) and its detections."""
-    event_id, time, status, n_stations, created_at, updated_at = row[: len(_EVENT_COLUMNS)]
+def _record(
+    row: Sequence[Any], detections: list[DetectionRecord], quake: EventQuake | None
+) -> EventRecord:
+    """An event from its ``_EVENT_COLUMNS`` (in order), its detections and earthquake."""
+    (event_id, time, status, n_stations, created_at, updated_at, lat, lon, depth, mag,
+     mag_error, mag_count, k) = row[: len(_EVENT_COLUMNS)]  # fmt: skip
     return EventRecord(
         id=event_id,
         time=time,
@@ -246,6 +314,14 @@ def _record(row: Sequence[Any], detections: list[DetectionRecord]) -> EventRecor
         created_at=created_at,
         updated_at=updated_at,
         detections=tuple(detections),
+        latitude=lat,
+        longitude=lon,
+        depth_km=depth,
+        magnitude=mag,
+        magnitude_uncertainty=mag_error,
+        magnitude_stations=mag_count,
+        energy_class=k,
+        quake=quake if quake is not None and quake.origin is not None else None,
     )
 
 
@@ -260,21 +336,27 @@ def search_events(
     newest_first: bool = True,
     offset: int = 0,
     limit: int | None = None,
+    magnitudes: tuple[float, float] | None = None,
+    depths: tuple[float, float] | None = None,
+    by_magnitude: bool = False,
 ) -> list[EventRecord]:
     """Events with ``start <= time <= end`` (both inclusive), updated after
-    ``updated_after``, of id ``event_id``, whose first station is in ``region`` (with a
-    region, events without detections never match), ordered by time then id (newest first
-    unless ``newest_first`` is false); from the ``offset``-th match (0 is the first), at most
-    ``limit`` of them. Each comes with its detections, earliest onset first.
+    ``updated_after``, of id ``event_id``, placed in ``region`` (with a region, events
+    without detections or location never match), with a magnitude within ``magnitudes`` and
+    a depth within ``depths`` (an unlocated event's is 0), ordered by time then id (newest
+    first unless ``newest_first`` is false; by magnitude first with ``by_magnitude``, events
+    without one last); from the ``offset``-th match (0 is the first), at most ``limit`` of
+    them. Each comes with its detections, earliest onset first, and its latest origin.
 
-    Two queries whatever the number of events, three with a region (its stations first).
+    A handful of queries whatever the number of events.
     """
     if offset < 0 or (limit is not None and limit < 0):
         raise ValueError(f"need offset >= 0 and limit >= 0, got offset={offset}, limit={limit}")
-    station_ids = None
+    station_ids = located_ids = None
     if region is not None:
         station_ids = _stations_in(session, region)
-        if not station_ids:
+        located_ids = _located_in(session, region, start, end)
+        if not station_ids and not located_ids:
             return []
     stmt = _matching(
         start=start,
@@ -282,7 +364,11 @@ def search_events(
         updated_after=updated_after,
         event_id=event_id,
         station_ids=station_ids,
+        located_ids=located_ids,
         newest_first=newest_first,
+        magnitudes=magnitudes,
+        depths=depths,
+        by_magnitude=by_magnitude,
     )
     if offset:
         stmt = stmt.offset(offset)
@@ -291,5 +377,8 @@ def search_events(
     rows = session.execute(stmt).all()
     if not rows:
         return []
-    detections = _detections(session, [row[0] for row in rows])
-    return [_record(row, detections[row[0]]) for row in rows]
+    ids = [row[0] for row in rows]
+    detections = _detections(session, ids)
+    located = [row[0] for row in rows if row[6] is not None]
+    quakes = event_quakes(session, event_ids=located) if located else {}
+    return [_record(row, detections[row[0]], quakes.get(row[0])) for row in rows]

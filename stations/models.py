@@ -56,6 +56,14 @@ class EventStatus(enum.StrEnum):
     FINAL = "final"
 
 
+class LocationStatus(enum.StrEnum):
+    """How an origin was solved: a free hypocentre, a fixed depth, or not at all."""
+
+    FREE = "free"
+    FIXED_DEPTH = "fixed_depth"
+    NOT_LOCATED = "not_located"
+
+
 class HealthState(enum.StrEnum):
     """A channel's or station's state, worst last."""
 
@@ -216,6 +224,14 @@ class Event(Base):
     duration: Mapped[float] = mapped_column(Float)
     created_at: Mapped[UtcTime]
     updated_at: Mapped[UtcTime]
+    # The latest origin and the network magnitude, kept here for filtering and ordering.
+    latitude: Mapped[float | None] = mapped_column(Float, index=True)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    depth_km: Mapped[float | None] = mapped_column(Float)
+    magnitude: Mapped[float | None] = mapped_column(Float, index=True, comment="network ML")
+    magnitude_uncertainty: Mapped[float | None] = mapped_column(Float)
+    magnitude_stations: Mapped[int | None] = mapped_column(Integer)
+    energy_class: Mapped[float | None] = mapped_column(Float, comment="Rautian's K")
     detections: Mapped[list[Detection]] = relationship(secondary="event_detection", lazy="raise")
 
 
@@ -397,3 +413,85 @@ class StationMaintenance(Base):
     api_key_id: Mapped[int] = mapped_column(ForeignKey("api_key.id"))
     updated_at: Mapped[UtcTime]
     api_key: Mapped[ApiKey] = relationship(lazy="raise")
+
+
+class Origin(Base):
+    """One version of an event's location: each update of the event stores a new one."""
+
+    __tablename__ = "origin"
+    __table_args__ = (UniqueConstraint("event_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[LocationStatus] = mapped_column(str_enum(LocationStatus))
+    reason: Mapped[str] = mapped_column(String(200), comment="why fixed or not located")
+    time: Mapped[datetime | None]
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    depth_km: Mapped[float | None] = mapped_column(Float)
+    rms: Mapped[float | None] = mapped_column(Float, comment="seconds")
+    n_phases: Mapped[int] = mapped_column(Integer)
+    n_stations: Mapped[int] = mapped_column(Integer)
+    azimuthal_gap: Mapped[float | None] = mapped_column(Float)
+    min_distance_km: Mapped[float | None] = mapped_column(Float)
+    max_distance_km: Mapped[float | None] = mapped_column(Float)
+    time_error_s: Mapped[float | None] = mapped_column(Float)
+    latitude_error_km: Mapped[float | None] = mapped_column(Float)
+    longitude_error_km: Mapped[float | None] = mapped_column(Float)
+    depth_error_km: Mapped[float | None] = mapped_column(Float)
+    semi_major_km: Mapped[float | None] = mapped_column(Float, comment="68.3 % ellipse")
+    semi_minor_km: Mapped[float | None] = mapped_column(Float)
+    ellipse_azimuth: Mapped[float | None] = mapped_column(Float)
+    quality: Mapped[str] = mapped_column(String(1), comment="HYPO71 grade A-D; - not located")
+    created_at: Mapped[UtcTime]
+    arrivals: Mapped[list[Arrival]] = relationship(lazy="raise", order_by="Arrival.id")
+
+
+class Arrival(Base):
+    """A pick as an origin uses it."""
+
+    __tablename__ = "arrival"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    origin_id: Mapped[int] = mapped_column(ForeignKey("origin.id", ondelete="CASCADE"), index=True)
+    detection_id: Mapped[int] = mapped_column(
+        ForeignKey("detection.id", ondelete="CASCADE"), index=True
+    )
+    phase: Mapped[str] = mapped_column(String(1))
+    residual: Mapped[float | None] = mapped_column(Float, comment="observed - predicted, s")
+    weight: Mapped[float] = mapped_column(Float)
+    distance_km: Mapped[float | None] = mapped_column(Float)
+    azimuth: Mapped[float | None] = mapped_column(Float)
+
+
+class StationMagnitude(Base):
+    """A station's ML for an event and the Wood-Anderson amplitudes it came from."""
+
+    __tablename__ = "station_magnitude"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("station.id"), index=True)
+    channels: Mapped[str] = mapped_column(String(40), comment="e.g. HHE,HHN")
+    amplitudes_mm: Mapped[str] = mapped_column(String(100), comment="Wood-Anderson, per channel")
+    distance_km: Mapped[float] = mapped_column(Float)
+    magnitude: Mapped[float] = mapped_column(Float)
+    correction: Mapped[float] = mapped_column(Float)
+    used: Mapped[bool] = mapped_column(comment="in the network magnitude's trimmed mean")
+    station: Mapped[Station] = relationship(lazy="raise")
+
+
+class StationMotion(Base):
+    """A station's ground motion in an event (larger horizontal)."""
+
+    __tablename__ = "station_motion"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("station.id"), index=True)
+    channels: Mapped[str] = mapped_column(String(40))
+    distance_km: Mapped[float | None] = mapped_column(Float)
+    pga_cms2: Mapped[float] = mapped_column(Float)
+    pgv_cms: Mapped[float] = mapped_column(Float)
+    psa03_g_pct: Mapped[float] = mapped_column(Float)
+    psa10_g_pct: Mapped[float] = mapped_column(Float)
+    psa30_g_pct: Mapped[float] = mapped_column(Float)
+    intensity: Mapped[float] = mapped_column(Float, comment="Worden et al. 2012")
+    station: Mapped[Station] = relationship(lazy="raise")

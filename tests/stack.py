@@ -43,9 +43,11 @@ def running_stack(
     *,
     archive: bool = False,
     config: str | None = None,
+    inventory: Path | None = None,
 ) -> Iterator[Stack]:
-    """Migrate, import the default stations, start the feed (``feed_args`` added), the
-    worker and the API; stop them all afterwards. ``config``: the text of a larza.toml."""
+    """Migrate, import the default stations (or ``inventory``), start the feed (``feed_args``
+    added), the worker and the API; stop them all afterwards. ``config``: the text of a
+    larza.toml."""
     env = {
         **os.environ,
         "LARZA_DATABASE_URL": database_url,
@@ -54,7 +56,8 @@ def running_stack(
     if config is not None:
         (folder / "larza.toml").write_text(config)
         env["LARZA_CONFIG"] = str(folder / "larza.toml")
-    for step in (["db", "migrate"], ["stations", "import", "--default"]):
+    stations = [str(inventory)] if inventory is not None else ["--default"]
+    for step in (["db", "migrate"], ["stations", "import", *stations]):
         subprocess.run(
             [sys.executable, "-m", "ingest", *step], env=env, check=True, capture_output=True
         )

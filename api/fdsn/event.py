@@ -1,19 +1,22 @@
 """``/fdsnws/event/1/``: Larza's network events as QuakeML 1.2 or the FDSN text format.
 
 The QuakeML is the document ObsPy writes for ``api.quakeml.catalog_from_events``, written
-directly by ``api.quakeml.quakeml_document``. Larza computes neither locations nor
-magnitudes: region, radius and depth filters apply to each event's preliminary origin (the
-station reached first, depth 0), and ``minmagnitude``/``maxmagnitude`` match no event, as
-FDSN asks of events without a magnitude. ``orderby=magnitude`` is accepted and
-sorts by time. ``includeallorigins``, ``includeallmagnitudes`` and ``includearrivals`` are
-accepted and change nothing: there is one origin, no magnitude, and the picks and arrivals
-are always included. The only catalog and contributor is "Larza".
+directly by ``api.quakeml.quakeml_document``. A located earthquake is at its latest origin
+(epicentre and depth), with its ML; an event Larza could not locate (a coincidence of
+triggers) is placed at the station reached first, depth 0, and has no magnitude. Region,
+radius and depth filters apply to those places; ``minmagnitude``/``maxmagnitude`` to the
+network ML (events without one never match a magnitude bound, as FDSN asks);
+``orderby=magnitude`` sorts by ML (largest first; ``magnitude-asc`` smallest first; events
+without a magnitude last), then by time. ``includearrivals=false`` leaves a located
+origin's arrivals out (they are included unless asked otherwise: Larza's picks are the
+evidence of its events); ``includeallorigins`` and ``includeallmagnitudes`` are accepted
+and give the latest origin and the one ML. The only catalog and contributor is "Larza".
 
 Every filter, the order, ``offset`` and ``limit`` are applied in SQL by
-``stations.event_search.search_events`` (a region becomes the stations in it, a radius
-checked exactly with ObsPy's ``locations2degrees``). Limitations: at most ``page_size_max``
-events are returned, and a query without ``limit`` that matches more is refused (413) rather
-than silently cut.
+``stations.event_search.search_events`` (a region becomes the stations and the located
+events in it, a radius checked exactly with ObsPy's ``locations2degrees``). Limitations: at
+most ``page_size_max`` events are returned, and a query without ``limit`` that matches more
+is refused (413) rather than silently cut.
 """
 
 from __future__ import annotations
@@ -63,13 +66,13 @@ PARAMETERS: dict[str, tuple[str, str]] = {
     "longitude": ("xs:double", "centre of a radius search"),
     "minradius": ("xs:double", "minimum distance from the centre, degrees"),
     "maxradius": ("xs:double", "maximum distance from the centre, degrees"),
-    "mindepth": ("xs:double", "minimum depth, km (Larza's origins are at 0 km)"),
+    "mindepth": ("xs:double", "minimum depth, km (an unlocated event's is 0)"),
     "maxdepth": ("xs:double", "maximum depth, km"),
-    "minmagnitude": ("xs:double", "minimum magnitude (Larza computes none: matches nothing)"),
-    "maxmagnitude": ("xs:double", "maximum magnitude (matches nothing)"),
-    "includeallorigins": ("xs:boolean", "accepted; Larza gives one origin"),
-    "includeallmagnitudes": ("xs:boolean", "accepted; Larza gives no magnitude"),
-    "includearrivals": ("xs:boolean", "accepted; picks and arrivals are always included"),
+    "minmagnitude": ("xs:double", "minimum ML"),
+    "maxmagnitude": ("xs:double", "maximum ML"),
+    "includeallorigins": ("xs:boolean", "accepted; Larza gives the latest origin"),
+    "includeallmagnitudes": ("xs:boolean", "accepted; Larza gives one ML"),
+    "includearrivals": ("xs:boolean", "arrivals of located origins (default true)"),
     "eventid": ("xs:string", "one event by its Larza id"),
     "limit": ("xs:int", "at most this many events"),
     "offset": ("xs:int", "start at this event of the ordered result (1 is the first)"),
@@ -112,8 +115,11 @@ class Selection:
     centre: tuple[float, float] | None = None
     radii: tuple[float, float] = (0.0, 180.0)
     depths: tuple[float, float] | None = None
-    impossible: bool = False  # a magnitude bound, or another catalog: nothing can match
+    magnitudes: tuple[float, float] | None = None
+    impossible: bool = False  # another catalog: nothing can match
     newest_first: bool = True
+    by_magnitude: bool = False
+    arrivals: bool = True
     limit: int | None = None
     offset: int = 1
 
@@ -124,7 +130,6 @@ class Selection:
             self.latitudes != (-90.0, 90.0)
             or self.longitudes != (-180.0, 180.0)
             or self.centre is not None
-            or self.depths is not None
         )
         if not located:
             return None
@@ -136,10 +141,8 @@ class Selection:
         )
 
     def nothing_matches(self) -> bool:
-        """A magnitude bound, another catalog, or a depth range without 0 km."""
-        return self.impossible or (
-            self.depths is not None and not self.depths[0] <= 0.0 <= self.depths[1]
-        )
+        """Another catalog."""
+        return self.impossible
 
 
 def parse_selection(params: dict[str, str], page_size_max: int) -> Selection:
@@ -164,9 +167,11 @@ def parse_selection(params: dict[str, str], page_size_max: int) -> Selection:
     }
     if "starttime" in times and "endtime" in times and times["starttime"] > times["endtime"]:
         raise FdsnError(400, "starttime must not be after endtime")
-    for name in ("includeallorigins", "includeallmagnitudes", "includearrivals"):
-        if name in params:
-            parse_bool(name, params[name])
+    flags = {
+        name: parse_bool(name, params[name])
+        for name in ("includeallorigins", "includeallmagnitudes", "includearrivals")
+        if name in params
+    }
     event_id = None
     if "eventid" in params:
         event_id = parse_int("eventid", params["eventid"], 1, 2**63 - 1)
@@ -194,8 +199,15 @@ def parse_selection(params: dict[str, str], page_size_max: int) -> Selection:
             if depth_given
             else None
         ),
-        impossible=other_source or "minmagnitude" in numbers or "maxmagnitude" in numbers,
+        magnitudes=(
+            (numbers.get("minmagnitude", -12.0), numbers.get("maxmagnitude", 12.0))
+            if "minmagnitude" in numbers or "maxmagnitude" in numbers
+            else None
+        ),
+        impossible=other_source,
         newest_first=not order.endswith("-asc"),
+        by_magnitude=order.startswith("magnitude"),
+        arrivals=flags.get("includearrivals", True),
         limit=limit,
         offset=parse_int("offset", params.get("offset", "1"), 1, 2**31 - 1),
     )
@@ -219,6 +231,9 @@ def select_events(session: Session, selection: Selection, page_size_max: int) ->
         newest_first=selection.newest_first,
         offset=selection.offset - 1,
         limit=limit,
+        magnitudes=selection.magnitudes,
+        depths=selection.depths,
+        by_magnitude=selection.by_magnitude,
     )
     if len(chosen) > page_size_max:
         raise FdsnError(
@@ -238,13 +253,20 @@ def events_text(events: Sequence[EventRecord]) -> str:
     lines = [TEXT_HEADER]
     for event in events:
         first = event.first
-        latitude = longitude = depth = place = ""
-        if first is not None:
+        latitude = longitude = depth = place = mag_type = magnitude = mag_author = ""
+        if event.latitude is not None and event.longitude is not None:
+            latitude, longitude = f"{event.latitude:.4f}", f"{event.longitude:.4f}"
+            depth = f"{event.depth_km or 0.0:.1f}"
+            if first is not None:
+                place = f"nearest station reached first: {first.network}.{first.station}"
+        elif first is not None:
             latitude, longitude, depth = f"{first.latitude}", f"{first.longitude}", "0.0"
             place = f"first reached {first.network}.{first.station}"
+        if event.magnitude is not None:
+            mag_type, magnitude, mag_author = "ML", f"{event.magnitude:.1f}", AUTHOR
         fields = [
             str(event.id), _time_text(event.time), latitude, longitude, depth,
-            AUTHOR, CATALOG, CATALOG, str(event.id), "", "", "", place,
+            AUTHOR, CATALOG, CATALOG, str(event.id), mag_type, magnitude, mag_author, place,
         ]  # fmt: skip
         lines.append("|".join(fields))
     return "\n".join(lines) + "\n"
@@ -284,7 +306,9 @@ def query(request: Request, session: SessionDep, settings: SettingsDep) -> Respo
         return no_data(nodata)
     if fmt == "text":
         return PlainTextResponse(events_text(events))
-    return Response(quakeml_document(events, BASE_ID), media_type="application/xml")
+    return Response(
+        quakeml_document(events, BASE_ID, selection.arrivals), media_type="application/xml"
+    )
 
 
 @router.get("/version", response_class=PlainTextResponse)

@@ -11,17 +11,35 @@ from api.downloads import MSEED_ANSWER, around, detections_csv, list_formats, sn
 from api.errors import BAD_REQUEST
 from api.etag import etag_response
 from api.pagination import MAX_ID, After, Limit, QueryTime, checked_window, next_link
+from api.quake_schemas import ArrivalOut
 from api.schemas import DetectionOut, Page
 from stations.models import Detection
+from stations.quakes import DetectionUse, detection_uses
 from stations.queries import get_detection, list_detections, require_station
 
 router = APIRouter(prefix="/api/v1/detections", tags=["detections"], responses=BAD_REQUEST)
 
 
-def detection_out(d: Detection) -> DetectionOut:
+def detection_out(d: Detection, use: DetectionUse | None = None) -> DetectionOut:
+    """A detection as the API shows it; ``use``: its event and arrival
+    (``stations.quakes.detection_uses``)."""
     channel = d.channel
     station = channel.station
+    stream = f"{station.network.code}.{station.code}.{channel.location}.{channel.code}"
+    arrival = use.arrival if use is not None else None
     return DetectionOut(
+        event_id=use.event_id if use is not None else None,
+        arrival=None
+        if arrival is None
+        else ArrivalOut(
+            detection_id=d.id,
+            stream=stream,
+            phase="S" if arrival.phase == "S" else "P",
+            residual=arrival.residual,
+            weight=arrival.weight,
+            distance_km=arrival.distance_km,
+            azimuth=arrival.azimuth,
+        ),
         id=d.id,
         stream=f"{station.network.code}.{station.code}.{channel.location}.{channel.code}",
         network=station.network.code,
@@ -95,7 +113,8 @@ def detections_index(
         after_id=after,
         limit=limit,
     )
-    items = [detection_out(d) for d in found]
+    uses = detection_uses(session, detection_ids=[d.id for d in found])
+    items = [detection_out(d, uses.get(d.id)) for d in found]
     page = Page[DetectionOut](items=items, next=next_link(request, items[-1].id if items else None))
     if fmt == "csv":
         return detections_csv(items, page.next)

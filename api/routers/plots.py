@@ -34,7 +34,7 @@ from api.deps import SessionDep, SettingsDep
 from api.errors import BAD_REQUEST
 from api.fdsn.dataselect import RequestLine, archived_records
 from api.pagination import MAX_ID
-from api.routers.events import event_out
+from api.routers.events import event_with_quake
 from stations.health import health_history
 from stations.models import Channel, ChannelKind
 from stations.queries import get_event, get_station
@@ -316,7 +316,7 @@ def event_waveforms(
         ),
     ] = "station",
 ) -> Response:
-    event = event_out(get_event(session, event_id=event_id))
+    event = event_with_quake(session, get_event(session, event_id=event_id))
     if not event.detections:
         return _answer(message_png(f"Event {event_id} has no detections."), 30)
     if not settings.archive_dir:

@@ -20,8 +20,9 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import AsyncIterator, Collection, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import FrameType
 from typing import Annotated, Any
 
@@ -43,6 +44,7 @@ from api.routers.stations import change_out
 from api.watch import Watcher
 from stations.changes import last_change_id
 from stations.models import ChangeKind, Detection, Event, StateChange
+from stations.quakes import DetectionUse, EventQuake, detection_uses, event_quakes
 from stations.webhooks import ChangedRow, changed_rows, pending_changes
 
 router = APIRouter(prefix="/api/v1", tags=["stream"], responses=BAD_REQUEST)
@@ -51,12 +53,34 @@ PAGE = 100
 RETRY_MS = 2000
 
 
-def change_data(row: ChangedRow | None) -> BaseModel | None:
-    """A changed row as the REST API shows it (None for a row deleted since)."""
+@dataclass(frozen=True)
+class ChangeExtras:
+    """What the changed events and detections show beyond their rows."""
+
+    quakes: Mapping[int, EventQuake]
+    uses: Mapping[int, DetectionUse]
+
+
+def change_quakes(
+    session: Session, rows: Mapping[tuple[ChangeKind, int], ChangedRow]
+) -> ChangeExtras:
+    """The origins, magnitudes and ground motion of the changed events among ``rows``, and
+    the events and arrivals of the changed detections."""
+    events = [row.id for row in rows.values() if isinstance(row, Event)]
+    detections = [row.id for row in rows.values() if isinstance(row, Detection)]
+    return ChangeExtras(
+        event_quakes(session, event_ids=events) if events else {},
+        detection_uses(session, detection_ids=detections) if detections else {},
+    )
+
+
+def change_data(row: ChangedRow | None, extras: ChangeExtras | None = None) -> BaseModel | None:
+    """A changed row as the REST API shows it (None for a row deleted since); an event with
+    its origin, magnitudes and ground motion, a detection with its event, from ``extras``."""
     if isinstance(row, Event):
-        return event_out(row)
+        return event_out(row, extras.quakes.get(row.id) if extras else None)
     if isinstance(row, Detection):
-        return detection_out(row)
+        return detection_out(row, extras.uses.get(row.id) if extras else None)
     if isinstance(row, StateChange):
         return change_out(row)
     return None
@@ -91,9 +115,10 @@ def read_batch(
     SSE messages, and whether the page is full (more may follow at once)."""
     page = pending_changes(session, after_id=after, kinds=kinds, limit=PAGE)
     rows = changed_rows(session, changes=page.changes)
+    quakes = change_quakes(session, rows)
     messages = []
     for change in page.changes:
-        data = change_data(rows.get((change.kind, change.ref_id)))
+        data = change_data(rows.get((change.kind, change.ref_id)), quakes)
         body = "null" if data is None else data.model_dump_json()
         text = f"id: {change.id}\nevent: {change.kind.value}\ndata: {body}\n\n"
         messages.append(Message(change.id, change.kind, text))

@@ -431,12 +431,24 @@
         : null].filter(Boolean));
   }
 
+  // "M 3.8 · 42 km NE of Murghob · depth 110 km" for a located event, else null.
+  function quakeLine(event) {
+    if (event.latitude == null || event.longitude == null) return null;
+    const where = event.place || `${num(event.latitude, 2)}°, ${num(event.longitude, 2)}°`;
+    const magnitude = event.magnitude == null ? "M –" : `M ${num(event.magnitude, 1)}`;
+    return `${magnitude} · ${where} · depth ${num(event.depth_km, 0, "km")}`;
+  }
+
   function eventItem(event, isNew) {
     const codes = event.stations.map((s) => s.split(".").pop()).join(", ");
+    const quake = quakeLine(event);
+    const what = quake
+      ? ` · ${quake} · ${event.n_stations} station${event.n_stations === 1 ? "" : "s"} · ${event.status}`
+      : ` · ${event.n_stations} station${event.n_stations === 1 ? "" : "s"} (${codes}) · ${event.status}`;
     return el("li", { class: isNew ? "new" : null, "data-event": event.id },
       el("span", { class: "when", text: utc(event.time, true) }),
       el("a", { href: `/events/${event.id}`, text: `Event ${event.id}` }),
-      ` · ${event.n_stations} station${event.n_stations === 1 ? "" : "s"} (${codes}) · ${event.status}`);
+      what);
   }
 
   function detectionItem(d, isNew) {
@@ -664,6 +676,7 @@
     const table = el("div", { class: "table-wrap", id: "event-detections" });
     const wave = el("img", { class: "plot", id: "event-waveforms", alt: `Waveforms around the onsets of event ${id}; dashed red lines mark the onsets`, width: 1000, height: 500 });
     const status = el("p", { class: "muted", id: "event-status", text: "Loading…" });
+    const stationTable = el("div", { class: "table-wrap", id: "event-stations" });
     main.replaceChildren(
       el("p", { class: "crumbs" }, el("a", { href: "/", text: "Network" }), ` › event ${id}`),
       el("h1", { text: `Event ${id}` }),
@@ -671,30 +684,68 @@
       el("div", { class: "page" },
         el("section", { class: "card", "aria-labelledby": "facts-h" }, el("h2", { id: "facts-h", text: "Summary" }), facts),
         el("section", { class: "card", "aria-labelledby": "wave-h" }, el("h2", { id: "wave-h", text: "Waveforms around the onsets" }), wave),
-        el("section", { class: "card", "aria-labelledby": "det-h" }, el("h2", { id: "det-h", text: "Detections" }), table)));
+        el("section", { class: "card", "aria-labelledby": "det-h" }, el("h2", { id: "det-h", text: "Detections" }), table),
+        el("section", { class: "card", "aria-labelledby": "mag-h" }, el("h2", { id: "mag-h", text: "Station magnitudes and ground motion" }), stationTable)));
 
     let lastOnset = 0;
     function render(event) {
       status.textContent = `Updated ${utc(event.updated_at)}`;
-      const rows = [
-        ["time", utc(event.time, true)], ["status", event.status],
+      const o = event.origin;
+      const quake = quakeLine(event);
+      const rows = [["time", utc(event.time, true)]];
+      if (quake) rows.push(["earthquake", quake]);
+      if (o && o.latitude != null) {
+        rows.push(
+          ["epicentre", `${num(o.latitude, 3)}° ± ${num(o.latitude_error_km, 1, "km")}, ${num(o.longitude, 3)}° ± ${num(o.longitude_error_km, 1, "km")}`],
+          ["depth", o.status === "fixed_depth" ? `${num(o.depth_km, 0, "km")} (fixed: ${o.reason})` : `${num(o.depth_km, 1, "km")} ± ${num(o.depth_error_km, 1, "km")}`],
+          ["location", `grade ${o.quality} · RMS ${num(o.rms, 2, "s")} · gap ${num(o.azimuthal_gap, 0, "°")} · ${o.n_phases} phases at ${o.n_stations} stations · version ${o.version}`]);
+      } else if (o) {
+        rows.push(["location", `not located: ${o.reason}`]);
+      }
+      if (event.magnitude != null) {
+        rows.push(["magnitude", `ML ${num(event.magnitude, 1)} ± ${num(event.magnitude_uncertainty, 1)} (${event.magnitude_stations} stations) · K ${num(event.energy_class, 1)}`]);
+      }
+      rows.push(
+        ["status", event.status],
         ["stations", `${event.n_stations}: ${event.stations.join(", ")}`],
         ["coincidence sum", num(event.coincidence_sum, 1)], ["duration", num(event.duration, 1, "s")],
-        ["first stored", utc(event.created_at)],
-      ];
+        ["first stored", utc(event.created_at)]);
+      const arrivals = new Map(((o && o.arrivals) || []).map((a) => [a.detection_id, a]));
       facts.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
       table.replaceChildren(el("table", {},
         el("caption", { class: "vh", text: `Detections of event ${id}` }),
-        el("thead", {}, el("tr", {}, ["channel", "phase", "onset", "±", "STA/LTA peak", "SNR", "peak amplitude", "profile"].map((h) => el("th", { scope: "col", text: h })))),
+        el("thead", {}, el("tr", {}, ["channel", "phase", "onset", "±", "residual", "weight", "distance", "STA/LTA peak", "SNR", "peak amplitude", "profile"].map((h) => el("th", { scope: "col", text: h })))),
         el("tbody", {}, event.detections.map((d) => el("tr", { "data-detection": d.id },
           el("th", { scope: "row" }, el("a", { href: `/stations/${d.network}.${d.station}`, text: d.stream })),
-          el("td", { text: d.phase || "–" }),
+          el("td", { text: arrivals.has(d.id) ? arrivals.get(d.id).phase : (d.phase || "–") }),
           el("td", { text: utc(d.onset_time, true) }),
           el("td", { class: "num", text: d.onset_uncertainty == null ? "–" : num(d.onset_uncertainty, 2, "s") }),
+          el("td", { class: "num", text: arrivals.has(d.id) ? num(arrivals.get(d.id).residual, 2, "s") : "–" }),
+          el("td", { class: "num", text: arrivals.has(d.id) ? num(arrivals.get(d.id).weight, 2) : "–" }),
+          el("td", { class: "num", text: arrivals.has(d.id) ? num(arrivals.get(d.id).distance_km, 0, "km") : "–" }),
           el("td", { class: "num", text: num(d.peak_ratio, 1) }),
           el("td", { class: "num", text: num(d.snr, 1) }),
           el("td", { class: "num", text: num(d.peak_amplitude, 0) }),
           el("td", { text: d.profile }))))));
+      const byStation = new Map();
+      for (const m of event.station_magnitudes || []) byStation.set(m.station, { m });
+      for (const g of event.ground_motion || []) byStation.set(g.station, { ...(byStation.get(g.station) || {}), g });
+      stationTable.replaceChildren(byStation.size
+        ? el("table", {},
+          el("caption", { class: "vh", text: `Station magnitudes and ground motion of event ${id}` }),
+          el("thead", {}, el("tr", {}, ["station", "ML", "in mean", "distance", "PGA", "PGV", "PSA 0.3 s", "PSA 1 s", "PSA 3 s", "intensity"].map((h) => el("th", { scope: "col", text: h })))),
+          el("tbody", {}, [...byStation].map(([code, { m, g }]) => el("tr", { "data-station": code },
+            el("th", { scope: "row" }, el("a", { href: `/stations/${code}`, text: code })),
+            el("td", { class: "num", text: m ? num(m.magnitude, 2) : "–" }),
+            el("td", { text: m ? (m.used ? "yes" : "no") : "–" }),
+            el("td", { class: "num", text: num((m || g).distance_km, 0, "km") }),
+            el("td", { class: "num", text: g ? num(g.pga_g_pct, 3, "%g") : "–" }),
+            el("td", { class: "num", text: g ? num(g.pgv_cms, 3, "cm/s") : "–" }),
+            el("td", { class: "num", text: g ? num(g.psa_03_g_pct, 3, "%g") : "–" }),
+            el("td", { class: "num", text: g ? num(g.psa_10_g_pct, 3, "%g") : "–" }),
+            el("td", { class: "num", text: g ? num(g.psa_30_g_pct, 3, "%g") : "–" }),
+            el("td", { class: "num", text: g ? num(g.intensity, 1) : "–" })))))
+        : el("p", { class: "muted", text: event.origin ? "Measured once the event is final." : "Not located: no magnitude." }));
       lastOnset = Math.max(...event.detections.map((d) => Date.parse(d.onset_time)), Date.parse(event.time));
       wave.src = `/api/v1/events/${id}/waveforms.png?_=${Date.parse(event.updated_at)}-${Date.now()}`;
     }

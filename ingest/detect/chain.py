@@ -16,6 +16,22 @@ What reaches the pickers is decided here, once for both paths:
   a channel with ``enabled = false`` is skipped;
 - an error inside one channel's detector is logged once, counted (``detector_errors``) and
   that channel started afresh: the other channels go on.
+
+Association, by what is known of the stations:
+
+- a travel-time table and at least ``[location] min_stations`` stations with coordinates:
+  phase picks go to the :class:`detection.QuakeAssociator` and events are located
+  earthquakes (created, updated, made final, or deleted when a better event took their
+  picks);
+- coordinates, but too few stations to locate (the three-station default network): the
+  trigger groups of ``[association]`` (:class:`detection.Associator`, onsets within
+  ``window`` and consistent with the stations' distances), not located;
+- no coordinates (bare files): trigger windows go to the
+  :class:`detection.CoincidenceAssociator`, ObsPy's ``coincidence_trigger`` as a stream with
+  ``[association] window`` as its ``trigger_off_extension`` (a quake's onsets at stations
+  far apart need not overlap) and ``min_stations`` as its threshold, whose events are final
+  when reported. Picks no event explains stay where the
+caller stored them, in no event.
 """
 
 from __future__ import annotations
@@ -25,23 +41,40 @@ import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from detection import (
+    AssociatedPick,
     Associator,
+    CoincidenceAssociator,
+    CoincidenceEvent,
     DetectorConfig,
     NetworkEvent,
+    Origin,
+    PhasePick,
     Pick,
+    Quake,
+    QuakeAssociator,
     SensorPicker,
+    StationCoordinates,
+    TravelTimeTable,
     Trigger,
+    TriggerWindow,
 )
 from ingest.config import LarzaConfig
+from ingest.quakes.model import associator_config
 from ingest.seedlink.decode import Record
 from stations.queries import ChannelKey
 
 log = logging.getLogger(__name__)
 
-CLOSE_MARGIN_S = 60.0
-"""An event is final once data this long past its window have been seen at any station."""
+CLOSE_LAG_S = 30.0
+"""An earthquake is made final this long (data time) after its last arrivals were due: the
+other stations' records have time to come in, and their amplitudes to be read."""
+GROUP_CLOSE_MARGIN_S = 60.0
+"""A trigger group is final once data this long past its window have been seen."""
+MIN_PICK_UNCERTAINTY_S = 0.01
+"""A pick's onset uncertainty is never taken below this (the associator needs > 0)."""
 
 SensorKey = tuple[str, str, str, str]
 """Network, station, location and the channel code's first two letters."""
@@ -54,6 +87,63 @@ class Found:
     key: ChannelKey
     trigger: Trigger
     profile: str
+
+
+@dataclass(frozen=True)
+class EventChange:
+    """An event created, updated, made final or deleted, as the caller stores it.
+
+    ``time`` is the origin time of a located event, else its earliest pick. ``origin`` and
+    ``picks`` (phases with residuals) are those of a located earthquake, ``None`` and empty
+    for a coincidence event. ``version`` increases with every change of the event.
+    """
+
+    event_key: int
+    version: int
+    status: Literal["preliminary", "final", "deleted"]
+    time: float
+    stations: tuple[str, ...]
+    pick_keys: tuple[int, ...]
+    coincidence_sum: float
+    duration: float
+    origin: Origin | None = None
+    picks: tuple[AssociatedPick, ...] = ()
+
+
+def _from_quake(quake: Quake) -> EventChange:
+    times = [p.time for p in quake.picks]
+    origin = quake.origin
+    return EventChange(
+        event_key=quake.event_key,
+        version=quake.version,
+        status=quake.status,
+        time=origin.time if origin.located else min(times),
+        stations=quake.stations,
+        pick_keys=quake.pick_keys,
+        coincidence_sum=float(len(quake.stations)),
+        duration=max(times) - min(times),
+        origin=origin,
+        picks=quake.picks,
+    )
+
+
+def _from_coincidence(
+    event: CoincidenceEvent, onsets: Mapping[int, float], weights: Mapping[str, float]
+) -> EventChange:
+    """The event's time is its earliest onset; its coincidence sum counts each station once,
+    with its ``[association]`` weight."""
+    stations = tuple(sorted({".".join(t.split(".")[:2]) for t in event.trace_ids}))
+    first = min(onsets[k] for k in event.pick_keys)
+    return EventChange(
+        event_key=event.event_key,
+        version=1,
+        status="final",
+        time=first,
+        stations=stations,
+        pick_keys=event.pick_keys,
+        coincidence_sum=float(sum(weights.get(s, 1.0) for s in stations)),
+        duration=max(onsets[k] for k in event.pick_keys) - first,
+    )
 
 
 @dataclass
@@ -75,21 +165,50 @@ class Detecting:
     def __init__(
         self,
         config: LarzaConfig,
-        positions: Mapping[str, tuple[float, float]] | None = None,
+        stations: Mapping[str, StationCoordinates] | None = None,
+        table: TravelTimeTable | None = None,
     ) -> None:
-        """``positions``: latitude and longitude of each station (``NET.STA``) for the
-        association's travel-time check; stations left out are not checked."""
+        """``stations``: where each station (``NET.STA``) is; ``table``: the travel times of
+        ``[velocity_model]``. With both (and enough stations) events are located
+        earthquakes, otherwise coincidence events (see the module)."""
         self._config = config
-        table = config.association
-        self.window = table.window
-        self._associator = Associator(
-            window=table.window,
-            min_stations=table.min_stations,
-            weights=table.weights,
-            positions=positions if table.travel_times else None,
-            velocity=table.velocity_km_s,
-            tolerance=table.tolerance_s,
-        )
+        self._quakes: QuakeAssociator | None = None
+        self._groups: Associator | None = None
+        self._coincidence: CoincidenceAssociator | None = None
+        self._versions: Counter[int] = Counter()  # of the trigger groups' events
+        located = dict(stations or {})
+        need = config.location.min_stations
+        if table is not None and len(located) >= need:
+            self._quakes = QuakeAssociator(located, table, associator_config(config.location))
+        elif located:
+            if table is not None:
+                log.warning(
+                    "%d station(s) with coordinates, [location] min_stations = %d: events are "
+                    "groups of triggers, not located",
+                    len(located),
+                    need,
+                )
+            groups = config.association
+            self._groups = Associator(
+                window=groups.window,
+                min_stations=groups.min_stations,
+                weights=groups.weights,
+                positions=(
+                    {k: (c.latitude, c.longitude) for k, c in located.items()}
+                    if groups.travel_times
+                    else None
+                ),
+                velocity=groups.velocity_km_s,
+                tolerance=groups.tolerance_s,
+            )
+        else:
+            self._coincidence = CoincidenceAssociator(
+                threshold=config.association.min_stations,
+                weights=config.association.weights,
+                max_trigger_length=config.detector.max_duration,
+                off_extension=config.association.window,
+            )
+        self._onsets: dict[int, float] = {}  # of the windows the coincidence has not decided
         self._channels: dict[ChannelKey, _Channel] = {}
         self._sensors: dict[SensorKey, SensorPicker] = {}
         self._newest: dict[ChannelKey, float] = {}
@@ -98,11 +217,19 @@ class Detecting:
         """``records`` fed, ``repeated`` (not fed: nothing new), ``skipped`` (records of
         skipped channels), ``detector_errors``."""
 
-    def add_positions(self, positions: Mapping[str, tuple[float, float]]) -> None:
-        """Stations added to the inventory while running (``NET.STA`` -> latitude,
-        longitude); ignored when the association does not check travel times."""
-        if self._config.association.travel_times:
-            self._associator.add_positions(positions)
+    @property
+    def locates(self) -> bool:
+        """Whether events are located earthquakes (else coincidences)."""
+        return self._quakes is not None
+
+    def add_stations(self, stations: Mapping[str, StationCoordinates]) -> None:
+        """Stations added to the inventory while running: their picks are stored, and join
+        the association from the next start (the associator's stations are fixed)."""
+        if stations and self._quakes is not None:
+            log.warning(
+                "stations %s added while running: associated from the next start",
+                ", ".join(sorted(stations)),
+            )
 
     def seen_until(self, ends: Mapping[ChannelKey, float]) -> None:
         """The newest data already processed per channel (POSIX seconds of the last sample),
@@ -116,7 +243,12 @@ class Detecting:
     @property
     def open_pick_keys(self) -> frozenset[int]:
         """Keys of the picks that a later event may still name."""
-        return self._associator.open_pick_keys
+        if self._quakes is not None:
+            return self._quakes.open_pick_keys
+        if self._groups is not None:
+            return self._groups.open_pick_keys
+        assert self._coincidence is not None
+        return self._coincidence.open_pick_keys
 
     def knows(self, key: ChannelKey) -> bool:
         """Whether the channel has been set up (it has been fed or warmed)."""
@@ -161,7 +293,7 @@ class Detecting:
             total.update(sensor.stats)
         return total
 
-    def feed(self, record: Record, keep: Callable[[Found], int]) -> list[NetworkEvent]:
+    def feed(self, record: Record, keep: Callable[[Found], int]) -> list[EventChange]:
         """Detect on one record; ``keep`` stores each pick and returns its key. Returns the
         events created, updated or made final by this record, in order."""
         key = record.key
@@ -182,34 +314,62 @@ class Detecting:
             except Exception:
                 self._failed(key, channel)
         events = self._associate(key, picks, keep)
-        events += self._associator.close_before(record.endtime - self.window - CLOSE_MARGIN_S)
+        events += self._close_before(record.endtime)
         return events
 
-    def finish(self, keep: Callable[[Found], int]) -> list[NetworkEvent]:
+    def finish(self, keep: Callable[[Found], int]) -> list[EventChange]:
         """End of the data (files): report picks still on or waiting, then close every
         event."""
-        events: list[NetworkEvent] = []
+        events: list[EventChange] = []
         for sensor_key in sorted(self._sensors):
             net, sta, loc, _ = sensor_key
             picks = self._sensors[sensor_key].flush()
             events += self._associate(ChannelKey(net, sta, loc, ""), picks, keep)
-        events += self._associator.close_before(float("inf"))
+        events += self._close_before(math.inf)
         return events
 
     # -- internals ----------------------------------------------------------------------------
 
+    def _close_before(self, time: float) -> list[EventChange]:
+        if self._quakes is not None:
+            done = self._quakes.close_before(time - CLOSE_LAG_S)
+            return [_from_quake(q) for q in done.events]
+        if self._groups is not None:
+            closing = time - self._config.association.window - GROUP_CLOSE_MARGIN_S
+            return [self._from_group(e) for e in self._groups.close_before(closing)]
+        assert self._coincidence is not None
+        decided = self._coincidence.close_before(time)
+        weights = self._config.association.weights
+        events = [_from_coincidence(e, self._onsets, weights) for e in decided.events]
+        if decided.events or decided.unassociated:
+            still = self._coincidence.open_pick_keys
+            self._onsets = {k: t for k, t in self._onsets.items() if k in still}
+        # a chain of one station's channels is not an event of the network
+        need = self._config.association.min_stations
+        return [e for e in events if len(e.stations) >= need]
+
     def _associate(
         self, key: ChannelKey, picks: list[tuple[str, Trigger]], keep: Callable[[Found], int]
-    ) -> list[NetworkEvent]:
-        events: list[NetworkEvent] = []
+    ) -> list[EventChange]:
+        events: list[EventChange] = []
         station = f"{key.network}.{key.station}"
         for code, trigger in picks:
             pick_key = key._replace(channel=code)
             found = self._channels.get(pick_key)
             profile = found.profile if found is not None else "default"
             stored = keep(Found(pick_key, trigger, profile))
-            events += self._associator.add(
-                Pick(
+            if self._quakes is not None:
+                sigma = float(trigger.onset_uncertainty)
+                pick = PhasePick(
+                    key=stored,
+                    station=station,
+                    time=float(trigger.onset_time),
+                    phase="P" if trigger.phase == "P" else "S" if trigger.phase == "S" else None,
+                    uncertainty=max(sigma, MIN_PICK_UNCERTAINTY_S) if math.isfinite(sigma) else 0.1,
+                )
+                events += [_from_quake(q) for q in self._quakes.add(pick).events]
+            elif self._groups is not None:
+                group = Pick(
                     station=station,
                     channel=code,
                     time=trigger.onset_time,
@@ -217,8 +377,31 @@ class Detecting:
                     key=stored,
                     phase=trigger.phase,
                 )
-            )
+                events += [self._from_group(e) for e in self._groups.add(group)]
+            else:
+                assert self._coincidence is not None
+                window = TriggerWindow(
+                    key=stored,
+                    trace_id=str(pick_key),
+                    on=float(trigger.on_time),
+                    off=float(trigger.off_time),
+                )
+                self._onsets[stored] = float(trigger.onset_time)
+                self._coincidence.add(window)
         return events
+
+    def _from_group(self, event: NetworkEvent) -> EventChange:
+        self._versions[event.event_key] += 1
+        return EventChange(
+            event_key=event.event_key,
+            version=self._versions[event.event_key],
+            status=event.status,
+            time=event.time,
+            stations=event.stations,
+            pick_keys=event.pick_keys,
+            coincidence_sum=event.coincidence_sum,
+            duration=event.duration,
+        )
 
     def _set_up(
         self, key: ChannelKey, rate: float, before: _Channel | None

@@ -24,7 +24,7 @@ import math
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,9 +33,9 @@ from typing import IO, Any, Literal
 import numpy as np
 from pymseed import MiniSEEDError, MS3Record
 
-from detection import NetworkEvent
+from detection import Origin, StationCoordinates
 from ingest.config import LarzaConfig
-from ingest.detect.chain import Detecting, Found
+from ingest.detect.chain import Detecting, EventChange, Found
 from ingest.seedlink.decode import Record, RecordError, decode_record
 from stations.errors import LarzaError
 from stations.queries import ChannelKey
@@ -99,7 +99,7 @@ class Detected:
 @dataclass
 class Results:
     detections: list[Detected] = field(default_factory=list)
-    events: dict[int, NetworkEvent] = field(default_factory=dict)  # by event key, latest
+    events: dict[int, EventChange] = field(default_factory=dict)  # by event key, latest
     stats: Counter[str] = field(default_factory=Counter)  # the detection's counts
 
 
@@ -213,12 +213,12 @@ def merged(paths: Sequence[Path], progress: Progress) -> Iterator[Record]:
     )
 
 
-def station_positions(inventories: Sequence[Path]) -> dict[str, tuple[float, float]]:
-    """``NET.STA`` -> (latitude, longitude) from StationXML files, for the association's
-    travel-time check (the worker takes them from its database)."""
+def station_positions(inventories: Sequence[Path]) -> dict[str, StationCoordinates]:
+    """``NET.STA`` -> where it is, from StationXML files, for locating events (the worker
+    takes them from its database)."""
     from obspy import read_inventory
 
-    out: dict[str, tuple[float, float]] = {}
+    out: dict[str, StationCoordinates] = {}
     for path in inventories:
         try:
             inventory = read_inventory(str(path))
@@ -226,7 +226,9 @@ def station_positions(inventories: Sequence[Path]) -> dict[str, tuple[float, flo
             raise LarzaError(f"{path}: not a StationXML file ObsPy can read: {e}") from e
         for net in inventory:
             for sta in net:
-                out[f"{net.code}.{sta.code}"] = (float(sta.latitude), float(sta.longitude))
+                out[f"{net.code}.{sta.code}"] = StationCoordinates(
+                    float(sta.latitude), float(sta.longitude), float(sta.elevation) / 1000.0
+                )
     return out
 
 
@@ -234,11 +236,17 @@ def run_detect(
     paths: Sequence[Path],
     config: LarzaConfig,
     progress: Progress | None = None,
-    positions: dict[str, tuple[float, float]] | None = None,
+    positions: Mapping[str, StationCoordinates] | None = None,
 ) -> Results:
-    """Run the worker's detection and association over ``paths``."""
+    """Run the worker's detection and association over ``paths``: located earthquakes when
+    ``positions`` has ``[location] min_stations`` stations, else coincidence events."""
     progress = progress or Progress()
-    detecting = Detecting(config, positions)
+    table = None
+    if positions is not None and len(positions) >= config.location.min_stations:
+        from ingest.quakes.model import travel_time_table  # TauP: only when it is needed
+
+        table = travel_time_table(config)
+    detecting = Detecting(config, positions, table)
     results = Results()
 
     def keep(found: Found) -> int:
@@ -264,9 +272,12 @@ def run_detect(
         progress.detections += 1
         return index
 
-    def take(events: Iterable[NetworkEvent]) -> None:
+    def take(events: Iterable[EventChange]) -> None:
         for event in events:
-            results.events[event.event_key] = event
+            if event.status == "deleted":
+                results.events.pop(event.event_key, None)
+            else:
+                results.events[event.event_key] = event
 
     for record in merged(expand(paths), progress):
         progress.records += 1
@@ -303,7 +314,9 @@ def _detection_dict(d: Detected) -> dict[str, Any]:
     }
 
 
-def _event_dict(e: NetworkEvent) -> dict[str, Any]:
+def _event_dict(e: EventChange) -> dict[str, Any]:
+    o = e.origin
+    located = o is not None and o.located
     return {
         "type": "event",
         "id": e.event_key,
@@ -314,6 +327,13 @@ def _event_dict(e: NetworkEvent) -> dict[str, Any]:
         "coincidence_sum": e.coincidence_sum,
         "duration": e.duration,
         "detections": list(e.pick_keys),
+        "location": o.status if o is not None else None,
+        "latitude": round(o.latitude, 5) if o is not None and located else None,
+        "longitude": round(o.longitude, 5) if o is not None and located else None,
+        "depth_km": round(o.depth_km, 2) if o is not None and located else None,
+        "rms": round(o.rms, 4) if o is not None and located else None,
+        "quality": o.quality if o is not None else None,
+        "phases": [f"{p.key}:{p.phase}" for p in e.picks],
     }
 
 
@@ -329,7 +349,8 @@ def write_results(results: Results, fmt: Format, out: IO[str]) -> None:
             "type", "id", "stream", "on_time", "off_time", "onset_time", "phase",
             "onset_uncertainty", "polarity", "bridged", "peak_ratio", "snr",
             "peak_amplitude", "profile", "time", "status", "stations", "n_stations",
-            "coincidence_sum", "duration", "detections",
+            "coincidence_sum", "duration", "detections", "location", "latitude",
+            "longitude", "depth_km", "rms", "quality", "phases",
         ]  # fmt: skip
         writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
@@ -339,12 +360,13 @@ def write_results(results: Results, fmt: Format, out: IO[str]) -> None:
             row = _event_dict(e)
             row["stations"] = " ".join(row["stations"])
             row["detections"] = " ".join(str(i) for i in row["detections"])
+            row["phases"] = " ".join(row["phases"])
             writer.writerow(row)
     else:
         out.write(_quakeml(results, events))
 
 
-def _quakeml(results: Results, events: list[NetworkEvent]) -> str:
+def _quakeml(results: Results, events: list[EventChange]) -> str:
     from obspy import UTCDateTime
     from obspy.core.event import (
         Catalog,
@@ -380,8 +402,12 @@ def _quakeml(results: Results, events: list[NetworkEvent]) -> str:
             if d.polarity is not None:
                 pick.polarity = d.polarity
             event.picks.append(pick)
-        # Not located, so no origin (QuakeML allows an event of picks only): the first onset
-        # and the stations are said in the description.
+        if e.origin is not None and e.origin.located:
+            origin = _origin(e, e.origin)
+            event.origins.append(origin)
+            event.preferred_origin_id = origin.resource_id
+        # Without a location, no origin (QuakeML allows an event of picks only): the first
+        # onset and the stations are said in the description.
         event.event_descriptions.append(
             EventDescription(
                 text=f"Larza detection: first onset {_iso(e.time)}, {len(e.stations)} "
@@ -394,3 +420,59 @@ def _quakeml(results: Results, events: list[NetworkEvent]) -> str:
     buf = io.BytesIO()
     catalog.write(buf, format="QUAKEML")
     return buf.getvalue().decode("utf-8")
+
+
+def _origin(e: EventChange, o: Origin) -> Any:
+    from obspy import UTCDateTime
+    from obspy.core.event import Arrival, OriginQuality, OriginUncertainty, QuantityError
+    from obspy.core.event import Origin as QuakeOrigin
+    from obspy.core.event import ResourceIdentifier as Rid
+
+    origin = QuakeOrigin(
+        resource_id=Rid(f"smi:larza/detect/origin/{e.event_key}"),
+        time=UTCDateTime(o.time),
+        latitude=o.latitude,
+        longitude=o.longitude,
+        depth=o.depth_km * 1000.0,
+        depth_type="operator assigned" if o.status == "fixed_depth" else "from location",
+        evaluation_mode="automatic",
+        evaluation_status="final" if e.status == "final" else "preliminary",
+    )
+    if o.time_error_s is not None:
+        origin.time_errors = QuantityError(uncertainty=o.time_error_s)
+    if o.latitude_error_km is not None:
+        origin.latitude_errors = QuantityError(uncertainty=o.latitude_error_km / 111.195)
+    if o.longitude_error_km is not None:
+        origin.longitude_errors = QuantityError(uncertainty=o.longitude_error_km / 111.195)
+    if o.depth_error_km is not None:
+        origin.depth_errors = QuantityError(uncertainty=o.depth_error_km * 1000.0)
+    if o.semi_major_km is not None and o.semi_minor_km is not None:
+        origin.origin_uncertainty = OriginUncertainty(
+            max_horizontal_uncertainty=o.semi_major_km * 1000.0,
+            min_horizontal_uncertainty=o.semi_minor_km * 1000.0,
+            azimuth_max_horizontal_uncertainty=o.ellipse_azimuth,
+            preferred_description="uncertainty ellipse",
+            confidence_level=68.3,
+        )
+    origin.quality = OriginQuality(
+        used_phase_count=o.n_phases,
+        used_station_count=o.n_stations,
+        standard_error=o.rms,
+        azimuthal_gap=o.azimuthal_gap,
+        minimum_distance=o.min_distance_km / 111.195,
+        maximum_distance=o.max_distance_km / 111.195,
+    )
+    by_key = {a.key: a for a in o.arrivals}
+    for p in e.picks:
+        a = by_key.get(p.key)
+        origin.arrivals.append(
+            Arrival(
+                pick_id=Rid(f"smi:larza/detect/pick/{p.key}"),
+                phase=p.phase,
+                time_residual=p.residual if math.isfinite(p.residual) else None,
+                time_weight=p.weight,
+                distance=p.distance_km / 111.195 if math.isfinite(p.distance_km) else None,
+                azimuth=a.azimuth if a is not None else None,
+            )
+        )
+    return origin

@@ -20,17 +20,19 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from detection import NetworkEvent
+from detection import StationCoordinates
 from ingest.config import LarzaConfig
-from ingest.detect.chain import Detecting, Found, SensorKey, sensor_of
+from ingest.detect.chain import Detecting, EventChange, Found, SensorKey, sensor_of
 from ingest.health.monitor import HealthMonitor
 from ingest.seedlink.decode import Record, RecordError, decode_record
 from ingest.seedlink.source import Packet
 from ingest.worker.archive import SdsArchive
 from ingest.worker.ledger import Kind, Ledger, Seen
+from ingest.worker.quakes import EventMeasurer
 from stations.changes import log_changes
 from stations.gaps import NewGap, add_gaps, fill_gaps
-from stations.models import ChangeKind, Channel, EventStatus
+from stations.models import ChangeKind, Channel, EventStatus, LocationStatus
+from stations.quakes import NewArrival, NewOrigin, delete_event, store_origin
 from stations.queries import (
     ChannelKey,
     NewDetection,
@@ -51,9 +53,11 @@ LEAD_IN_BYTES = 256 * 1024
 records at 100 sps)."""
 
 
-def _positions(channels: Mapping[ChannelKey, Channel]) -> dict[str, tuple[float, float]]:
+def _stations(channels: Mapping[ChannelKey, Channel]) -> dict[str, StationCoordinates]:
     return {
-        f"{k.network}.{k.station}": (c.station.latitude, c.station.longitude)
+        f"{k.network}.{k.station}": StationCoordinates(
+            c.station.latitude, c.station.longitude, c.station.elevation / 1000.0
+        )
         for k, c in channels.items()
     }
 
@@ -74,7 +78,10 @@ class Pipeline:
         archive: SdsArchive | None = None,
         health: bool = True,
         clock: Clock = lambda: datetime.now(UTC),
+        locate: bool = False,
     ) -> None:
+        """``locate``: events are located earthquakes when the inventory has enough stations
+        (the travel-time table of ``[velocity_model]`` is built, or read from its cache)."""
         self._factory = session_factory
         self._archive = archive
         self._server = server
@@ -86,7 +93,7 @@ class Pipeline:
         self._next_key = 1
         self._pending: list[tuple[int, NewDetection]] = []
         self._detection_ids: dict[int, int] = {}
-        self._changed: dict[int, NetworkEvent] = {}  # events changed in the current batch
+        self._changed: dict[int, EventChange] = {}  # events changed in the current batch
         self._log: list[tuple[ChangeKind, int]] = []  # what the current batch changed
         self._unknown: set[ChannelKey] = set()
         self.counts: Counter[str] = Counter()
@@ -100,7 +107,16 @@ class Pipeline:
         self._gaps: list[NewGap] = []  # found in the current batch
         self._failed: dict[tuple[ChannelKey, str], str] = {}  # (channel, part) -> why
         self.monitor = HealthMonitor(config, self._channels) if health else None
-        self._detecting = Detecting(config, _positions(self._channels))
+        stations = _stations(self._channels)
+        table = None
+        if locate and len(stations) >= config.location.min_stations:
+            from ingest.quakes.model import travel_time_table  # TauP: only when it is needed
+
+            table = travel_time_table(config)
+        self._detecting = Detecting(config, stations, table)
+        self._measurer: EventMeasurer | None = None
+        if table is not None and archive is not None and self._detecting.locates:
+            self._measurer = EventMeasurer(archive, config, table, stations, self._channels)
         self._detecting.seen_until(newest)
 
     def _newest_samples(self) -> dict[ChannelKey, float]:
@@ -125,7 +141,9 @@ class Pipeline:
         self._unknown -= set(added)
         _add_sensors(self._sensors, added)
         if added:
-            self._detecting.add_positions(_positions(added))
+            self._detecting.add_stations(_stations(added))
+            if self._measurer is not None:
+                self._measurer.forget_inventory()
         return len(added)
 
     def resync(self) -> None:
@@ -462,7 +480,15 @@ class Pipeline:
             self._log.append((ChangeKind.DETECTION, detection_id))
         self._pending.clear()
 
-    def _store_event(self, session: Session, event: NetworkEvent, now: datetime) -> None:
+    def _store_event(self, session: Session, event: EventChange, now: datetime) -> None:
+        if event.status == "deleted":
+            # withdrawn: a better event took its picks (never stored if within one batch)
+            event_id = self._event_ids.pop(event.event_key, None)
+            if event_id is not None:
+                delete_event(session, event_id=event_id)
+                self._log.append((ChangeKind.EVENT, event_id))
+                log.info("event %d withdrawn: its picks belong to another event", event_id)
+            return
         stored = store_event(
             session,
             event_id=self._event_ids.get(event.event_key),
@@ -474,6 +500,12 @@ class Pipeline:
             detection_ids=[self._detection_ids[k] for k in event.pick_keys],
             now=now,
         )
+        if event.origin is not None:
+            store_origin(session, event=stored, origin=self._origin(event), now=now)
+        if self._measurer is not None and event.status == "final":
+            measured = self._measurer.measure(session, stored, event)
+            if measured is not None and measured.network is not None:
+                self.counts["magnitudes"] += 1
         self._log.append((ChangeKind.EVENT, stored.id))
         if event.event_key not in self._event_ids:
             self.counts["events"] += 1
@@ -481,6 +513,52 @@ class Pipeline:
                 "event %d at %s: %s", stored.id, stored.time.isoformat(), ", ".join(event.stations)
             )
         self._event_ids[event.event_key] = stored.id
+
+    def _origin(self, event: EventChange) -> NewOrigin:
+        origin = event.origin
+        assert origin is not None
+        by_key = {a.key: a for a in origin.arrivals}
+        arrivals = []
+        for pick in event.picks:
+            located = by_key.get(pick.key)
+            arrivals.append(
+                NewArrival(
+                    detection_id=self._detection_ids[pick.key],
+                    phase=pick.phase,
+                    residual=_finite(pick.residual),
+                    weight=float(pick.weight),
+                    distance_km=_finite(pick.distance_km),
+                    azimuth=None if located is None else _finite(located.azimuth),
+                )
+            )
+        located_ = origin.located
+        return NewOrigin(
+            status=LocationStatus(origin.status),
+            reason=origin.reason,
+            time=_utc(origin.time) if located_ else None,
+            latitude=_finite(origin.latitude),
+            longitude=_finite(origin.longitude),
+            depth_km=_finite(origin.depth_km),
+            rms=_finite(origin.rms),
+            n_phases=origin.n_phases,
+            n_stations=origin.n_stations,
+            azimuthal_gap=_finite(origin.azimuthal_gap) if located_ else None,
+            min_distance_km=_finite(origin.min_distance_km),
+            max_distance_km=_finite(origin.max_distance_km),
+            time_error_s=origin.time_error_s,
+            latitude_error_km=origin.latitude_error_km,
+            longitude_error_km=origin.longitude_error_km,
+            depth_error_km=origin.depth_error_km,
+            semi_major_km=origin.semi_major_km,
+            semi_minor_km=origin.semi_minor_km,
+            ellipse_azimuth=origin.ellipse_azimuth,
+            quality=origin.quality,
+            arrivals=tuple(arrivals),
+        )
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
 
 
 def _add_sensors(

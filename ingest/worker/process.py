@@ -268,7 +268,7 @@ def _make_pipeline(
     archive = None
     if settings.archive_dir:
         archive = SdsArchive(Path(settings.archive_dir), max_open=_open_files_allowed())
-    return Pipeline(factory, server=settings.seedlink, config=config, archive=archive)
+    return Pipeline(factory, server=settings.seedlink, config=config, archive=archive, locate=True)
 
 
 def _open_files_allowed(wanted: int = 16_384, spare: int = 256) -> int:

@@ -256,7 +256,8 @@ def statements(engine: Engine) -> Iterator[list[str]]:
 
 @pytest.mark.parametrize(
     ("region", "queries"),
-    [(None, 2), (Region(latitudes=(-90.0, 90.0)), 3), (Region(centre=(38.0, 72.0)), 3)],
+    # a region: its stations, its located events, the page, the detections
+    [(None, 2), (Region(latitudes=(-90.0, 90.0)), 4), (Region(centre=(38.0, 72.0)), 4)],
 )
 def test_a_fixed_number_of_queries(
     stored: tuple[Session, list[Event]],
