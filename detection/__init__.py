@@ -57,6 +57,16 @@ from detection._motion import (
     station_motion,
 )
 from detection._onset import Polarity
+from detection._onsite import (
+    OnsiteConfig,
+    OnsiteMeter,
+    OnsiteReading,
+    SensorKind,
+    combined_magnitude,
+    magnitude_from_pd,
+    magnitude_from_tau_c,
+)
+from detection._plum import ShakingAlert, ShakingCandidate, ShakingVote
 from detection._quakes import (
     AssociatedPick,
     PhasePick,
@@ -92,6 +102,9 @@ __all__ = [
     "NetworkEvent",
     "NetworkMagnitude",
     "Observation",
+    "OnsiteConfig",
+    "OnsiteMeter",
+    "OnsiteReading",
     "Origin",
     "PhasePick",
     "Pick",
@@ -101,7 +114,11 @@ __all__ = [
     "QuakeAssociatorConfig",
     "QuakeUpdate",
     "RecursiveStaLtaState",
+    "SensorKind",
     "SensorPicker",
+    "ShakingAlert",
+    "ShakingCandidate",
+    "ShakingVote",
     "StationCoordinates",
     "StationMagnitude",
     "StationMotion",
@@ -115,6 +132,7 @@ __all__ = [
     "azimuth_deg",
     "bandpass",
     "classic_sta_lta",
+    "combined_magnitude",
     "component_motion",
     "design_bandpass",
     "destination",
@@ -122,6 +140,8 @@ __all__ = [
     "energy_class",
     "hutton_boore_minus_log_a0",
     "locate",
+    "magnitude_from_pd",
+    "magnitude_from_tau_c",
     "mmi_from_pga",
     "mmi_from_pgv",
     "network_magnitude",
