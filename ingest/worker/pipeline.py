@@ -27,6 +27,7 @@ from ingest.health.monitor import HealthMonitor
 from ingest.seedlink.decode import Record, RecordError, decode_record
 from ingest.seedlink.source import Packet
 from ingest.worker.archive import SdsArchive
+from ingest.worker.early import PreliminaryPicks
 from ingest.worker.ledger import Kind, Ledger, Seen
 from stations.changes import log_changes
 from stations.gaps import NewGap, add_gaps, fill_gaps
@@ -98,8 +99,12 @@ class Pipeline:
         self._gaps: list[NewGap] = []  # found in the current batch
         self._failed: dict[tuple[ChannelKey, str], str] = {}  # (channel, part) -> why
         self.monitor = HealthMonitor(config, self._channels) if health else None
-        self._detecting = Detecting(config, _positions(self._channels))
+        self._detecting = Detecting(config, _positions(self._channels), preliminary=True)
         self._detecting.seen_until(newest)
+        self._early = PreliminaryPicks()
+        with session_factory() as session:
+            known, self._next_key = self._early.load(session, self._channels, self._next_key)
+        self._detecting.known_preliminary(known)
 
     def _newest_samples(self) -> dict[ChannelKey, float]:
         """The last sample time of every channel the database has data of."""
@@ -200,6 +205,7 @@ class Pipeline:
             self._changed.clear()
             self._log.clear()
             self._pending.clear()
+            self._early.rolled_back()
             self._gaps.clear()
             if self._archive is not None:
                 self._archive.rolled_back()
@@ -400,29 +406,39 @@ class Pipeline:
             self.monitor.flag(key, why)
 
     def _store_detection(self, found: Found, channel: Channel) -> int:
-        """Queue a detection for the batch's insert; its local key for the associator."""
+        """Queue a detection for the batch's insert (or a preliminary pick's completion or
+        withdrawal); its local key for the associator."""
         trigger = found.trigger
+        if found.replaces is not None:
+            detection = None if found.withdrawn else _new_detection(found, channel)
+            in_batch, done = self._early.replace(found.replaces, detection, self._pending)
+            if found.withdrawn:
+                self.counts["withdrawn"] += 1
+                log.info("preliminary pick %s at %s withdrawn", found.key, _utc(trigger.on_time))
+                return found.replaces
+            if in_batch:
+                return found.replaces  # completed within its batch
+            if done is not None:
+                key = self._next_key
+                self._next_key += 1
+                self._detection_ids[key] = done
+                self.counts["detections"] += 1
+                return key
         key = self._next_key
         self._next_key += 1
-        self._pending.append(
-            (
-                key,
-                NewDetection(
-                    channel_id=channel.id,
-                    on_time=_utc(trigger.on_time),
-                    off_time=_utc(trigger.off_time),
-                    onset_time=_utc(trigger.onset_time),
-                    peak_ratio=float(trigger.peak_ratio),
-                    snr=float(trigger.snr) if math.isfinite(trigger.snr) else None,
-                    peak_amplitude=float(trigger.peak_amplitude),
-                    profile=found.profile,
-                    phase=trigger.phase,
-                    onset_uncertainty=float(trigger.onset_uncertainty),
-                    polarity=trigger.polarity,
-                    bridged=trigger.bridged,
-                ),
+        detection = _new_detection(found, channel)
+        if trigger.preliminary:
+            detection = self._early.added(key, detection)
+            self.counts["preliminary"] += 1
+            log.info(
+                "preliminary %s %s at %s",
+                found.key,
+                trigger.phase or "-",
+                _utc(trigger.on_time).isoformat(),
             )
-        )
+            self._pending.append((key, detection))
+            return key
+        self._pending.append((key, detection))
         self.counts["detections"] += 1
         log.info(
             "detection %s %s at %s (ratio %.1f, snr %.1f)",
@@ -440,6 +456,8 @@ class Pipeline:
         for (key, _), detection_id in zip(self._pending, ids, strict=True):
             self._detection_ids[key] = detection_id
             self._log.append((ChangeKind.DETECTION, detection_id))
+        inserted = {key: i for (key, _), i in zip(self._pending, ids, strict=True)}
+        self._early.store(session, inserted, self._log)
         self._pending.clear()
 
     def _store_event(self, session: Session, event: NetworkEvent, now: datetime) -> None:
@@ -461,3 +479,21 @@ class Pipeline:
                 "event %d at %s: %s", stored.id, stored.time.isoformat(), ", ".join(event.stations)
             )
         self._event_ids[event.event_key] = stored.id
+
+
+def _new_detection(found: Found, channel: Channel) -> NewDetection:
+    trigger = found.trigger
+    return NewDetection(
+        channel_id=channel.id,
+        on_time=_utc(trigger.on_time),
+        off_time=_utc(trigger.off_time),
+        onset_time=_utc(trigger.onset_time),
+        peak_ratio=float(trigger.peak_ratio),
+        snr=float(trigger.snr) if math.isfinite(trigger.snr) else None,
+        peak_amplitude=float(trigger.peak_amplitude),
+        profile=found.profile,
+        phase=trigger.phase,
+        onset_uncertainty=float(trigger.onset_uncertainty),
+        polarity=trigger.polarity,
+        bridged=trigger.bridged,
+    )
