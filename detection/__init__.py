@@ -84,6 +84,16 @@ from detection._stalta import (
 )
 from detection._traveltime import TravelTimeTable
 from detection._trigger import TriggerState, trigger_onset
+from detection._warning import (
+    IntensityEquation,
+    NetworkWarning,
+    PointSource,
+    SiteForecast,
+    Suppressed,
+    TargetSite,
+    WarningConfig,
+    WarningMessage,
+)
 
 __all__ = [
     "AssociatedPick",
@@ -96,11 +106,13 @@ __all__ = [
     "DetectorConfig",
     "FeedResult",
     "FilterState",
+    "IntensityEquation",
     "LocatedArrival",
     "LocatorConfig",
     "MagnitudeCalibration",
     "NetworkEvent",
     "NetworkMagnitude",
+    "NetworkWarning",
     "Observation",
     "OnsiteConfig",
     "OnsiteMeter",
@@ -108,6 +120,7 @@ __all__ = [
     "Origin",
     "PhasePick",
     "Pick",
+    "PointSource",
     "Polarity",
     "Quake",
     "QuakeAssociator",
@@ -119,14 +132,19 @@ __all__ = [
     "ShakingAlert",
     "ShakingCandidate",
     "ShakingVote",
+    "SiteForecast",
     "StationCoordinates",
     "StationMagnitude",
     "StationMotion",
     "StreamingDetector",
+    "Suppressed",
+    "TargetSite",
     "TravelTimeTable",
     "Trigger",
     "TriggerState",
     "TriggerWindow",
+    "WarningConfig",
+    "WarningMessage",
     "aic",
     "aic_pick",
     "azimuth_deg",
