@@ -303,8 +303,21 @@ class OnsiteMeter:
         self._series.append(np.vstack((acc, velocity, w, displacement)))
         self._n += x.size
 
+    @property
+    def fed(self) -> bool:
+        """Whether the current segment has data (a window can be started)."""
+        return self._n > 0
+
     def start(self, onset_time: float) -> None:
-        """Measure from a P onset (POSIX seconds) on; it may lie in the data fed already."""
+        """Measure from a P onset (POSIX seconds) on; it may lie in the data fed already.
+
+        Raises
+        ------
+        ValueError
+            If nothing has been fed since the chain (re)started.
+        """
+        if not self._n:
+            raise ValueError("feed the meter before starting a window: it has no data")
         self._onset = float(onset_time)
         self._onset_index = max(0, math.ceil((onset_time - self._t0) * self._fs - 1e-9))
         self._peaks = [0.0, 0.0]

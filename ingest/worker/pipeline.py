@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from detection import NetworkEvent
+from detection import NetworkEvent, TravelTimeTable
+from ingest.alerts.engine import EarlyWarning, Outgoing
 from ingest.config import LarzaConfig
 from ingest.detect.chain import Detecting, Found
 from ingest.health.monitor import HealthMonitor
@@ -29,6 +30,7 @@ from ingest.seedlink.source import Packet
 from ingest.worker.archive import SdsArchive
 from ingest.worker.early import PreliminaryPicks
 from ingest.worker.ledger import Kind, Ledger, Seen
+from stations.alerts import AlertClosedError, add_alert_version
 from stations.changes import log_changes
 from stations.gaps import NewGap, add_gaps, fill_gaps
 from stations.models import ChangeKind, Channel, EventStatus
@@ -105,6 +107,14 @@ class Pipeline:
         with session_factory() as session:
             known, self._next_key = self._early.load(session, self._channels, self._next_key)
         self._detecting.known_preliminary(known)
+        self.warning = (
+            EarlyWarning(config, self._channels, lambda: _table(config))
+            if config.alerts.enabled
+            else None
+        )
+        self._outgoing: list[Outgoing] = []  # alert messages of the current batch
+        self._alert_ids: dict[str, int] = {}  # an alert's handle -> its id
+        self._timing: int | None = None  # the timing quality of the record being processed
 
     def _newest_samples(self) -> dict[ChannelKey, float]:
         """The last sample time of every channel the database has data of."""
@@ -181,6 +191,7 @@ class Pipeline:
                         server = positions.setdefault(packet.server or self._server, {})
                         server[(net, sta)] = (packet.seqnum, record.starttime)
                 self._store_pending(session, arrival)
+                self._store_alerts(session, arrival)
                 # An event updated by many picks of one batch is written once, as it ends up.
                 for event in self._changed.values():
                     self._store_event(session, event, arrival)
@@ -206,6 +217,7 @@ class Pipeline:
             self._log.clear()
             self._pending.clear()
             self._early.rolled_back()
+            self._outgoing.clear()
             self._gaps.clear()
             if self._archive is not None:
                 self._archive.rolled_back()
@@ -368,7 +380,10 @@ class Pipeline:
         try:
             if not self._detecting.knows(key) and self._archive is not None:
                 self._warm(session, record)
+            self._timing = record.timing_quality
             events = self._detecting.feed(record, keep)
+            if self.warning is not None:
+                self._outgoing += self.warning.record(record, channel)
         except Exception as e:  # contained, as above
             self._fail(key, "detection", e)
             return
@@ -413,6 +428,8 @@ class Pipeline:
             detection = None if found.withdrawn else _new_detection(found, channel)
             in_batch, done = self._early.replace(found.replaces, detection, self._pending)
             if found.withdrawn:
+                if self.warning is not None:
+                    self._outgoing += self.warning.withdrawn(found.replaces, trigger.on_time)
                 self.counts["withdrawn"] += 1
                 log.info("preliminary pick %s at %s withdrawn", found.key, _utc(trigger.on_time))
                 return found.replaces
@@ -430,6 +447,8 @@ class Pipeline:
         if trigger.preliminary:
             detection = self._early.added(key, detection)
             self.counts["preliminary"] += 1
+            if self.warning is not None:
+                self._outgoing += self.warning.pick(found.key, trigger, key, self._timing)
             log.info(
                 "preliminary %s %s at %s",
                 found.key,
@@ -459,6 +478,36 @@ class Pipeline:
         inserted = {key: i for (key, _), i in zip(self._pending, ids, strict=True)}
         self._early.store(session, inserted, self._log)
         self._pending.clear()
+
+    def _store_alerts(self, session: Session, now: datetime) -> None:
+        """Store the batch's alert messages, each a version of its alert, and log them."""
+        for out in self._outgoing:
+            alert_id = self._alert_ids.get(out.handle)
+            if (alert_id is None) != (out.message.action == "created"):
+                log.warning("alert %s: %s out of turn, not sent", out.handle, out.message.action)
+                continue
+            try:
+                version = add_alert_version(
+                    session, alert_id=alert_id, message=out.message, now=now
+                )
+            except AlertClosedError as e:
+                log.warning("alert %s: %s", out.handle, e)
+                self._alert_ids.pop(out.handle, None)
+                continue
+            self._log.append((ChangeKind.ALERT, version.id))
+            self.counts[f"alerts_{out.message.action}"] += 1
+            log.warning(
+                "ALERT %d v%d %s (%s)",
+                version.alert_id,
+                version.version,
+                out.message.action,
+                out.handle,
+            )
+            if out.message.action == "created":
+                self._alert_ids[out.handle] = version.alert_id
+            elif out.message.action in ("cancelled", "ended"):
+                del self._alert_ids[out.handle]
+        self._outgoing.clear()
 
     def _store_event(self, session: Session, event: NetworkEvent, now: datetime) -> None:
         stored = store_event(
@@ -497,3 +546,9 @@ def _new_detection(found: Found, channel: Channel) -> NewDetection:
         polarity=trigger.polarity,
         bridged=trigger.bridged,
     )
+
+
+def _table(config: LarzaConfig) -> TravelTimeTable:
+    from ingest.quakes.model import travel_time_table  # ObsPy's TauP: only when needed
+
+    return travel_time_table(config)
