@@ -27,7 +27,9 @@ returned as a :class:`Suppressed` with its reason:
   its picks are left out;
 - ``clipped``: a sensor at full scale gives no Pd (the accelerometer's is used);
 - ``not_located`` / ``inconsistent``: the picks fit no hypocentre (RMS above ``max_rms_s``:
-  glitches at several stations at once are not one quake);
+  glitches at several stations at once are not one quake). While the picks are too few to
+  free the depth (three P), the depth is fixed at each of ``trial_depths_km`` and the best
+  fit kept: the region's quakes are shallow or 70-250 km deep;
 - ``distant``: the epicentre is farther than ``max_distance_km`` from the nearest station
   (a large distant or teleseismic quake: its P crosses the network steeply, and its
   long-period P fakes a large tau_c);
@@ -41,7 +43,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -115,6 +117,7 @@ class WarningConfig:
     update_km: float = 10.0
     end_after_s: float = 30.0
     pick_uncertainty_s: float = 0.2
+    trial_depths_km: tuple[float, ...] = (10.0, 70.0, 150.0, 220.0)
     sites: tuple[TargetSite, ...] = ()
     intensity: IntensityEquation = field(default_factory=IntensityEquation)
     locator: LocatorConfig = field(
@@ -306,7 +309,7 @@ class NetworkWarning:
         observations = [
             Observation(s, "P", p.time, cfg.pick_uncertainty_s, p.key) for s, p in usable.items()
         ]
-        origin = locate(observations, self._coords, self._table, cfg.locator)
+        origin = self._locate(observations)
         if origin.status == "not_located":
             return [], [Suppressed("not_located", origin.reason, names)]
         if origin.rms > cfg.max_rms_s:
@@ -336,6 +339,26 @@ class NetworkWarning:
             self._sent = source
             return [WarningMessage("updated", source, "the estimate changed")], []
         return [], []
+
+    def _locate(self, observations: list[Observation]) -> Origin:
+        """The hypocentre; while too few picks free the depth and the configured fixed depth
+        fits them worse than their uncertainty, the best of the fixed depths tried
+        (``trial_depths_km``: a shallow quake and a deep one fit three P picks at their own
+        depth only)."""
+        cfg = self._config
+        origin = locate(observations, self._coords, self._table, cfg.locator)
+        if origin.status != "fixed_depth" or origin.rms <= cfg.pick_uncertainty_s:
+            return origin
+        for depth in cfg.trial_depths_km:
+            trial = locate(
+                observations,
+                self._coords,
+                self._table,
+                replace(cfg.locator, fixed_depth_km=depth),
+            )
+            if trial.status == "fixed_depth" and trial.rms < origin.rms:
+                origin = trial
+        return origin
 
     def _magnitude(self, origin: Origin, usable: Mapping[str, _Station]) -> tuple[float, float]:
         estimates: list[tuple[float, float]] = []

@@ -116,10 +116,17 @@ def test_one_or_two_stations_never_alert(pamir_table: TravelTimeTable) -> None:
     assert reasons == ["too_few_stations", "too_few_stations"]
 
 
-def test_glitches_at_three_stations_are_not_a_quake(pamir_table: TravelTimeTable) -> None:
-    warning = engine(pamir_table)
-    # simultaneous "onsets" at stations 100-200 km apart fit no hypocentre
-    picks = [("TJ.MURGH", T0), ("TJ.MANEM", T0 + 0.1), ("XX.JAVS", T0 + 12.0)]
+def test_glitches_at_four_stations_are_not_a_quake(pamir_table: TravelTimeTable) -> None:
+    # (three picks fit some hypocentre at some depth almost always: three unknowns, three
+    # times; a fourth station is what tells a quake from coincident glitches)
+    warning = engine(pamir_table, min_stations=4)
+    # near-simultaneous "onsets" at stations 100-200 km apart fit no hypocentre
+    picks = [
+        ("TJ.MURGH", T0),
+        ("TJ.MANEM", T0 + 0.1),
+        ("TJ.SAREZ", T0 + 0.05),
+        ("XX.JAVS", T0 + 12.0),
+    ]
     suppressed = []
     for key, (station, t) in enumerate(picks):
         messages, s = warning.add_pick(station, t, key)
@@ -162,3 +169,34 @@ def test_a_withdrawn_pick_cancels_an_alert_left_short(pamir_table: TravelTimeTab
     messages, _ = warning.withdraw(2, times[-1][1] + 2)
     assert [m.action for m in messages] == ["cancelled"]
     assert not warning.active
+
+
+def test_a_shallow_quake_is_found_at_a_trial_depth(pamir_table: TravelTimeTable) -> None:
+    # three stations, a depth the configured fixed depth (100 km) cannot fit
+    stations = {k: STATIONS[k] for k in ("TJ.SAREZ", "TJ.MURGH", "TJ.MANEM")}
+    warning = NetworkWarning(stations, pamir_table, WarningConfig(sites=SITES))
+    shallow = (38.20, 72.50, 10.0, 5.0)
+    lat, lon, depth, _ = shallow
+    times = sorted(
+        (
+            T0
+            + float(
+                pamir_table.time(
+                    False, float(distance_km(lat, lon, c.latitude, c.longitude)), depth
+                )
+            ),
+            name,
+        )
+        for name, c in stations.items()
+    )
+    messages = []
+    for key, (t, station) in enumerate(times):
+        messages += warning.add_pick(station, t, key)[0]
+        messages += warning.add_reading(station, "HH", reading(station, t, shallow))[0]
+    assert messages
+    source = messages[0].source
+    assert source is not None
+    assert source.origin.depth_km == pytest.approx(10.0)
+    assert source.origin.rms < 0.2
+    # three P picks leave the epicentre ambiguous along a curve: within tens of km
+    assert float(distance_km(source.origin.latitude, source.origin.longitude, lat, lon)) < 40
