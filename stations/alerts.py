@@ -23,6 +23,7 @@ __all__ = [
     "ACTIONS",
     "AlertClosedError",
     "AlertMessage",
+    "active_alerts",
     "add_alert_version",
     "alert_changes",
     "get_alert",
@@ -132,3 +133,10 @@ def get_alert(session: Session, *, alert_id: int) -> Alert:
     if found is None:
         raise NotFoundError("alert", str(alert_id))
     return found
+
+
+def active_alerts(session: Session) -> Sequence[Alert]:
+    """Alerts not cancelled or ended, with their versions (a restarted worker continues
+    them)."""
+    stmt = select(Alert).where(Alert.status == "active").options(selectinload(Alert.versions))
+    return session.scalars(stmt.order_by(Alert.id)).all()

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
 
 from detection import (
     NetworkWarning,
@@ -41,11 +42,11 @@ from detection import (
 from ingest.alerts.config import warning_config
 from ingest.config import LarzaConfig
 from ingest.seedlink.decode import Record
-from stations.alerts import AlertMessage
-from stations.models import Channel, ChannelKind
+from stations.alerts import AlertMessage, active_alerts
+from stations.models import AlertVersion, Channel, ChannelKind
 from stations.queries import ChannelKey
 
-__all__ = ["EarlyWarning", "Outgoing", "message_of"]
+__all__ = ["EarlyWarning", "Outgoing", "adopt_alerts", "message_of"]
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,7 @@ class EarlyWarning:
         )
         self._onsite: dict[str, float] = {}  # station -> data time its on-site alert began
         self._said: set[tuple[str, tuple[str, ...]]] = set()
+        self._adopted: float | None = None  # data time to end a network alert stored before
         self.suppressed: Counter[str] = Counter()
         """Candidates turned down, by reason."""
 
@@ -157,6 +159,22 @@ class EarlyWarning:
         return self._warning
 
     # -- what the pipeline calls --------------------------------------------------------------
+
+    def adopt(self, handle: str, latest: AlertVersion) -> None:
+        """An alert left active by the worker before a restart: it is continued (a new
+        estimate of the same quake updates it) and ended when it would have been,
+        ``end_after_s`` after the S passed every site (an on-site one ``ONSITE_END_S`` after
+        it began)."""
+        content = latest.content or {}
+        if handle.startswith("onsite:"):
+            self._onsite[handle.removeprefix("onsite:")] = float(content.get("time", 0.0))
+            return
+        arrivals = [
+            datetime.fromisoformat(site["s_arrival"]).timestamp()
+            for site in content.get("sites", [])
+        ]
+        origin = latest.origin_time.timestamp() if latest.origin_time is not None else 0.0
+        self._adopted = max(arrivals, default=origin + 60.0) + self._config.alerts.end_after_s
 
     def record(self, record: Record, channel: Channel) -> list[Outgoing]:
         """Feed a record to its channel's meter; readings of stations after their P go to
@@ -270,6 +288,7 @@ class EarlyWarning:
                         reason=f"observed intensity {alert.candidate.mmi:.1f}, "
                         f"confirmed by {alert.agreed}",
                         content={
+                            "time": alert.candidate.time,
                             "mmi": round(alert.candidate.mmi, 2),
                             "sensor": alert.candidate.sensor,
                             "agreed": alert.agreed,
@@ -302,6 +321,13 @@ class EarlyWarning:
                         AlertMessage(action="ended", kind="onsite", station=station),
                     )
                 )
+        if self._adopted is not None and now > self._adopted:
+            self._adopted = None
+            if self._warning is None or not self._warning.active:
+                ended = AlertMessage(
+                    action="ended", kind="network", reason="the S waves have passed every site"
+                )
+                out.append(Outgoing("network", ended))
         if self._warning is not None:
             out += [Outgoing("network", message_of(m)) for m in self._warning.tick(now)]
             if not self._warning.active and not self._onsite:
@@ -316,3 +342,17 @@ class EarlyWarning:
             self._said.add(mark)
             self.suppressed[s.reason] += 1
             log.info("alert candidate suppressed (%s): %s", s.reason, s.detail)
+
+
+def adopt_alerts(factory: sessionmaker[Session], warning: EarlyWarning) -> dict[str, int]:
+    """The alerts a worker left active before its restart, handed to ``warning`` to continue:
+    handle -> alert id (the newest of each handle; an older duplicate is left as it is)."""
+    with factory() as session:
+        found = active_alerts(session)
+    ids: dict[str, int] = {}
+    for alert in found:
+        latest = alert.versions[-1]
+        handle = "network" if alert.kind == "network" else f"onsite:{latest.station}"
+        ids[handle] = alert.id
+        warning.adopt(handle, latest)
+    return ids

@@ -12,6 +12,7 @@ A failure in one channel's processing is contained to that channel.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections import Counter
@@ -21,7 +22,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from detection import NetworkEvent, TravelTimeTable
-from ingest.alerts.engine import EarlyWarning, Outgoing
+from ingest.alerts.engine import EarlyWarning, Outgoing, adopt_alerts
 from ingest.config import LarzaConfig
 from ingest.detect.chain import Detecting, Found
 from ingest.health.monitor import HealthMonitor
@@ -114,6 +115,8 @@ class Pipeline:
         )
         self._outgoing: list[Outgoing] = []  # alert messages of the current batch
         self._alert_ids: dict[str, int] = {}  # an alert's handle -> its id
+        if self.warning is not None:
+            self._alert_ids = adopt_alerts(session_factory, self.warning)
         self._timing: int | None = None  # the timing quality of the record being processed
 
     def _newest_samples(self) -> dict[ChannelKey, float]:
@@ -483,6 +486,9 @@ class Pipeline:
         """Store the batch's alert messages, each a version of its alert, and log them."""
         for out in self._outgoing:
             alert_id = self._alert_ids.get(out.handle)
+            if alert_id is not None and out.message.action == "created":
+                # the quake of an alert continued after a restart: an update of it
+                out = Outgoing(out.handle, dataclasses.replace(out.message, action="updated"))
             if (alert_id is None) != (out.message.action == "created"):
                 log.warning("alert %s: %s out of turn, not sent", out.handle, out.message.action)
                 continue

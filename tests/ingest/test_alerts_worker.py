@@ -141,3 +141,37 @@ def test_one_station_alone_raises_nothing_and_says_why(
         assert s.scalars(select(AlertVersion)).all() == []
     assert pipeline.warning is not None
     assert pipeline.warning.suppressed["too_few_stations"] >= 1
+
+
+def test_a_restart_mid_alert_neither_loses_nor_repeats_a_message(
+    factory: sessionmaker[Session], pamir_table: TravelTimeTable, table_cache: Path
+) -> None:
+    rng = np.random.default_rng(5)
+    feed = packets([vertical(s, pamir_table, rng) for s in STATIONS])
+    cfg = config(table_cache)
+
+    def pipeline() -> Pipeline:
+        return Pipeline(
+            factory,
+            server="test:18000",
+            config=cfg,
+            clock=lambda: datetime(2026, 12, 2, 22, 3, 0, tzinfo=UTC),
+        )
+
+    worker = pipeline()
+    restarted = False
+    for packet in feed:
+        if not restarted and worker.counts["alerts_created"]:
+            worker.close()
+            worker = pipeline()  # a restart while the alert is out
+            restarted = True
+        worker.handle(packet)
+    assert restarted
+    with factory() as s:
+        versions = s.scalars(select(AlertVersion).order_by(AlertVersion.id)).all()
+        logged = [c.ref_id for c in s.scalars(select(Change)) if c.kind == ChangeKind.ALERT]
+    assert [(v.alert_id, v.version, v.action) for v in versions] == [
+        (versions[0].alert_id, 1, "created"),
+        (versions[0].alert_id, 2, "ended"),
+    ]
+    assert logged == [v.id for v in versions]
