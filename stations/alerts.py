@@ -21,11 +21,13 @@ from stations.models import Alert, AlertVersion, ChangeKind
 
 __all__ = [
     "ACTIONS",
+    "STEPS",
     "AlertClosedError",
     "AlertMessage",
     "active_alerts",
     "add_alert_version",
     "alert_changes",
+    "alert_step_latencies",
     "get_alert",
     "list_alerts",
 ]
@@ -140,3 +142,25 @@ def active_alerts(session: Session) -> Sequence[Alert]:
     them)."""
     stmt = select(Alert).where(Alert.status == "active").options(selectinload(Alert.versions))
     return session.scalars(stmt.order_by(Alert.id)).all()
+
+
+STEPS = ("detect", "warn", "store")
+"""The worker's steps from a record's arrival to an alert message stored, each timed into the
+message's ``content["latency_s"]``: the batch's records decoded, archived and detected on up
+to the one that made the message (``detect``), the warning's estimate (``warn``), and the
+message stored (``store``, before the commit)."""
+
+
+def alert_step_latencies(session: Session, *, limit: int = 1000) -> dict[str, list[float]]:
+    """Seconds each step took for the newest ``limit`` alert messages (for /metrics)."""
+    rows = session.scalars(
+        select(AlertVersion.content).order_by(AlertVersion.id.desc()).limit(limit)
+    ).all()
+    out: dict[str, list[float]] = {step: [] for step in STEPS}
+    for content in rows:
+        timed = (content or {}).get("latency_s") or {}
+        for step in STEPS:
+            value = timed.get(step)
+            if isinstance(value, int | float):
+                out[step].append(float(value))
+    return out

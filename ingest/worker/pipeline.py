@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -113,7 +114,9 @@ class Pipeline:
             if config.alerts.enabled
             else None
         )
-        self._outgoing: list[Outgoing] = []  # alert messages of the current batch
+        # alert messages of the current batch: (message, detect s, warn s, when made)
+        self._outgoing: list[tuple[Outgoing, float, float, float]] = []
+        self._batch_start = 0.0
         self._alert_ids: dict[str, int] = {}  # an alert's handle -> its id
         if self.warning is not None:
             self._alert_ids = adopt_alerts(session_factory, self.warning)
@@ -173,6 +176,7 @@ class Pipeline:
             raise RuntimeError("the pipeline's last batch was not stored: build a new one")
         arrival = self._clock()
         arrival_s = arrival.timestamp()
+        self._batch_start = time.perf_counter()
         # newest data times as POSIX seconds, made datetimes once per channel and station
         positions: dict[str, dict[tuple[str, str], tuple[int, float]]] = {}
         arrivals: dict[int, tuple[float, int]] = {}
@@ -386,7 +390,8 @@ class Pipeline:
             self._timing = record.timing_quality
             events = self._detecting.feed(record, keep)
             if self.warning is not None:
-                self._outgoing += self.warning.record(record, channel)
+                started = time.perf_counter()
+                self._queue(self.warning.record(record, channel), started)
         except Exception as e:  # contained, as above
             self._fail(key, "detection", e)
             return
@@ -432,7 +437,8 @@ class Pipeline:
             in_batch, done = self._early.replace(found.replaces, detection, self._pending)
             if found.withdrawn:
                 if self.warning is not None:
-                    self._outgoing += self.warning.withdrawn(found.replaces, trigger.on_time)
+                    started = time.perf_counter()
+                    self._queue(self.warning.withdrawn(found.replaces, trigger.on_time), started)
                 self.counts["withdrawn"] += 1
                 log.info("preliminary pick %s at %s withdrawn", found.key, _utc(trigger.on_time))
                 return found.replaces
@@ -451,7 +457,8 @@ class Pipeline:
             detection = self._early.added(key, detection)
             self.counts["preliminary"] += 1
             if self.warning is not None:
-                self._outgoing += self.warning.pick(found.key, trigger, key, self._timing)
+                started = time.perf_counter()
+                self._queue(self.warning.pick(found.key, trigger, key, self._timing), started)
             log.info(
                 "preliminary %s %s at %s",
                 found.key,
@@ -482,9 +489,20 @@ class Pipeline:
         self._early.store(session, inserted, self._log)
         self._pending.clear()
 
+    def _queue(self, messages: list[Outgoing], started: float) -> None:
+        """Alert messages of the warning's call that began at ``started`` (perf_counter)."""
+        if messages:
+            done = time.perf_counter()
+            detect, warn = started - self._batch_start, done - started
+            self._outgoing += [(m, detect, warn, done) for m in messages]
+
     def _store_alerts(self, session: Session, now: datetime) -> None:
-        """Store the batch's alert messages, each a version of its alert, and log them."""
-        for out in self._outgoing:
+        """Store the batch's alert messages, each a version of its alert, and log them; each
+        carries the time its steps took (``content["latency_s"]``, see stations.alerts)."""
+        for out, detect, warn, made in self._outgoing:
+            timed = {"detect": detect, "warn": warn, "store": time.perf_counter() - made}
+            content = {**out.message.content, "latency_s": timed}
+            out = Outgoing(out.handle, dataclasses.replace(out.message, content=content))
             alert_id = self._alert_ids.get(out.handle)
             if alert_id is not None and out.message.action == "created":
                 # the quake of an alert continued after a restart: an update of it

@@ -211,3 +211,13 @@ def test_an_alert_updated_then_cancelled_reaches_a_webhook_in_order(
     ]
     assert bodies[1]["data"]["magnitude"] == 6.0
     assert hook["kinds"] == ["alert"]
+
+
+def test_metrics_carry_the_alert_steps_latency(client: TestClient, inventory: Session) -> None:
+    timed = {"latency_s": {"detect": 0.004, "warn": 0.03, "store": 0.002}}
+    add_alert_version(inventory, alert_id=None, message=created(content=timed), now=T0)
+    text = client.get("/metrics").text
+    assert 'larza_alert_step_seconds_bucket{le="0.005",step="detect"} 1.0' in text
+    assert 'larza_alert_step_seconds_bucket{le="0.025",step="warn"} 0.0' in text
+    assert 'larza_alert_step_seconds_bucket{le="0.05",step="warn"} 1.0' in text
+    assert 'larza_alert_step_seconds_count{step="store"} 1.0' in text

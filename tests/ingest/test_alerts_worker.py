@@ -126,6 +126,7 @@ def test_a_quake_under_the_network_raises_one_alert_and_ends_it(
     assert site["warning_s"] > 0  # sent before the S reached the dam
     assert pipeline.warning is not None
     assert pipeline.warning.suppressed["too_few_stations"] >= 1  # before the third P
+    assert set(first.content["latency_s"]) == {"detect", "warn", "store"}  # for /metrics
 
 
 def test_one_station_alone_raises_nothing_and_says_why(
