@@ -209,6 +209,7 @@ class NetworkWarning:
         self._sent: PointSource | None = None
         self._active = False
         self._said: set[tuple[str, str]] = set()
+        self._located: tuple[tuple[tuple[str, float], ...], Origin] | None = None
 
     @property
     def active(self) -> bool:
@@ -345,6 +346,14 @@ class NetworkWarning:
         fits them worse than their uncertainty, the best of the fixed depths tried
         (``trial_depths_km``: a shallow quake and a deep one fit three P picks at their own
         depth only)."""
+        picks = tuple(sorted((o.station, o.time) for o in observations))
+        if self._located is not None and self._located[0] == picks:
+            return self._located[1]  # the same picks: a reading changed, not the location
+        origin = self._locate_anew(observations)
+        self._located = (picks, origin)
+        return origin
+
+    def _locate_anew(self, observations: list[Observation]) -> Origin:
         cfg = self._config
         origin = locate(observations, self._coords, self._table, cfg.locator)
         if origin.status != "fixed_depth" or origin.rms <= cfg.pick_uncertainty_s:
