@@ -78,6 +78,11 @@ class OnsiteConfig:
         ``log10 tau_c = slope * M + intercept``, and the spread of M.
     pd_intercept, pd_magnitude, pd_distance, pd_sigma : float
         ``log10 Pd[cm] = intercept + magnitude * M + distance * log10 R[km]``, spread of M.
+    spike_mads : float
+        A run of at most 3 samples farther than this many median absolute deviations from
+        the record's median, between ordinary samples, is a spike: replaced by a straight
+        line before the chain (a telemetry spike would ring through the high-passes as a
+        long-period displacement, a large Pd and tau_c). A P onset grows over more samples.
     """
 
     highpass_hz: float = 0.075
@@ -92,6 +97,7 @@ class OnsiteConfig:
     pd_magnitude: float = 0.729
     pd_distance: float = -1.374
     pd_sigma: float = 0.31
+    spike_mads: float = 30.0
 
     def __post_init__(self) -> None:
         if not (self.highpass_hz > 0 and self.corners >= 1):
@@ -279,7 +285,7 @@ class OnsiteMeter:
             return
         if self._n and abs((starttime - self._time(self._n)) * self._fs) > 0.5:
             self.reset()
-        y = x / self._gain
+        y = _despiked(x, self._config.spike_mads) / self._gain
         if self._n == 0:
             self._t0 = float(starttime)
             self._zi_in = sosfilt_zi(self._sos) * y[0]
@@ -376,6 +382,26 @@ class OnsiteMeter:
 
     def _time(self, index: int) -> float:
         return self._t0 + index / self._fs
+
+
+def _despiked(x: Float64Array, mads: float) -> Float64Array:
+    """The record with runs of at most 3 outlying samples (see ``spike_mads``) replaced by a
+    straight line between their neighbours."""
+    if x.size < 8:
+        return x
+    median = float(np.median(x))
+    spread = float(np.median(np.abs(x - median)))
+    if spread == 0.0:
+        return x
+    outlying = np.abs(x - median) > mads * spread
+    if not outlying.any():
+        return x
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], outlying.view(np.int8), [0]))))
+    out = x.copy()
+    for a, b in edges.reshape(-1, 2).tolist():
+        if b - a <= 3 and a > 0 and b < x.size:
+            out[a:b] = np.linspace(x[a - 1], x[b], b - a + 2)[1:-1]
+    return out
 
 
 def _integrate(x: Float64Array, dt: float, zi: Float64Array) -> tuple[Float64Array, Any]:

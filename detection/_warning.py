@@ -33,6 +33,11 @@ returned as a :class:`Suppressed` with its reason:
 - ``distant``: the epicentre is farther than ``max_distance_km`` from the nearest station
   (a large distant or teleseismic quake: its P crosses the network steeply, and its
   long-period P fakes a large tau_c);
+- ``long_period``: a station's tau_c above ``max_tau_c_s`` (2.5 s, beyond M 7 where the
+  3-s window saturates anyway), or above 1.5 times the seconds of P measured, is not a
+  local P: a large distant quake's long-period P, a calibration step or a drift; its
+  reading is left out, and when such stations are as many as the others the candidate is
+  suppressed (an alert already out is cancelled);
 - ``small``: the magnitude is below ``min_magnitude`` and no site reaches its threshold.
 
 An alert is ``ended`` when the S waves have passed every site by ``end_after_s``; it is
@@ -113,6 +118,7 @@ class WarningConfig:
     max_distance_km: float = 250.0
     min_timing_quality: int = 50
     min_magnitude: float = 4.0
+    max_tau_c_s: float = 2.5
     update_magnitude: float = 0.2
     update_km: float = 10.0
     end_after_s: float = 30.0
@@ -220,6 +226,11 @@ class NetworkWarning:
     def config(self) -> WarningConfig:
         return self._config
 
+    @property
+    def idle(self) -> bool:
+        """No alert out and no pick held: the next pick starts a new candidate."""
+        return not self._active and not self._picks
+
     def add_pick(
         self, station: str, time: float, key: int, *, timing_quality: int | None = None
     ) -> tuple[list[WarningMessage], list[Suppressed]]:
@@ -325,10 +336,18 @@ class NetworkWarning:
                     names,
                 )
             ]
-        magnitude, sigma = self._magnitude(origin, usable)
+        magnitude, sigma, long_period = self._magnitude(origin, usable)
         sites = self._forecast(origin, magnitude, now)
         source = PointSource(origin, magnitude, sigma, names, sites)
         if not math.isfinite(magnitude):
+            if long_period:
+                detail = f"tau_c above {cfg.max_tau_c_s} s at {', '.join(long_period)}"
+                if self._active:  # the P was not a local quake's after all: a false alarm
+                    self._active = False
+                    self._sent = None
+                    self._picks.clear()
+                    return [WarningMessage("cancelled", None, f"long-period P: {detail}")], []
+                return [], [Suppressed("long_period", detail, names)]
             return [], [Suppressed("no_magnitude", "no P window long enough yet", names)]
         if magnitude < cfg.min_magnitude and not any(s.alert for s in sites):
             return [], [Suppressed("small", f"M {magnitude:.1f}", names)]
@@ -369,8 +388,12 @@ class NetworkWarning:
                 origin = trial
         return origin
 
-    def _magnitude(self, origin: Origin, usable: Mapping[str, _Station]) -> tuple[float, float]:
+    def _magnitude(
+        self, origin: Origin, usable: Mapping[str, _Station]
+    ) -> tuple[float, float, list[str]]:
+        """The network magnitude, its spread, and the stations whose P is too long-period."""
         estimates: list[tuple[float, float]] = []
+        long_period: list[str] = []
         for station, pick in usable.items():
             coords = self._coords[station]
             epi = float(
@@ -385,17 +408,20 @@ class NetworkWarning:
             if not readings or not math.isfinite(readings[-1].magnitude):
                 continue
             reading = readings[-1]
+            if reading.tau_c_s > min(self._config.max_tau_c_s, 1.5 * reading.seconds):
+                long_period.append(station)
+                continue
             from_pd = magnitude_from_pd(reading.pd_m, hypo)
             sigma = reading.magnitude_sigma
             # the station's tau_c estimate and its Pd estimate at the located distance
             estimates.append(combined_magnitude([(reading.magnitude, sigma), (from_pd, 0.31)]))
-        if not estimates:
-            return math.nan, math.nan
+        if not estimates or len(long_period) > len(estimates):
+            return math.nan, math.nan, long_period
         values = np.array([m for m, _ in estimates])
         sigmas = np.array([s for _, s in estimates])
         mean = float(np.mean(values))
         spread = float(np.std(values, ddof=1)) if values.size > 1 else float(sigmas[0])
-        return mean, max(spread, float(np.sqrt(np.mean(sigmas**2) / values.size)))
+        return mean, max(spread, float(np.sqrt(np.mean(sigmas**2) / values.size))), long_period
 
     def _forecast(self, origin: Origin, magnitude: float, now: float) -> tuple[SiteForecast, ...]:
         out = []

@@ -330,7 +330,7 @@ class EarlyWarning:
                 out.append(Outgoing("network", ended))
         if self._warning is not None:
             out += [Outgoing("network", message_of(m)) for m in self._warning.tick(now)]
-            if not self._warning.active and not self._onsite:
+            if self._warning.idle and not self._onsite:
                 self._said.clear()
         return out
 

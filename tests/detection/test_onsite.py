@@ -181,3 +181,22 @@ def test_bad_settings_and_samples_are_refused() -> None:
     meter = OnsiteMeter(FS, kind="velocity")
     with pytest.raises(ValueError, match="finite"):
         meter.feed(np.array([1.0, np.nan]), T0)
+
+
+def test_a_telemetry_spike_does_not_make_a_magnitude(rng: np.random.Generator) -> None:
+    _, v = p_wave(rng, 1e-5, 0.5)
+    clean = OnsiteMeter(FS, kind="velocity", gain=1e9)
+    spiked = OnsiteMeter(FS, kind="velocity", gain=1e9)
+    counts = np.round(v * 1e9)
+    bad = counts.copy()
+    bad[round((ONSET + 0.8) * FS) : round((ONSET + 0.8) * FS) + 2] = 8_000_000
+    for a in range(0, counts.size, 100):  # 1-s records
+        clean.feed(counts[a : a + 100], T0 + a / FS)
+        spiked.feed(bad[a : a + 100], T0 + a / FS)
+    for meter in (clean, spiked):
+        meter.start(T0 + ONSET)
+    a, b = clean.reading(), spiked.reading()
+    assert a is not None
+    assert b is not None
+    assert b.pd_m == pytest.approx(a.pd_m, rel=0.05)
+    assert b.tau_c_s == pytest.approx(a.tau_c_s, rel=0.05)

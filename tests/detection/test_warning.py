@@ -4,6 +4,7 @@ target sites; updates, cancellation, end; and candidates suppressed with their r
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -200,3 +201,39 @@ def test_a_shallow_quake_is_found_at_a_trial_depth(pamir_table: TravelTimeTable)
     assert source.origin.rms < 0.2
     # three P picks leave the epicentre ambiguous along a curve: within tens of km
     assert float(distance_km(source.origin.latitude, source.origin.longitude, lat, lon)) < 40
+
+
+def test_a_long_period_p_is_not_a_local_quake(pamir_table: TravelTimeTable) -> None:
+    # a large distant quake: P at every station, but tau_c of seconds in a 3-s window
+    warning = engine(pamir_table, min_stations=3)
+    times = list(arrivals(pamir_table, QUAKE).items())[:3]
+    suppressed = []
+    messages = []
+    for key, (station, t) in enumerate(times):
+        m, s = warning.add_pick(station, t, key)
+        messages += m
+        suppressed += s
+        long = dataclasses.replace(reading(station, t, QUAKE), tau_c_s=4.5, magnitude=8.1)
+        m, s = warning.add_reading(station, "HH", long)
+        messages += m
+        suppressed += s
+    assert messages == []
+    assert suppressed[-1].reason == "long_period"
+
+
+def test_an_alert_whose_p_turns_out_long_period_is_cancelled(
+    pamir_table: TravelTimeTable,
+) -> None:
+    warning = engine(pamir_table, min_stations=3)
+    times = list(arrivals(pamir_table, QUAKE).items())[:3]
+    sent = []
+    for key, (station, t) in enumerate(times):
+        sent += warning.add_pick(station, t, key)[0]
+        sent += warning.add_reading(station, "HH", reading(station, t, QUAKE))[0]
+    assert sent[0].action == "created"
+    for station, t in times:
+        long = dataclasses.replace(reading(station, t, QUAKE), tau_c_s=4.5)
+        sent += warning.add_reading(station, "HH", long)[0]
+    assert sent[-1].action == "cancelled"
+    assert "long-period" in sent[-1].reason
+    assert not warning.active
