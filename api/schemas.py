@@ -225,6 +225,11 @@ class DetectionOut(BaseModel):
     arrival: ArrivalOut | None = Field(
         None, description="how the event's latest origin uses it (located events)"
     )
+    status: Literal["preliminary", "final", "withdrawn"] = Field(
+        "final",
+        description="preliminary: stored at trigger-on (onset = trigger-on time, amplitudes 0), "
+        "completed in place (same id) when the trigger ends; withdrawn: never completed",
+    )
 
 
 class EventOut(BaseModel):
@@ -276,8 +281,8 @@ class Page(BaseModel, Generic[T]):
     next: str | None = Field(description="URL of the next page, or null when there is none yet")
 
 
-ChangeKindName = Literal["event", "detection", "state"]
-ALL_CHANGE_KINDS: list[ChangeKindName] = ["event", "detection", "state"]
+ChangeKindName = Literal["event", "detection", "state", "alert"]
+ALL_CHANGE_KINDS: list[ChangeKindName] = ["event", "detection", "state", "alert"]
 
 
 class WebhookIn(BaseModel):

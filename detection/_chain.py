@@ -105,6 +105,9 @@ class Trigger:
         The trigger, or the LTA window before it, holds samples filled across a gap.
     phase : {"P", "S"} or None
         Set by a three-component picker; a single channel's detector leaves it ``None``.
+    preliminary : bool
+        Reported at trigger-on, before the trigger is measured: the onset is the trigger-on
+        time, ``off_time`` equals it, the ratio is the trigger level, the amplitudes are 0.
     """
 
     on_time: float
@@ -120,6 +123,7 @@ class Trigger:
     polarity: Polarity | None = None
     bridged: bool = False
     phase: str | None = None
+    preliminary: bool = False
 
     @property
     def duration(self) -> float:
@@ -201,6 +205,7 @@ class StreamingDetector:
         horizontals, whose triggers are not reported, skip it (the trigger-on sample
         stands for the onset)."""
         self._onsets: list[float] = []  # onset times measured, not yet taken
+        self._starts: list[float] = []  # trigger-on times, not yet taken
         self._keep_arrays = False  # what process() collects, across a restart too
         self._arrays: list[tuple[Float64Array, Float64Array]] = []
         self._configure(float(sampling_rate))
@@ -365,6 +370,14 @@ class StreamingDetector:
         out = self._end_segment()
         self._finished = True
         return out
+
+    def take_starts(self) -> list[float]:
+        """Trigger-on times (POSIX seconds) of the triggers that began since the last call:
+        what an early warning can use at once, before the onset is measured and long before
+        the trigger ends. A trigger reported later has the same ``on_time``; one dropped
+        (shorter than ``min_duration``, or lost to a reset) is never reported."""
+        found, self._starts = self._starts, []
+        return found
 
     def take_onsets(self) -> list[float]:
         """Onset times (POSIX seconds) of the triggers measured since the last call, before the
@@ -612,6 +625,8 @@ class StreamingDetector:
     ) -> list[Trigger]:
         m = x.size
         for on, off in found.tolist():
+            if self._open is None:
+                self._starts.append(self._time(on))
             item = self._open or _Pending(on)  # the trigger on at the last call ends first
             self._open = None
             _peaks(item, cf, f, x, max(on, s) - s, off + 1 - s)
@@ -620,6 +635,7 @@ class StreamingDetector:
         if self._trig.on >= 0:
             if self._open is None:
                 self._open = _Pending(self._trig.on)
+                self._starts.append(self._time(self._trig.on))
             _peaks(self._open, cf, f, x, max(self._open.on, s) - s, m)
         end = s + m
         for waiting in (*self._pending, self._open):

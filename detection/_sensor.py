@@ -142,6 +142,7 @@ class SensorPicker:
         self._members: dict[str, _Member] = {}
         self._arrivals: list[_Arrival] = []
         self._stats: Counter[str] = Counter()
+        self._started: list[tuple[str, Trigger]] = []
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -183,6 +184,7 @@ class SensorPicker:
         if member is None:
             return []
         out = self._report(member, member.detector.finish())
+        self._note_starts(member)
         if member.role == "vertical":
             self._note_onsets(member)
             out += self._advance(final=True)
@@ -220,10 +222,48 @@ class SensorPicker:
             changed = self._note_onsets(member)
             if self._arrivals:
                 changed |= self._collect()
+        self._note_starts(member)
         out = self._report(member, triggers)
         if self._arrivals and (changed or triggers or self._overdue()):
             out += self._advance()
         return out
+
+    def take_preliminary(self) -> list[tuple[str, Trigger]]:
+        """Preliminary picks of the triggers that began since the last call, as
+        ``(code, Trigger)`` with ``preliminary`` set: the vertical's (phase P when the sensor
+        has horizontals) or a partnerless channel's, at trigger-on. The pick reported when
+        the trigger ends has the same ``on_time``; a trigger found to be the S of the arrival
+        before, or too short, is never reported, and its preliminary pick stands alone."""
+        found, self._started = self._started, []
+        return found
+
+    def _note_starts(self, member: _Member) -> None:
+        starts = member.detector.take_starts()
+        if not starts or (member.role == "horizontal" and self._vertical() is not None):
+            return
+        detector = member.detector
+        phase = "P" if member.role == "vertical" and self._horizontals() else None
+        for t in starts:
+            index = detector.index_at(t)
+            self._started.append(
+                (
+                    member.code,
+                    Trigger(
+                        on_time=t,
+                        off_time=t,
+                        onset_time=t,
+                        peak_ratio=member.config.trigger_on,
+                        snr=math.nan,
+                        peak_amplitude=0.0,
+                        on_index=index,
+                        off_index=index,
+                        onset_index=index,
+                        onset_uncertainty=2 * detector.nsta / detector.sampling_rate,
+                        phase=phase,
+                        preliminary=True,
+                    ),
+                )
+            )
 
     def flush(self) -> list[tuple[str, Trigger]]:
         """End every channel's segment: report what is on or waiting (S searched on the data
@@ -232,6 +272,7 @@ class SensorPicker:
         ordered = sorted(self._members.values(), key=lambda m: m.role != "vertical")
         for member in ordered:
             out += self._report(member, member.detector.finish())
+            self._note_starts(member)
             if member.role == "vertical":
                 self._note_onsets(member)
         out += self._advance(final=True)

@@ -47,6 +47,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from detection import DetectorConfig
+from ingest.alerts.config import AlertsTable
 from stations.errors import ConfigurationError
 from stations.queries import ChannelKey
 
@@ -334,6 +335,7 @@ class LarzaConfig:
     velocity_model: VelocityModelTable = field(default_factory=VelocityModelTable)
     location: LocationTable = field(default_factory=LocationTable)
     magnitude: MagnitudeTable = field(default_factory=MagnitudeTable)
+    alerts: AlertsTable = field(default_factory=AlertsTable)
     base_dir: Path = Path(".")
     """Directory relative paths of the file (a velocity model, the table cache) start from."""
     """Station pattern (``NET.STA``, wildcards) -> channel code -> its description."""
@@ -430,6 +432,7 @@ _KNOWN = (
     "velocity_model",
     "location",
     "magnitude",
+    "alerts",
 )
 
 
@@ -506,6 +509,8 @@ def parse_config(
     magnitude = quake_tables["magnitude"]
     assert isinstance(location, LocationTable)
     assert isinstance(magnitude, MagnitudeTable)
+    alerts = _validated(source, "[alerts]", AlertsTable, dict(document.get("alerts", {})))  # type: ignore[arg-type]
+    assert isinstance(alerts, AlertsTable)
     return LarzaConfig(
         detector=tables["detector"],
         association=association,
@@ -516,6 +521,7 @@ def parse_config(
         velocity_model=velocity,
         location=location,
         magnitude=magnitude,
+        alerts=alerts,
         base_dir=base,
         source=source,
     )

@@ -77,6 +77,7 @@ class ChangeKind(enum.StrEnum):
     EVENT = "event"  # an event was created or updated
     DETECTION = "detection"
     STATE = "state"  # a station changed state
+    ALERT = "alert"  # an early-warning alert's new version (ref: alert_version.id)
 
 
 class InventoryDocument(Base):
@@ -208,6 +209,12 @@ class Detection(Base):
     )
     bridged: Mapped[bool] = mapped_column(
         default=False, server_default=false(), comment="a gap was bridged in its window"
+    )
+    status: Mapped[str] = mapped_column(
+        String(12),
+        default="final",
+        server_default="final",
+        comment="preliminary (at trigger-on), final, or withdrawn (never completed)",
     )
     channel: Mapped[Channel] = relationship(lazy="raise")
 
@@ -495,3 +502,43 @@ class StationMotion(Base):
     psa30_g_pct: Mapped[float] = mapped_column(Float)
     intensity: Mapped[float] = mapped_column(Float, comment="Worden et al. 2012")
     station: Mapped[Station] = relationship(lazy="raise")
+
+
+class Alert(Base):
+    """An early-warning alert: what it is now; every version it had is an
+    :class:`AlertVersion`."""
+
+    __tablename__ = "alert"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12), comment="onsite (one station) or network")
+    status: Mapped[str] = mapped_column(String(12), comment="active, cancelled or ended")
+    version: Mapped[int] = mapped_column(Integer, comment="the latest version's number")
+    created_at: Mapped[UtcTime] = mapped_column(index=True)
+    updated_at: Mapped[UtcTime]
+    versions: Mapped[list[AlertVersion]] = relationship(
+        lazy="raise", order_by="AlertVersion.version", back_populates="alert"
+    )
+
+
+class AlertVersion(Base):
+    """One message of an alert, kept as sent: created, updated, cancelled or ended."""
+
+    __tablename__ = "alert_version"
+    __table_args__ = (UniqueConstraint("alert_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alert.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(12), comment="created, updated, cancelled, ended")
+    sent_at: Mapped[UtcTime]
+    origin_time: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    depth_km: Mapped[float | None] = mapped_column(Float)
+    magnitude: Mapped[float | None] = mapped_column(Float)
+    magnitude_sigma: Mapped[float | None] = mapped_column(Float)
+    station: Mapped[str | None] = mapped_column(String(20), comment="NET.STA of an on-site alert")
+    reason: Mapped[str | None] = mapped_column(String(300), comment="why, in words")
+    content: Mapped[dict[str, Any]] = mapped_column(
+        JSON, comment="sites (intensity, S arrival, warning time), stations, picks"
+    )
+    alert: Mapped[Alert] = relationship(lazy="raise", back_populates="versions")

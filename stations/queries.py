@@ -361,6 +361,7 @@ class NewDetection:
     onset_uncertainty: float | None = None
     polarity: str | None = None
     bridged: bool = False
+    status: str = "final"
 
 
 def store_detections(
@@ -388,6 +389,7 @@ def store_detections(
             "onset_uncertainty": d.onset_uncertainty,
             "polarity": d.polarity,
             "bridged": d.bridged,
+            "status": d.status,
         }
         for d in detections
     ]
@@ -461,8 +463,10 @@ def list_detections(
     after_id: int | None = None,
     limit: int = 100,
 ) -> Sequence[Detection]:
-    """Detections in ``id`` order (the order they were stored), after the cursor ``after_id``."""
+    """Detections in ``id`` order (the order they were stored), after the cursor ``after_id``;
+    withdrawn preliminary picks are left out."""
     stmt = _detections_query().join(Detection.channel).join(Channel.station).join(Station.network)
+    stmt = stmt.where(Detection.status != "withdrawn")
     if start is not None:
         stmt = stmt.where(Detection.on_time >= start)
     if end is not None:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 from stations.changes import changes_after, last_change_id
 from stations.errors import LarzaError, NotFoundError
 from stations.models import (
+    AlertVersion,
     ApiKey,
     Change,
     ChangeKind,
@@ -53,7 +54,7 @@ __all__ = [
     "webhook_kinds",
 ]
 
-ChangedRow = Event | Detection | StateChange
+ChangedRow = Event | Detection | StateChange | AlertVersion
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,13 @@ def changed_rows(
             .options(selectinload(StateChange.station).selectinload(Station.network))
         )
         out.update(((ChangeKind.STATE, s.id), s) for s in session.scalars(stmt_s))
+    if ids[ChangeKind.ALERT]:
+        stmt_a = (
+            select(AlertVersion)
+            .where(AlertVersion.id.in_(ids[ChangeKind.ALERT]))
+            .options(selectinload(AlertVersion.alert))
+        )
+        out.update(((ChangeKind.ALERT, a.id), a) for a in session.scalars(stmt_a))
     return out
 
 

@@ -59,6 +59,7 @@ def detection_out(d: Detection, use: DetectionUse | None = None) -> DetectionOut
         peak_physical=d.peak_amplitude / channel.sensitivity if channel.sensitivity else None,
         physical_unit=channel.sensitivity_unit if channel.sensitivity else None,
         profile=d.profile,
+        status=d.status,
     )
 
 

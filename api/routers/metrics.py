@@ -6,7 +6,12 @@ from collections.abc import Iterator, Sequence
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 
@@ -14,12 +19,35 @@ from api.cache import Built, built, cached_response
 from api.deps import SessionOpener, app_settings, round_cache, session_opener
 from api.routers.stations import StationList, station_list
 from api.schemas import StationOut
+from stations.alerts import alert_step_latencies
 from stations.gaps import gap_totals
 from stations.queries import detection_counts
 
 router = APIRouter(tags=["service"])
 
 STATES = ("OK", "DEGRADED", "DOWN", "UNKNOWN")
+ALERT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class _AlertLatency(Collector):
+    """Seconds of each worker step from a record's arrival to an alert message stored, over
+    the newest alert messages (each message carries its own timings)."""
+
+    def __init__(self, steps: dict[str, list[float]]) -> None:
+        self.steps = steps
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(
+            "larza_alert_step_seconds",
+            "Worker steps from a record's arrival to an alert message stored, newest 1000",
+            labels=["step"],
+        )
+        for step, values in self.steps.items():
+            counts = [sum(1 for v in values if v <= b) for b in ALERT_BUCKETS]
+            buckets = [(str(b), float(c)) for b, c in zip(ALERT_BUCKETS, counts, strict=True)]
+            buckets.append(("+Inf", float(len(values))))
+            family.add_metric([step], buckets, sum_value=float(sum(values)))
+        yield family
 
 
 class _Snapshot(Collector):
@@ -97,9 +125,11 @@ def build_metrics(open_session: SessionOpener, stations: StationList) -> Built:
     with open_session() as session:
         counts = detection_counts(session)
         gaps = {".".join(codes): totals for codes, totals in gap_totals(session).items()}
+        steps = alert_step_latencies(session)
     by_stream = {stream: counts.get(c, 0) for c, stream in stations.streams.items()}
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(stations.views, by_stream, gaps))
+    registry.register(_AlertLatency(steps))
     return built(generate_latest(registry), CONTENT_TYPE_LATEST)
 
 

@@ -33,6 +33,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from api.alert_schemas import alert_version_out
 from api.auth import SessionFactoryDep
 from api.deps import SettingsDep
 from api.errors import BAD_REQUEST
@@ -43,7 +44,7 @@ from api.routers.events import event_out
 from api.routers.stations import change_out
 from api.watch import Watcher
 from stations.changes import last_change_id
-from stations.models import ChangeKind, Detection, Event, StateChange
+from stations.models import AlertVersion, ChangeKind, Detection, Event, StateChange
 from stations.quakes import DetectionUse, EventQuake, detection_uses, event_quakes
 from stations.webhooks import ChangedRow, changed_rows, pending_changes
 
@@ -83,6 +84,8 @@ def change_data(row: ChangedRow | None, extras: ChangeExtras | None = None) -> B
         return detection_out(row, extras.uses.get(row.id) if extras else None)
     if isinstance(row, StateChange):
         return change_out(row)
+    if isinstance(row, AlertVersion):
+        return alert_version_out(row, row.alert)
     return None
 
 
@@ -193,7 +196,7 @@ async def stream(
     settings: SettingsDep,
     kinds: Annotated[
         str | None,
-        Query(description="comma-separated kinds to receive: event, detection, state (all)"),
+        Query(description="comma-separated kinds to receive: event, detection, state, alert (all)"),
     ] = None,
     last_event_id: Annotated[
         int | None,

@@ -32,6 +32,14 @@ Association, by what is known of the stations:
   far apart need not overlap) and ``min_stations`` as its threshold, whose events are final
   when reported. Picks no event explains stay where the
 caller stored them, in no event.
+
+Preliminary picks (the live worker: ``preliminary=True``): a P is given to ``keep`` at
+trigger-on (``trigger.preliminary`` set) and again, completed, when its trigger ends, with
+``replaces`` naming the key ``keep`` returned for the first; one never completed (the
+trigger was the S of the arrival before, or too short) is given back ``withdrawn`` once its
+channel's data are :func:`withdraw_after_s` past it. Preliminary picks never reach the
+associator: events are made of completed picks. Those stored before a restart are handed
+back with :meth:`Detecting.known_preliminary`.
 """
 
 from __future__ import annotations
@@ -61,6 +69,7 @@ from detection import (
     Trigger,
     TriggerWindow,
 )
+from detection._sensor import S_WAIT_S
 from ingest.config import LarzaConfig
 from ingest.quakes.model import associator_config
 from ingest.seedlink.decode import Record
@@ -87,6 +96,10 @@ class Found:
     key: ChannelKey
     trigger: Trigger
     profile: str
+    replaces: int | None = None
+    """The key of the preliminary pick this completes (or withdraws)."""
+    withdrawn: bool = False
+    """The preliminary pick ``replaces`` was never completed: take it back."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +167,13 @@ class _Channel:
     sensor: SensorPicker | None  # None: skipped (disabled, or its rate cannot be used)
 
 
+def withdraw_after_s(config: DetectorConfig) -> float:
+    """Seconds of a channel's data after a preliminary pick's trigger-on after which it is
+    withdrawn if not completed: the longest trigger, an S window it may wait for, and that
+    window's wait (see :mod:`detection._sensor`)."""
+    return config.max_duration + config.s_window + 2 * S_WAIT_S
+
+
 def sensor_of(key: ChannelKey) -> SensorKey:
     """The sensor a channel belongs to."""
     return (key.network, key.station, key.location, key.channel[:2])
@@ -167,11 +187,17 @@ class Detecting:
         config: LarzaConfig,
         stations: Mapping[str, StationCoordinates] | None = None,
         table: TravelTimeTable | None = None,
+        *,
+        preliminary: bool = False,
     ) -> None:
         """``stations``: where each station (``NET.STA``) is; ``table``: the travel times of
         ``[velocity_model]``. With both (and enough stations) events are located
-        earthquakes, otherwise coincidence events (see the module)."""
+        earthquakes, otherwise coincidence events (see the module). ``preliminary``: report
+        picks at trigger-on too (see the module)."""
         self._config = config
+        self._preliminary = preliminary
+        # (channel, trigger-on time) -> the key keep() gave its preliminary pick
+        self._early: dict[tuple[ChannelKey, float], int] = {}
         self._quakes: QuakeAssociator | None = None
         self._groups: Associator | None = None
         self._coincidence: CoincidenceAssociator | None = None
@@ -282,7 +308,14 @@ class Detecting:
                     channel.sensor.feed(key.channel, record.data, record.starttime)
                 except Exception:
                     self._failed(key, channel)
+                channel.sensor.take_preliminary()  # stored then, as the picks were
             channel.newest = max(channel.newest, record.endtime)
+
+    def known_preliminary(self, picks: Mapping[tuple[ChannelKey, float], int]) -> None:
+        """Preliminary picks stored before a restart and not completed: (channel, trigger-on
+        time) -> the key to name as ``replaces`` when they are completed or withdrawn."""
+        if self._preliminary:
+            self._early.update(picks)
 
     def stats(self) -> Counter[str]:
         """``counts`` and the pickers' counts: ``bridged`` gaps, ``restarts``, ``overlaps``
@@ -313,7 +346,10 @@ class Detecting:
                 picks += channel.sensor.feed(key.channel, record.data, record.starttime)
             except Exception:
                 self._failed(key, channel)
+            self._take_preliminary(key, channel, keep)
         events = self._associate(key, picks, keep)
+        if self._early:
+            self._withdraw(key, channel.newest, keep)
         events += self._close_before(record.endtime)
         return events
 
@@ -357,7 +393,8 @@ class Detecting:
             pick_key = key._replace(channel=code)
             found = self._channels.get(pick_key)
             profile = found.profile if found is not None else "default"
-            stored = keep(Found(pick_key, trigger, profile))
+            replaces = self._completes(pick_key, trigger) if self._early else None
+            stored = keep(Found(pick_key, trigger, profile, replaces))
             if self._quakes is not None:
                 sigma = float(trigger.onset_uncertainty)
                 pick = PhasePick(
@@ -389,6 +426,44 @@ class Detecting:
                 self._onsets[stored] = float(trigger.onset_time)
                 self._coincidence.add(window)
         return events
+
+    def _take_preliminary(
+        self, key: ChannelKey, channel: _Channel, keep: Callable[[Found], int]
+    ) -> None:
+        sensor = channel.sensor
+        assert sensor is not None
+        early = sensor.take_preliminary()
+        if not self._preliminary:
+            return
+        for code, trigger in early:
+            pick_key = key._replace(channel=code)
+            found = self._channels.get(pick_key)
+            profile = found.profile if found is not None else "default"
+            self._early[(pick_key, trigger.on_time)] = keep(Found(pick_key, trigger, profile))
+            self.counts["preliminary"] += 1
+
+    def _completes(self, key: ChannelKey, trigger: Trigger) -> int | None:
+        """The key of the preliminary pick a completed one replaces (taken off the list)."""
+        channel = self._channels.get(key)
+        tolerance = 0.5 / channel.rate if channel is not None else 0.005
+        for (k, on), early in self._early.items():
+            if k == key and abs(on - trigger.on_time) <= tolerance:
+                del self._early[(k, on)]
+                return early
+        return None
+
+    def _withdraw(self, key: ChannelKey, newest: float, keep: Callable[[Found], int]) -> None:
+        """Withdraw the preliminary picks of this record's sensor its data are far past."""
+        sensor = sensor_of(key)
+        for (k, on), early in list(self._early.items()):
+            if sensor_of(k) != sensor:
+                continue
+            settings, profile = self._config.detector_for(k)
+            if newest - on > withdraw_after_s(settings):
+                del self._early[(k, on)]
+                when = Trigger(on, on, on, 0.0, math.nan, 0.0, 0, 0, 0, preliminary=True)
+                keep(Found(k, when, profile, early, withdrawn=True))
+                self.counts["withdrawn"] += 1
 
     def _from_group(self, event: NetworkEvent) -> EventChange:
         self._versions[event.event_key] += 1

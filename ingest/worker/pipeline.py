@@ -12,23 +12,28 @@ A failure in one channel's processing is contained to that channel.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from detection import StationCoordinates
+from detection import StationCoordinates, TravelTimeTable
+from ingest.alerts.engine import EarlyWarning, Outgoing, adopt_alerts
 from ingest.config import LarzaConfig
 from ingest.detect.chain import Detecting, EventChange, Found, SensorKey, sensor_of
 from ingest.health.monitor import HealthMonitor
 from ingest.seedlink.decode import Record, RecordError, decode_record
 from ingest.seedlink.source import Packet
 from ingest.worker.archive import SdsArchive
+from ingest.worker.early import PreliminaryPicks
 from ingest.worker.ledger import Kind, Ledger, Seen
 from ingest.worker.quakes import EventMeasurer
+from stations.alerts import AlertClosedError, add_alert_version
 from stations.changes import log_changes
 from stations.gaps import NewGap, add_gaps, fill_gaps
 from stations.models import ChangeKind, Channel, EventStatus, LocationStatus
@@ -113,11 +118,29 @@ class Pipeline:
             from ingest.quakes.model import travel_time_table  # TauP: only when it is needed
 
             table = travel_time_table(config)
-        self._detecting = Detecting(config, stations, table)
+        self._detecting = Detecting(config, stations, table, preliminary=True)
         self._measurer: EventMeasurer | None = None
         if table is not None and archive is not None and self._detecting.locates:
             self._measurer = EventMeasurer(archive, config, table, stations, self._channels)
         self._detecting.seen_until(newest)
+        self._early = PreliminaryPicks()
+        with session_factory() as session:
+            known, self._next_key = self._early.load(session, self._channels, self._next_key)
+        self._detecting.known_preliminary(known)
+        self.warning = (
+            EarlyWarning(
+                config, self._channels, lambda: table if table is not None else _table(config)
+            )
+            if config.alerts.enabled
+            else None
+        )
+        # alert messages of the current batch: (message, detect s, warn s, when made)
+        self._outgoing: list[tuple[Outgoing, float, float, float]] = []
+        self._batch_start = 0.0
+        self._alert_ids: dict[str, int] = {}  # an alert's handle -> its id
+        if self.warning is not None:
+            self._alert_ids = adopt_alerts(session_factory, self.warning)
+        self._timing: int | None = None  # the timing quality of the record being processed
 
     def _newest_samples(self) -> dict[ChannelKey, float]:
         """The last sample time of every channel the database has data of."""
@@ -176,6 +199,7 @@ class Pipeline:
             raise RuntimeError("the pipeline's last batch was not stored: build a new one")
         arrival = self._clock()
         arrival_s = arrival.timestamp()
+        self._batch_start = time.perf_counter()
         # newest data times as POSIX seconds, made datetimes once per channel and station
         positions: dict[str, dict[tuple[str, str], tuple[int, float]]] = {}
         arrivals: dict[int, tuple[float, int]] = {}
@@ -197,6 +221,7 @@ class Pipeline:
                         server = positions.setdefault(packet.server or self._server, {})
                         server[(net, sta)] = (packet.seqnum, record.starttime)
                 self._store_pending(session, arrival)
+                self._store_alerts(session, arrival)
                 # An event updated by many picks of one batch is written once, as it ends up.
                 for event in self._changed.values():
                     self._store_event(session, event, arrival)
@@ -221,6 +246,8 @@ class Pipeline:
             self._changed.clear()
             self._log.clear()
             self._pending.clear()
+            self._early.rolled_back()
+            self._outgoing.clear()
             self._gaps.clear()
             if self._archive is not None:
                 self._archive.rolled_back()
@@ -385,7 +412,11 @@ class Pipeline:
         try:
             if not self._detecting.knows(key) and self._archive is not None:
                 self._warm(session, record)
+            self._timing = record.timing_quality
             events = self._detecting.feed(record, keep)
+            if self.warning is not None:
+                started = time.perf_counter()
+                self._queue(self.warning.record(record, channel), started)
         except Exception as e:  # contained, as above
             self._fail(key, "detection", e)
             return
@@ -438,29 +469,45 @@ class Pipeline:
             self.monitor.flag(key, why)
 
     def _store_detection(self, found: Found, channel: Channel) -> int:
-        """Queue a detection for the batch's insert; its local key for the associator."""
+        """Queue a detection for the batch's insert (or a preliminary pick's completion or
+        withdrawal); its local key for the associator."""
         trigger = found.trigger
+        if found.replaces is not None:
+            detection = None if found.withdrawn else _new_detection(found, channel)
+            in_batch, done = self._early.replace(found.replaces, detection, self._pending)
+            if found.withdrawn:
+                if self.warning is not None:
+                    started = time.perf_counter()
+                    self._queue(self.warning.withdrawn(found.replaces, trigger.on_time), started)
+                self.counts["withdrawn"] += 1
+                log.info("preliminary pick %s at %s withdrawn", found.key, _utc(trigger.on_time))
+                return found.replaces
+            if in_batch:
+                return found.replaces  # completed within its batch
+            if done is not None:
+                key = self._next_key
+                self._next_key += 1
+                self._detection_ids[key] = done
+                self.counts["detections"] += 1
+                return key
         key = self._next_key
         self._next_key += 1
-        self._pending.append(
-            (
-                key,
-                NewDetection(
-                    channel_id=channel.id,
-                    on_time=_utc(trigger.on_time),
-                    off_time=_utc(trigger.off_time),
-                    onset_time=_utc(trigger.onset_time),
-                    peak_ratio=float(trigger.peak_ratio),
-                    snr=float(trigger.snr) if math.isfinite(trigger.snr) else None,
-                    peak_amplitude=float(trigger.peak_amplitude),
-                    profile=found.profile,
-                    phase=trigger.phase,
-                    onset_uncertainty=float(trigger.onset_uncertainty),
-                    polarity=trigger.polarity,
-                    bridged=trigger.bridged,
-                ),
+        detection = _new_detection(found, channel)
+        if trigger.preliminary:
+            detection = self._early.added(key, detection)
+            self.counts["preliminary"] += 1
+            if self.warning is not None:
+                started = time.perf_counter()
+                self._queue(self.warning.pick(found.key, trigger, key, self._timing), started)
+            log.info(
+                "preliminary %s %s at %s",
+                found.key,
+                trigger.phase or "-",
+                _utc(trigger.on_time).isoformat(),
             )
-        )
+            self._pending.append((key, detection))
+            return key
+        self._pending.append((key, detection))
         self.counts["detections"] += 1
         log.info(
             "detection %s %s at %s (ratio %.1f, snr %.1f)",
@@ -478,7 +525,53 @@ class Pipeline:
         for (key, _), detection_id in zip(self._pending, ids, strict=True):
             self._detection_ids[key] = detection_id
             self._log.append((ChangeKind.DETECTION, detection_id))
+        inserted = {key: i for (key, _), i in zip(self._pending, ids, strict=True)}
+        self._early.store(session, inserted, self._log)
         self._pending.clear()
+
+    def _queue(self, messages: list[Outgoing], started: float) -> None:
+        """Alert messages of the warning's call that began at ``started`` (perf_counter)."""
+        if messages:
+            done = time.perf_counter()
+            detect, warn = started - self._batch_start, done - started
+            self._outgoing += [(m, detect, warn, done) for m in messages]
+
+    def _store_alerts(self, session: Session, now: datetime) -> None:
+        """Store the batch's alert messages, each a version of its alert, and log them; each
+        carries the time its steps took (``content["latency_s"]``, see stations.alerts)."""
+        for out, detect, warn, made in self._outgoing:
+            timed = {"detect": detect, "warn": warn, "store": time.perf_counter() - made}
+            content = {**out.message.content, "latency_s": timed}
+            out = Outgoing(out.handle, dataclasses.replace(out.message, content=content))
+            alert_id = self._alert_ids.get(out.handle)
+            if alert_id is not None and out.message.action == "created":
+                # the quake of an alert continued after a restart: an update of it
+                out = Outgoing(out.handle, dataclasses.replace(out.message, action="updated"))
+            if (alert_id is None) != (out.message.action == "created"):
+                log.warning("alert %s: %s out of turn, not sent", out.handle, out.message.action)
+                continue
+            try:
+                version = add_alert_version(
+                    session, alert_id=alert_id, message=out.message, now=now
+                )
+            except AlertClosedError as e:
+                log.warning("alert %s: %s", out.handle, e)
+                self._alert_ids.pop(out.handle, None)
+                continue
+            self._log.append((ChangeKind.ALERT, version.id))
+            self.counts[f"alerts_{out.message.action}"] += 1
+            log.warning(
+                "ALERT %d v%d %s (%s)",
+                version.alert_id,
+                version.version,
+                out.message.action,
+                out.handle,
+            )
+            if out.message.action == "created":
+                self._alert_ids[out.handle] = version.alert_id
+            elif out.message.action in ("cancelled", "ended"):
+                del self._alert_ids[out.handle]
+        self._outgoing.clear()
 
     def _store_event(self, session: Session, event: EventChange, now: datetime) -> None:
         if event.status == "deleted":
@@ -570,3 +663,27 @@ def _add_sensors(
         members = sensors.setdefault(sensor_of(key), [])
         if key not in members:
             members.append(key)
+
+
+def _new_detection(found: Found, channel: Channel) -> NewDetection:
+    trigger = found.trigger
+    return NewDetection(
+        channel_id=channel.id,
+        on_time=_utc(trigger.on_time),
+        off_time=_utc(trigger.off_time),
+        onset_time=_utc(trigger.onset_time),
+        peak_ratio=float(trigger.peak_ratio),
+        snr=float(trigger.snr) if math.isfinite(trigger.snr) else None,
+        peak_amplitude=float(trigger.peak_amplitude),
+        profile=found.profile,
+        phase=trigger.phase,
+        onset_uncertainty=float(trigger.onset_uncertainty),
+        polarity=trigger.polarity,
+        bridged=trigger.bridged,
+    )
+
+
+def _table(config: LarzaConfig) -> TravelTimeTable:
+    from ingest.quakes.model import travel_time_table  # ObsPy's TauP: only when needed
+
+    return travel_time_table(config)

@@ -357,7 +357,7 @@ def test_bad_parameters_are_422_naming_them(api: Serving, query: str, where: str
     info.value.close()
     assert body["detail"][0]["loc"] == ["query", where]
     if where == "kinds":
-        assert "list of detection, event, state" in body["detail"][0]["msg"]
+        assert "list of alert, detection, event, state" in body["detail"][0]["msg"]
 
 
 def _drain(client: SseClient) -> None:

@@ -165,7 +165,7 @@ def test_registration_needs_a_valid_key_and_the_secret_is_shown_once(
     before, _ = writer.detections("SAREZ")
     status, created = call("POST", hooks, good, body)
     assert status == 201
-    assert created["kinds"] == ["event", "detection", "state"]
+    assert created["kinds"] == ["event", "detection", "state", "alert"]
     assert created["cursor"] == before[0]  # only changes from now on
     assert len(created["secret"]) >= 32
     status, own = call(

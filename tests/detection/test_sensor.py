@@ -219,3 +219,39 @@ def test_the_same_picks_at_any_record_sizes(data: st.DataObject) -> None:
         assert a.onset_time == pytest.approx(b.onset_time, abs=1e-6)
         assert a.snr == pytest.approx(b.snr, rel=1e-9)
         assert a.onset_uncertainty == b.onset_uncertainty
+
+
+def test_a_preliminary_p_comes_at_trigger_on_before_the_pick(rng: np.random.Generator) -> None:
+    data = arrival(rng, 60.0, (30.0,))
+    picker = picker_for(CODES)
+    order: list[tuple[float, str, Trigger]] = []  # (data time fed, kind, trigger)
+    records = sorted(
+        (stop, code, stop - 100) for code in CODES for stop in range(100, 6001, 100)
+    )  # one-second records
+    for stop, code, start in records:
+        for c, t in picker.feed(code, data[code][start:stop], T0 + start / FS):
+            order.append((stop / FS, "pick", t))
+            assert c == "HHZ" or t.phase == "S"
+        for c, t in picker.take_preliminary():
+            assert c == "HHZ"
+            order.append((stop / FS, "preliminary", t))
+    early = [(at, t) for at, kind, t in order if kind == "preliminary"]
+    final = [(at, t) for at, kind, t in order if kind == "pick" and t.phase == "P"]
+    assert len(early) == len(final) == 1
+    (seen_early, pre), (seen_final, pick) = early[0], final[0]
+    assert pre.preliminary
+    assert pre.phase == "P"
+    assert not pick.preliminary
+    assert pre.on_time == pytest.approx(pick.on_time, abs=0.5 / FS)
+    assert pre.on_time == pre.onset_time
+    assert abs(pre.onset_time - pick.onset_time) <= pre.onset_uncertainty
+    # told within a record of the trigger-on, well before the trigger ends
+    assert seen_early - pre.on_time <= 1.0
+    assert seen_final > seen_early + 1.0
+
+
+def test_no_preliminary_from_folded_horizontals(rng: np.random.Generator) -> None:
+    data = arrival(rng, 60.0, (30.0,))
+    picker = picker_for(CODES)
+    feed(picker, data)
+    assert [(c, t.phase) for c, t in picker.take_preliminary()] == [("HHZ", "P")]

@@ -210,3 +210,20 @@ def test_per_channel_pick_keys() -> None:
     east = config.detector_for(ChannelKey("TJ", "SAREZ", "", "HHE"))[0]
     assert (east.enabled, east.max_gap, east.s_ratio) == (False, 0.0, 4.0)
     assert config.detector_for(SAREZ_Z)[0].enabled
+
+
+def test_every_alerts_key_is_in_the_example() -> None:
+    from ingest.alerts.config import AlertsTable, IntensityTable, SiteEntry
+
+    example = Path(__file__).parents[2] / "docs" / "larza.example.toml"
+    text = example.read_text()
+    for table in (AlertsTable, IntensityTable, SiteEntry):
+        for key in table.model_fields:
+            found = f"{key} =" in text or f"alerts.{key}]" in text
+            assert found, f"{key} not documented"
+    config = load_config(example)
+    assert not config.alerts.enabled
+    assert [s.name for s in config.alerts.sites] == ["Usoi dam", "Khorugh"]
+    assert config.alerts.intensity == IntensityTable()
+    with pytest.raises(ConfigurationError, match=r"\[alerts\]: sites.0.latitude"):
+        parse_config({"alerts": {"sites": [{"name": "x", "latitude": 91.0, "longitude": 0.0}]}})

@@ -1,0 +1,465 @@
+"""Network early warning from a point source: P picks in, alert messages out.
+
+As soon as ``min_stations`` stations have a P (first arrivals, picked at trigger-on), the
+picks are located (:func:`detection.locate` with the velocity model's table), the magnitude
+is estimated from each station's on-site Pd and tau_c (:mod:`detection._onsite`, Pd at the
+hypocentral distance the location gives), and each target site gets its predicted intensity
+and the time the S waves reach it. Each new station, and each record that grows the P windows,
+updates the estimate; a message is sent when it changes enough (``update_magnitude``,
+``update_km``, a site crossing its threshold).
+
+Intensity prediction (``IntensityEquation``, configurable): by default Atkinson, Worden & Wald
+(2014, BSSA 104, 3096), active crustal regions::
+
+    MMI = c1 + c2 M + c3 log10 R + c4 R + c5 B + c6 M log10 R
+    R = sqrt(D**2 + h**2), h = max(1, 10**(-1.72 + 0.43 M)), B = max(0, log10(R / 50))
+
+with D the hypocentral distance (km); c1..c6 = 0.309, 1.864, -1.672, -0.00219, 1.77,
+-0.383. Bindi et al. (2011, GJI 187, 327) fitted the same kind of equation to Central Asian
+intensities: put its coefficients (or the Service's own) in ``[alerts.intensity]``.
+
+False alerts are guarded against before anything is sent; each candidate turned down is
+returned as a :class:`Suppressed` with its reason:
+
+- ``too_few_stations``: fewer stations with P than ``min_stations`` (a glitch, a spike, a
+  calibration pulse or a kicked sensor is seen by one station);
+- ``timing``: a station's clock is not trusted (timing quality below ``min_timing_quality``):
+  its picks are left out;
+- ``clipped``: a sensor at full scale gives no Pd (the accelerometer's is used);
+- ``not_located`` / ``inconsistent``: the picks fit no hypocentre (RMS above ``max_rms_s``:
+  glitches at several stations at once are not one quake). While the picks are too few to
+  free the depth (three P), the depth is fixed at each of ``trial_depths_km`` and the best
+  fit kept: the region's quakes are shallow or 70-250 km deep;
+- ``distant``: the epicentre is farther than ``max_distance_km`` from the nearest station
+  (a large distant or teleseismic quake: its P crosses the network steeply, and its
+  long-period P fakes a large tau_c);
+- ``long_period``: a station's tau_c above ``max_tau_c_s`` (2.5 s, beyond M 7 where the
+  3-s window saturates anyway), or above 1.5 times the seconds of P measured, is not a
+  local P: a large distant quake's long-period P, a calibration step or a drift; its
+  reading is left out, and when such stations are as many as the others the candidate is
+  suppressed (an alert already out is cancelled);
+- ``small``: the magnitude is below ``min_magnitude`` and no site reaches its threshold.
+
+An alert is ``ended`` when the S waves have passed every site by ``end_after_s``; it is
+``cancelled`` (a false alarm) when its picks are withdrawn and too few stations are left.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+
+from detection._geo import distance_km
+from detection._locate import LocatorConfig, Observation, Origin, StationCoordinates, locate
+from detection._onsite import OnsiteReading, combined_magnitude, magnitude_from_pd
+from detection._traveltime import TravelTimeTable
+
+__all__ = [
+    "IntensityEquation",
+    "NetworkWarning",
+    "PointSource",
+    "SiteForecast",
+    "Suppressed",
+    "TargetSite",
+    "WarningConfig",
+    "WarningMessage",
+]
+
+
+@dataclass(frozen=True)
+class TargetSite:
+    """A place to warn: name, degrees, and the intensity at which it is warned."""
+
+    name: str
+    latitude: float
+    longitude: float
+    threshold_mmi: float = 4.0
+
+
+@dataclass(frozen=True)
+class IntensityEquation:
+    """``MMI = c1 + c2 M + c3 log10 R + c4 R + c5 B + c6 M log10 R`` (see the module)."""
+
+    c1: float = 0.309
+    c2: float = 1.864
+    c3: float = -1.672
+    c4: float = -0.00219
+    c5: float = 1.77
+    c6: float = -0.383
+    name: str = "Atkinson, Worden & Wald (2014), active crustal regions"
+
+    def mmi(self, magnitude: float, hypocentral_km: float) -> float:
+        """Predicted intensity at a hypocentral distance, within 1 to 10."""
+        h = max(1.0, 10 ** (-1.72 + 0.43 * magnitude))
+        r = math.sqrt(hypocentral_km**2 + h**2)
+        log_r = math.log10(r)
+        b = max(0.0, math.log10(r / 50.0))
+        value = (
+            self.c1
+            + self.c2 * magnitude
+            + self.c3 * log_r
+            + self.c4 * r
+            + self.c5 * b
+            + self.c6 * magnitude * log_r
+        )
+        return min(10.0, max(1.0, value))
+
+
+@dataclass(frozen=True)
+class WarningConfig:
+    """Settings of the network warning (``[alerts]`` in ``larza.toml``)."""
+
+    min_stations: int = 3
+    max_rms_s: float = 1.0
+    max_distance_km: float = 250.0
+    min_timing_quality: int = 50
+    min_magnitude: float = 4.0
+    max_tau_c_s: float = 2.5
+    update_magnitude: float = 0.2
+    update_km: float = 10.0
+    end_after_s: float = 30.0
+    pick_uncertainty_s: float = 0.2
+    trial_depths_km: tuple[float, ...] = (10.0, 70.0, 150.0, 220.0)
+    sites: tuple[TargetSite, ...] = ()
+    intensity: IntensityEquation = field(default_factory=IntensityEquation)
+    locator: LocatorConfig = field(
+        default_factory=lambda: LocatorConfig(fixed_depth_km=100.0, min_phases_free_depth=4)
+    )
+
+    def __post_init__(self) -> None:
+        if self.min_stations < 2:
+            raise ValueError(f"need min_stations >= 2, got {self.min_stations}")
+        for name in ("max_rms_s", "max_distance_km", "end_after_s", "pick_uncertainty_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"need a finite {name} > 0, got {value}")
+
+
+@dataclass(frozen=True)
+class SiteForecast:
+    """What a target site is told: intensity, S arrival (POSIX s), seconds left then."""
+
+    name: str
+    latitude: float
+    longitude: float
+    mmi: float
+    s_arrival: float
+    warning_s: float
+    alert: bool
+
+
+@dataclass(frozen=True)
+class PointSource:
+    """The network's estimate: an origin, a magnitude, and the sites' forecasts."""
+
+    origin: Origin
+    magnitude: float
+    magnitude_sigma: float
+    stations: tuple[str, ...]
+    sites: tuple[SiteForecast, ...]
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    """A candidate turned down, and why (see the module)."""
+
+    reason: str
+    detail: str
+    stations: tuple[str, ...] = ()
+
+
+Action = Literal["created", "updated", "cancelled", "ended"]
+
+
+@dataclass(frozen=True)
+class WarningMessage:
+    """A message to send: the action, the estimate (None to cancel or end) and why."""
+
+    action: Action
+    source: PointSource | None
+    reason: str = ""
+
+
+@dataclass
+class _Station:
+    time: float  # P onset, POSIX s
+    key: int
+    timing_ok: bool = True
+    readings: dict[str, OnsiteReading] = field(default_factory=dict)  # sensor -> reading
+    clipped: set[str] = field(default_factory=set)
+
+
+class NetworkWarning:
+    """P picks and on-site readings in, warning messages out, for one quake at a time.
+
+    Call :meth:`add_pick` with each station's first P (preliminary picks are what it is
+    for), :meth:`add_reading` as each sensor's P window grows, :meth:`withdraw` when a pick
+    is taken back, and :meth:`tick` with the time of the newest data: each returns the
+    messages to send and the candidates suppressed.
+    """
+
+    def __init__(
+        self,
+        stations: Mapping[str, StationCoordinates],
+        table: TravelTimeTable,
+        config: WarningConfig | None = None,
+    ) -> None:
+        self._coords = dict(stations)
+        self._table = table
+        self._config = config or WarningConfig()
+        self._picks: dict[str, _Station] = {}
+        self._sent: PointSource | None = None
+        self._active = False
+        self._said: set[tuple[str, str]] = set()
+        self._located: tuple[tuple[tuple[str, float], ...], Origin] | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether an alert is out (created, not cancelled or ended)."""
+        return self._active
+
+    @property
+    def config(self) -> WarningConfig:
+        return self._config
+
+    @property
+    def idle(self) -> bool:
+        """No alert out and no pick held: the next pick starts a new candidate."""
+        return not self._active and not self._picks
+
+    def add_pick(
+        self, station: str, time: float, key: int, *, timing_quality: int | None = None
+    ) -> tuple[list[WarningMessage], list[Suppressed]]:
+        """A station's P onset (its first; later ones of the same quake are ignored)."""
+        if station not in self._coords:
+            return [], [Suppressed("unknown_station", f"{station} has no coordinates")]
+        if station in self._picks or self._window_over(time):
+            return [], []
+        ok = timing_quality is None or timing_quality >= self._config.min_timing_quality
+        self._picks[station] = _Station(time, key, ok)
+        if not ok:
+            return [], [
+                Suppressed("timing", f"{station}: timing quality {timing_quality} %", (station,))
+            ]
+        return self._evaluate(now=time)
+
+    def add_reading(
+        self, station: str, sensor: str, reading: OnsiteReading, *, clipped: bool = False
+    ) -> tuple[list[WarningMessage], list[Suppressed]]:
+        """A sensor's on-site measurement since the station's P (it grows record by record)."""
+        found = self._picks.get(station)
+        if found is None:
+            return [], []
+        suppressed = []
+        if clipped:
+            if sensor not in found.clipped:
+                suppressed.append(
+                    Suppressed("clipped", f"{station}.{sensor} at full scale", (station,))
+                )
+            found.clipped.add(sensor)
+            found.readings.pop(sensor, None)
+        else:
+            found.readings[sensor] = reading
+        messages, more = self._evaluate(now=reading.onset_time + reading.seconds)
+        return messages, suppressed + more
+
+    def withdraw(self, key: int, now: float) -> tuple[list[WarningMessage], list[Suppressed]]:
+        """A pick taken back (its trigger was not a P): the estimate without it; an alert
+        left with too few stations is cancelled."""
+        gone = [s for s, p in self._picks.items() if p.key == key]
+        for station in gone:
+            del self._picks[station]
+        if not gone:
+            return [], []
+        if self._active and len(self._usable()) < self._config.min_stations:
+            self._active = False
+            self._sent = None
+            return [WarningMessage("cancelled", None, f"picks withdrawn at {', '.join(gone)}")], []
+        return self._evaluate(now=now)
+
+    def tick(self, now: float) -> list[WarningMessage]:
+        """The newest data time: an alert whose S waves have passed every site by
+        ``end_after_s`` ends; a quiet candidate is forgotten."""
+        if self._active and self._sent is not None:
+            last = max([s.s_arrival for s in self._sent.sites] or [self._sent.origin.time + 60.0])
+            if now > last + self._config.end_after_s:
+                self._active = False
+                source, self._sent = self._sent, None
+                self._picks.clear()
+                return [WarningMessage("ended", source, "the S waves have passed every site")]
+        elif self._picks and now - min(p.time for p in self._picks.values()) > 120.0:
+            self._picks.clear()
+        return []
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _window_over(self, time: float) -> bool:
+        """A pick too long after the first is another quake's (this engine follows one)."""
+        if not self._picks:
+            return False
+        return time - min(p.time for p in self._picks.values()) > 60.0
+
+    def _usable(self) -> dict[str, _Station]:
+        return {s: p for s, p in self._picks.items() if p.timing_ok}
+
+    def _evaluate(self, now: float) -> tuple[list[WarningMessage], list[Suppressed]]:
+        cfg = self._config
+        usable = self._usable()
+        names = tuple(sorted(usable))
+        if len(usable) < cfg.min_stations:
+            return [], [
+                Suppressed(
+                    "too_few_stations",
+                    f"P at {len(usable)} of the {cfg.min_stations} stations needed",
+                    names,
+                )
+            ]
+        observations = [
+            Observation(s, "P", p.time, cfg.pick_uncertainty_s, p.key) for s, p in usable.items()
+        ]
+        origin = self._locate(observations)
+        if origin.status == "not_located":
+            return [], [Suppressed("not_located", origin.reason, names)]
+        if origin.rms > cfg.max_rms_s:
+            return [], [
+                Suppressed("inconsistent", f"RMS {origin.rms:.2f} s > {cfg.max_rms_s} s", names)
+            ]
+        if origin.min_distance_km > cfg.max_distance_km:
+            return [], [
+                Suppressed(
+                    "distant",
+                    f"epicentre {origin.min_distance_km:.0f} km from the nearest station",
+                    names,
+                )
+            ]
+        magnitude, sigma, long_period = self._magnitude(origin, usable)
+        sites = self._forecast(origin, magnitude, now)
+        source = PointSource(origin, magnitude, sigma, names, sites)
+        if not math.isfinite(magnitude):
+            if long_period:
+                detail = f"tau_c above {cfg.max_tau_c_s} s at {', '.join(long_period)}"
+                if self._active:  # the P was not a local quake's after all: a false alarm
+                    self._active = False
+                    self._sent = None
+                    self._picks.clear()
+                    return [WarningMessage("cancelled", None, f"long-period P: {detail}")], []
+                return [], [Suppressed("long_period", detail, names)]
+            return [], [Suppressed("no_magnitude", "no P window long enough yet", names)]
+        if magnitude < cfg.min_magnitude and not any(s.alert for s in sites):
+            return [], [Suppressed("small", f"M {magnitude:.1f}", names)]
+        if not self._active:
+            self._active = True
+            self._sent = source
+            return [WarningMessage("created", source)], []
+        if self._changed(source):
+            self._sent = source
+            return [WarningMessage("updated", source, "the estimate changed")], []
+        return [], []
+
+    def _locate(self, observations: list[Observation]) -> Origin:
+        """The hypocentre; while too few picks free the depth and the configured fixed depth
+        fits them worse than their uncertainty, the best of the fixed depths tried
+        (``trial_depths_km``: a shallow quake and a deep one fit three P picks at their own
+        depth only)."""
+        picks = tuple(sorted((o.station, o.time) for o in observations))
+        if self._located is not None and self._located[0] == picks:
+            return self._located[1]  # the same picks: a reading changed, not the location
+        origin = self._locate_anew(observations)
+        self._located = (picks, origin)
+        return origin
+
+    def _locate_anew(self, observations: list[Observation]) -> Origin:
+        cfg = self._config
+        origin = locate(observations, self._coords, self._table, cfg.locator)
+        if origin.status != "fixed_depth" or origin.rms <= cfg.pick_uncertainty_s:
+            return origin
+        for depth in cfg.trial_depths_km:
+            trial = locate(
+                observations,
+                self._coords,
+                self._table,
+                replace(cfg.locator, fixed_depth_km=depth),
+            )
+            if trial.status == "fixed_depth" and trial.rms < origin.rms:
+                origin = trial
+        return origin
+
+    def _magnitude(
+        self, origin: Origin, usable: Mapping[str, _Station]
+    ) -> tuple[float, float, list[str]]:
+        """The network magnitude, its spread, and the stations whose P is too long-period."""
+        estimates: list[tuple[float, float]] = []
+        long_period: list[str] = []
+        for station, pick in usable.items():
+            coords = self._coords[station]
+            epi = float(
+                distance_km(origin.latitude, origin.longitude, coords.latitude, coords.longitude)
+            )
+            hypo = math.hypot(epi, origin.depth_km + coords.elevation_km)
+            # the accelerometer's reading where the seismometer clipped; the longest window
+            readings = sorted(
+                (r for s, r in pick.readings.items() if s not in pick.clipped),
+                key=lambda r: r.seconds,
+            )
+            if not readings or not math.isfinite(readings[-1].magnitude):
+                continue
+            reading = readings[-1]
+            if reading.tau_c_s > min(self._config.max_tau_c_s, 1.5 * reading.seconds):
+                long_period.append(station)
+                continue
+            from_pd = magnitude_from_pd(reading.pd_m, hypo)
+            sigma = reading.magnitude_sigma
+            # the station's tau_c estimate and its Pd estimate at the located distance
+            estimates.append(combined_magnitude([(reading.magnitude, sigma), (from_pd, 0.31)]))
+        if not estimates or len(long_period) > len(estimates):
+            return math.nan, math.nan, long_period
+        values = np.array([m for m, _ in estimates])
+        sigmas = np.array([s for _, s in estimates])
+        mean = float(np.mean(values))
+        spread = float(np.std(values, ddof=1)) if values.size > 1 else float(sigmas[0])
+        return mean, max(spread, float(np.sqrt(np.mean(sigmas**2) / values.size))), long_period
+
+    def _forecast(self, origin: Origin, magnitude: float, now: float) -> tuple[SiteForecast, ...]:
+        out = []
+        for site in self._config.sites:
+            epi = float(
+                distance_km(origin.latitude, origin.longitude, site.latitude, site.longitude)
+            )
+            hypo = math.hypot(epi, origin.depth_km)
+            s_time = origin.time + float(self._table.time(True, epi, origin.depth_km))
+            mmi = self._config.intensity.mmi(magnitude, hypo) if math.isfinite(magnitude) else 1.0
+            out.append(
+                SiteForecast(
+                    site.name,
+                    site.latitude,
+                    site.longitude,
+                    mmi,
+                    s_time,
+                    s_time - now,
+                    mmi >= site.threshold_mmi,
+                )
+            )
+        return tuple(out)
+
+    def _changed(self, source: PointSource) -> bool:
+        sent = self._sent
+        if sent is None:
+            return True
+        cfg = self._config
+        moved = float(
+            distance_km(
+                sent.origin.latitude,
+                sent.origin.longitude,
+                source.origin.latitude,
+                source.origin.longitude,
+            )
+        )
+        if abs(source.magnitude - sent.magnitude) >= cfg.update_magnitude or moved >= cfg.update_km:
+            return True
+        if abs(source.origin.depth_km - sent.origin.depth_km) >= cfg.update_km:
+            return True
+        return any(a.alert != b.alert for a, b in zip(source.sites, sent.sites, strict=True))

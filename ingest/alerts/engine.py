@@ -1,0 +1,358 @@
+"""The worker's early warning: on-site meters on every seismometer and accelerometer channel,
+the network warning fed with P picks at trigger-on, PLUM-style station alerts, and the
+alert messages they make.
+
+The pipeline calls :meth:`EarlyWarning.pick` with each preliminary P (or phase-less
+vertical) pick as it is stored, :meth:`EarlyWarning.withdrawn` when one is taken back, and
+:meth:`EarlyWarning.record` with each record; each returns :class:`Outgoing` messages, which
+the pipeline stores (``stations.alerts``) and logs as changes in the same transaction as the
+record, so they reach the SSE stream and webhooks with it. Suppressed candidates are logged
+once each, with the reason, and counted in :attr:`EarlyWarning.suppressed`.
+
+The travel-time table is built (or read from its cache) when the first network candidate
+needs a location, not at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
+
+from detection import (
+    NetworkWarning,
+    OnsiteMeter,
+    PointSource,
+    SensorKind,
+    ShakingCandidate,
+    ShakingVote,
+    StationCoordinates,
+    Suppressed,
+    TravelTimeTable,
+    Trigger,
+    WarningMessage,
+    role_of,
+)
+from ingest.alerts.config import warning_config
+from ingest.config import LarzaConfig
+from ingest.seedlink.decode import Record
+from stations.alerts import AlertMessage, active_alerts
+from stations.models import AlertVersion, Channel, ChannelKind
+from stations.queries import ChannelKey
+
+__all__ = ["EarlyWarning", "Outgoing", "adopt_alerts", "message_of"]
+
+log = logging.getLogger(__name__)
+
+WINDOW_S = 60.0
+"""Seconds after a P onset that a station's meters keep measuring."""
+ONSITE_END_S = 60.0
+"""An on-site alert ends this long after it was raised."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message for the alert called ``handle`` (``network``, or ``onsite:NET.STA``)."""
+
+    handle: str
+    message: AlertMessage
+
+
+def message_of(warning: WarningMessage) -> AlertMessage:
+    """A network warning message as the alert tables keep it."""
+    source = warning.source
+    if source is None:
+        return AlertMessage(action=warning.action, kind="network", reason=warning.reason or None)
+    return _from_source(warning.action, source, warning.reason)
+
+
+def _from_source(action: str, source: PointSource, reason: str) -> AlertMessage:
+    origin = source.origin
+    magnitude = source.magnitude if math.isfinite(source.magnitude) else None
+    sigma = source.magnitude_sigma if math.isfinite(source.magnitude_sigma) else None
+    return AlertMessage(
+        action=action,  # type: ignore[arg-type]
+        kind="network",
+        origin_time=_utc(origin.time),
+        latitude=origin.latitude,
+        longitude=origin.longitude,
+        depth_km=origin.depth_km,
+        magnitude=magnitude,
+        magnitude_sigma=sigma,
+        reason=reason or None,
+        content={
+            "stations": list(source.stations),
+            "location_status": origin.status,
+            "rms_s": origin.rms,
+            "sites": [
+                {
+                    "name": s.name,
+                    "latitude": s.latitude,
+                    "longitude": s.longitude,
+                    "mmi": round(s.mmi, 2),
+                    "s_arrival": _utc(s.s_arrival).isoformat(),
+                    "warning_s": round(s.warning_s, 2),
+                    "alert": s.alert,
+                }
+                for s in source.sites
+            ],
+        },
+    )
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+@dataclass
+class _Meter:
+    meter: OnsiteMeter
+    station: str
+    sensor: str  # location.band, e.g. ".HH"
+    clip: float | None
+    peak: float = 0.0  # largest |counts| since the onset
+    until: float = 0.0  # measuring up to this data time
+
+
+class EarlyWarning:
+    """On-site meters, the network warning and station alerts over the worker's records."""
+
+    def __init__(
+        self,
+        config: LarzaConfig,
+        channels: Mapping[ChannelKey, Channel],
+        table: Callable[[], TravelTimeTable],
+    ) -> None:
+        self._config = config
+        self._table_of = table
+        self._channels = channels
+        self._warning: NetworkWarning | None = None
+        self._meters: dict[ChannelKey, _Meter] = {}
+        self._vote = ShakingVote(
+            mmi_level=config.alerts.onsite_mmi, agree_s=config.alerts.onsite_agree_s
+        )
+        self._onsite: dict[str, float] = {}  # station -> data time its on-site alert began
+        self._said: set[tuple[str, tuple[str, ...]]] = set()
+        self._adopted: float | None = None  # data time to end a network alert stored before
+        self.suppressed: Counter[str] = Counter()
+        """Candidates turned down, by reason."""
+
+    def coordinates(self) -> dict[str, StationCoordinates]:
+        return {
+            f"{k.network}.{k.station}": StationCoordinates(
+                c.station.latitude, c.station.longitude, c.station.elevation / 1000.0
+            )
+            for k, c in self._channels.items()
+        }
+
+    def _network(self) -> NetworkWarning:
+        if self._warning is None:
+            self._warning = NetworkWarning(
+                self.coordinates(), self._table_of(), warning_config(self._config.alerts)
+            )
+        return self._warning
+
+    # -- what the pipeline calls --------------------------------------------------------------
+
+    def adopt(self, handle: str, latest: AlertVersion) -> None:
+        """An alert left active by the worker before a restart: it is continued (a new
+        estimate of the same quake updates it) and ended when it would have been,
+        ``end_after_s`` after the S passed every site (an on-site one ``ONSITE_END_S`` after
+        it began)."""
+        content = latest.content or {}
+        if handle.startswith("onsite:"):
+            self._onsite[handle.removeprefix("onsite:")] = float(content.get("time", 0.0))
+            return
+        arrivals = [
+            datetime.fromisoformat(site["s_arrival"]).timestamp()
+            for site in content.get("sites", [])
+        ]
+        origin = latest.origin_time.timestamp() if latest.origin_time is not None else 0.0
+        self._adopted = max(arrivals, default=origin + 60.0) + self._config.alerts.end_after_s
+
+    def record(self, record: Record, channel: Channel) -> list[Outgoing]:
+        """Feed a record to its channel's meter; readings of stations after their P go to
+        the network warning and the station vote."""
+        key = record.key
+        found = self._meters.get(key)
+        if found is None:
+            made = self._set_up(key, channel, record.sampling_rate)
+            if made is None:
+                return []
+            found = made
+        meter = found.meter
+        try:
+            meter.feed(record.data, record.starttime)
+        except ValueError:  # non-finite samples: the chain starts afresh on the next record
+            meter.reset()
+            return []
+        out: list[Outgoing] = []
+        if meter.active:
+            if record.endtime > found.until:
+                meter.stop()
+            else:
+                found.peak = max(found.peak, float(np.max(np.abs(record.data))))
+                out += self._reading(found)
+        out += self._tick(record.endtime)
+        return out
+
+    def pick(
+        self, key: ChannelKey, trigger: Trigger, pick_key: int, timing_quality: int | None
+    ) -> list[Outgoing]:
+        """A preliminary pick: a P (or a vertical's phase-less pick) starts the station's
+        meters and goes to the network warning."""
+        if role_of(key.channel) != "vertical" or trigger.phase not in ("P", None):
+            return []
+        station = f"{key.network}.{key.station}"
+        onset = trigger.onset_time
+        for other, found in self._meters.items():
+            same = (other.network, other.station) == (key.network, key.station)
+            if same and found.meter.fed and not found.meter.active:
+                found.meter.start(onset)
+                found.until = onset + WINDOW_S
+                found.peak = 0.0
+        messages, suppressed = self._network().add_pick(
+            station, onset, pick_key, timing_quality=timing_quality
+        )
+        self._suppress(suppressed)
+        return [Outgoing("network", message_of(m)) for m in messages]
+
+    def withdrawn(self, pick_key: int, now: float) -> list[Outgoing]:
+        if self._warning is None:
+            return []
+        messages, suppressed = self._warning.withdraw(pick_key, now)
+        self._suppress(suppressed)
+        return [Outgoing("network", message_of(m)) for m in messages]
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _set_up(self, key: ChannelKey, channel: Channel, rate: float) -> _Meter | None:
+        if channel.kind not in (ChannelKind.SEISMOMETER, ChannelKind.ACCELEROMETER):
+            return None
+        if not channel.sensitivity or rate <= 0.3:
+            return None
+        kind: SensorKind = (
+            "acceleration" if channel.kind == ChannelKind.ACCELEROMETER else "velocity"
+        )
+        try:
+            meter = OnsiteMeter(rate, kind=kind, gain=float(channel.sensitivity))
+        except ValueError:
+            return None
+        clip = self._config.health_for(key).clip_level
+        made = _Meter(
+            meter,
+            f"{key.network}.{key.station}",
+            f"{key.location}.{key.channel[:2]}",
+            clip,
+        )
+        self._meters[key] = made
+        return made
+
+    def _reading(self, found: _Meter) -> list[Outgoing]:
+        reading = found.meter.reading()
+        if reading is None:
+            return []
+        clipped = found.clip is not None and found.peak >= 0.95 * found.clip
+        out: list[Outgoing] = []
+        if self._warning is not None:
+            messages, suppressed = self._warning.add_reading(
+                found.station, found.sensor, reading, clipped=clipped
+            )
+            self._suppress(suppressed)
+            out += [Outgoing("network", message_of(m)) for m in messages]
+        if clipped or reading.mmi < self._vote.mmi_level:
+            return out
+        alerts = self._vote.add(
+            ShakingCandidate(
+                found.station, found.sensor, reading.onset_time + reading.seconds, reading.mmi
+            )
+        )
+        for alert in alerts:
+            station = alert.candidate.station
+            if station in self._onsite:
+                continue
+            self._onsite[station] = alert.candidate.time
+            out.append(
+                Outgoing(
+                    f"onsite:{station}",
+                    AlertMessage(
+                        action="created",
+                        kind="onsite",
+                        station=station,
+                        reason=f"observed intensity {alert.candidate.mmi:.1f}, "
+                        f"confirmed by {alert.agreed}",
+                        content={
+                            "time": alert.candidate.time,
+                            "mmi": round(alert.candidate.mmi, 2),
+                            "sensor": alert.candidate.sensor,
+                            "agreed": alert.agreed,
+                            "radius_km": 30.0,
+                        },
+                    ),
+                )
+            )
+        return out
+
+    def _tick(self, now: float) -> list[Outgoing]:
+        out: list[Outgoing] = []
+        for candidate in self._vote.expire(now):
+            self._suppress(
+                [
+                    Suppressed(
+                        "single_sensor",
+                        f"{candidate.station}{candidate.sensor}: intensity "
+                        f"{candidate.mmi:.1f} not confirmed by a second sensor or station",
+                        (candidate.station,),
+                    )
+                ]
+            )
+        for station, began in list(self._onsite.items()):
+            if now - began > ONSITE_END_S:
+                del self._onsite[station]
+                out.append(
+                    Outgoing(
+                        f"onsite:{station}",
+                        AlertMessage(action="ended", kind="onsite", station=station),
+                    )
+                )
+        if self._adopted is not None and now > self._adopted:
+            self._adopted = None
+            if self._warning is None or not self._warning.active:
+                ended = AlertMessage(
+                    action="ended", kind="network", reason="the S waves have passed every site"
+                )
+                out.append(Outgoing("network", ended))
+        if self._warning is not None:
+            out += [Outgoing("network", message_of(m)) for m in self._warning.tick(now)]
+            if self._warning.idle and not self._onsite:
+                self._said.clear()
+        return out
+
+    def _suppress(self, suppressed: list[Suppressed]) -> None:
+        for s in suppressed:
+            mark = (s.reason, s.stations)
+            if mark in self._said:
+                continue
+            self._said.add(mark)
+            self.suppressed[s.reason] += 1
+            log.info("alert candidate suppressed (%s): %s", s.reason, s.detail)
+
+
+def adopt_alerts(factory: sessionmaker[Session], warning: EarlyWarning) -> dict[str, int]:
+    """The alerts a worker left active before its restart, handed to ``warning`` to continue:
+    handle -> alert id (the newest of each handle; an older duplicate is left as it is)."""
+    with factory() as session:
+        found = active_alerts(session)
+    ids: dict[str, int] = {}
+    for alert in found:
+        latest = alert.versions[-1]
+        handle = "network" if alert.kind == "network" else f"onsite:{latest.station}"
+        ids[handle] = alert.id
+        warning.adopt(handle, latest)
+    return ids
