@@ -178,6 +178,22 @@ class Detecting:
         events += self._associator.close_before(record.endtime - self.window - CLOSE_MARGIN_S)
         return events
 
+    def associate(
+        self,
+        key: ChannelKey,
+        picks: list[tuple[str, Trigger]],
+        keep: Callable[[Found], int],
+        *,
+        until: float,
+    ) -> list[NetworkEvent]:
+        """Associate picks found elsewhere (``larza reprocess`` picks each station's data in
+        its own process) as :meth:`feed` does those of a record of ``key``'s station ending
+        at ``until``: the picks join events, then the events whose window closed are made
+        final."""
+        events = self._associate(key, picks, keep)
+        events += self._associator.close_before(until - self.window - CLOSE_MARGIN_S)
+        return events
+
     def finish(self, keep: Callable[[Found], int]) -> list[NetworkEvent]:
         """End of the data (files): report picks still on or waiting, then close every
         event."""

@@ -33,7 +33,7 @@ from typing import IO, Any, Literal
 import numpy as np
 from pymseed import MiniSEEDError, MS3Record
 
-from detection import NetworkEvent
+from detection import NetworkEvent, Trigger
 from ingest.config import LarzaConfig
 from ingest.detect.chain import Detecting, Found
 from ingest.seedlink.decode import Record, RecordError, decode_record
@@ -95,6 +95,25 @@ class Detected:
     polarity: str | None = None
     bridged: bool = False
 
+    @classmethod
+    def of(cls, index: int, key: ChannelKey, t: Trigger, profile: str) -> Detected:
+        """The detection of a pick."""
+        return cls(
+            index=index,
+            key=key,
+            on_time=t.on_time,
+            off_time=t.off_time,
+            onset_time=t.onset_time,
+            peak_ratio=float(t.peak_ratio),
+            snr=float(t.snr) if math.isfinite(t.snr) else None,
+            peak_amplitude=float(t.peak_amplitude),
+            profile=profile,
+            phase=t.phase,
+            onset_uncertainty=float(t.onset_uncertainty),
+            polarity=t.polarity,
+            bridged=t.bridged,
+        )
+
 
 @dataclass
 class Results:
@@ -116,10 +135,14 @@ def expand(paths: Sequence[Path]) -> list[Path]:
     return out
 
 
-def _mseed_records(path: Path, progress: Progress) -> Iterator[Record]:
+def _mseed_records(
+    path: Path, progress: Progress, span: tuple[float, float] | None = None
+) -> Iterator[Record]:
     """The file's records in order of their end times. A file of one channel is in that
     order already; one of several (as ObsPy writes a stream: channel after channel) is read
-    in it, from an index of its records' headers, so its channels advance together."""
+    in it, from an index of its records' headers, so its channels advance together. With
+    ``span`` (POSIX seconds), only the records that end after its start and start before its
+    end are decoded."""
     data = path.read_bytes()
     view = memoryview(data)
     index: list[tuple[int, int, int, str]] = []  # offset, length, end (ns), stream
@@ -131,7 +154,8 @@ def _mseed_records(path: Path, progress: Progress) -> Iterator[Record]:
             progress.skipped += 1
             sys.stderr.write(f"\n{path}: byte {offset}: rest of the file skipped: {e}\n")
             break
-        index.append((offset, header.reclen, header.endtime, header.sourceid))
+        if span is None or (header.endtime > span[0] * 1e9 and header.starttime < span[1] * 1e9):
+            index.append((offset, header.reclen, header.endtime, header.sourceid))
         offset += header.reclen
     ordered = all(a[2] <= b[2] for a, b in itertools.pairwise(index))
     for start, length, _, _ in index if ordered else sorted(index, key=lambda i: i[2:]):
@@ -177,11 +201,14 @@ def _is_mseed(path: Path) -> bool:
     return True
 
 
-def file_records(path: Path, progress: Progress) -> Iterator[Record]:
-    """The records of one file in file order (a day file of one channel: time order)."""
+def file_records(
+    path: Path, progress: Progress, span: tuple[float, float] | None = None
+) -> Iterator[Record]:
+    """The records of one file in file order (a day file of one channel: time order); a
+    miniSEED file's within ``span`` only (see :func:`_mseed_records`)."""
     progress.files += 1
     if _is_mseed(path):
-        yield from _mseed_records(path, progress)
+        yield from _mseed_records(path, progress, span)
     else:
         yield from _obspy_records(path)
 
@@ -204,11 +231,13 @@ def pieces(records: Iterable[Record], seconds: float = PIECE_S) -> Iterator[Reco
             )
 
 
-def merged(paths: Sequence[Path], progress: Progress) -> Iterator[Record]:
+def merged(
+    paths: Sequence[Path], progress: Progress, span: tuple[float, float] | None = None
+) -> Iterator[Record]:
     """Records of all files, cut into :data:`PIECE_S` pieces and merged by end time (a file
     not in time order is read in it if miniSEED; other formats are read trace by trace)."""
     return heapq.merge(
-        *(pieces(file_records(p, progress)) for p in paths),
+        *(pieces(file_records(p, progress, span)) for p in paths),
         key=lambda r: (r.endtime, str(r.key)),
     )
 
@@ -242,25 +271,8 @@ def run_detect(
     results = Results()
 
     def keep(found: Found) -> int:
-        t = found.trigger
         index = len(results.detections)
-        results.detections.append(
-            Detected(
-                index=index,
-                key=found.key,
-                on_time=t.on_time,
-                off_time=t.off_time,
-                onset_time=t.onset_time,
-                peak_ratio=float(t.peak_ratio),
-                snr=float(t.snr) if math.isfinite(t.snr) else None,
-                peak_amplitude=float(t.peak_amplitude),
-                profile=found.profile,
-                phase=t.phase,
-                onset_uncertainty=float(t.onset_uncertainty),
-                polarity=t.polarity,
-                bridged=t.bridged,
-            )
-        )
+        results.detections.append(Detected.of(index, found.key, found.trigger, found.profile))
         progress.detections += 1
         return index
 

@@ -1,0 +1,276 @@
+"""Catalogue runs (``larza reprocess``): the run, its chunks, its picks and events, and the
+comparison of two runs' events. Keyword-only; flush, never commit (the caller owns the
+transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from stations.errors import LarzaError
+from stations.models import CatalogueRun, Network, RunChunk, RunDetection, RunEvent, Station
+
+__all__ = [
+    "EventMatch",
+    "RunPick",
+    "RunQuake",
+    "chunk_results",
+    "compare_events",
+    "create_run",
+    "finish_run",
+    "get_run",
+    "list_runs",
+    "run_detections",
+    "run_events",
+    "station_positions",
+    "store_catalogue",
+    "store_chunk",
+]
+
+
+@dataclass(frozen=True)
+class RunPick:
+    """A pick of a run, as stored."""
+
+    network: str
+    station: str
+    location: str
+    channel: str
+    on_time: float
+    off_time: float
+    onset_time: float
+    peak_ratio: float
+    snr: float | None
+    peak_amplitude: float
+    profile: str
+    phase: str | None
+    onset_uncertainty: float | None
+    polarity: str | None
+    bridged: bool
+
+
+@dataclass(frozen=True)
+class RunQuake:
+    """An event of a run; ``picks``: indices into the run's list of :class:`RunPick`."""
+
+    time: float
+    stations: tuple[str, ...]
+    coincidence_sum: float
+    duration: float
+    picks: tuple[int, ...]
+
+
+def _utc(t: float) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
+
+
+def get_run(session: Session, *, name: str) -> CatalogueRun | None:
+    return session.scalars(select(CatalogueRun).where(CatalogueRun.name == name)).first()
+
+
+def list_runs(session: Session) -> list[CatalogueRun]:
+    """Every run, the newest first."""
+    return list(session.scalars(select(CatalogueRun).order_by(CatalogueRun.started_at.desc())))
+
+
+def create_run(
+    session: Session,
+    *,
+    name: str,
+    config: str,
+    start: float,
+    end: float,
+    stations: Sequence[str],
+    chunk_s: float,
+    chunks: int,
+    now: datetime,
+) -> CatalogueRun:
+    """A new run, ``running``; a name already taken is refused."""
+    if get_run(session, name=name) is not None:
+        raise LarzaError(f"a run named {name!r} exists: --resume {name} continues it")
+    run = CatalogueRun(
+        name=name,
+        config=config,
+        start=_utc(start),
+        end=_utc(end),
+        stations=",".join(stations),
+        chunk_s=chunk_s,
+        status="running",
+        chunks=chunks,
+        chunks_done=0,
+        chunks_failed=0,
+        detections=0,
+        events=0,
+        started_at=now,
+        finished_at=None,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def chunk_results(session: Session, *, run_id: int) -> dict[str, tuple[bool, str]]:
+    """Name -> (succeeded, picks as JSON or the error) of the run's chunks that ran."""
+    rows = session.execute(
+        select(RunChunk.name, RunChunk.ok, RunChunk.result).where(RunChunk.run_id == run_id)
+    )
+    return {name: (ok, result) for name, ok, result in rows}
+
+
+def store_chunk(
+    session: Session, *, run_id: int, name: str, ok: bool, result: str, now: datetime
+) -> None:
+    """Record a chunk that ran (again: its earlier outcome is replaced), and count it."""
+    session.execute(delete(RunChunk).where(RunChunk.run_id == run_id, RunChunk.name == name))
+    session.add(RunChunk(run_id=run_id, name=name, ok=ok, result=result, finished_at=now))
+    session.flush()
+    counts = chunk_results(session, run_id=run_id).values()
+    session.execute(
+        update(CatalogueRun)
+        .where(CatalogueRun.id == run_id)
+        .values(
+            chunks_done=sum(1 for ok, _ in counts if ok),
+            chunks_failed=sum(1 for ok, _ in counts if not ok),
+        )
+    )
+
+
+def store_catalogue(
+    session: Session, *, run_id: int, picks: Sequence[RunPick], quakes: Sequence[RunQuake]
+) -> None:
+    """The run's picks and events (those stored before, by an interrupted try, replaced)."""
+    session.execute(delete(RunEvent).where(RunEvent.run_id == run_id))
+    session.execute(delete(RunDetection).where(RunDetection.run_id == run_id))
+    ids: list[int] = []
+    batch = 1000
+    for i in range(0, len(picks), batch):
+        rows = [
+            {
+                "run_id": run_id,
+                **{k: v for k, v in p.__dict__.items() if not k.endswith("_time")},
+                "on_time": _utc(p.on_time),
+                "off_time": _utc(p.off_time),
+                "onset_time": _utc(p.onset_time),
+            }
+            for p in picks[i : i + batch]
+        ]
+        ids += session.scalars(insert(RunDetection).returning(RunDetection.id), rows).all()
+    for q in quakes:
+        session.add(
+            RunEvent(
+                run_id=run_id,
+                time=_utc(q.time),
+                stations=" ".join(q.stations),
+                n_stations=len(q.stations),
+                coincidence_sum=q.coincidence_sum,
+                duration=q.duration,
+                detections=" ".join(str(ids[i]) for i in q.picks),
+            )
+        )
+    session.flush()
+
+
+def finish_run(
+    session: Session, *, run: CatalogueRun, status: str, detections: int, events: int, now: datetime
+) -> None:
+    run.status = status
+    run.detections = detections
+    run.events = events
+    run.finished_at = now
+    session.flush()
+
+
+def run_detections(
+    session: Session,
+    *,
+    run_id: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[RunDetection]:
+    """A run's picks in onset order."""
+    query = select(RunDetection).where(RunDetection.run_id == run_id)
+    if start is not None:
+        query = query.where(RunDetection.onset_time >= start)
+    if end is not None:
+        query = query.where(RunDetection.onset_time < end)
+    query = query.order_by(RunDetection.onset_time, RunDetection.id).offset(offset).limit(limit)
+    return list(session.scalars(query))
+
+
+def run_events(
+    session: Session,
+    *,
+    run_id: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int | None = None,
+) -> list[RunEvent]:
+    """A run's events in time order."""
+    query = select(RunEvent).where(RunEvent.run_id == run_id)
+    if start is not None:
+        query = query.where(RunEvent.time >= start)
+    if end is not None:
+        query = query.where(RunEvent.time < end)
+    query = query.order_by(RunEvent.time, RunEvent.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class EventMatch:
+    """Two runs' events compared: pairs matched, and those only in one."""
+
+    matched: list[tuple[RunEvent, RunEvent]]
+    only_a: list[RunEvent]
+    only_b: list[RunEvent]
+
+
+def compare_events(a: Sequence[RunEvent], b: Sequence[RunEvent], tolerance_s: float) -> EventMatch:
+    """Match events of two runs whose first onsets differ by at most ``tolerance_s`` and that
+    share a station, each at most once, the closest in time first."""
+    pairs = sorted(
+        (abs(x.time.timestamp() - y.time.timestamp()), i, j)
+        for i, x in enumerate(a)
+        for j, y in enumerate(_near(b, x, tolerance_s))
+        if set(x.stations.split()) & set(y.stations.split())
+    )
+    index_b = {id(y): k for k, y in enumerate(b)}
+    taken_a: set[int] = set()
+    taken_b: set[int] = set()
+    matched: list[tuple[RunEvent, RunEvent]] = []
+    for _, i, j in pairs:
+        y = _near(b, a[i], tolerance_s)[j]
+        k = index_b[id(y)]
+        if i in taken_a or k in taken_b:
+            continue
+        taken_a.add(i)
+        taken_b.add(k)
+        matched.append((a[i], y))
+    matched.sort(key=lambda p: p[0].time)
+    return EventMatch(
+        matched=matched,
+        only_a=[x for i, x in enumerate(a) if i not in taken_a],
+        only_b=[y for k, y in enumerate(b) if k not in taken_b],
+    )
+
+
+def _near(b: Sequence[RunEvent], x: RunEvent, tolerance_s: float) -> list[RunEvent]:
+    t = x.time.timestamp()
+    return [y for y in b if abs(y.time.timestamp() - t) <= tolerance_s]
+
+
+def station_positions(session: Session) -> dict[str, tuple[float, float]]:
+    """``NET.STA`` -> (latitude, longitude) of every station in the inventory."""
+    rows = session.execute(
+        select(Network.code, Station.code, Station.latitude, Station.longitude).join(
+            Station, Station.network_id == Network.id
+        )
+    )
+    return {f"{net}.{sta}": (lat, lon) for net, sta, lat, lon in rows}
