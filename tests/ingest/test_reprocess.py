@@ -227,7 +227,7 @@ def test_a_cluster_of_two_workers_loses_one_and_the_run_is_the_same(
             "--dashboard-address",
             ":0",
             log=tmp_path / "scheduler.log",
-        ),  # fmt: skip
+        ),
     ]
     try:
         for i in range(2):
@@ -244,9 +244,9 @@ def test_a_cluster_of_two_workers_loses_one_and_the_run_is_the_same(
                     "--name",
                     f"w{i}",
                     log=tmp_path / f"worker{i}.log",
-                )  # fmt: skip
+                )
             )
-        with Client(address, timeout="60s") as client:
+        with Client(address, timeout="60s") as client:  # type: ignore[no-untyped-call]
             client.wait_for_workers(2, timeout=120)
             stream = Killing(lambda: os.kill(processes[1].pid, signal.SIGKILL))
             summary = reprocess(
@@ -283,8 +283,8 @@ def test_an_interrupted_run_resumes_where_it_stopped(
         raise KeyboardInterrupt
 
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
-        Client(cluster) as client,
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,  # type: ignore[no-untyped-call]
+        Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):
         with pytest.raises(KeyboardInterrupt):
             reprocess(
@@ -326,7 +326,7 @@ def test_a_chunk_that_cannot_be_read_is_named_and_the_run_goes_on(
     """Through the command, on a local cluster: a day file that is a folder fails its chunks
     (tried three times), which are named; the others are stored; ``--resume`` tries them
     again once the file is readable."""
-    root, start, end = archive
+    root = archive[0]
     broken = tmp_path / "sds"
     subprocess.run(["cp", "-r", str(root), str(broken)], check=True)
     day = next(broken.glob("2025/TJ/MURGH/HHZ.D/*.2025.153"))
