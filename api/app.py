@@ -24,7 +24,17 @@ from api.fdsn import dataselect as fdsn_dataselect
 from api.fdsn import event as fdsn_event
 from api.fdsn import station as fdsn_station
 from api.hub import ChangeHub
-from api.routers import detections, events, gaps, health, metrics, stations, stream, webhooks
+from api.routers import (
+    detections,
+    events,
+    gaps,
+    health,
+    metrics,
+    runs,
+    stations,
+    stream,
+    webhooks,
+)
 from api.routers.stream import read_batch, streams_end_on_shutdown
 from api.settings import ApiSettings, get_settings
 from api.watch import Watcher
@@ -129,6 +139,7 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
     app.include_router(detections.router)
     app.include_router(gaps.router)
     app.include_router(events.router)
+    app.include_router(runs.router)
     app.include_router(health.router)
     app.include_router(stream.router)
     app.include_router(webhooks.router)

@@ -21,6 +21,7 @@ __all__ = [
     "chunk_results",
     "compare_events",
     "create_run",
+    "detections_by_id",
     "finish_run",
     "get_run",
     "list_runs",
@@ -190,17 +191,33 @@ def run_detections(
     run_id: int,
     start: datetime | None = None,
     end: datetime | None = None,
-    limit: int = 100,
-    offset: int = 0,
+    after_id: int | None = None,
+    limit: int | None = None,
 ) -> list[RunDetection]:
-    """A run's picks in onset order."""
+    """A run's picks in the order of their ids (the order the run reported them), those
+    with onsets in ``[start, end)``, after ``after_id``."""
     query = select(RunDetection).where(RunDetection.run_id == run_id)
     if start is not None:
         query = query.where(RunDetection.onset_time >= start)
     if end is not None:
         query = query.where(RunDetection.onset_time < end)
-    query = query.order_by(RunDetection.onset_time, RunDetection.id).offset(offset).limit(limit)
+    if after_id is not None:
+        query = query.where(RunDetection.id > after_id)
+    query = query.order_by(RunDetection.id)
+    if limit is not None:
+        query = query.limit(limit)
     return list(session.scalars(query))
+
+
+def detections_by_id(session: Session, *, ids: Sequence[int]) -> dict[int, RunDetection]:
+    out: dict[int, RunDetection] = {}
+    for i in range(0, len(ids), 1000):
+        chunk = ids[i : i + 1000]
+        out.update(
+            (d.id, d)
+            for d in session.scalars(select(RunDetection).where(RunDetection.id.in_(chunk)))
+        )
+    return out
 
 
 def run_events(
@@ -209,15 +226,18 @@ def run_events(
     run_id: int,
     start: datetime | None = None,
     end: datetime | None = None,
+    after_id: int | None = None,
     limit: int | None = None,
 ) -> list[RunEvent]:
-    """A run's events in time order."""
+    """A run's events in the order of their ids (of their first onsets)."""
     query = select(RunEvent).where(RunEvent.run_id == run_id)
     if start is not None:
         query = query.where(RunEvent.time >= start)
     if end is not None:
         query = query.where(RunEvent.time < end)
-    query = query.order_by(RunEvent.time, RunEvent.id)
+    if after_id is not None:
+        query = query.where(RunEvent.id > after_id)
+    query = query.order_by(RunEvent.id)
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query))

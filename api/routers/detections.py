@@ -11,6 +11,7 @@ from api.downloads import MSEED_ANSWER, around, detections_csv, list_formats, sn
 from api.errors import BAD_REQUEST
 from api.etag import etag_response
 from api.pagination import MAX_ID, After, Limit, QueryTime, checked_window, next_link
+from api.routers.runs import run_detections_page
 from api.schemas import DetectionOut, Page
 from stations.models import Detection
 from stations.queries import get_detection, list_detections, require_station
@@ -75,8 +76,19 @@ def detections_index(
     fmt: Annotated[
         Literal["json", "csv"], Query(alias="format", description="json (default) or csv")
     ] = "json",
+    run: Annotated[
+        str | None,
+        Query(max_length=100, description="a catalogue run's picks (onset in start..end)"),
+    ] = None,
 ) -> Response:
     start, end = checked_window(start, end, limit, settings.page_size_max)
+    if run is not None:
+        found_run = run_detections_page(
+            request, session, run, start=start, end=end, after=after, limit=limit
+        )
+        if fmt == "csv":
+            return detections_csv(found_run.items, found_run.next)
+        return etag_response(request, found_run)
     if station is not None and "." in station:
         network, station = station.split(".")
     network = network.upper() if network else None

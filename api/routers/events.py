@@ -19,7 +19,9 @@ from api.errors import BAD_REQUEST
 from api.etag import etag_response
 from api.pagination import MAX_ID, After, Limit, QueryTime, checked_window, next_link
 from api.routers.detections import detection_out
+from api.routers.runs import run_events_page
 from api.schemas import EventOut, Page
+from stations.errors import LarzaError
 from stations.models import Event, EventStatus
 from stations.queries import channel_index, get_event, list_events
 
@@ -64,8 +66,19 @@ def events_index(
         Literal["json", "csv", "quakeml"],
         Query(alias="format", description="json (default), csv, or quakeml (QuakeML 1.2)"),
     ] = "json",
+    run: Annotated[
+        str | None,
+        Query(max_length=100, description="a catalogue run's events (JSON), not the live ones"),
+    ] = None,
 ) -> Response:
     start, end = checked_window(start, end, limit, settings.page_size_max)
+    if run is not None:
+        if fmt != "json":
+            raise LarzaError(f"a run's events are served as JSON only, not format={fmt}")
+        return etag_response(
+            request,
+            run_events_page(request, session, run, start=start, end=end, after=after, limit=limit),
+        )
     found = list_events(
         session,
         start=start,

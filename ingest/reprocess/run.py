@@ -229,6 +229,6 @@ def _rows(results: Results) -> tuple[list[RunPick], list[RunQuake]]:
             duration=e.duration,
             picks=e.pick_keys,
         )
-        for e in (results.events[k] for k in sorted(results.events))
+        for e in sorted(results.events.values(), key=lambda e: (e.time, e.event_key))
     ]
     return picks, quakes
