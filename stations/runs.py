@@ -12,7 +12,16 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from stations.errors import LarzaError
-from stations.models import CatalogueRun, Network, RunChunk, RunDetection, RunEvent, Station
+from stations.event_search import DetectionRecord, EventRecord
+from stations.models import (
+    CatalogueRun,
+    EventStatus,
+    Network,
+    RunChunk,
+    RunDetection,
+    RunEvent,
+    Station,
+)
 
 __all__ = [
     "EventMatch",
@@ -26,6 +35,7 @@ __all__ = [
     "get_run",
     "list_runs",
     "run_detections",
+    "run_event_records",
     "run_events",
     "station_positions",
     "store_catalogue",
@@ -294,3 +304,69 @@ def station_positions(session: Session) -> dict[str, tuple[float, float]]:
         )
     )
     return {f"{net}.{sta}": (lat, lon) for net, sta, lat, lon in rows}
+
+
+def run_event_records(
+    session: Session,
+    *,
+    run: CatalogueRun,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    event_id: int | None = None,
+    newest_first: bool = True,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[EventRecord]:
+    """A run's events as the FDSN event service writes them (stations placed from the
+    inventory; picks of stations not in it are left out), ``end`` inclusive as FDSN's."""
+    query = select(RunEvent).where(RunEvent.run_id == run.id)
+    if start is not None:
+        query = query.where(RunEvent.time >= start)
+    if end is not None:
+        query = query.where(RunEvent.time <= end)
+    if event_id is not None:
+        query = query.where(RunEvent.id == event_id)
+    order = (
+        (RunEvent.time.desc(), RunEvent.id.desc()) if newest_first else (RunEvent.time, RunEvent.id)
+    )
+    query = query.order_by(*order).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    events = list(session.scalars(query))
+    picks = detections_by_id(session, ids=[int(i) for e in events for i in e.detections.split()])
+    where = station_positions(session)
+    made = run.finished_at or run.started_at
+    records = []
+    for e in events:
+        chosen = sorted(
+            (picks[int(i)] for i in e.detections.split()), key=lambda d: (d.onset_time, d.id)
+        )
+        records.append(
+            EventRecord(
+                id=e.id,
+                time=e.time,
+                status=EventStatus.FINAL,
+                n_stations=e.n_stations,
+                created_at=made,
+                updated_at=made,
+                detections=tuple(
+                    DetectionRecord(
+                        id=d.id,
+                        onset_time=d.onset_time,
+                        created_at=made,
+                        network=d.network,
+                        station=d.station,
+                        location=d.location,
+                        channel=d.channel,
+                        latitude=where[f"{d.network}.{d.station}"][0],
+                        longitude=where[f"{d.network}.{d.station}"][1],
+                        phase=d.phase,
+                        onset_uncertainty=d.onset_uncertainty,
+                        polarity=d.polarity,
+                    )
+                    for d in chosen
+                    if f"{d.network}.{d.station}" in where
+                ),
+            )
+        )
+    return records

@@ -7,7 +7,9 @@ station reached first, depth 0), and ``minmagnitude``/``maxmagnitude`` match no 
 FDSN asks of events without a magnitude. ``orderby=magnitude`` is accepted and
 sorts by time. ``includeallorigins``, ``includeallmagnitudes`` and ``includearrivals`` are
 accepted and change nothing: there is one origin, no magnitude, and the picks and arrivals
-are always included. The only catalog and contributor is "Larza".
+are always included. The live catalog and the only contributor is "Larza"; every finished
+run of ``larza reprocess`` is a catalog of its own (``catalog=NAME``: time, eventid, orderby,
+limit and offset apply; a place or a depth is refused, 400).
 
 Every filter, the order, ``offset`` and ``limit`` are applied in SQL by
 ``stations.event_search.search_events`` (a region becomes the stations in it, a radius
@@ -21,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote
+from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -45,6 +49,7 @@ from api.fdsn.common import (
 )
 from api.quakeml import AUTHOR, quakeml_document
 from stations.event_search import EventRecord, Region, search_events
+from stations.runs import get_run, list_runs, run_event_records
 
 router = APIRouter(prefix="/fdsnws/event/1", tags=["fdsn"])
 
@@ -74,7 +79,7 @@ PARAMETERS: dict[str, tuple[str, str]] = {
     "limit": ("xs:int", "at most this many events"),
     "offset": ("xs:int", "start at this event of the ordered result (1 is the first)"),
     "orderby": ("xs:string", "time (newest first), time-asc, magnitude, magnitude-asc"),
-    "catalog": ("xs:string", "Larza"),
+    "catalog": ("xs:string", "Larza (live), or a reprocessing run's name"),
     "contributor": ("xs:string", "Larza"),
     "updatedafter": ("xs:date", "events updated after this time"),
     "format": ("xs:string", "xml (QuakeML 1.2) or text"),
@@ -112,7 +117,8 @@ class Selection:
     centre: tuple[float, float] | None = None
     radii: tuple[float, float] = (0.0, 180.0)
     depths: tuple[float, float] | None = None
-    impossible: bool = False  # a magnitude bound, or another catalog: nothing can match
+    impossible: bool = False  # a magnitude bound, or another contributor: nothing can match
+    catalog: str | None = None  # a catalogue run's name; None: the live catalog
     newest_first: bool = True
     limit: int | None = None
     offset: int = 1
@@ -136,7 +142,7 @@ class Selection:
         )
 
     def nothing_matches(self) -> bool:
-        """A magnitude bound, another catalog, or a depth range without 0 km."""
+        """A magnitude bound, another contributor, or a depth range without 0 km."""
         return self.impossible or (
             self.depths is not None and not self.depths[0] <= 0.0 <= self.depths[1]
         )
@@ -170,10 +176,11 @@ def parse_selection(params: dict[str, str], page_size_max: int) -> Selection:
     event_id = None
     if "eventid" in params:
         event_id = parse_int("eventid", params["eventid"], 1, 2**63 - 1)
-    other_source = any(
-        name in params and params[name].strip().lower() != CATALOG.lower()
-        for name in ("catalog", "contributor")
+    other_source = (
+        "contributor" in params and params["contributor"].strip().lower() != CATALOG.lower()
     )
+    named = params.get("catalog", CATALOG).strip()
+    catalog = None if named.lower() == CATALOG.lower() else named
     order = parse_choice("orderby", params.get("orderby", "time"), ORDERS)
     limit = None
     if "limit" in params:
@@ -198,6 +205,7 @@ def parse_selection(params: dict[str, str], page_size_max: int) -> Selection:
         newest_first=not order.endswith("-asc"),
         limit=limit,
         offset=parse_int("offset", params.get("offset", "1"), 1, 2**31 - 1),
+        catalog=catalog,
     )
 
 
@@ -209,17 +217,20 @@ def select_events(session: Session, selection: Selection, page_size_max: int) ->
     if selection.nothing_matches():
         return []
     limit = selection.limit if selection.limit is not None else page_size_max + 1
-    chosen = search_events(
-        session,
-        start=selection.start,
-        end=selection.end,
-        updated_after=selection.updated_after,
-        event_id=selection.event_id,
-        region=selection.region(),
-        newest_first=selection.newest_first,
-        offset=selection.offset - 1,
-        limit=limit,
-    )
+    if selection.catalog is not None:
+        chosen = _run_events(session, selection, limit)
+    else:
+        chosen = search_events(
+            session,
+            start=selection.start,
+            end=selection.end,
+            updated_after=selection.updated_after,
+            event_id=selection.event_id,
+            region=selection.region(),
+            newest_first=selection.newest_first,
+            offset=selection.offset - 1,
+            limit=limit,
+        )
     if len(chosen) > page_size_max:
         raise FdsnError(
             413,
@@ -227,6 +238,29 @@ def select_events(session: Session, selection: Selection, page_size_max: int) ->
             "or page through it with limit and offset",
         )
     return chosen
+
+
+def _run_events(session: Session, selection: Selection, limit: int) -> list[EventRecord]:
+    """The events of the catalogue run named by ``catalog``; none if there is no such run."""
+    if selection.region() is not None or selection.updated_after is not None:
+        raise FdsnError(
+            400,
+            f"catalog={selection.catalog} (a reprocessing run) is searched by time, eventid, "
+            "orderby, limit and offset only",
+        )
+    run = get_run(session, name=selection.catalog or "")
+    if run is None:
+        return []
+    return run_event_records(
+        session,
+        run=run,
+        start=selection.start,
+        end=selection.end,
+        event_id=selection.event_id,
+        newest_first=selection.newest_first,
+        offset=selection.offset - 1,
+        limit=limit,
+    )
 
 
 def _time_text(value: datetime) -> str:
@@ -284,7 +318,8 @@ def query(request: Request, session: SessionDep, settings: SettingsDep) -> Respo
         return no_data(nodata)
     if fmt == "text":
         return PlainTextResponse(events_text(events))
-    return Response(quakeml_document(events, BASE_ID), media_type="application/xml")
+    base = BASE_ID if selection.catalog is None else f"{BASE_ID}/run/{quote(selection.catalog)}"
+    return Response(quakeml_document(events, base), media_type="application/xml")
 
 
 @router.get("/version", response_class=PlainTextResponse)
@@ -292,14 +327,16 @@ def version() -> str:
     return SERVICE_VERSION
 
 
-def _simple_list(tag: str) -> Response:
-    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<{tag}s><{tag}>{CATALOG}</{tag}></{tag}s>\n'
+def _simple_list(tag: str, names: Sequence[str] = (CATALOG,)) -> Response:
+    items = "".join(f"<{tag}>{escape(name)}</{tag}>" for name in names)
+    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<{tag}s>{items}</{tag}s>\n'
     return Response(body, media_type="application/xml")
 
 
 @router.get("/catalogs", response_class=Response)
-def catalogs() -> Response:
-    return _simple_list("Catalog")
+def catalogs(session: SessionDep) -> Response:
+    """Larza's live catalog, then each catalogue run of ``larza reprocess``."""
+    return _simple_list("Catalog", [CATALOG, *(r.name for r in list_runs(session))])
 
 
 @router.get("/contributors", response_class=Response)

@@ -101,3 +101,29 @@ def test_two_runs_compared(client: TestClient, two_runs: Session) -> None:
     ).json()
     assert (len(strict["matched"]), len(strict["only_a"]), len(strict["only_b"])) == (1, 2, 2)
     assert client.get("/api/v1/runs/compare", params={"a": "default", "b": "x"}).status_code == 404
+
+
+def test_fdsn_event_serves_a_run_as_a_catalog(client: TestClient, two_runs: Session) -> None:
+    from io import BytesIO
+
+    from obspy import read_events
+
+    listed = client.get("/fdsnws/event/1/catalogs").text
+    assert "<Catalog>Larza</Catalog>" in listed
+    assert "<Catalog>tuned</Catalog>" in listed
+    text = client.get(
+        "/fdsnws/event/1/query",
+        params={"catalog": "tuned", "format": "text", "orderby": "time-asc"},
+    ).text.splitlines()
+    assert len(text) == 4  # the header and three events
+    assert text[1].split("|")[1].startswith("2025-06-01T23:31:00.8")
+    xml = client.get("/fdsnws/event/1/query", params={"catalog": "default", "limit": 2})
+    catalog = read_events(BytesIO(xml.content))
+    assert len(catalog) == 2
+    assert len(catalog[0].picks) == 3
+    assert "/run/default/" in str(catalog[0].resource_id)
+    live = client.get("/fdsnws/event/1/query")
+    assert live.status_code == 204  # the live catalogue is empty: runs never mix into it
+    assert client.get("/fdsnws/event/1/query", params={"catalog": "nope"}).status_code == 204
+    placed = client.get("/fdsnws/event/1/query", params={"catalog": "tuned", "minlatitude": 30})
+    assert placed.status_code == 400
