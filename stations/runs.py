@@ -4,6 +4,7 @@ transaction)."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -265,35 +266,31 @@ class EventMatch:
 def compare_events(a: Sequence[RunEvent], b: Sequence[RunEvent], tolerance_s: float) -> EventMatch:
     """Match events of two runs whose first onsets differ by at most ``tolerance_s`` and that
     share a station, each at most once, the closest in time first."""
-    pairs = sorted(
-        (abs(x.time.timestamp() - y.time.timestamp()), i, j)
-        for i, x in enumerate(a)
-        for j, y in enumerate(_near(b, x, tolerance_s))
-        if set(x.stations.split()) & set(y.stations.split())
-    )
-    index_b = {id(y): k for k, y in enumerate(b)}
+    b_sorted = sorted(range(len(b)), key=lambda k: b[k].time)
+    b_times = [b[k].time.timestamp() for k in b_sorted]
+    pairs: list[tuple[float, int, int]] = []
+    for i, x in enumerate(a):
+        t = x.time.timestamp()
+        stations = set(x.stations.split())
+        lo = bisect.bisect_left(b_times, t - tolerance_s)
+        hi = bisect.bisect_right(b_times, t + tolerance_s)
+        for k in b_sorted[lo:hi]:
+            if stations & set(b[k].stations.split()):
+                pairs.append((abs(b[k].time.timestamp() - t), i, k))
     taken_a: set[int] = set()
     taken_b: set[int] = set()
     matched: list[tuple[RunEvent, RunEvent]] = []
-    for _, i, j in pairs:
-        y = _near(b, a[i], tolerance_s)[j]
-        k = index_b[id(y)]
-        if i in taken_a or k in taken_b:
-            continue
-        taken_a.add(i)
-        taken_b.add(k)
-        matched.append((a[i], y))
+    for _, i, k in sorted(pairs):
+        if i not in taken_a and k not in taken_b:
+            taken_a.add(i)
+            taken_b.add(k)
+            matched.append((a[i], b[k]))
     matched.sort(key=lambda p: p[0].time)
     return EventMatch(
         matched=matched,
         only_a=[x for i, x in enumerate(a) if i not in taken_a],
         only_b=[y for k, y in enumerate(b) if k not in taken_b],
     )
-
-
-def _near(b: Sequence[RunEvent], x: RunEvent, tolerance_s: float) -> list[RunEvent]:
-    t = x.time.timestamp()
-    return [y for y in b if abs(y.time.timestamp() - t) <= tolerance_s]
 
 
 def station_positions(session: Session) -> dict[str, tuple[float, float]]:

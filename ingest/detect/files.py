@@ -142,17 +142,26 @@ def _mseed_records(
     order already; one of several (as ObsPy writes a stream: channel after channel) is read
     in it, from an index of its records' headers, so its channels advance together. With
     ``span`` (POSIX seconds), only the records that end after its start and start before its
-    end are decoded."""
+    end are decoded; in a file of records of one length in time order (an SDS day file as
+    the worker and SeisComP's slarchive write it) they are found by bisection and the rest
+    of the file is not looked at (a record out of time order outside them would be missed)."""
     data = path.read_bytes()
     view = memoryview(data)
     index: list[tuple[int, int, int, str]] = []  # offset, length, end (ns), stream
     offset = 0
+    sorted_file = False
+    if span is not None:
+        found = _bisect_records(view, int(span[0] * 1e9))
+        if found is not None:
+            offset, sorted_file = found, True
     while offset < len(data):
         try:
             header = MS3Record.parse(view[offset:], unpack_data=False)
         except (MiniSEEDError, ValueError) as e:
             progress.skipped += 1
             sys.stderr.write(f"\n{path}: byte {offset}: rest of the file skipped: {e}\n")
+            break
+        if sorted_file and span is not None and header.starttime >= span[1] * 1e9:
             break
         if span is None or (header.endtime > span[0] * 1e9 and header.starttime < span[1] * 1e9):
             index.append((offset, header.reclen, header.endtime, header.sourceid))
@@ -164,6 +173,33 @@ def _mseed_records(
         except RecordError as e:
             progress.skipped += 1
             sys.stderr.write(f"\n{path}: byte {start}: record skipped: {e}\n")
+
+
+def _bisect_records(view: memoryview, start_ns: int) -> int | None:
+    """The byte offset of the first record that ends after ``start_ns``, by bisection, in a
+    file whose records all have the first one's length and are in time order; ``None`` when
+    a record looked at says otherwise (another length, another stream, an end before the
+    previous one's, unreadable)."""
+    try:
+        first = MS3Record.parse(view, unpack_data=False)
+        length, stream = first.reclen, first.sourceid
+        if length <= 0 or len(view) % length:
+            return None
+        lo, hi, low_end = 0, len(view) // length, -1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            header = MS3Record.parse(view[mid * length :], unpack_data=False)
+            if header.reclen != length or header.sourceid != stream:
+                return None
+            if header.endtime <= start_ns:
+                if header.endtime < low_end:
+                    return None
+                lo, low_end = mid + 1, header.endtime
+            else:
+                hi = mid
+    except (MiniSEEDError, ValueError):
+        return None
+    return lo * length
 
 
 def _obspy_records(path: Path) -> Iterator[Record]:
