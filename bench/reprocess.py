@@ -1,6 +1,6 @@
 """``larza reprocess`` speed: station-days per minute with 1 and 2 local Dask workers and
 through a separately started ``dask scheduler`` + 2 ``dask worker`` processes on loopback,
-beside ``larza detect`` in one process on the same data; each worker's peak memory.
+beside ``larza detect`` in one process on the same data; each worker's resident memory after the runs (``larza detect``: its peak).
 
 The data: the test archive (``tests/ingest/sds_quakes.py``: ObsPy's RJOB local event set
 into Gaussian noise every 290 s at the three TJ stations, HHZ/HHN/HHE at 100 sps, 512-byte
@@ -43,7 +43,15 @@ from tests.ingest.sds_quakes import STATIONS, write_archive
 
 
 def _peak_mb() -> float:
+    """This process's peak resident memory (a forked worker's starts at its parent's)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _rss_mb() -> float:
+    """This process's resident memory now."""
+    import psutil
+
+    return float(psutil.Process().memory_info().rss) / 2**20
 
 
 def _port() -> int:
@@ -154,8 +162,8 @@ def main() -> None:
             for i in range(args.rounds):
                 seconds, picks = _run(client, root, start, end, chunk_s, f"r{len(rows)}{i}", folder)
                 times.append(seconds)
-            peaks = client.run(_peak_mb)
-            memory = "/".join(f"{v:.0f}" for v in peaks.values())
+            now = client.run(_rss_mb)
+            memory = "/".join(f"{v:.0f}" for v in now.values())
             _stop(handle, client)
             rows.append((label, startup, min(times), picks, memory))
 
