@@ -1,6 +1,7 @@
 """``larza reprocess`` speed: station-days per minute with 1 and 2 local Dask workers and
 through a separately started ``dask scheduler`` + 2 ``dask worker`` processes on loopback,
-beside ``larza detect`` in one process on the same data; each worker's resident memory after the runs (``larza detect``: its peak).
+beside ``larza detect`` in one process on the same data; each worker's resident memory
+after the runs (``larza detect``: its peak).
 
 The data: the test archive (``tests/ingest/sds_quakes.py``: ObsPy's RJOB local event set
 into Gaussian noise every 290 s at the three TJ stations, HHZ/HHN/HHE at 100 sps, 512-byte
