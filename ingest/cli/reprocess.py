@@ -85,7 +85,7 @@ def reprocess_command(
         spec_of_run,
     )
     from stations.db import make_session_factory
-    from stations.runs import station_positions
+    from stations.runs import get_run, station_positions
 
     if workers < 1:
         raise fail(f"--workers must be at least 1, got {workers}")
@@ -124,6 +124,10 @@ def reprocess_command(
                 )
             with factory() as s:
                 positions = station_positions(s)
+                if resume is None and get_run(s, name=spec.name) is not None:
+                    raise LarzaError(
+                        f"a run named {spec.name!r} exists: --resume {spec.name} continues it"
+                    )
             with dask_client(workers, scheduler) as client:
                 summary = reprocess(
                     spec,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -88,8 +89,10 @@ def spec_of_run(session: Session, name: str, archive: Path, base_dir: str) -> Ru
     )
 
 
-def _task_key(spec: RunSpec, chunk: Chunk) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"reprocess-{spec.name}-{chunk.name}")
+def _task_key(spec: RunSpec, chunk: Chunk, attempt: str) -> str:
+    """The chunk's task name on the cluster's dashboard; ``attempt`` tells this try of the run
+    from an interrupted one whose tasks the scheduler may still be cancelling."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"reprocess-{spec.name}-{chunk.name}-{attempt}")
 
 
 def reprocess(
@@ -138,6 +141,7 @@ def reprocess(
             todo.append(chunk)
     skipped = len(chunks) - len(todo)
     bar.show()
+    attempt = uuid.uuid4().hex[:8]
     futures = {
         client.submit(
             run_chunk,
@@ -146,13 +150,12 @@ def reprocess(
             spec.config_text,
             spec.base_dir,
             chunk.end >= spec.end,
-            key=_task_key(spec, chunk),
+            key=_task_key(spec, chunk, attempt),
             retries=retries,
             pure=False,
         ): chunk
         for chunk in todo
     }
-    failed: list[str] = []
     try:
         for future in as_completed(futures):  # type: ignore[no-untyped-call]
             chunk = futures.pop(future)
@@ -160,9 +163,11 @@ def reprocess(
             if ok:
                 text = to_json(future.result())
             else:
-                error = future.exception()
-                text = f"{type(error).__name__}: {error}"
-                failed.append(f"{chunk.name}: {text}")
+                if future.status == "error":
+                    error = future.exception()
+                    text = f"{type(error).__name__}: {error}"
+                else:  # cancelled on the cluster by someone else
+                    text = f"the task was {future.status}"
                 if stream is not None:
                     stream.write(f"\nchunk {chunk.name} failed: {text}\n")
                 log.error("chunk %s failed: %s", chunk.name, text)
