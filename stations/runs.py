@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from stations.errors import LarzaError
@@ -140,14 +140,14 @@ def store_chunk(
     session.execute(delete(RunChunk).where(RunChunk.run_id == run_id, RunChunk.name == name))
     session.add(RunChunk(run_id=run_id, name=name, ok=ok, result=result, finished_at=now))
     session.flush()
-    counts = chunk_results(session, run_id=run_id).values()
+    rows = session.execute(
+        select(RunChunk.ok, func.count()).where(RunChunk.run_id == run_id).group_by(RunChunk.ok)
+    )
+    counts = {bool(ok): int(n) for ok, n in rows}
     session.execute(
         update(CatalogueRun)
         .where(CatalogueRun.id == run_id)
-        .values(
-            chunks_done=sum(1 for ok, _ in counts if ok),
-            chunks_failed=sum(1 for ok, _ in counts if not ok),
-        )
+        .values(chunks_done=counts.get(True, 0), chunks_failed=counts.get(False, 0))
     )
 
 

@@ -21,10 +21,11 @@ import io
 import itertools
 import json
 import math
+import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -143,25 +144,19 @@ def _mseed_records(
     in it, from an index of its records' headers, so its channels advance together. With
     ``span`` (POSIX seconds), only the records that end after its start and start before its
     end are decoded; in a file of records of one length in time order (an SDS day file as
-    the worker and SeisComP's slarchive write it) they are found by bisection and the rest
-    of the file is not looked at (a record out of time order outside them would be missed)."""
-    data = path.read_bytes()
+    the worker and SeisComP's slarchive write it) they are found by bisection and only their
+    bytes are read (a record out of time order outside them would be missed)."""
+    window = _span_bytes(path, span) if span is not None else None
+    base, data = window if window is not None else (0, path.read_bytes())
     view = memoryview(data)
     index: list[tuple[int, int, int, str]] = []  # offset, length, end (ns), stream
     offset = 0
-    sorted_file = False
-    if span is not None:
-        found = _bisect_records(view, int(span[0] * 1e9))
-        if found is not None:
-            offset, sorted_file = found, True
     while offset < len(data):
         try:
             header = MS3Record.parse(view[offset:], unpack_data=False)
         except (MiniSEEDError, ValueError) as e:
             progress.skipped += 1
-            sys.stderr.write(f"\n{path}: byte {offset}: rest of the file skipped: {e}\n")
-            break
-        if sorted_file and span is not None and header.starttime >= span[1] * 1e9:
+            sys.stderr.write(f"\n{path}: byte {base + offset}: rest of the file skipped: {e}\n")
             break
         if span is None or (header.endtime > span[0] * 1e9 and header.starttime < span[1] * 1e9):
             index.append((offset, header.reclen, header.endtime, header.sourceid))
@@ -172,34 +167,55 @@ def _mseed_records(
             yield decode_record(bytes(view[start : start + length]))
         except RecordError as e:
             progress.skipped += 1
-            sys.stderr.write(f"\n{path}: byte {start}: record skipped: {e}\n")
+            sys.stderr.write(f"\n{path}: byte {base + start}: record skipped: {e}\n")
 
 
-def _bisect_records(view: memoryview, start_ns: int) -> int | None:
-    """The byte offset of the first record that ends after ``start_ns``, by bisection, in a
-    file whose records all have the first one's length and are in time order; ``None`` when
-    a record looked at says otherwise (another length, another stream, an end before the
-    previous one's, unreadable)."""
+class _NotOneSortedStream(Exception):
+    pass
+
+
+def _span_bytes(path: Path, span: tuple[float, float]) -> tuple[int, bytes] | None:
+    """The offset and bytes of the records of ``path`` that end after ``span``'s start and
+    start before its end, found by bisection, in a file whose records all have the first
+    one's length and stream and are in time order; ``None`` when a record looked at says
+    otherwise (or cannot be read): then the whole file is read."""
+    start_ns, end_ns = int(span[0] * 1e9), int(span[1] * 1e9)
     try:
-        first = MS3Record.parse(view, unpack_data=False)
-        length, stream = first.reclen, first.sourceid
-        if length <= 0 or len(view) % length:
-            return None
-        lo, hi, low_end = 0, len(view) // length, -1
-        while lo < hi:
-            mid = (lo + hi) // 2
-            header = MS3Record.parse(view[mid * length :], unpack_data=False)
-            if header.reclen != length or header.sourceid != stream:
+        with path.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            first = MS3Record.parse(f.read(min(size, 8192)), unpack_data=False)
+            length, stream = first.reclen, first.sourceid
+            if length <= 0 or size % length:
                 return None
-            if header.endtime <= start_ns:
-                if header.endtime < low_end:
-                    return None
-                lo, low_end = mid + 1, header.endtime
-            else:
-                hi = mid
-    except (MiniSEEDError, ValueError):
+
+            def header(k: int) -> tuple[int, int]:
+                f.seek(k * length)
+                h = MS3Record.parse(f.read(length), unpack_data=False)
+                if h.reclen != length or h.sourceid != stream:
+                    raise _NotOneSortedStream
+                return h.starttime, h.endtime
+
+            def bisect(lo: int, hi: int, before: Callable[[tuple[int, int]], bool]) -> int:
+                """The first record from ``lo`` for which ``before`` is false."""
+                last = -1
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    times = header(mid)
+                    if before(times):
+                        if times[1] < last:
+                            raise _NotOneSortedStream
+                        lo, last = mid + 1, times[1]
+                    else:
+                        hi = mid
+                return lo
+
+            n = size // length
+            lo = bisect(0, n, lambda t: t[1] <= start_ns)
+            hi = bisect(lo, n, lambda t: t[0] < end_ns)
+            f.seek(lo * length)
+            return lo * length, f.read((hi - lo) * length)
+    except (MiniSEEDError, ValueError, _NotOneSortedStream):
         return None
-    return lo * length
 
 
 def _obspy_records(path: Path) -> Iterator[Record]:

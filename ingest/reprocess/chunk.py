@@ -9,10 +9,11 @@ picks whose onset falls inside the chunk are returned, each with when a continuo
 the whole archive would have reported it (the end of the record that completed it), so the
 network association can take them in that order afterwards.
 
-Memory: a task holds its station's day files of the span it reads, undecoded (one day file
-per channel, two around midnight: 6 channels at 100 Hz in Steim-2 are about 25-60 MB), the
-pickers' state (a few seconds of samples a channel) and its picks; records are decoded one
-at a time. It does not grow with the chunk's length beyond the day files.
+Memory: a task holds the day files its span touches (lead-in and tail included: three a
+channel for a 1-day chunk on midnight), undecoded; within them the span is found by
+bisection and its records are decoded one at a time; the pickers' state (seconds of samples
+a channel) and the chunk's picks. It does not grow with the run, and grows with the chunk
+only by the picks.
 """
 
 from __future__ import annotations
