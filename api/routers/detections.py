@@ -52,7 +52,7 @@ Code = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9]{1,8}$")]
     "",
     response_model=Page[DetectionOut],
     summary="Detections, oldest stored first",
-    responses={**list_formats("text/csv"), 404: {"description": "no such station"}},
+    responses={**list_formats("text/csv"), 404: {"description": "no such station or run"}},
 )
 def detections_index(
     request: Request,

@@ -48,7 +48,7 @@ def event_out(e: Event) -> EventOut:
     "",
     response_model=Page[EventOut],
     summary="Network events, oldest stored first",
-    responses=list_formats("text/csv", "application/xml"),
+    responses={**list_formats("text/csv", "application/xml"), 404: {"description": "no such run"}},
 )
 def events_index(
     request: Request,

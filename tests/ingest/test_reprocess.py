@@ -283,7 +283,7 @@ def test_an_interrupted_run_resumes_where_it_stopped(
         raise KeyboardInterrupt
 
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,  # type: ignore[no-untyped-call]
+        LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster,  # type: ignore[no-untyped-call]
         Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):
         with pytest.raises(KeyboardInterrupt):
@@ -339,7 +339,7 @@ def test_a_chunk_that_cannot_be_read_is_named_and_the_run_goes_on(
     subprocess.run([*larza, "stations", "import", "--default"], env=env, check=True,
                    capture_output=True)  # fmt: skip
     args = [*larza, "reprocess", "--archive", str(broken), "--start", "2025-06-01T23:30",
-            "--end", "2025-06-02T00:30", "--chunk", "30m", "--workers", "2", "--name", "r1",
+            "--end", "2025-06-02T00:30", "--chunk", "30m", "--workers", "1", "--name", "r1",
             "--progress"]  # fmt: skip
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2, done.stderr
