@@ -50,7 +50,7 @@ def _peak_mb() -> float:
 
 def _rss_mb() -> float:
     """This process's resident memory now."""
-    import psutil
+    import psutil  # type: ignore[import-untyped]
 
     return float(psutil.Process().memory_info().rss) / 2**20
 
@@ -63,8 +63,9 @@ def _port() -> int:
 
 
 def _run(client: Any, root: Path, start: float, end: float, chunk_s: float, name: str,
-         folder: Path) -> tuple[float, int]:  # fmt: skip
-    """One reprocess run on ``client`` into a fresh SQLite database: (seconds, picks)."""
+         folder: Path) -> tuple[float, int, float]:  # fmt: skip
+    """One reprocess run on ``client`` into a fresh SQLite database: (seconds, picks, the
+    chunks' processor seconds on the workers)."""
     engine = make_engine(f"sqlite:///{folder / (name + '.sqlite')}")
     migrate(engine)
     factory = make_session_factory(engine)
@@ -77,7 +78,7 @@ def _run(client: Any, root: Path, start: float, end: float, chunk_s: float, name
     seconds = time.perf_counter() - t0
     engine.dispose()
     assert summary.status == "finished", summary
-    return seconds, summary.detections
+    return seconds, summary.detections, summary.cpu_s
 
 
 def _local(workers: int) -> Callable[[], Any]:
@@ -145,10 +146,12 @@ def main() -> None:
         size = sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) / 1e6
         print(f"{days:.2f} station-days, {size:.0f} MB of miniSEED; chunks of {args.chunk}")
         chunk_s = parse_duration(args.chunk)
-        rows: list[tuple[str, float, float, int, str]] = []
+        rows: list[tuple[str, float, float, int, str, float]] = []
 
         best = min(_timed_detect(root) for _ in range(args.rounds))
-        rows.append(("larza detect, one process", 0.0, best[0], best[1], f"{_peak_mb():.0f}"))
+        rows.append(
+            ("larza detect, one process", 0.0, best[0], best[1], f"{_peak_mb():.0f}", best[2])
+        )
 
         settings = [
             ("reprocess, 1 local worker", _local(1)),
@@ -161,32 +164,32 @@ def main() -> None:
             startup = time.perf_counter() - t0
             times = []
             for i in range(args.rounds):
-                seconds, picks = _run(client, root, start, end, chunk_s, f"r{len(rows)}{i}", folder)
-                times.append(seconds)
+                name = f"r{len(rows)}{i}"
+                times.append(_run(client, root, start, end, chunk_s, name, folder))
+            seconds, picks, cpu = min(times)
             now = client.run(_rss_mb)
             memory = "/".join(f"{v:.0f}" for v in now.values())
             _stop(handle, client)
-            rows.append((label, startup, min(times), picks, memory))
+            rows.append((label, startup, seconds, picks, memory, cpu))
 
         base = rows[0][2]
         print()
-        print(
-            "| setting | start s | run s | station-days/min | x detect | picks | peak MB a worker |"
-        )
-        print("|---|---|---|---|---|---|---|")
-        for label, startup, seconds, picks, memory in rows:
-            rate = days / seconds * 60
+        print("| setting | start s | run s | station-days/min | x detect | picks | MB a worker "
+              "| station-days per CPU-min |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|")
+        for label, startup, seconds, picks, memory, cpu in rows:
+            rate, per_cpu = days / seconds * 60, days / cpu * 60
             print(f"| {label} | {startup:.1f} | {seconds:.1f} | {rate:.1f} | "
-                  f"{base / seconds:.2f} | {picks} | {memory} |")  # fmt: skip
+                  f"{base / seconds:.2f} | {picks} | {memory} | {per_cpu:.1f} |")  # fmt: skip
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _timed_detect(root: Path) -> tuple[float, int]:
+def _timed_detect(root: Path) -> tuple[float, int, float]:
     positions = station_positions([default_inventory_path()])
-    t0 = time.perf_counter()
+    t0, cpu = time.perf_counter(), time.process_time()
     results = run_detect([root], LarzaConfig(), positions=positions)
-    return time.perf_counter() - t0, len(results.detections)
+    return time.perf_counter() - t0, len(results.detections), time.process_time() - cpu
 
 
 if __name__ == "__main__":

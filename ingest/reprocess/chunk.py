@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import tomllib
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -63,6 +64,7 @@ class ChunkResult:
     picks: tuple[ChunkPick, ...]
     records: int
     files: int
+    cpu_s: float = 0.0  # the task's processor time
 
 
 @lru_cache(maxsize=4)
@@ -93,6 +95,7 @@ def _key_of(path: Path) -> ChannelKey:
 def run_chunk(root: str, chunk: Chunk, config_text: str, base_dir: str, last: bool) -> ChunkResult:
     """The picks of ``chunk``; ``last``: the run ends with it (picks still open at the end of
     the data are reported as a continuous run reports them at its end)."""
+    cpu = time.process_time()
     config = run_config(config_text, base_dir)
     detecting = Detecting(config)
     keys = {_key_of(p) for p in station_files(Path(root), chunk.station, chunk.start, chunk.end)}
@@ -134,7 +137,7 @@ def run_chunk(root: str, chunk: Chunk, config_text: str, base_dir: str, last: bo
     # them here (a continuous run would end them when its data resume).
     emitted = (math.inf if last else read_end, ())
     detecting.finish(keep)
-    return ChunkResult(chunk, tuple(picks), records, progress.files)
+    return ChunkResult(chunk, tuple(picks), records, progress.files, time.process_time() - cpu)
 
 
 def to_json(result: ChunkResult) -> str:
@@ -149,7 +152,8 @@ def to_json(result: ChunkResult) -> str:
         }
         for p in result.picks
     ]
-    return json.dumps({"records": result.records, "files": result.files, "picks": rows})
+    counts = {"records": result.records, "files": result.files, "cpu_s": result.cpu_s}
+    return json.dumps({**counts, "picks": rows})
 
 
 def from_json(chunk: Chunk, text: str) -> ChunkResult:
@@ -164,4 +168,5 @@ def from_json(chunk: Chunk, text: str) -> ChunkResult:
         )
         for r in data["picks"]
     )
-    return ChunkResult(chunk, picks, int(data["records"]), int(data["files"]))
+    counts = int(data["records"]), int(data["files"]), float(data.get("cpu_s", 0.0))
+    return ChunkResult(chunk, picks, *counts)

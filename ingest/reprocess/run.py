@@ -70,6 +70,7 @@ class Summary:
     failed: list[str]  # chunk names with their errors
     detections: int
     events: int
+    cpu_s: float = 0.0  # the chunks' processor time on the workers
 
 
 def spec_of_run(session: Session, name: str, archive: Path, base_dir: str) -> RunSpec:
@@ -202,7 +203,10 @@ def reprocess(
             s, run=run, status=status, detections=len(picks), events=len(quakes), now=clock()
         )
     all_failed = [f"{name}: {text}" for name, (ok, text) in sorted(stored.items()) if not ok]
-    return Summary(spec.name, status, len(chunks), skipped, all_failed, len(picks), len(quakes))
+    cpu_s = sum(r.cpu_s for r in results)
+    return Summary(
+        spec.name, status, len(chunks), skipped, all_failed, len(picks), len(quakes), cpu_s
+    )
 
 
 def _rows(results: Results) -> tuple[list[RunPick], list[RunQuake]]:
