@@ -9,11 +9,10 @@ picks whose onset falls inside the chunk are returned, each with when a continuo
 the whole archive would have reported it (the end of the record that completed it), so the
 network association can take them in that order afterwards.
 
-Memory: a task holds the day files its span touches (lead-in and tail included: three a
-channel for a 1-day chunk on midnight), undecoded; within them the span is found by
-bisection and its records are decoded one at a time; the pickers' state (seconds of samples
-a channel) and the chunk's picks. It does not grow with the run, and grows with the chunk
-only by the picks.
+Memory: a task holds, of each channel's day files, only the bytes of the records in its
+span with the lead-in and tail (found by bisection; a file not in one stream's time order is
+read whole), undecoded; records are decoded one at a time; the pickers' state (seconds of
+samples a channel) and the chunk's picks. It does not grow with the run.
 """
 
 from __future__ import annotations
