@@ -205,6 +205,17 @@ def _dask(*args: str, log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen([str(dask), *args], stdout=out, stderr=subprocess.STDOUT)
 
 
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if it has not ended in 20 s (a worker on a loaded machine may be
+    slow to close)."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=20)
+
+
 @pytest.mark.e2e
 def test_a_cluster_of_two_workers_loses_one_and_the_run_is_the_same(
     archive: tuple[Path, float, float],
@@ -264,10 +275,8 @@ def test_a_cluster_of_two_workers_loses_one_and_the_run_is_the_same(
         assert summary.detections == len(continuous.detections)
         assert stored(factory, "cluster") == expected(continuous)
     finally:
-        for p in reversed(processes):
-            p.terminate()
-        for p in processes:
-            p.wait(timeout=30)
+        for p in reversed(processes):  # the workers first, then the scheduler
+            _stop(p)
 
 
 @pytest.mark.e2e
