@@ -31,6 +31,7 @@ from api.routers import (
     gaps,
     health,
     metrics,
+    runs,
     stations,
     stream,
     webhooks,
@@ -140,6 +141,7 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
     app.include_router(gaps.router)
     app.include_router(events.router)
     app.include_router(alerts.router)
+    app.include_router(runs.router)
     app.include_router(health.router)
     app.include_router(stream.router)
     app.include_router(webhooks.router)

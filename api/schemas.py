@@ -317,3 +317,52 @@ class WebhookOut(BaseModel):
 
 class WebhookCreated(WebhookOut):
     secret: str = Field(description="shown this once: check each delivery's signature with it")
+
+
+class RunOut(BaseModel):
+    """A catalogue run of ``larza reprocess``."""
+
+    name: str
+    status: Literal["running", "finished", "partial", "interrupted"] = Field(
+        description="partial: some chunks failed (``larza reprocess --resume NAME`` retries "
+        "them); interrupted: stopped before the end"
+    )
+    start: datetime = Field(description="the span reprocessed: picks with onsets from here ...")
+    end: datetime = Field(description="... to here")
+    stations: list[str]
+    chunk_s: float = Field(description="seconds of data per task")
+    chunks: int
+    chunks_done: int
+    chunks_failed: int
+    detections: int
+    events: int
+    started_at: datetime
+    finished_at: datetime | None
+    config: str = Field(description="the larza.toml the run used")
+
+
+class RunEventOut(BaseModel):
+    """An event of a run (compared with another run's)."""
+
+    id: int
+    time: datetime
+    stations: list[str]
+    coincidence_sum: float
+
+
+class RunMatchOut(BaseModel):
+    a: RunEventOut
+    b: RunEventOut
+    seconds: float = Field(description="b's time minus a's")
+
+
+class RunCompareOut(BaseModel):
+    """Two runs' events: matched (first onsets within the tolerance, a station in common),
+    only in A, only in B."""
+
+    a: str
+    b: str
+    tolerance_s: float
+    matched: list[RunMatchOut]
+    only_a: list[RunEventOut]
+    only_b: list[RunEventOut]

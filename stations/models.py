@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Float,
     ForeignKey,
     Index,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
     false,
 )
@@ -542,3 +544,87 @@ class AlertVersion(Base):
         JSON, comment="sites (intensity, S arrival, warning time), stations, picks"
     )
     alert: Mapped[Alert] = relationship(lazy="raise", back_populates="versions")
+
+
+# -- catalogue runs (``larza reprocess``) ---------------------------------------------------
+# A run's picks and events live in tables of their own, never in ``detection`` and ``event``:
+# the live queries, their indexes and the change log stay as they are, a run of millions of
+# picks does not slow them, and a run is deleted with one row (the rest cascades). A run's
+# picks name their stream by its codes (a run may cover stations not in the inventory).
+
+
+class CatalogueRun(Base):
+    """One named reprocessing of the archive: what it covered, with which configuration,
+    and how far it got."""
+
+    __tablename__ = "catalogue_run"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    config: Mapped[str] = mapped_column(Text, comment="the larza.toml the run used, as text")
+    start: Mapped[UtcTime]
+    end: Mapped[UtcTime]
+    stations: Mapped[str] = mapped_column(Text, comment="NET.STA of the run, comma-separated")
+    chunk_s: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(
+        String(16), comment="running, finished, partial (chunks failed) or interrupted"
+    )
+    chunks: Mapped[int] = mapped_column(Integer)
+    chunks_done: Mapped[int] = mapped_column(Integer, default=0)
+    chunks_failed: Mapped[int] = mapped_column(Integer, default=0)
+    detections: Mapped[int] = mapped_column(Integer, default=0)
+    events: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[UtcTime]
+    finished_at: Mapped[datetime | None]
+
+
+class RunChunk(Base):
+    """A chunk of a run that ran: its picks (JSON, for the association and for resuming) or
+    the error it failed with."""
+
+    __tablename__ = "run_chunk"
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("catalogue_run.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    result: Mapped[str] = mapped_column(Text, comment="picks as JSON, or the error")
+    finished_at: Mapped[UtcTime]
+
+
+class RunDetection(Base):
+    """A pick of a catalogue run."""
+
+    __tablename__ = "run_detection"
+    __table_args__ = (Index("ix_run_detection_run_onset", "run_id", "onset_time"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("catalogue_run.id", ondelete="CASCADE"))
+    network: Mapped[str] = mapped_column(String(8))
+    station: Mapped[str] = mapped_column(String(8))
+    location: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(8))
+    on_time: Mapped[UtcTime]
+    off_time: Mapped[UtcTime]
+    onset_time: Mapped[UtcTime]
+    peak_ratio: Mapped[float] = mapped_column(Float)
+    snr: Mapped[float | None] = mapped_column(Float)
+    peak_amplitude: Mapped[float] = mapped_column(Float)
+    profile: Mapped[str] = mapped_column(String(100))
+    phase: Mapped[str | None] = mapped_column(String(1))
+    onset_uncertainty: Mapped[float | None] = mapped_column(Float)
+    polarity: Mapped[str | None] = mapped_column(String(12))
+    bridged: Mapped[bool] = mapped_column(Boolean)
+
+
+class RunEvent(Base):
+    """An event of a catalogue run; ``detections``: its picks' ids, space-separated."""
+
+    __tablename__ = "run_event"
+    __table_args__ = (Index("ix_run_event_run_time", "run_id", "time"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("catalogue_run.id", ondelete="CASCADE"))
+    time: Mapped[UtcTime]
+    stations: Mapped[str] = mapped_column(Text, comment="NET.STA, space-separated")
+    n_stations: Mapped[int] = mapped_column(Integer)
+    coincidence_sum: Mapped[float] = mapped_column(Float)
+    duration: Mapped[float] = mapped_column(Float)
+    detections: Mapped[str] = mapped_column(Text, comment="run_detection ids, space-separated")

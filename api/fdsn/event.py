@@ -10,7 +10,10 @@ network ML (events without one never match a magnitude bound, as FDSN asks);
 without a magnitude last), then by time. ``includearrivals=false`` leaves a located
 origin's arrivals out (they are included unless asked otherwise: Larza's picks are the
 evidence of its events); ``includeallorigins`` and ``includeallmagnitudes`` are accepted
-and give the latest origin and the one ML. The only catalog and contributor is "Larza".
+and give the latest origin and the one ML. The live catalog and the only contributor is
+"Larza"; every finished run of ``larza reprocess`` is a catalog of its own (``catalog=NAME``:
+time, eventid, orderby, limit and offset apply; a place, a depth or a magnitude is refused,
+400).
 
 Every filter, the order, ``offset`` and ``limit`` are applied in SQL by
 ``stations.event_search.search_events`` (a region becomes the stations and the located
@@ -24,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote
+from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -48,6 +53,7 @@ from api.fdsn.common import (
 )
 from api.quakeml import AUTHOR, quakeml_document
 from stations.event_search import EventRecord, Region, search_events
+from stations.runs import get_run, list_runs, run_event_records
 
 router = APIRouter(prefix="/fdsnws/event/1", tags=["fdsn"])
 
@@ -77,7 +83,7 @@ PARAMETERS: dict[str, tuple[str, str]] = {
     "limit": ("xs:int", "at most this many events"),
     "offset": ("xs:int", "start at this event of the ordered result (1 is the first)"),
     "orderby": ("xs:string", "time (newest first), time-asc, magnitude, magnitude-asc"),
-    "catalog": ("xs:string", "Larza"),
+    "catalog": ("xs:string", "Larza (live), or a reprocessing run's name"),
     "contributor": ("xs:string", "Larza"),
     "updatedafter": ("xs:date", "events updated after this time"),
     "format": ("xs:string", "xml (QuakeML 1.2) or text"),
@@ -116,7 +122,8 @@ class Selection:
     radii: tuple[float, float] = (0.0, 180.0)
     depths: tuple[float, float] | None = None
     magnitudes: tuple[float, float] | None = None
-    impossible: bool = False  # another catalog: nothing can match
+    impossible: bool = False  # another contributor: nothing can match
+    catalog: str | None = None  # a catalogue run's name; None: the live catalog
     newest_first: bool = True
     by_magnitude: bool = False
     arrivals: bool = True
@@ -141,7 +148,7 @@ class Selection:
         )
 
     def nothing_matches(self) -> bool:
-        """Another catalog."""
+        """Another contributor."""
         return self.impossible
 
 
@@ -175,10 +182,11 @@ def parse_selection(params: dict[str, str], page_size_max: int) -> Selection:
     event_id = None
     if "eventid" in params:
         event_id = parse_int("eventid", params["eventid"], 1, 2**63 - 1)
-    other_source = any(
-        name in params and params[name].strip().lower() != CATALOG.lower()
-        for name in ("catalog", "contributor")
+    other_source = (
+        "contributor" in params and params["contributor"].strip().lower() != CATALOG.lower()
     )
+    named = params.get("catalog", CATALOG).strip()
+    catalog = None if named.lower() == CATALOG.lower() else named
     order = parse_choice("orderby", params.get("orderby", "time"), ORDERS)
     limit = None
     if "limit" in params:
@@ -210,6 +218,7 @@ def parse_selection(params: dict[str, str], page_size_max: int) -> Selection:
         arrivals=flags.get("includearrivals", True),
         limit=limit,
         offset=parse_int("offset", params.get("offset", "1"), 1, 2**31 - 1),
+        catalog=catalog,
     )
 
 
@@ -221,20 +230,23 @@ def select_events(session: Session, selection: Selection, page_size_max: int) ->
     if selection.nothing_matches():
         return []
     limit = selection.limit if selection.limit is not None else page_size_max + 1
-    chosen = search_events(
-        session,
-        start=selection.start,
-        end=selection.end,
-        updated_after=selection.updated_after,
-        event_id=selection.event_id,
-        region=selection.region(),
-        newest_first=selection.newest_first,
-        offset=selection.offset - 1,
-        limit=limit,
-        magnitudes=selection.magnitudes,
-        depths=selection.depths,
-        by_magnitude=selection.by_magnitude,
-    )
+    if selection.catalog is not None:
+        chosen = _run_events(session, selection, limit)
+    else:
+        chosen = search_events(
+            session,
+            start=selection.start,
+            end=selection.end,
+            updated_after=selection.updated_after,
+            event_id=selection.event_id,
+            region=selection.region(),
+            newest_first=selection.newest_first,
+            offset=selection.offset - 1,
+            limit=limit,
+            magnitudes=selection.magnitudes,
+            depths=selection.depths,
+            by_magnitude=selection.by_magnitude,
+        )
     if len(chosen) > page_size_max:
         raise FdsnError(
             413,
@@ -242,6 +254,34 @@ def select_events(session: Session, selection: Selection, page_size_max: int) ->
             "or page through it with limit and offset",
         )
     return chosen
+
+
+def _run_events(session: Session, selection: Selection, limit: int) -> list[EventRecord]:
+    """The events of the catalogue run named by ``catalog``; none if there is no such run."""
+    if (
+        selection.region() is not None
+        or selection.updated_after is not None
+        or selection.depths is not None
+        or selection.magnitudes is not None
+    ):
+        raise FdsnError(
+            400,
+            f"catalog={selection.catalog} (a reprocessing run) is searched by time, eventid, "
+            "orderby, limit and offset only",
+        )
+    run = get_run(session, name=selection.catalog or "")
+    if run is None:
+        return []
+    return run_event_records(
+        session,
+        run=run,
+        start=selection.start,
+        end=selection.end,
+        event_id=selection.event_id,
+        newest_first=selection.newest_first,
+        offset=selection.offset - 1,
+        limit=limit,
+    )
 
 
 def _time_text(value: datetime) -> str:
@@ -306,8 +346,9 @@ def query(request: Request, session: SessionDep, settings: SettingsDep) -> Respo
         return no_data(nodata)
     if fmt == "text":
         return PlainTextResponse(events_text(events))
+    base = BASE_ID if selection.catalog is None else f"{BASE_ID}/run/{quote(selection.catalog)}"
     return Response(
-        quakeml_document(events, BASE_ID, selection.arrivals), media_type="application/xml"
+        quakeml_document(events, base, selection.arrivals), media_type="application/xml"
     )
 
 
@@ -316,14 +357,16 @@ def version() -> str:
     return SERVICE_VERSION
 
 
-def _simple_list(tag: str) -> Response:
-    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<{tag}s><{tag}>{CATALOG}</{tag}></{tag}s>\n'
+def _simple_list(tag: str, names: Sequence[str] = (CATALOG,)) -> Response:
+    items = "".join(f"<{tag}>{escape(name)}</{tag}>" for name in names)
+    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<{tag}s>{items}</{tag}s>\n'
     return Response(body, media_type="application/xml")
 
 
 @router.get("/catalogs", response_class=Response)
-def catalogs() -> Response:
-    return _simple_list("Catalog")
+def catalogs(session: SessionDep) -> Response:
+    """Larza's live catalog, then each catalogue run of ``larza reprocess``."""
+    return _simple_list("Catalog", [CATALOG, *(r.name for r in list_runs(session))])
 
 
 @router.get("/contributors", response_class=Response)

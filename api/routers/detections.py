@@ -12,6 +12,7 @@ from api.errors import BAD_REQUEST
 from api.etag import etag_response
 from api.pagination import MAX_ID, After, Limit, QueryTime, checked_window, next_link
 from api.quake_schemas import ArrivalOut
+from api.routers.runs import run_detections_page
 from api.schemas import DetectionOut, Page
 from stations.models import Detection
 from stations.quakes import DetectionUse, detection_uses
@@ -70,7 +71,7 @@ Code = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9]{1,8}$")]
     "",
     response_model=Page[DetectionOut],
     summary="Detections, oldest stored first",
-    responses={**list_formats("text/csv"), 404: {"description": "no such station"}},
+    responses={**list_formats("text/csv"), 404: {"description": "no such station or run"}},
 )
 def detections_index(
     request: Request,
@@ -94,8 +95,19 @@ def detections_index(
     fmt: Annotated[
         Literal["json", "csv"], Query(alias="format", description="json (default) or csv")
     ] = "json",
+    run: Annotated[
+        str | None,
+        Query(max_length=100, description="a catalogue run's picks (onset in start..end)"),
+    ] = None,
 ) -> Response:
     start, end = checked_window(start, end, limit, settings.page_size_max)
+    if run is not None:
+        found_run = run_detections_page(
+            request, session, run, start=start, end=end, after=after, limit=limit
+        )
+        if fmt == "csv":
+            return detections_csv(found_run.items, found_run.next)
+        return etag_response(request, found_run)
     if station is not None and "." in station:
         network, station = station.split(".")
     network = network.upper() if network else None

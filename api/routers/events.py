@@ -22,7 +22,9 @@ from api.pagination import MAX_ID, After, Limit, QueryTime, checked_window, next
 from api.places import place_name, site_label
 from api.quake_schemas import ArrivalOut, GroundMotionOut, OriginOut, StationMagnitudeOut
 from api.routers.detections import detection_out
+from api.routers.runs import run_events_page
 from api.schemas import EventOut, Page
+from stations.errors import LarzaError
 from stations.models import Event, EventStatus, Origin, StationMagnitude, StationMotion
 from stations.quakes import EventQuake, event_quakes
 from stations.queries import channel_index, get_event, list_events
@@ -74,7 +76,7 @@ def event_out(e: Event, quake: EventQuake | None = None) -> EventOut:
     "",
     response_model=Page[EventOut],
     summary="Network events, oldest stored first",
-    responses=list_formats("text/csv", "application/xml"),
+    responses={**list_formats("text/csv", "application/xml"), 404: {"description": "no such run"}},
 )
 def events_index(
     request: Request,
@@ -92,8 +94,19 @@ def events_index(
         Literal["json", "csv", "quakeml"],
         Query(alias="format", description="json (default), csv, or quakeml (QuakeML 1.2)"),
     ] = "json",
+    run: Annotated[
+        str | None,
+        Query(max_length=100, description="a catalogue run's events (JSON), not the live ones"),
+    ] = None,
 ) -> Response:
     start, end = checked_window(start, end, limit, settings.page_size_max)
+    if run is not None:
+        if fmt != "json":
+            raise LarzaError(f"a run's events are served as JSON only, not format={fmt}")
+        return etag_response(
+            request,
+            run_events_page(request, session, run, start=start, end=end, after=after, limit=limit),
+        )
     found = list_events(
         session,
         start=start,

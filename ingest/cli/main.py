@@ -24,6 +24,7 @@ from ingest.cli.common import (
     fail,
     settings_problem,
 )
+from ingest.cli.reprocess import reprocess_command
 from ingest.cli.seedlink import seedlink_app
 from ingest.cli.webhook import webhook_app
 from stations.errors import LarzaError
@@ -38,6 +39,7 @@ app.add_typer(stations_app, name="stations")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(seedlink_app, name="seedlink")
 app.add_typer(webhook_app, name="webhook")
+app.command("reprocess")(reprocess_command)
 
 
 def _logging(verbose: bool = False) -> None:

@@ -353,6 +353,22 @@ class Detecting:
         events += self._close_before(record.endtime)
         return events
 
+    def associate(
+        self,
+        key: ChannelKey,
+        picks: list[tuple[str, Trigger]],
+        keep: Callable[[Found], int],
+        *,
+        until: float,
+    ) -> list[EventChange]:
+        """Associate picks found elsewhere (``larza reprocess`` picks each station's data in
+        its own process) as :meth:`feed` does those of a record of ``key``'s station ending
+        at ``until``: the picks join events, then the events whose window closed are made
+        final."""
+        events = self._associate(key, picks, keep)
+        events += self._close_before(until)
+        return events
+
     def finish(self, keep: Callable[[Found], int]) -> list[EventChange]:
         """End of the data (files): report picks still on or waiting, then close every
         event."""

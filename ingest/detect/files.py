@@ -21,10 +21,11 @@ import io
 import itertools
 import json
 import math
+import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +34,7 @@ from typing import IO, Any, Literal
 import numpy as np
 from pymseed import MiniSEEDError, MS3Record
 
-from detection import Origin, StationCoordinates
+from detection import Origin, StationCoordinates, Trigger
 from ingest.config import LarzaConfig
 from ingest.detect.chain import Detecting, EventChange, Found
 from ingest.seedlink.decode import Record, RecordError, decode_record
@@ -95,6 +96,25 @@ class Detected:
     polarity: str | None = None
     bridged: bool = False
 
+    @classmethod
+    def of(cls, index: int, key: ChannelKey, t: Trigger, profile: str) -> Detected:
+        """The detection of a pick."""
+        return cls(
+            index=index,
+            key=key,
+            on_time=t.on_time,
+            off_time=t.off_time,
+            onset_time=t.onset_time,
+            peak_ratio=float(t.peak_ratio),
+            snr=float(t.snr) if math.isfinite(t.snr) else None,
+            peak_amplitude=float(t.peak_amplitude),
+            profile=profile,
+            phase=t.phase,
+            onset_uncertainty=float(t.onset_uncertainty),
+            polarity=t.polarity,
+            bridged=t.bridged,
+        )
+
 
 @dataclass
 class Results:
@@ -116,11 +136,18 @@ def expand(paths: Sequence[Path]) -> list[Path]:
     return out
 
 
-def _mseed_records(path: Path, progress: Progress) -> Iterator[Record]:
+def _mseed_records(
+    path: Path, progress: Progress, span: tuple[float, float] | None = None
+) -> Iterator[Record]:
     """The file's records in order of their end times. A file of one channel is in that
     order already; one of several (as ObsPy writes a stream: channel after channel) is read
-    in it, from an index of its records' headers, so its channels advance together."""
-    data = path.read_bytes()
+    in it, from an index of its records' headers, so its channels advance together. With
+    ``span`` (POSIX seconds), only the records that end after its start and start before its
+    end are decoded; in a file of records of one length in time order (an SDS day file as
+    the worker and SeisComP's slarchive write it) they are found by bisection and only their
+    bytes are read (a record out of time order outside them would be missed)."""
+    window = _span_bytes(path, span) if span is not None else None
+    base, data = window if window is not None else (0, path.read_bytes())
     view = memoryview(data)
     index: list[tuple[int, int, int, str]] = []  # offset, length, end (ns), stream
     offset = 0
@@ -129,9 +156,10 @@ def _mseed_records(path: Path, progress: Progress) -> Iterator[Record]:
             header = MS3Record.parse(view[offset:], unpack_data=False)
         except (MiniSEEDError, ValueError) as e:
             progress.skipped += 1
-            sys.stderr.write(f"\n{path}: byte {offset}: rest of the file skipped: {e}\n")
+            sys.stderr.write(f"\n{path}: byte {base + offset}: rest of the file skipped: {e}\n")
             break
-        index.append((offset, header.reclen, header.endtime, header.sourceid))
+        if span is None or (header.endtime > span[0] * 1e9 and header.starttime < span[1] * 1e9):
+            index.append((offset, header.reclen, header.endtime, header.sourceid))
         offset += header.reclen
     ordered = all(a[2] <= b[2] for a, b in itertools.pairwise(index))
     for start, length, _, _ in index if ordered else sorted(index, key=lambda i: i[2:]):
@@ -139,7 +167,55 @@ def _mseed_records(path: Path, progress: Progress) -> Iterator[Record]:
             yield decode_record(bytes(view[start : start + length]))
         except RecordError as e:
             progress.skipped += 1
-            sys.stderr.write(f"\n{path}: byte {start}: record skipped: {e}\n")
+            sys.stderr.write(f"\n{path}: byte {base + start}: record skipped: {e}\n")
+
+
+class _NotOneSortedStream(Exception):
+    pass
+
+
+def _span_bytes(path: Path, span: tuple[float, float]) -> tuple[int, bytes] | None:
+    """The offset and bytes of the records of ``path`` that end after ``span``'s start and
+    start before its end, found by bisection, in a file whose records all have the first
+    one's length and stream and are in time order; ``None`` when a record looked at says
+    otherwise (or cannot be read): then the whole file is read."""
+    start_ns, end_ns = int(span[0] * 1e9), int(span[1] * 1e9)
+    try:
+        with path.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            first = MS3Record.parse(f.read(min(size, 8192)), unpack_data=False)
+            length, stream = first.reclen, first.sourceid
+            if length <= 0 or size % length:
+                return None
+
+            def header(k: int) -> tuple[int, int]:
+                f.seek(k * length)
+                h = MS3Record.parse(f.read(length), unpack_data=False)
+                if h.reclen != length or h.sourceid != stream:
+                    raise _NotOneSortedStream
+                return h.starttime, h.endtime
+
+            def bisect(lo: int, hi: int, before: Callable[[tuple[int, int]], bool]) -> int:
+                """The first record from ``lo`` for which ``before`` is false."""
+                last = -1
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    times = header(mid)
+                    if before(times):
+                        if times[1] < last:
+                            raise _NotOneSortedStream
+                        lo, last = mid + 1, times[1]
+                    else:
+                        hi = mid
+                return lo
+
+            n = size // length
+            lo = bisect(0, n, lambda t: t[1] <= start_ns)
+            hi = bisect(lo, n, lambda t: t[0] < end_ns)
+            f.seek(lo * length)
+            return lo * length, f.read((hi - lo) * length)
+    except (MiniSEEDError, ValueError, _NotOneSortedStream):
+        return None
 
 
 def _obspy_records(path: Path) -> Iterator[Record]:
@@ -177,11 +253,14 @@ def _is_mseed(path: Path) -> bool:
     return True
 
 
-def file_records(path: Path, progress: Progress) -> Iterator[Record]:
-    """The records of one file in file order (a day file of one channel: time order)."""
+def file_records(
+    path: Path, progress: Progress, span: tuple[float, float] | None = None
+) -> Iterator[Record]:
+    """The records of one file in file order (a day file of one channel: time order); a
+    miniSEED file's within ``span`` only (see :func:`_mseed_records`)."""
     progress.files += 1
     if _is_mseed(path):
-        yield from _mseed_records(path, progress)
+        yield from _mseed_records(path, progress, span)
     else:
         yield from _obspy_records(path)
 
@@ -204,11 +283,13 @@ def pieces(records: Iterable[Record], seconds: float = PIECE_S) -> Iterator[Reco
             )
 
 
-def merged(paths: Sequence[Path], progress: Progress) -> Iterator[Record]:
+def merged(
+    paths: Sequence[Path], progress: Progress, span: tuple[float, float] | None = None
+) -> Iterator[Record]:
     """Records of all files, cut into :data:`PIECE_S` pieces and merged by end time (a file
     not in time order is read in it if miniSEED; other formats are read trace by trace)."""
     return heapq.merge(
-        *(pieces(file_records(p, progress)) for p in paths),
+        *(pieces(file_records(p, progress, span)) for p in paths),
         key=lambda r: (r.endtime, str(r.key)),
     )
 
@@ -250,25 +331,8 @@ def run_detect(
     results = Results()
 
     def keep(found: Found) -> int:
-        t = found.trigger
         index = len(results.detections)
-        results.detections.append(
-            Detected(
-                index=index,
-                key=found.key,
-                on_time=t.on_time,
-                off_time=t.off_time,
-                onset_time=t.onset_time,
-                peak_ratio=float(t.peak_ratio),
-                snr=float(t.snr) if math.isfinite(t.snr) else None,
-                peak_amplitude=float(t.peak_amplitude),
-                profile=found.profile,
-                phase=t.phase,
-                onset_uncertainty=float(t.onset_uncertainty),
-                polarity=t.polarity,
-                bridged=t.bridged,
-            )
-        )
+        results.detections.append(Detected.of(index, found.key, found.trigger, found.profile))
         progress.detections += 1
         return index
 

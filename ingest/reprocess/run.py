@@ -1,0 +1,244 @@
+"""A reprocessing run: chunks to the Dask cluster, each chunk's outcome stored as it comes
+(so ``--resume`` skips what is done), then the association once over all picks, and the run's
+catalogue stored beside the live one.
+
+A chunk that raises is retried by Dask (``retries``; a worker that dies takes its tasks to
+the others, Dask's own rule); one that still fails is stored with its error, named on
+stderr, and the run goes on: it ends ``partial``, and ``--resume`` tries the failed chunks
+again. Ctrl-C marks the run ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from detection import StationCoordinates
+from ingest.config import LarzaConfig
+from ingest.detect.files import Results
+from ingest.reprocess.associate import associate_chunks
+from ingest.reprocess.chunk import from_json, run_chunk, to_json
+from ingest.reprocess.plan import Chunk, plan_chunks
+from ingest.reprocess.progress import Bar
+from stations.errors import LarzaError
+from stations.runs import (
+    RunPick,
+    RunQuake,
+    chunk_results,
+    create_run,
+    finish_run,
+    get_run,
+    store_catalogue,
+    store_chunk,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RunSpec", "Summary", "reprocess"]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What a run covers and how; stored with the run, so a resumed run is the same run."""
+
+    name: str
+    archive: Path
+    start: float
+    end: float
+    stations: tuple[str, ...]
+    chunk_s: float
+    config_text: str
+    base_dir: str
+
+    def chunks(self) -> list[Chunk]:
+        return plan_chunks(list(self.stations), self.start, self.end, self.chunk_s)
+
+
+@dataclass(frozen=True)
+class Summary:
+    name: str
+    status: str
+    chunks: int
+    skipped: int  # done before (resumed)
+    failed: list[str]  # chunk names with their errors
+    detections: int
+    events: int
+    cpu_s: float = 0.0  # the chunks' processor time on the workers
+
+
+def spec_of_run(session: Session, name: str, archive: Path, base_dir: str) -> RunSpec:
+    """The stored run ``name`` as a spec, to resume it."""
+    run = get_run(session, name=name)
+    if run is None:
+        raise LarzaError(f"no run named {name!r} to resume")
+    return RunSpec(
+        name=name,
+        archive=archive,
+        start=run.start.timestamp(),
+        end=run.end.timestamp(),
+        stations=tuple(s for s in run.stations.split(",") if s),
+        chunk_s=run.chunk_s,
+        config_text=run.config,
+        base_dir=base_dir,
+    )
+
+
+def _task_key(spec: RunSpec, chunk: Chunk, attempt: str) -> str:
+    """The chunk's task name on the cluster's dashboard; ``attempt`` tells this try of the run
+    from an interrupted one whose tasks the scheduler may still be cancelling."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"reprocess-{spec.name}-{chunk.name}-{attempt}")
+
+
+def reprocess(
+    spec: RunSpec,
+    factory: sessionmaker[Session],
+    client: Any,
+    config: LarzaConfig,
+    *,
+    positions: Mapping[str, StationCoordinates],
+    resume: bool,
+    stream: IO[str] | None = None,
+    retries: int = 2,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Summary:
+    """Run (or resume) ``spec`` on the Dask ``client``'s cluster and store its catalogue."""
+    from distributed import as_completed
+
+    chunks = spec.chunks()
+    with factory() as s, s.begin():
+        if resume:
+            run = get_run(s, name=spec.name)
+            if run is None:
+                raise LarzaError(f"no run named {spec.name!r} to resume")
+            run.status = "running"
+            run.finished_at = None
+        else:
+            run = create_run(
+                s,
+                name=spec.name,
+                config=spec.config_text,
+                start=spec.start,
+                end=spec.end,
+                stations=spec.stations,
+                chunk_s=spec.chunk_s,
+                chunks=len(chunks),
+                now=clock(),
+            )
+        run_id = run.id
+        stored = chunk_results(s, run_id=run_id)
+    bar = Bar(len(chunks), sum(c.end - c.start for c in chunks) / 86400, stream)
+    todo: list[Chunk] = []
+    for chunk in chunks:
+        if stored.get(chunk.name, (False, ""))[0]:
+            bar.skip((chunk.end - chunk.start) / 86400)
+        else:
+            todo.append(chunk)
+    skipped = len(chunks) - len(todo)
+    bar.show()
+    attempt = uuid.uuid4().hex[:8]
+    futures = {
+        client.submit(
+            run_chunk,
+            str(spec.archive),
+            chunk,
+            spec.config_text,
+            spec.base_dir,
+            chunk.end >= spec.end,
+            key=_task_key(spec, chunk, attempt),
+            retries=retries,
+            pure=False,
+        ): chunk
+        for chunk in todo
+    }
+    try:
+        for future in as_completed(futures):  # type: ignore[no-untyped-call]
+            chunk = futures.pop(future)
+            ok = future.status == "finished"
+            if ok:
+                text = to_json(future.result())
+            else:
+                if future.status == "error":
+                    error = future.exception()
+                    text = f"{type(error).__name__}: {error}"
+                else:  # cancelled on the cluster by someone else
+                    text = f"the task was {future.status}"
+                if stream is not None:
+                    stream.write(f"\nchunk {chunk.name} failed: {text}\n")
+                log.error("chunk %s failed: %s", chunk.name, text)
+            future.release()
+            with factory() as s, s.begin():
+                store_chunk(s, run_id=run_id, name=chunk.name, ok=ok, result=text, now=clock())
+            bar.advance((chunk.end - chunk.start) / 86400, ok=ok)
+    except BaseException:
+        client.cancel(list(futures))
+        with factory() as s, s.begin():
+            run = get_run(s, name=spec.name)
+            assert run is not None
+            run.status = "interrupted"
+        raise
+    bar.show(force=True)
+
+    with factory() as s, s.begin():
+        stored = chunk_results(s, run_id=run_id)
+    results = [
+        from_json(chunk, stored[chunk.name][1])
+        for chunk in chunks
+        if stored.get(chunk.name, (False, ""))[0]
+    ]
+    catalogue = associate_chunks(results, config, positions)
+    picks, quakes = _rows(catalogue)
+    status = "partial" if any(not ok for ok, _ in stored.values()) else "finished"
+    with factory() as s, s.begin():
+        store_catalogue(s, run_id=run_id, picks=picks, quakes=quakes)
+        run = get_run(s, name=spec.name)
+        assert run is not None
+        finish_run(
+            s, run=run, status=status, detections=len(picks), events=len(quakes), now=clock()
+        )
+    all_failed = [f"{name}: {text}" for name, (ok, text) in sorted(stored.items()) if not ok]
+    cpu_s = sum(r.cpu_s for r in results)
+    return Summary(
+        spec.name, status, len(chunks), skipped, all_failed, len(picks), len(quakes), cpu_s
+    )
+
+
+def _rows(results: Results) -> tuple[list[RunPick], list[RunQuake]]:
+    picks = [
+        RunPick(
+            network=d.key.network,
+            station=d.key.station,
+            location=d.key.location,
+            channel=d.key.channel,
+            on_time=d.on_time,
+            off_time=d.off_time,
+            onset_time=d.onset_time,
+            peak_ratio=d.peak_ratio,
+            snr=d.snr,
+            peak_amplitude=d.peak_amplitude,
+            profile=d.profile,
+            phase=d.phase,
+            onset_uncertainty=d.onset_uncertainty,
+            polarity=d.polarity,
+            bridged=d.bridged,
+        )
+        for d in results.detections
+    ]
+    quakes = [
+        RunQuake(
+            time=e.time,
+            stations=e.stations,
+            coincidence_sum=e.coincidence_sum,
+            duration=e.duration,
+            picks=e.pick_keys,
+        )
+        for e in sorted(results.events.values(), key=lambda e: (e.time, e.event_key))
+    ]
+    return picks, quakes

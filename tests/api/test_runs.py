@@ -1,0 +1,129 @@
+"""``/api/v1/runs``, a run's detections and events (``?run=NAME``), and two runs compared:
+runs stored as ``larza reprocess`` stores them, beside live rows they must not mix with."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from stations.runs import RunPick, RunQuake, create_run, finish_run, store_catalogue
+
+T0 = datetime(2025, 6, 1, 23, 30, tzinfo=UTC).timestamp()
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def _pick(station: str, t: float, phase: str = "P") -> RunPick:
+    return RunPick("TJ", station, "", "HHZ" if phase == "P" else "HHN", t - 0.1, t + 5, t, 9.5,
+                   20.0, 1500.0, "default", phase, 0.02, "positive" if phase == "P" else None,
+                   False)  # fmt: skip
+
+
+def _store(session: Session, name: str, quake_times: list[float], config: str = "") -> None:
+    picks: list[RunPick] = []
+    quakes: list[RunQuake] = []
+    for t in quake_times:
+        first = len(picks)
+        picks += [_pick("SAREZ", t), _pick("MURGH", t + 2.5), _pick("MANEM", t + 4.0)]
+        quakes.append(
+            RunQuake(
+                t, ("TJ.MANEM", "TJ.MURGH", "TJ.SAREZ"), 3.0, 4.0, (first, first + 1, first + 2)
+            )
+        )
+    run = create_run(session, name=name, config=config, start=T0, end=T0 + 3600,
+                     stations=["TJ.MANEM", "TJ.MURGH", "TJ.SAREZ"], chunk_s=600, chunks=18,
+                     now=NOW)  # fmt: skip
+    store_catalogue(session, run_id=run.id, picks=picks, quakes=quakes)
+    finish_run(session, run=run, status="finished", detections=len(picks), events=len(quakes),
+               now=NOW)  # fmt: skip
+
+
+@pytest.fixture
+def two_runs(inventory: Session) -> Session:
+    _store(inventory, "default", [T0 + 60, T0 + 350, T0 + 640])
+    # a tuned profile: the first quake found 0.8 s later, the second missed, a new one
+    _store(inventory, "tuned", [T0 + 60.8, T0 + 640, T0 + 930], config="[detector]\nsta = 0.5\n")
+    return inventory
+
+
+def test_runs_are_listed_with_their_config_span_and_counts(
+    client: TestClient, two_runs: Session
+) -> None:
+    runs = client.get("/api/v1/runs").json()
+    assert {r["name"] for r in runs} == {"default", "tuned"}
+    tuned = next(r for r in runs if r["name"] == "tuned")
+    assert tuned["config"] == "[detector]\nsta = 0.5\n"
+    assert tuned["status"] == "finished"
+    assert (tuned["detections"], tuned["events"], tuned["chunks"]) == (9, 3, 18)
+    assert tuned["start"].startswith("2025-06-01T23:30:00")
+    assert tuned["stations"] == ["TJ.MANEM", "TJ.MURGH", "TJ.SAREZ"]
+
+
+def test_a_runs_detections_and_events_never_mix_with_the_live_ones(
+    client: TestClient, two_runs: Session
+) -> None:
+    assert client.get("/api/v1/detections").json()["items"] == []  # live: none
+    assert client.get("/api/v1/events").json()["items"] == []
+    page = client.get("/api/v1/detections", params={"run": "default", "limit": 4}).json()
+    assert [d["stream"] for d in page["items"]] == [
+        "TJ.SAREZ..HHZ", "TJ.MURGH..HHZ", "TJ.MANEM..HHZ", "TJ.SAREZ..HHZ",
+    ]  # fmt: skip
+    rest = client.get(page["next"]).json()
+    last = client.get(rest["next"]).json()
+    ids = [d["id"] for d in page["items"] + rest["items"] + last["items"]]
+    assert len(ids) == 9
+    assert ids == sorted(ids)
+    events = client.get("/api/v1/events", params={"run": "tuned"}).json()["items"]
+    assert [len(e["detections"]) for e in events] == [3, 3, 3]
+    assert events[0]["status"] == "final"
+    assert events[0]["stations"] == ["TJ.MANEM", "TJ.MURGH", "TJ.SAREZ"]
+    assert [d["station"] for d in events[0]["detections"]] == ["SAREZ", "MURGH", "MANEM"]
+    window = client.get(
+        "/api/v1/events",
+        params={"run": "tuned", "start": "2025-06-01T23:44:00Z", "end": "2025-06-01T23:50:00Z"},
+    ).json()["items"]
+    assert len(window) == 1
+    missing = client.get("/api/v1/events", params={"run": "nope"})
+    assert missing.status_code == 404
+    assert "nope" in missing.json()["detail"]
+    assert client.get("/api/v1/events", params={"run": "tuned", "format": "csv"}).status_code == 400
+
+
+def test_two_runs_compared(client: TestClient, two_runs: Session) -> None:
+    found = client.get("/api/v1/runs/compare", params={"a": "default", "b": "tuned"}).json()
+    assert [round(m["seconds"], 3) for m in found["matched"]] == [0.8, 0.0]
+    assert [e["time"][11:19] for e in found["only_a"]] == ["23:35:50"]
+    assert [e["time"][11:19] for e in found["only_b"]] == ["23:45:30"]
+    strict = client.get(
+        "/api/v1/runs/compare", params={"a": "default", "b": "tuned", "tolerance": 0.5}
+    ).json()
+    assert (len(strict["matched"]), len(strict["only_a"]), len(strict["only_b"])) == (1, 2, 2)
+    assert client.get("/api/v1/runs/compare", params={"a": "default", "b": "x"}).status_code == 404
+
+
+def test_fdsn_event_serves_a_run_as_a_catalog(client: TestClient, two_runs: Session) -> None:
+    from io import BytesIO
+
+    from obspy import read_events
+
+    listed = client.get("/fdsnws/event/1/catalogs").text
+    assert "<Catalog>Larza</Catalog>" in listed
+    assert "<Catalog>tuned</Catalog>" in listed
+    text = client.get(
+        "/fdsnws/event/1/query",
+        params={"catalog": "tuned", "format": "text", "orderby": "time-asc"},
+    ).text.splitlines()
+    assert len(text) == 4  # the header and three events
+    assert text[1].split("|")[1].startswith("2025-06-01T23:31:00.8")
+    xml = client.get("/fdsnws/event/1/query", params={"catalog": "default", "limit": 2})
+    catalog = read_events(BytesIO(xml.content))
+    assert len(catalog) == 2
+    assert len(catalog[0].picks) == 3
+    assert "/run/default/" in str(catalog[0].resource_id)
+    live = client.get("/fdsnws/event/1/query")
+    assert live.status_code == 204  # the live catalogue is empty: runs never mix into it
+    assert client.get("/fdsnws/event/1/query", params={"catalog": "nope"}).status_code == 204
+    placed = client.get("/fdsnws/event/1/query", params={"catalog": "tuned", "minlatitude": 30})
+    assert placed.status_code == 400
