@@ -28,8 +28,6 @@ from obspy.core.event import (
     CreationInfo,
     Magnitude,
     Origin,
-    OriginQuality,
-    OriginUncertainty,
     QuantityError,
     ResourceIdentifier,
     StationMagnitude,
@@ -39,12 +37,10 @@ from obspy.core.event import (
 from obspy.core.event import Event as QuakeEvent
 
 from stations.models import EventStatus
+from stations.quakeml_origin import KM_PER_DEGREE, add_origin_errors
 from stations.quakes import EventQuake
 
 __all__ = ["LocatedFields", "event_fragment", "located_event"]
-
-KM_PER_DEGREE = 111.19492664455873
-"""ObsPy's ``kilometers2degrees`` (Earth radius 6371 km)."""
 
 
 @dataclass(frozen=True)
@@ -89,30 +85,7 @@ def _origin(e: LocatedFields, quake: EventQuake, base_id: str, arrivals: bool) -
             )
         ],
     )
-    if o.time_error_s is not None:
-        origin.time_errors = QuantityError(uncertainty=o.time_error_s)
-    if o.latitude_error_km is not None:
-        origin.latitude_errors = QuantityError(uncertainty=o.latitude_error_km / KM_PER_DEGREE)
-    if o.longitude_error_km is not None:
-        origin.longitude_errors = QuantityError(uncertainty=o.longitude_error_km / KM_PER_DEGREE)
-    if o.depth_error_km is not None:
-        origin.depth_errors = QuantityError(uncertainty=o.depth_error_km * 1000.0)
-    if o.semi_major_km is not None and o.semi_minor_km is not None:
-        origin.origin_uncertainty = OriginUncertainty(
-            min_horizontal_uncertainty=o.semi_minor_km * 1000.0,
-            max_horizontal_uncertainty=o.semi_major_km * 1000.0,
-            azimuth_max_horizontal_uncertainty=o.ellipse_azimuth,
-            preferred_description="uncertainty ellipse",
-            confidence_level=68.3,
-        )
-    origin.quality = OriginQuality(
-        used_phase_count=o.n_phases,
-        used_station_count=o.n_stations,
-        standard_error=o.rms,
-        azimuthal_gap=o.azimuthal_gap,
-        minimum_distance=None if o.min_distance_km is None else o.min_distance_km / KM_PER_DEGREE,
-        maximum_distance=None if o.max_distance_km is None else o.max_distance_km / KM_PER_DEGREE,
-    )
+    add_origin_errors(origin, o)
     if arrivals:
         for a in o.arrivals:
             origin.arrivals.append(

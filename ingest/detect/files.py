@@ -39,6 +39,7 @@ from ingest.config import LarzaConfig
 from ingest.detect.chain import Detecting, EventChange, Found
 from ingest.seedlink.decode import Record, RecordError, decode_record
 from stations.errors import LarzaError
+from stations.quakeml_origin import KM_PER_DEGREE, add_origin_errors
 from stations.queries import ChannelKey
 
 Format = Literal["jsonl", "csv", "quakeml"]
@@ -488,7 +489,7 @@ def _quakeml(results: Results, events: list[EventChange]) -> str:
 
 def _origin(e: EventChange, o: Origin) -> Any:
     from obspy import UTCDateTime
-    from obspy.core.event import Arrival, OriginQuality, OriginUncertainty, QuantityError
+    from obspy.core.event import Arrival
     from obspy.core.event import Origin as QuakeOrigin
     from obspy.core.event import ResourceIdentifier as Rid
 
@@ -502,30 +503,7 @@ def _origin(e: EventChange, o: Origin) -> Any:
         evaluation_mode="automatic",
         evaluation_status="final" if e.status == "final" else "preliminary",
     )
-    if o.time_error_s is not None:
-        origin.time_errors = QuantityError(uncertainty=o.time_error_s)
-    if o.latitude_error_km is not None:
-        origin.latitude_errors = QuantityError(uncertainty=o.latitude_error_km / 111.195)
-    if o.longitude_error_km is not None:
-        origin.longitude_errors = QuantityError(uncertainty=o.longitude_error_km / 111.195)
-    if o.depth_error_km is not None:
-        origin.depth_errors = QuantityError(uncertainty=o.depth_error_km * 1000.0)
-    if o.semi_major_km is not None and o.semi_minor_km is not None:
-        origin.origin_uncertainty = OriginUncertainty(
-            max_horizontal_uncertainty=o.semi_major_km * 1000.0,
-            min_horizontal_uncertainty=o.semi_minor_km * 1000.0,
-            azimuth_max_horizontal_uncertainty=o.ellipse_azimuth,
-            preferred_description="uncertainty ellipse",
-            confidence_level=68.3,
-        )
-    origin.quality = OriginQuality(
-        used_phase_count=o.n_phases,
-        used_station_count=o.n_stations,
-        standard_error=o.rms,
-        azimuthal_gap=o.azimuthal_gap,
-        minimum_distance=o.min_distance_km / 111.195,
-        maximum_distance=o.max_distance_km / 111.195,
-    )
+    add_origin_errors(origin, o)
     by_key = {a.key: a for a in o.arrivals}
     for p in e.picks:
         a = by_key.get(p.key)
@@ -535,7 +513,7 @@ def _origin(e: EventChange, o: Origin) -> Any:
                 phase=p.phase,
                 time_residual=p.residual if math.isfinite(p.residual) else None,
                 time_weight=p.weight,
-                distance=p.distance_km / 111.195 if math.isfinite(p.distance_km) else None,
+                distance=p.distance_km / KM_PER_DEGREE if math.isfinite(p.distance_km) else None,
                 azimuth=a.azimuth if a is not None else None,
             )
         )
