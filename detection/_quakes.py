@@ -54,7 +54,7 @@ import numpy as np
 import scipy.stats
 from numpy.typing import NDArray
 
-from detection._geo import azimuth_deg, distance_km
+from detection._geo import distance_km
 from detection._locate import (
     LocatorConfig,
     Observation,
@@ -63,6 +63,7 @@ from detection._locate import (
     locate,
 )
 from detection._traveltime import TravelTimeTable
+from detection._vote_grid import VotingGrid
 
 __all__ = [
     "AssociatedPick",
@@ -210,6 +211,10 @@ class QuakeAssociatorConfig:
         and join nothing.
     nucleation_spacing_km, nucleation_depth_km : float
         Steps of the grid that votes for clusters.
+    vote_reach_km : float
+        A station's P picks vote for source positions within this distance of it (north-south
+        and east-west). A network narrower than this less the locator's search margin votes
+        over the whole grid; on a wide one it bounds the grid's memory and the cost of a vote.
     linger_s : float
         An event stays open this long after its farthest station's S is due.
     relabel : bool
@@ -233,6 +238,7 @@ class QuakeAssociatorConfig:
     glitch_window_s: float = 0.02
     nucleation_spacing_km: float = 15.0
     nucleation_depth_km: float = 20.0
+    vote_reach_km: float = 600.0
     linger_s: float = 5.0
     relabel: bool = True
     locator: LocatorConfig = field(default_factory=LocatorConfig)
@@ -246,6 +252,7 @@ class QuakeAssociatorConfig:
             "tolerance_sigmas",
             "nucleation_spacing_km",
             "nucleation_depth_km",
+            "vote_reach_km",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
@@ -341,7 +348,19 @@ class QuakeAssociator:
         reach = min(aperture + self._cfg.locator.search_margin_km, table.max_distance_km)
         self._wait = float(table.time(True, reach, 0.0)) + 15.0
         """Longest a pick can wait in the pool for the rest of its event."""
-        self._build_grid(lat, lon)
+        self._grid = VotingGrid(
+            lat,
+            lon,
+            self._elev,
+            table,
+            spacing_km=self._cfg.nucleation_spacing_km,
+            depth_step_km=self._cfg.nucleation_depth_km,
+            margin_km=self._cfg.locator.search_margin_km,
+            max_depth_km=min(
+                self._cfg.locator.max_depth_km or table.max_depth_km, table.max_depth_km
+            ),
+            reach_km=self._cfg.vote_reach_km,
+        )
 
     # -- public ---------------------------------------------------------------------------
 
@@ -358,6 +377,11 @@ class QuakeAssociator:
         for track in (*self._events.values(), *self._candidates):
             keys.update(track.picks)
         return frozenset(keys)
+
+    @property
+    def voting_grid_bytes(self) -> int:
+        """Memory the voting grid's kept station travel times take."""
+        return self._grid.kept_bytes
 
     @property
     def pool_size(self) -> int:
@@ -843,51 +867,20 @@ class QuakeAssociator:
                 missing += 1
         return len(picked) / (len(picked) + missing)
 
-    def _build_grid(self, lat: Float64Array, lon: Float64Array) -> None:
-        """Nodes of the voting grid and, per station, the P time and its gradient at each."""
-        cfg = self._cfg
-        margin = cfg.locator.search_margin_km
-        mid = float(lat.mean())
-        cos_mid = max(math.cos(math.radians(mid)), 0.05)
-        h = cfg.nucleation_spacing_km
-        lats = np.arange(
-            lat.min() - margin / _KM_PER_DEG,
-            lat.max() + margin / _KM_PER_DEG + 1e-9,
-            h / _KM_PER_DEG,
-        )
-        lons = np.arange(
-            lon.min() - margin / (_KM_PER_DEG * cos_mid),
-            lon.max() + margin / (_KM_PER_DEG * cos_mid) + 1e-9,
-            h / (_KM_PER_DEG * cos_mid),
-        )
-        max_depth = min(
-            cfg.locator.max_depth_km or self._table.max_depth_km, self._table.max_depth_km
-        )
-        depths = np.arange(0.0, max_depth + 1e-9, cfg.nucleation_depth_km)
-        glat, glon, gz = (a.ravel() for a in np.meshgrid(lats, lons, depths, indexing="ij"))
-        self._node = np.column_stack([glat, glon, gz])
-        d = distance_km(glat[:, None], glon[:, None], lat[None, :], lon[None, :])
-        az = np.radians(azimuth_deg(glat[:, None], glon[:, None], lat[None, :], lon[None, :]))
-        t, gx, gzz = self._table.time_gradient(False, d, gz[:, None])
-        delay = self._table.elevation_delay(False, self._elev)[None, :]
-        self._node_tt = (t + delay).astype(np.float32)
-        half = np.array([h / 2, h / 2, cfg.nucleation_depth_km / 2], dtype=np.float32)
-        grad = np.stack([-gx * np.sin(az), -gx * np.cos(az), gzz], axis=-1)
-        # the gradient times the half cell: what the cell's extent can change a time by
-        self._node_grad = grad.astype(np.float32) * half
-
     def _vote(self, pick: PhasePick) -> tuple[list[PhasePick], tuple[float, float, float]] | None:
         """The source position the pick and the pool's other P picks agree on most: the P
         picks it explains (one a station) and the node."""
         cfg = self._cfg
         q = self._index[pick.station]
         v = self._table.surface_vp
+        near = 2 * math.sqrt(2) * cfg.vote_reach_km  # farther, two windows cannot meet
         others = [
             p
             for p in self._pool.values()
             if p.phase != "S"
             and p.station != pick.station
             and p.key not in self._glitches
+            and self._apart[q, self._index[p.station]] <= near
             and abs(p.time - pick.time)
             <= self._apart[q, self._index[p.station]] / v
             + self._tolerance("P", p)
@@ -895,19 +888,23 @@ class QuakeAssociator:
         ]
         if len({p.station for p in others}) + 1 < cfg.min_stations:
             return None
-        columns = np.array([self._index[p.station] for p in others])
+        voters = sorted({self._index[p.station] for p in others} | {q})
+        column = {station: k for k, station in enumerate(voters)}
+        grid = self._grid.window(q, voters)
+        columns = np.array([column[self._index[p.station]] for p in others])
+        own = column[q]
         times = np.array([p.time - pick.time for p in others])
         sigma = np.array([p.uncertainty for p in others])
         tol = cfg.tolerance_sigmas * np.sqrt(
             sigma**2 + pick.uncertainty**2 + 2 * cfg.p_model_error_s**2
         )
-        origin = -self._node_tt[:, q].astype(np.float64)
-        delta = times[None, :] - self._node_tt[:, columns] - origin[:, None]
-        slack = np.abs(self._node_grad[:, columns, :] - self._node_grad[:, q : q + 1, :])
+        origin = -grid.time[:, own].astype(np.float64)
+        delta = times[None, :] - grid.time[:, columns] - origin[:, None]
+        slack = np.abs(grid.slack[:, columns, :] - grid.slack[:, own : own + 1, :])
         ok = np.abs(delta) <= tol[None, :] + slack.sum(axis=2)
         votes = np.ones(origin.size, dtype=np.int64)
         for name in {p.station for p in others}:
-            votes += ok[:, columns == self._index[name]].any(axis=1)
+            votes += ok[:, columns == column[self._index[name]]].any(axis=1)
         top = int(votes.max())
         if top < cfg.min_stations:
             return None
@@ -919,7 +916,7 @@ class QuakeAssociator:
             score = abs(float(delta[node, j])) / float(tol[j])
             if ok[node, j] and (p.station not in chosen or score < chosen[p.station][0]):
                 chosen[p.station] = (score, p)
-        lat, lon, depth = (float(x) for x in self._node[node])
+        lat, lon, depth = grid.node(node)
         return [pick, *(p for _, p in chosen.values())], (lat, lon, depth)
 
     # -- output -----------------------------------------------------------------------------
