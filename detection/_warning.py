@@ -40,6 +40,11 @@ returned as a :class:`Suppressed` with its reason:
   suppressed (an alert already out is cancelled);
 - ``small``: the magnitude is below ``min_magnitude`` and no site reaches its threshold.
 
+The engine follows one quake at a time: a P at a station that cannot share a source with the
+candidate's first pick (more than twice ``max_distance_km`` from its station, or further
+from it in time than the P can cross between the two stations at the model's surface
+velocity, plus ``SAME_QUAKE_SLACK_S``) is another quake's and is left out.
+
 An alert is ``ended`` when the S waves have passed every site by ``end_after_s``; it is
 ``cancelled`` (a false alarm) when its picks are withdrawn and too few stations are left.
 """
@@ -57,6 +62,10 @@ from detection._geo import distance_km
 from detection._locate import LocatorConfig, Observation, Origin, StationCoordinates, locate
 from detection._onsite import OnsiteReading, combined_magnitude, magnitude_from_pd
 from detection._traveltime import TravelTimeTable
+
+SAME_QUAKE_SLACK_S = 2.0
+"""Beyond the straight crossing at the surface velocity: picking errors and station
+elevations."""
 
 __all__ = [
     "IntensityEquation",
@@ -237,7 +246,7 @@ class NetworkWarning:
         """A station's P onset (its first; later ones of the same quake are ignored)."""
         if station not in self._coords:
             return [], [Suppressed("unknown_station", f"{station} has no coordinates")]
-        if station in self._picks or self._window_over(time):
+        if station in self._picks or self._window_over(time) or not self._same_quake(station, time):
             return [], []
         ok = timing_quality is None or timing_quality >= self._config.min_timing_quality
         self._picks[station] = _Station(time, key, ok)
@@ -296,6 +305,18 @@ class NetworkWarning:
         return []
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _same_quake(self, station: str, time: float) -> bool:
+        """Whether one source can send its P to ``station`` at ``time`` and to the candidate's
+        first station at its pick (always, without a candidate)."""
+        if not self._picks:
+            return True
+        name, first = min(self._picks.items(), key=lambda item: item[1].time)
+        a, b = self._coords[name], self._coords[station]
+        apart = float(distance_km(a.latitude, a.longitude, b.latitude, b.longitude))
+        if apart > 2 * self._config.max_distance_km:
+            return False
+        return abs(time - first.time) <= apart / self._table.surface_vp + SAME_QUAKE_SLACK_S
 
     def _window_over(self, time: float) -> bool:
         """A pick too long after the first is another quake's (this engine follows one)."""

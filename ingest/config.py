@@ -378,6 +378,14 @@ class LarzaConfig:
         return found if found is not None and found.location == key.location else None
 
     def _resolve(self, name: str, base: _Strict, key: ChannelKey) -> tuple[_Strict, list[str]]:
+        """The settings for a stream: the overrides matching it applied (kept: the health
+        evaluation and the detector ask for every stream again and again)."""
+        known = self._resolved.get((name, key))
+        if known is None:
+            known = self._resolved[(name, key)] = self._merge(name, base, key)
+        return known
+
+    def _merge(self, name: str, base: _Strict, key: ChannelKey) -> tuple[_Strict, list[str]]:
         found = [o for o in self.overrides.get(name, ()) if o.matches(key)]
         ordered = [o for o in found if not o.is_channel] + [o for o in found if o.is_channel]
         if not ordered:
@@ -386,6 +394,10 @@ class LarzaConfig:
         for override in ordered:
             merged.update(override.values)
         return type(base).model_validate(merged), [o.pattern for o in ordered]
+
+    @cached_property
+    def _resolved(self) -> dict[tuple[str, ChannelKey], tuple[_Strict, list[str]]]:
+        return {}
 
     @cached_property
     def _detectors(self) -> _DetectorCache:

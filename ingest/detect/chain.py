@@ -196,8 +196,8 @@ class Detecting:
         picks at trigger-on too (see the module)."""
         self._config = config
         self._preliminary = preliminary
-        # (channel, trigger-on time) -> the key keep() gave its preliminary pick
-        self._early: dict[tuple[ChannelKey, float], int] = {}
+        # sensor -> (channel, trigger-on time) -> the key keep() gave its preliminary pick
+        self._early: dict[SensorKey, dict[tuple[ChannelKey, float], int]] = {}
         self._quakes: QuakeAssociator | None = None
         self._groups: Associator | None = None
         self._coincidence: CoincidenceAssociator | None = None
@@ -315,7 +315,8 @@ class Detecting:
         """Preliminary picks stored before a restart and not completed: (channel, trigger-on
         time) -> the key to name as ``replaces`` when they are completed or withdrawn."""
         if self._preliminary:
-            self._early.update(picks)
+            for (k, on), early in picks.items():
+                self._early.setdefault(sensor_of(k), {})[(k, on)] = early
 
     def stats(self) -> Counter[str]:
         """``counts`` and the pickers' counts: ``bridged`` gaps, ``restarts``, ``overlaps``
@@ -455,28 +456,36 @@ class Detecting:
             pick_key = key._replace(channel=code)
             found = self._channels.get(pick_key)
             profile = found.profile if found is not None else "default"
-            self._early[(pick_key, trigger.on_time)] = keep(Found(pick_key, trigger, profile))
+            stored = keep(Found(pick_key, trigger, profile))
+            self._early.setdefault(sensor_of(pick_key), {})[(pick_key, trigger.on_time)] = stored
             self.counts["preliminary"] += 1
 
     def _completes(self, key: ChannelKey, trigger: Trigger) -> int | None:
         """The key of the preliminary pick a completed one replaces (taken off the list)."""
         channel = self._channels.get(key)
         tolerance = 0.5 / channel.rate if channel is not None else 0.005
-        for (k, on), early in self._early.items():
+        sensor = sensor_of(key)
+        open_ = self._early.get(sensor, {})
+        for (k, on), early in open_.items():
             if k == key and abs(on - trigger.on_time) <= tolerance:
-                del self._early[(k, on)]
+                del open_[(k, on)]
+                if not open_:
+                    del self._early[sensor]
                 return early
         return None
 
     def _withdraw(self, key: ChannelKey, newest: float, keep: Callable[[Found], int]) -> None:
         """Withdraw the preliminary picks of this record's sensor its data are far past."""
         sensor = sensor_of(key)
-        for (k, on), early in list(self._early.items()):
-            if sensor_of(k) != sensor:
-                continue
+        open_ = self._early.get(sensor)
+        if not open_:
+            return
+        for (k, on), early in list(open_.items()):
             settings, profile = self._config.detector_for(k)
             if newest - on > withdraw_after_s(settings):
-                del self._early[(k, on)]
+                del open_[(k, on)]
+                if not open_:
+                    del self._early[sensor]
                 when = Trigger(on, on, on, 0.0, math.nan, 0.0, 0, 0, 0, preliminary=True)
                 keep(Found(k, when, profile, early, withdrawn=True))
                 self.counts["withdrawn"] += 1

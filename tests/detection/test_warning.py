@@ -237,3 +237,30 @@ def test_an_alert_whose_p_turns_out_long_period_is_cancelled(
     assert sent[-1].action == "cancelled"
     assert "long-period" in sent[-1].reason
     assert not warning.active
+
+
+def test_a_p_no_source_can_share_with_the_candidate_is_left_out(
+    pamir_table: TravelTimeTable,
+) -> None:
+    """Another quake's P (or a glitch) at a station far away, or at a time no P can cross to
+    it, does not join the candidate and spoil its location."""
+    far = {**STATIONS, "XX.FAR": StationCoordinates(46.0, 80.0)}  # ~1,000 km away
+    warning = NetworkWarning(far, pamir_table, WarningConfig(sites=SITES, min_stations=4))
+    times = arrivals(pamir_table, QUAKE)
+    (first, t_first), *rest = times.items()
+    suppressed = warning.add_pick(first, t_first, 0)[1]
+    suppressed += warning.add_pick("XX.FAR", t_first + 1.0, 1)[1]  # far: another quake's
+    # a near station, but 60 s later than any P could cross the ~100 km between them
+    late_station = rest[0][0]
+    suppressed += warning.add_pick(late_station, t_first + 59.0, 2)[1]
+    assert {s.reason for s in suppressed} == {"too_few_stations"}
+    messages = []
+    for key, (station, t) in enumerate(rest, start=3):
+        messages += warning.add_pick(station, t, key)[0]
+        messages += warning.add_reading(station, "HH", reading(station, t, QUAKE))[0]
+    messages += warning.add_reading(first, "HH", reading(first, t_first, QUAKE))[0]
+    assert messages[0].action == "created"
+    source = messages[-1].source
+    assert source is not None
+    assert "XX.FAR" not in source.stations
+    assert float(distance_km(source.origin.latitude, source.origin.longitude, *QUAKE[:2])) < 5
