@@ -37,6 +37,7 @@ data after the trigger-on time.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections import Counter
@@ -217,7 +218,10 @@ class StreamingDetector:
         cfg = self._config
         if not (math.isfinite(sampling_rate) and sampling_rate > 0):
             raise ValueError(f"need a finite sampling_rate > 0, got sampling_rate={sampling_rate}")
-        sos = design_bandpass(cfg.freqmin, cfg.freqmax, sampling_rate, cfg.corners)
+        # copies: SciPy's sosfilt takes writable arrays only
+        sos, sos_zp, sos_hp = (
+            a.copy() for a in _designs(cfg.freqmin, cfg.freqmax, sampling_rate, cfg.corners)
+        )
         nsta = round(cfg.sta * sampling_rate)
         nlta = round(cfg.lta * sampling_rate)
         if nsta < 1:
@@ -231,8 +235,8 @@ class StreamingDetector:
             )
         self._fs = sampling_rate
         self._sos = sos
-        self._sos_zp = zero_phase_sos(cfg.freqmin, cfg.freqmax, sampling_rate, cfg.corners)
-        self._sos_hp = high_pass_sos(cfg.freqmin, sampling_rate)
+        self._sos_zp = sos_zp
+        self._sos_hp = sos_hp
         self._nsta = nsta
         self._nlta = nlta
         self._max_len = round(cfg.max_duration * sampling_rate)
@@ -772,3 +776,17 @@ def _peaks(item: _Pending, cf: Float64Array, f: Float64Array, x: Raw, a: int, b:
     raw = x[a:b]
     item.raw_max = max(item.raw_max, float(top(raw)))
     item.raw_min = min(item.raw_min, float(bottom(raw)))
+
+
+@functools.lru_cache(maxsize=64)
+def _designs(
+    freqmin: float, freqmax: float, sampling_rate: float, corners: int
+) -> tuple[Float64Array, Float64Array, Float64Array]:
+    """The chain's band-pass, zero-phase band-pass and onset high-pass, designed once per
+    setting (never written: callers copy): a network of thousands of channels starts without
+    designing each again."""
+    return (
+        design_bandpass(freqmin, freqmax, sampling_rate, corners),
+        zero_phase_sos(freqmin, freqmax, sampling_rate, corners),
+        high_pass_sos(freqmin, sampling_rate),
+    )
