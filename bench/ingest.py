@@ -366,6 +366,7 @@ def live(args: argparse.Namespace) -> None:
         )
         print("     t   latency p50   p99   worker CPU   RSS MB   feed CPU")
         rows: list[tuple[float, float, float, float, float]] = []
+        progress: list[tuple[float, float]] = []  # worker CPU seconds, median data time
         latencies: list[float] = []
         started = time.monotonic()
         last_cpu, last_feed, last_t = _cpu_seconds(worker.pid), _cpu_seconds(feed.pid), started
@@ -392,6 +393,8 @@ def live(args: argparse.Namespace) -> None:
                     base_rss = rss
                 elapsed = t - started
                 rows.append((elapsed, p50, p99, share, rss))
+                if times and elapsed > 60:
+                    progress.append((cpu, sorted(times)[len(times) // 2]))
                 if elapsed > 60:
                     latencies += lat
                 if len(rows) % 6 == 0 or elapsed < 30:
@@ -406,6 +409,16 @@ def live(args: argparse.Namespace) -> None:
             feed.wait(timeout=60)
             engine.dispose()
         _live_summary(rows, latencies, channels, base_rss)
+        if len(progress) > 2:
+            half = progress[len(progress) // 2 :]
+            cpu_used = half[-1][0] - half[0][0]
+            data = half[-1][1] - half[0][1]
+            print(
+                f"worker CPU per second of data (second half): {cpu_used / data:.2f} s "
+                f"(below 1: keeps up on a core of its own; about "
+                f"{channels * data / cpu_used:,.0f} channels a core), load average "
+                f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+            )
 
 
 def _live_summary(
