@@ -43,6 +43,7 @@ none) and whether it was stamped in the future (float32: counts exact to 2**24, 
 a microsecond); ``end`` is just after its last sample."""
 _WIDE = 7  # the first fields, kept as float64
 _COLUMNS = {name: k for k, name in enumerate(_FIELDS)}
+_NARROW = {name: k - _WIDE for name, k in _COLUMNS.items() if k >= _WIDE}
 
 
 class _Window:
@@ -50,12 +51,14 @@ class _Window:
     sums and extremes and float32 for the rest (84 bytes a record): appended at the end,
     dropped from the front, kept contiguous."""
 
-    __slots__ = ("_narrow", "_wide", "hi", "lo")
+    __slots__ = ("_narrow", "_wide", "hi", "in_order", "lo")
 
     def __init__(self) -> None:
         self._wide = np.empty((8, _WIDE))
         self._narrow = np.empty((8, len(_FIELDS) - _WIDE), dtype=np.float32)
         self.lo = self.hi = 0
+        self.in_order = True
+        """Whether the records are in start order (kept until the window empties)."""
 
     def __len__(self) -> int:
         return self.hi - self.lo
@@ -78,6 +81,8 @@ class _Window:
                 narrow[:count] = self._narrow[live]
                 self._wide, self._narrow = wide, narrow
             self.lo, self.hi = 0, count
+        if self.hi > self.lo and row[0] < self._wide[self.hi - 1, 0]:
+            self.in_order = False
         self._wide[self.hi] = row[:_WIDE]
         self._narrow[self.hi] = row[_WIDE:]
         self.hi += 1
@@ -89,6 +94,12 @@ class _Window:
         self.lo += 1
         if self.lo == self.hi:
             self.lo = self.hi = 0
+            self.in_order = True
+
+    def rows(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32]]:
+        """The records in the window: their float64 fields and their float32 fields, as
+        views (columns in ``_FIELDS`` order)."""
+        return self._wide[self.lo : self.hi], self._narrow[self.lo : self.hi]
 
     def column(self, name: str) -> npt.NDArray[np.float64]:
         """One field of the records in the window, oldest first (as float64)."""
@@ -252,54 +263,64 @@ class ChannelHealth:
         if not len(window):
             out.update(availability_pct=0.0, gaps=0, gap_s=0.0, largest_gap_s=0.0, overlaps=0)
             return out
-        column = window.column
-        ends = column("end")
+        wide, narrow = window.rows()
+        W, N = _COLUMNS, _NARROW  # column by column: small arrays reduce fastest that way
+        starts, ends, totals = wide[:, W["start"]], wide[:, W["end"]], wide[:, W["total"]]
         out["transmission_delay_s"] = float(
-            column("arrival")[-1] - (ends[-1] - 1.0 / self.sampling_rate)
+            wide[-1, W["arrival"]] - (ends[-1] - 1.0 / self.sampling_rate)
         )
-        counts = column("n")
-        totals = column("total")
-        n = float(counts.sum())
+        counts = narrow[:, N["n"]]
+        n = float(counts.sum(dtype=np.float64))
         mean = float(totals.sum()) / n
         # Pooled variance: within-record deviations plus the records' means around the mean.
-        sq = float((column("total_sq") + counts * (totals / counts - mean) ** 2).sum())
-        gap_column = column("gap_s")
-        gaps = gap_column[gap_column > 0]
-        qualities = column("timing_quality")
-        qualities = qualities[qualities >= 0]
-        low, high = float(column("low").min()), float(column("high").max())
-        widest = int(gap_column.argmax())
-        starts = column("start")
-        covered = _covered(starts, ends, begin, end)
+        spread = totals / counts - mean
+        sq = float(wide[:, W["total_sq"]].sum()) + float(counts @ (spread * spread))
+        gap_column = narrow[:, N["gap_s"]]  # 0 or the gap before the record (never < 0)
+        n_gaps = int(np.count_nonzero(gap_column))
+        widest = int(gap_column.argmax()) if n_gaps else 0
+        qualities = narrow[:, N["timing_quality"]]
+        if qualities.min() < 0:  # -1: a record without one
+            qualities = qualities[qualities >= 0]
+        low, high = float(wide[:, W["low"]].min()), float(wide[:, W["high"]].max())
+        covered = _covered(starts, ends, begin, end, in_order=window.in_order)
         out.update(
             availability_pct=min(100.0, 100.0 * covered / (end - begin)),
-            gaps=int(gaps.size),
-            gap_s=float(gaps.sum()),
-            largest_gap_s=float(gaps.max()) if gaps.size else 0.0,
-            largest_gap_start=float(starts[widest] - gap_column[widest]) if gaps.size else None,
-            overlaps=int(np.count_nonzero(column("overlap_s") > 0)),
+            gaps=n_gaps,
+            gap_s=float(gap_column.sum(dtype=np.float64)) if n_gaps else 0.0,
+            largest_gap_s=float(gap_column[widest]) if n_gaps else 0.0,
+            largest_gap_start=float(starts[widest] - gap_column[widest]) if n_gaps else None,
+            overlaps=int(np.count_nonzero(narrow[:, N["overlap_s"]])),
             samples=int(n),
             mean=mean,
             rms=float(np.sqrt(sq / n)),
             min=low,
             max=high,
             flat=low == high,
-            clipped_pct=100.0 * float(column("clipped").sum()) / n,
-            spikes=int(column("spikes").sum()),
-            timing_quality_mean=float(qualities.mean()) if qualities.size else None,
+            clipped_pct=100.0 * float(narrow[:, N["clipped"]].sum(dtype=np.float64)) / n,
+            spikes=int(narrow[:, N["spikes"]].sum(dtype=np.float64)),
+            timing_quality_mean=float(qualities.mean(dtype=np.float64)) if qualities.size else None,
             timing_quality_min=int(qualities.min()) if qualities.size else None,
-            future_records=int(np.count_nonzero(column("future"))),
+            future_records=int(np.count_nonzero(narrow[:, N["future"]])),
         )
         return out
 
 
 def _covered(
-    starts: npt.NDArray[np.float64], ends: npt.NDArray[np.float64], begin: float, now: float
+    starts: npt.NDArray[np.float64],
+    ends: npt.NDArray[np.float64],
+    begin: float,
+    now: float,
+    *,
+    in_order: bool = False,
 ) -> float:
     """Seconds of ``[begin, now]`` covered by the records ``[start, end)``, overlaps once: in
-    start order, each adds what it reaches past the furthest end before it."""
-    order = np.argsort(starts, kind="stable")
-    s, e = starts[order], np.minimum(ends[order], now)
+    start order, each adds what it reaches past the furthest end before it. ``in_order``:
+    the records are known to be in start order already."""
+    if in_order:
+        s, e = starts, np.minimum(ends, now)
+    else:
+        order = np.argsort(starts, kind="stable")
+        s, e = starts[order], np.minimum(ends[order], now)
     reach = np.maximum.accumulate(np.concatenate(([begin], e)))[:-1]
     return float(np.maximum(0.0, e - np.maximum(s, reach)).sum())
 
