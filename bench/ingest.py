@@ -22,7 +22,11 @@ prints the lag over time, the data latency p50/p99, the worker's CPU share and R
 ``heavy`` (every quake at every station).
 
 Usage: python bench/ingest.py --live --stations 1700 [--minutes 10] [--mode realistic]
-       [--record-seconds 4] [--database-url URL]
+       [--record-seconds 4] [--database-url URL] [--sse]
+
+``--sse``: also runs ``larza api`` and reads the detections on its SSE stream: each pick's
+first message (preliminary, at trigger-on) minus its onset time, p50/p99. With
+``--stations 6 --record-seconds 1`` that is the demo feed as early-warning telemetry sends it.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import argparse
 import asyncio
 import io
+import json
 import math
 import multiprocessing
 import os
@@ -45,6 +50,7 @@ import signal
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
@@ -357,6 +363,22 @@ def live(args: argparse.Namespace) -> None:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+        api: subprocess.Popen[bytes] | None = None
+        onsets: dict[int, tuple[float, str]] = {}  # pick id -> (received - onset, phase)
+        stop_sse = threading.Event()
+        if args.sse:
+            api_port = _free_port()
+            with (folder / "api.log").open("wb") as out:
+                api = subprocess.Popen(
+                    [sys.executable, "-m", "ingest", "api", "--port", str(api_port)],
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            _wait_up(api_port)
+            threading.Thread(
+                target=_sse_onsets, args=(api_port, onsets, stop_sse), daemon=True
+            ).start()
         quakes = f"a quake a minute within {reach:g} km" if reach else "a quake a minute everywhere"
         database = "PostgreSQL" if url.startswith("postgres") else "SQLite"
         print(
@@ -403,12 +425,17 @@ def live(args: argparse.Namespace) -> None:
                         f"{rss:7.0f}  {100 * feed_share:7.0f} %  ({len(times)} channels seen)"
                     )
         finally:
-            worker.send_signal(signal.SIGTERM)
-            feed.send_signal(signal.SIGTERM)
-            worker.wait(timeout=60)
-            feed.wait(timeout=60)
+            stop_sse.set()
+            for process in (worker, feed, api):
+                if process is not None:
+                    process.send_signal(signal.SIGTERM)
+            for process in (worker, feed, api):
+                if process is not None:
+                    process.wait(timeout=60)
             engine.dispose()
         _live_summary(rows, latencies, channels, base_rss)
+        if args.sse:
+            _onset_summary(onsets)
         if len(progress) > 2:
             half = progress[len(progress) // 2 :]
             cpu_used = half[-1][0] - half[0][0]
@@ -454,6 +481,67 @@ def _live_summary(
         )
 
 
+def _onset_summary(onsets: dict[int, tuple[float, str]]) -> None:
+    """Onset to SSE by phase: P (and phase-less) picks go out at trigger-on; an S is known
+    only when its sensor's P trigger ends."""
+    for label, phases in (("P and phase-less", {"P", "-"}), ("S", {"S"})):
+        delays = sorted(d for d, phase in onsets.values() if phase in phases)
+        if not delays:
+            print(f"pick onset -> SSE message, {label}: none reached the stream")
+            continue
+        p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
+        print(
+            f"pick onset -> SSE message, {label} ({len(delays)} picks, first message of "
+            f"each): p50 {delays[len(delays) // 2]:.2f} s, p99 {p99:.2f} s, max {delays[-1]:.2f} s"
+        )
+
+
+def _wait_up(port: int) -> None:
+    import http.client
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+        finally:
+            conn.close()
+    raise SystemExit("the API did not start")
+
+
+def _sse_onsets(port: int, got: dict[int, tuple[float, str]], stop: threading.Event) -> None:
+    """Read the detections on the SSE stream: for each pick, when its first message came
+    minus its onset (the feed runs in real time, so data time is wall time)."""
+
+    async def run() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /api/v1/stream?kinds=detection HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        while (await reader.readline()) not in (b"\r\n", b""):
+            pass
+        while not stop.is_set():
+            try:
+                line = await asyncio.wait_for(reader.readline(), 0.5)
+            except TimeoutError:
+                continue
+            if not line:
+                return
+            now = time.time()
+            for part in line.split(b"\n"):
+                if part.startswith(b"data: "):
+                    data = json.loads(part[6:])
+                    if isinstance(data, dict) and "onset_time" in data and "id" in data:
+                        onset = datetime.fromisoformat(data["onset_time"]).timestamp()
+                        phase = data.get("phase") or "-"
+                        got.setdefault(int(data["id"]), (now - onset, phase))
+        writer.close()
+
+    asyncio.run(run())
+
+
 def _free_port() -> int:
     import socket
 
@@ -471,6 +559,11 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--live", action="store_true", help="a live run over SeedLink")
+    parser.add_argument(
+        "--sse",
+        action="store_true",
+        help="with --live: also run larza api and time each pick's onset to its SSE message",
+    )
     parser.add_argument("--mode", choices=("realistic", "heavy"), default="realistic")
     parser.add_argument("--reach-km", type=float, default=120.0)
     parser.add_argument("--record-seconds", type=float, default=4.0)
