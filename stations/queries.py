@@ -13,7 +13,7 @@ from typing import NamedTuple
 from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
-from stations._bulk import bulk_write as _bulk_write
+from stations._bulk import upsert_many
 from stations.errors import NotFoundError
 from stations.models import (
     ArchiveFile,
@@ -212,33 +212,22 @@ def record_arrivals(
 
     One query for all channels: the worker calls this once per batch of packets.
     """
-    found = select(
-        ChannelStatus.channel_id, ChannelStatus.last_sample_time, ChannelStatus.records
-    ).where(ChannelStatus.channel_id.in_(list(arrivals)))
-    existing = {row.channel_id: row for row in session.execute(found)}
-    added: list[dict[str, object]] = []
-    changed: list[dict[str, object]] = []
-    for channel_id, (last_sample_time, count) in arrivals.items():
-        status = existing.get(channel_id)
-        if status is None:
-            added.append(
-                {
-                    "channel_id": channel_id,
-                    "last_sample_time": last_sample_time,
-                    "last_arrival_time": arrival_time,
-                    "records": count,
-                }
-            )
-        else:
-            changed.append(
-                {
-                    "channel_id": channel_id,
-                    "last_sample_time": max(status.last_sample_time, last_sample_time),
-                    "last_arrival_time": arrival_time,
-                    "records": status.records + count,
-                }
-            )
-    _bulk_write(session, ChannelStatus, added=added, changed=changed)
+    rows: list[dict[str, object]] = [
+        {
+            "channel_id": channel_id,
+            "last_sample_time": last_sample_time,
+            "last_arrival_time": arrival_time,
+            "records": count,
+        }
+        for channel_id, (last_sample_time, count) in arrivals.items()
+    ]
+    upsert_many(
+        session,
+        ChannelStatus,
+        rows,
+        keys=["channel_id"],
+        combine={"last_sample_time": "greatest", "records": "add"},
+    )
 
 
 def record_arrival(
@@ -276,21 +265,18 @@ def save_stream_states(
     arrival time must never become a position (a server would resume after it)."""
     if not positions:
         return
-    stations = {sta for _net, sta in positions}
-    stmt = select(StreamState.id, StreamState.network, StreamState.station).where(
-        StreamState.server == server, StreamState.station.in_(stations)
-    )
-    existing = {(s.network, s.station): s for s in session.execute(stmt)}
-    added: list[dict[str, object]] = []
-    changed: list[dict[str, object]] = []
-    for (network, station), (last_seq, last_start) in positions.items():
-        state = existing.get((network, station))
-        row: dict[str, object] = {"last_seq": last_seq, "last_start": last_start, "updated_at": now}
-        if state is None:
-            added.append({"server": server, "network": network, "station": station, **row})
-        else:
-            changed.append({"id": state.id, **row})
-    _bulk_write(session, StreamState, added=added, changed=changed)
+    rows: list[dict[str, object]] = [
+        {
+            "server": server,
+            "network": network,
+            "station": station,
+            "last_seq": last_seq,
+            "last_start": last_start,
+            "updated_at": now,
+        }
+        for (network, station), (last_seq, last_start) in positions.items()
+    ]
+    upsert_many(session, StreamState, rows, keys=["server", "network", "station"], combine={})
 
 
 def save_stream_state(
@@ -558,18 +544,8 @@ def add_archived_records(
     """For each path, ``(new size, records added)``: one query for all files."""
     if not files:
         return
-    stmt = select(ArchiveFile.id, ArchiveFile.path, ArchiveFile.records).where(
-        ArchiveFile.path.in_(list(files))
-    )
-    existing = {a.path: a for a in session.execute(stmt)}
-    added: list[dict[str, object]] = []
-    changed: list[dict[str, object]] = []
-    for path, (size, count) in files.items():
-        found = existing.get(path)
-        if found is None:
-            added.append({"path": path, "size": size, "records": count, "updated_at": now})
-        else:
-            changed.append(
-                {"id": found.id, "size": size, "records": found.records + count, "updated_at": now}
-            )
-    _bulk_write(session, ArchiveFile, added=added, changed=changed)
+    rows: list[dict[str, object]] = [
+        {"path": path, "size": size, "records": count, "updated_at": now}
+        for path, (size, count) in files.items()
+    ]
+    upsert_many(session, ArchiveFile, rows, keys=["path"], combine={"records": "add"})

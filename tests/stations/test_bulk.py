@@ -10,8 +10,14 @@ from sqlalchemy.orm import Session
 
 from stations._bulk import bulk_write
 from stations.health import ChannelReport, save_channel_health
-from stations.models import Channel, ChannelHealth, ChannelStatus, HealthState
-from stations.queries import record_arrivals
+from stations.models import ArchiveFile, Channel, ChannelHealth, ChannelStatus, HealthState
+from stations.queries import (
+    StreamPosition,
+    add_archived_records,
+    record_arrivals,
+    save_stream_states,
+    stream_positions,
+)
 
 DUSHANBE = timezone(timedelta(hours=5))
 
@@ -57,3 +63,22 @@ def test_a_naive_time_is_refused_on_update(inventory: Session) -> None:
     naive = {"channel_id": i, "last_sample_time": datetime(2026, 12, 3), "records": 1}
     with pytest.raises(ValueError, match="naive"):
         bulk_write(inventory, ChannelStatus, added=[], changed=[naive])
+
+
+def test_new_and_stored_rows_in_one_batch(session: Session) -> None:
+    t0 = datetime(2026, 12, 3, 4, 0, tzinfo=UTC)
+    add_archived_records(session, files={"a.mseed": (512, 1)}, now=t0)
+    add_archived_records(session, files={"a.mseed": (1024, 1), "b.mseed": (512, 1)}, now=t0)
+    rows = {f.path: (f.size, f.records) for f in session.scalars(select(ArchiveFile))}
+    assert rows == {"a.mseed": (1024, 2), "b.mseed": (512, 1)}
+    save_stream_states(session, server="s:18000", positions={("TJ", "SAREZ"): (7, t0)}, now=t0)
+    later = {("TJ", "SAREZ"): (9, t0 + timedelta(seconds=4)), ("TJ", "MURGH"): (3, t0)}
+    save_stream_states(session, server="s:18000", positions=later, now=t0)
+    save_stream_states(session, server="other:18000", positions={("TJ", "SAREZ"): (1, t0)}, now=t0)
+    assert stream_positions(session, server="s:18000") == {
+        ("TJ", "SAREZ"): StreamPosition(9, t0 + timedelta(seconds=4)),
+        ("TJ", "MURGH"): StreamPosition(3, t0),
+    }
+    assert stream_positions(session, server="other:18000") == {
+        ("TJ", "SAREZ"): StreamPosition(1, t0)
+    }
