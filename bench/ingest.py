@@ -392,7 +392,9 @@ def live(args: argparse.Namespace) -> None:
         latencies: list[float] = []
         started = time.monotonic()
         last_cpu, last_feed, last_t = _cpu_seconds(worker.pid), _cpu_seconds(feed.pid), started
-        base_rss = math.nan  # the worker's own, libraries loaded: at its first sample
+        # the worker started (libraries, inventory, pipeline) before its first record: the
+        # last sample with no channel seen, else the first
+        base_rss = math.nan
         try:
             while time.monotonic() - started < args.minutes * 60:
                 time.sleep(5.0)
@@ -411,7 +413,7 @@ def live(args: argparse.Namespace) -> None:
                 lat = sorted(now - x for x in times) or [math.nan]
                 p50, p99 = lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))]
                 rss = _rss_mb(worker.pid)
-                if math.isnan(base_rss):
+                if math.isnan(base_rss) or not times:
                     base_rss = rss
                 elapsed = t - started
                 rows.append((elapsed, p50, p99, share, rss))
@@ -472,7 +474,7 @@ def _live_summary(
     print(f"lag trend over the second half: {slope:+.3f} s per s ({trend})")
     print(f"worker CPU: {100 * cpu:.0f} % of a core on average")
     print(
-        f"worker RSS: {rss:.0f} MB at the end, {base_rss:.0f} MB at start: "
+        f"worker RSS: {rss:.0f} MB at the end, {base_rss:.0f} MB before its first record: "
         f"{(rss - base_rss) * 1024 / channels:.1f} KB per channel over the base"
     )
     if slope > 0.01:
