@@ -818,7 +818,9 @@
       gone ? null : alertSites(detail, nowMs),
       el("p", { class: "ew-meta" }, link, ` · ${sent}`,
         latest.reason ? ` · ${latest.reason}` : "",
-        gone ? "" : " · early estimate: the magnitude may grow; no warning near the epicentre"));
+        gone ? "" : detail.kind === "onsite"
+          ? " · shaking measured at one station (and confirmed), not a forecast of a source"
+          : " · early estimate: the magnitude may grow; no warning near the epicentre"));
   }
 
   function isoDay(ms) {
@@ -914,12 +916,12 @@
         el("tbody", {}, alert.versions.map((v) => el("tr", { "data-version": v.version, "data-action": v.action },
           el("th", { scope: "row", class: "num", text: String(v.version) }),
           el("td", { text: v.action }),
-          el("td", { text: utc(v.sent_at, true) }),
+          el("td", { class: "nowrap", text: utc(v.sent_at, true) }),
           el("td", { class: "num", text: v.magnitude == null ? "–" : `M ${num(v.magnitude, 1)}${v.magnitude_sigma == null ? "" : ` ± ${num(v.magnitude_sigma, 1)}`}` }),
           el("td", { text: v.kind === "onsite" ? (v.station || "–") : v.latitude == null ? "–" : `${v.place || `${num(v.latitude, 2)}°, ${num(v.longitude, 2)}°`} · depth ${num(v.depth_km, 0, "km")}` }),
           el("td", { text: alertSitesText(v) }),
           el("td", { text: v.reason || "–" }),
-          el("td", {}, el("a", { href: `/api/v1/alerts/${alert.id}?format=cap&version=${v.version}`, text: "CAP XML" }))))))));
+          el("td", { class: "nowrap" }, el("a", { href: `/api/v1/alerts/${alert.id}?format=cap&version=${v.version}`, text: "CAP XML" }))))))));
   }
 
   async function alertsPage(main) {
