@@ -830,6 +830,7 @@
   function alertBanner() {
     const box = document.getElementById("alert-banner");
     const shown = new Map(); // alert id -> { latest, detail, gone }
+    const closed = new Map(); // alert id -> the version that cancelled or ended it, if seen
     let ticker = null;
 
     function draw() {
@@ -858,6 +859,7 @@
       const known = shown.get(v.alert_id);
       if (known && known.latest.version >= v.version) return; // a repeat, or older
       const estimate = v.action === "created" || v.action === "updated";
+      if (!estimate) closed.set(v.alert_id, v.version);
       if (!estimate && !known) return; // the end of an alert this page never showed
       shown.set(v.alert_id, {
         latest: v,
@@ -882,6 +884,7 @@
           const estimates = alert.versions.filter((v) => v.action === "created" || v.action === "updated");
           const known = shown.get(alert.id);
           if (known && known.latest.version >= alert.latest.version) continue;
+          if ((closed.get(alert.id) || 0) > alert.latest.version) continue; // read before its end
           shown.set(alert.id, { latest: alert.latest, detail: estimates[estimates.length - 1] || alert.latest, gone: null });
         }
         draw();
