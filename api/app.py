@@ -91,18 +91,6 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
         cache = RoundCache(enabled=own, max_age_s=settings.api_cache_max_age_s)
         hub = ChangeHub()
         app.state.round_cache, app.state.change_hub = cache, hub
-        watcher = Watcher(
-            app.state.session_factory,
-            hub=hub,
-            read_batch=read_batch,
-            on_new_round=cache.new_round,
-            on_write=cache.invalidate,
-            poll_s=settings.stream_poll_s,
-            max_age_s=settings.api_cache_max_age_s,
-        )
-        app.state.watcher = watcher
-        if own:  # otherwise at the first stream request (it reads outside the transactions)
-            watcher.start()
         delivery = None
         if settings.webhooks_enabled and own:
             delivery = WebhookDelivery(
@@ -113,6 +101,19 @@ def create_app(settings: ApiSettings | None = None, engine: Engine | None = None
                 allow_networks=settings.webhook_allow_networks,
             )
             delivery.start()
+        watcher = Watcher(
+            app.state.session_factory,
+            hub=hub,
+            read_batch=read_batch,
+            on_new_round=cache.new_round,
+            on_write=cache.invalidate,
+            poll_s=settings.stream_poll_s,
+            max_age_s=settings.api_cache_max_age_s,
+            on_changes=delivery.wake if delivery is not None else lambda: None,
+        )
+        app.state.watcher = watcher
+        if own:  # otherwise at the first stream request (it reads outside the transactions)
+            watcher.start()
         try:
             with streams_end_on_shutdown(hub):
                 yield

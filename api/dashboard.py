@@ -1,8 +1,9 @@
 """The operator dashboard, served by the API process itself: no front-end server, no build
 step, nothing fetched from the internet (Larza runs on networks without it).
 
-``/`` is the network overview, ``/stations/{NET.STA}`` a station's page and
-``/events/{id}`` an event's page; the plots they show are PNG images from
+``/`` is the network overview, ``/stations/{NET.STA}`` a station's page,
+``/events/{id}`` an event's page and ``/alerts`` the history of early-warning alerts (every
+page shows the active alerts in a banner at its top); the plots they show are PNG images from
 :mod:`api.routers.plots`. All three answer the same ``index.html``; its script
 reads the address, draws the page from the JSON API and keeps it current with the
 ``/api/v1/stream`` Server-Sent Events. Scripts, styles and the map outline are under
@@ -55,8 +56,8 @@ def _page() -> FileResponse:
 
 def mount_dashboard(app: FastAPI) -> None:
     """Serve the dashboard: its plots (``api.routers.plots``), its pages at ``/``,
-    ``/stations/{id}``, ``/events/{id}`` and its files at ``/static``. Call once, after the
-    API's routers."""
+    ``/stations/{id}``, ``/events/{id}``, ``/alerts`` and its files at ``/static``. Call
+    once, after the API's routers."""
     app.include_router(plots.router)
     app.mount("/static", KeyedStaticFiles(directory=STATIC_DIR), name="static")
 
@@ -72,4 +73,8 @@ def mount_dashboard(app: FastAPI) -> None:
 
     @app.get("/events/{event_id}", include_in_schema=False)
     def event_page(event_id: Annotated[int, PathParam(ge=1, le=MAX_ID)]) -> FileResponse:
+        return _page()
+
+    @app.get("/alerts", include_in_schema=False)
+    def alerts_page() -> FileResponse:
         return _page()

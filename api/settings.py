@@ -75,7 +75,11 @@ class ApiSettings(BaseSettings):
     )
     webhooks_enabled: bool = Field(True, description="this process delivers webhooks")
     webhook_poll_s: float = Field(
-        1.0, gt=0, le=60, description="how often webhook delivery looks for work"
+        1.0,
+        gt=0,
+        le=60,
+        description="how often webhook delivery looks for retries falling due; new changes "
+        "are sent at once (the change poller wakes it, every stream_poll_s)",
     )
     webhook_timeout_s: float = Field(
         10.0,

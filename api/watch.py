@@ -1,6 +1,7 @@
 """The one poller of an API process, in a thread of its own: every ``stream_poll_s`` it
 reads the change log's end and, when it moved, the new changes, which it hands to the
-process's change hub (every SSE client); and it reads the version of the network overview
+process's change hub (every SSE client) and tells ``on_changes`` (webhook delivery, which
+then starts at once instead of at its next poll); and it reads the version of the network overview
 (``stations.overview.overview_version``), telling the cache of the station list and
 ``/metrics`` when a new evaluation round was stored (or ``api_cache_max_age_s`` passed
 without one) and when an operator wrote through any process.
@@ -48,12 +49,14 @@ class Watcher:
         on_write: Callable[[], None],
         poll_s: float,
         max_age_s: float,
+        on_changes: Callable[[], None] = lambda: None,
     ) -> None:
         self.factory = factory
         self.hub = hub
         self.read_batch = read_batch
         self.on_new_round = on_new_round
         self.on_write = on_write
+        self.on_changes = on_changes
         self.poll_s = poll_s
         self.max_age_s = max_age_s
         self.polls = 0
@@ -102,13 +105,16 @@ class Watcher:
             self.hub.begin_threadsafe(end)
         now = time.monotonic()
         version = None
-        if end > self._cursor or now >= self._version_at + VERSION_EVERY_S:
+        changed = end > self._cursor
+        if changed or now >= self._version_at + VERSION_EVERY_S:
             with self.factory() as session:
                 self._read_changes(session, end)
                 if now >= self._version_at + VERSION_EVERY_S:
                     self._version_at = now
                     version = overview_version(session)
         self.polls += 1
+        if changed:
+            self.on_changes()
         if version is not None:
             self._seen(version, now)
 

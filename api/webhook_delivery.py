@@ -2,14 +2,18 @@
 order, signed, retried with backoff until the receiver answers 2xx.
 
 Each webhook is delivered by a task of its own, on an event loop in a thread of its own:
-a receiver that is slow, down or hostile delays only its own webhook. Every
-``webhook_poll_s`` the loop looks for active webhooks that are due and have changes after
-their cursor, and starts a task for each that has none running (at most ``IN_FLIGHT`` at
-once). A task claims its webhook (:func:`stations.webhooks.claim_webhook`: a lease
-committed at once, so two API processes never deliver to one webhook together and no
-database connection is held over the delivery), reads up to 100 changes of its kinds,
-POSTs them as one body within one deadline (``webhook_timeout_s``, for everything from
-resolving the name to the status line) and records the outcome. A 2xx answer moves the
+a receiver that is slow, down or hostile delays only its own webhook. The loop looks for
+active webhooks that are due and have changes after their cursor, and starts a task for
+each that has none running (at most ``IN_FLIGHT`` at once): at once when :meth:`wake` is
+called (the API's change poller calls it when new changes are stored, every
+``stream_poll_s``, so an alert message leaves within about 50 ms, not at the next poll)
+and when a delivery succeeds (the changes stored meanwhile follow it at once), and otherwise
+every ``webhook_poll_s`` (for retries falling due). A task claims its webhook
+(:func:`stations.webhooks.claim_webhook`: a lease committed at once, so two API processes
+never deliver to one webhook together and no database connection is held over the
+delivery), reads up to 100 changes of its kinds, POSTs them as one body within one
+deadline (``webhook_timeout_s``, for everything from resolving the name to the status
+line) and records the outcome. A 2xx answer moves the
 cursor past them (and past any changes of kinds the webhook does not want); anything else
 keeps the cursor, counts the failure and puts the next attempt off by ``2**failures``
 seconds, at most ``webhook_backoff_max_s``. Whatever goes wrong with one webhook (a URL
@@ -113,6 +117,7 @@ class WebhookDelivery:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
+        self._woken: asyncio.Event | None = None
         self._tasks: dict[int, asyncio.Task[None]] = {}
 
     def start(self) -> None:
@@ -138,6 +143,14 @@ class WebhookDelivery:
                 log.error("webhook delivery did not stop within %.0f s", _STOP_WAIT_S)
             self._thread = None
 
+    def wake(self) -> None:
+        """Look for work now, not at the next poll (from any thread; does nothing before
+        :meth:`start` or after :meth:`stop`)."""
+        loop, woken = self._loop, self._woken
+        if loop is not None and woken is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has ended already
+                loop.call_soon_threadsafe(woken.set)
+
     def run_once(self) -> int:
         """One round, every delivery finished before it returns; how many were attempted."""
         return asyncio.run(self._round(wait=True))
@@ -145,13 +158,20 @@ class WebhookDelivery:
     async def _main(self, ready: threading.Event) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
+        self._woken = woken = asyncio.Event()
         ready.set()
+        stopping = asyncio.ensure_future(self._stopping.wait())
         try:
             while not self._stopping.is_set():
+                woken.clear()  # before the round: a wake during it makes another
                 await self._round(wait=False)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self._poll_s)
+                waking = asyncio.ensure_future(woken.wait())
+                await asyncio.wait(
+                    {stopping, waking}, timeout=self._poll_s, return_when="FIRST_COMPLETED"
+                )
+                waking.cancel()
         finally:
+            stopping.cancel()
             await self._cancel_all()
 
     async def _round(self, *, wait: bool) -> int:
@@ -199,6 +219,8 @@ class WebhookDelivery:
                 return
             outcome = await self._send(work)
             await asyncio.to_thread(self._record, work, outcome)
+            if outcome.delivered and self._woken is not None:
+                self._woken.set()  # changes stored during the delivery go out at once
         except asyncio.CancelledError:
             if work is None:  # stopped while claiming: the claim's thread goes on, and commits
                 with contextlib.suppress(Exception):  # a failed claim holds nothing

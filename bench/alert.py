@@ -16,7 +16,7 @@ last estimate within 10 s of it; the warning time at each target site (S arrival
 first alert's record arrival in data time) against the ideal (S arrival minus the moment the
 third station had the ``min_window_s`` of P the magnitude needs).
 
-    python bench/alert.py [--runs 5] [--speed 10] [--record-seconds 1] [--webhook-poll 0.05]
+    python bench/alert.py [--runs 5] [--speed 10] [--record-seconds 1] [--webhook-poll S]
                           [--quiet-seconds 3600] [--database-url postgresql+psycopg://...]
 
 ``--quiet-seconds``: then that long of the three stations with no quake and faults injected
@@ -292,7 +292,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--speed", type=float, default=10.0)
     parser.add_argument("--record-seconds", type=float, default=1.0)
-    parser.add_argument("--webhook-poll", type=float, default=0.05)
+    parser.add_argument(
+        "--webhook-poll", type=float, default=None, help="LARZA_WEBHOOK_POLL_S (the API's default)"
+    )
     parser.add_argument("--database-url", default=None)
     parser.add_argument(
         "--quiet-seconds", type=float, default=0.0, help="then this long with faults, no quake"
@@ -320,9 +322,10 @@ def main() -> None:
         env = {
             **os.environ,
             "LARZA_DATABASE_URL": url,
-            "LARZA_WEBHOOK_POLL_S": str(args.webhook_poll),
             "LARZA_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
         }
+        if args.webhook_poll is not None:
+            env["LARZA_WEBHOOK_POLL_S"] = str(args.webhook_poll)
         api = subprocess.Popen(
             [sys.executable, "-m", "ingest", "api", "--port", str(port)],
             env=env,
@@ -343,7 +346,7 @@ def main() -> None:
             print(
                 f"{url.split(':')[0]}; {args.runs} runs a scenario; records of "
                 f"{args.record_seconds:g} s fed at {args.speed:g}x real time; webhook poll "
-                f"{args.webhook_poll:g} s\n"
+                f"{'default' if args.webhook_poll is None else f'{args.webhook_poll:g} s'}\n"
             )
             run_no = 0
             for name, quake in SCENARIOS.items() if args.runs else ():

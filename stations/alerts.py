@@ -8,7 +8,7 @@ calls :func:`stations.changes.log_changes` with what these return, last in its t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from stations.errors import LarzaError, NotFoundError
-from stations.models import Alert, AlertVersion, ChangeKind
+from stations.models import Alert, AlertVersion, ChangeKind, Network, Station
 
 __all__ = [
     "ACTIONS",
@@ -27,6 +27,7 @@ __all__ = [
     "active_alerts",
     "add_alert_version",
     "alert_changes",
+    "alert_stations",
     "alert_step_latencies",
     "get_alert",
     "list_alerts",
@@ -115,13 +116,20 @@ def list_alerts(
     session: Session,
     *,
     status: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
     after_id: int | None = None,
     limit: int = 100,
 ) -> Sequence[Alert]:
-    """Alerts in ``id`` order after the cursor, with their versions."""
+    """Alerts in ``id`` order after the cursor, with their versions; ``start``/``end``: the
+    alerts created at or after ``start`` and before ``end``."""
     stmt = select(Alert).options(selectinload(Alert.versions))
     if status is not None:
         stmt = stmt.where(Alert.status == status)
+    if start is not None:
+        stmt = stmt.where(Alert.created_at >= start)
+    if end is not None:
+        stmt = stmt.where(Alert.created_at < end)
     if after_id is not None:
         stmt = stmt.where(Alert.id > after_id)
     return session.scalars(stmt.order_by(Alert.id).limit(limit)).all()
@@ -135,6 +143,24 @@ def get_alert(session: Session, *, alert_id: int) -> Alert:
     if found is None:
         raise NotFoundError("alert", str(alert_id))
     return found
+
+
+def alert_stations(session: Session, *, ids: Collection[str]) -> dict[str, Station]:
+    """The stations named ``NET.STA`` in ``ids`` (those the inventory has), by that name: where
+    an alert's epicentre is said in words from."""
+    wanted = {tuple(i.split(".", 1)) for i in ids if "." in i}
+    if not wanted:
+        return {}
+    stmt = (
+        select(Station, Network.code)
+        .join(Network, Station.network_id == Network.id)
+        .where(Network.code.in_({n for n, _ in wanted}), Station.code.in_({s for _, s in wanted}))
+    )
+    out: dict[str, Station] = {}
+    for station, network in session.execute(stmt):
+        if (network, station.code) in wanted:
+            out[f"{network}.{station.code}"] = station
+    return out
 
 
 def active_alerts(session: Session) -> Sequence[Alert]:

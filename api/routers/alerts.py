@@ -6,14 +6,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from api.alert_schemas import AlertOut, alert_out
+from api.alert_schemas import AlertOut, alert_out, alert_station_ids
 from api.cap import cap_document
 from api.deps import SessionDep, SettingsDep
 from api.errors import BAD_REQUEST
 from api.etag import etag_response
-from api.pagination import MAX_ID, After, Limit, next_link
+from api.pagination import MAX_ID, After, Limit, QueryTime, checked_window, next_link
 from api.schemas import Page
-from stations.alerts import get_alert, list_alerts
+from stations.alerts import alert_stations, get_alert, list_alerts
 from stations.errors import LarzaError
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=BAD_REQUEST)
@@ -27,12 +27,15 @@ def alerts_index(
     session: SessionDep,
     settings: SettingsDep,
     status: Literal["active", "cancelled", "ended"] | None = None,
+    start: Annotated[QueryTime | None, Query(description="alerts created at or after")] = None,
+    end: Annotated[QueryTime | None, Query(description="alerts created before")] = None,
     after: After = None,
     limit: Limit = 100,
 ) -> Response:
-    if limit > settings.page_size_max:
-        raise LarzaError(f"limit must be at most {settings.page_size_max}, got {limit}")
-    items = [alert_out(a) for a in list_alerts(session, status=status, after_id=after, limit=limit)]
+    start, end = checked_window(start, end, limit, settings.page_size_max)
+    found = list_alerts(session, status=status, start=start, end=end, after_id=after, limit=limit)
+    named = alert_stations(session, ids=alert_station_ids(v for a in found for v in a.versions))
+    items = [alert_out(a, named) for a in found]
     page = Page[AlertOut](items=items, next=next_link(request, items[-1].id if items else None))
     return etag_response(request, page)
 
@@ -58,7 +61,7 @@ def alert_detail(
 ) -> Response | AlertOut:
     alert = get_alert(session, alert_id=alert_id)
     if fmt == "json":
-        return alert_out(alert)
+        return alert_out(alert, alert_stations(session, ids=alert_station_ids(alert.versions)))
     chosen = alert.versions[-1]
     if version is not None:
         match = [v for v in alert.versions if v.version == version]

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
 from typing import Annotated, Any
 
@@ -33,7 +33,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from api.alert_schemas import alert_version_out
+from api.alert_schemas import alert_station_ids, alert_version_out
 from api.auth import SessionFactoryDep
 from api.deps import SettingsDep
 from api.errors import BAD_REQUEST
@@ -43,8 +43,9 @@ from api.routers.detections import detection_out
 from api.routers.events import event_out
 from api.routers.stations import change_out
 from api.watch import Watcher
+from stations.alerts import alert_stations
 from stations.changes import last_change_id
-from stations.models import AlertVersion, ChangeKind, Detection, Event, StateChange
+from stations.models import AlertVersion, ChangeKind, Detection, Event, StateChange, Station
 from stations.quakes import DetectionUse, EventQuake, detection_uses, event_quakes
 from stations.webhooks import ChangedRow, changed_rows, pending_changes
 
@@ -56,22 +57,25 @@ RETRY_MS = 2000
 
 @dataclass(frozen=True)
 class ChangeExtras:
-    """What the changed events and detections show beyond their rows."""
+    """What the changed events, detections and alerts show beyond their rows."""
 
     quakes: Mapping[int, EventQuake]
     uses: Mapping[int, DetectionUse]
+    stations: Mapping[str, Station] = field(default_factory=dict)  # alerts': by NET.STA
 
 
 def change_quakes(
     session: Session, rows: Mapping[tuple[ChangeKind, int], ChangedRow]
 ) -> ChangeExtras:
-    """The origins, magnitudes and ground motion of the changed events among ``rows``, and
-    the events and arrivals of the changed detections."""
+    """The origins, magnitudes and ground motion of the changed events among ``rows``, the
+    events and arrivals of the changed detections, and the stations the alerts name."""
     events = [row.id for row in rows.values() if isinstance(row, Event)]
     detections = [row.id for row in rows.values() if isinstance(row, Detection)]
+    named = alert_station_ids(row for row in rows.values() if isinstance(row, AlertVersion))
     return ChangeExtras(
         event_quakes(session, event_ids=events) if events else {},
         detection_uses(session, detection_ids=detections) if detections else {},
+        alert_stations(session, ids=named) if named else {},
     )
 
 
@@ -85,7 +89,7 @@ def change_data(row: ChangedRow | None, extras: ChangeExtras | None = None) -> B
     if isinstance(row, StateChange):
         return change_out(row)
     if isinstance(row, AlertVersion):
-        return alert_version_out(row, row.alert)
+        return alert_version_out(row, row.alert, extras.stations if extras else None)
     return None
 
 

@@ -154,7 +154,7 @@
 
   // ---- the live stream -----------------------------------------------------------------
 
-  const listeners = { event: [], detection: [], state: [], reconnect: [] };
+  const listeners = { event: [], detection: [], state: [], alert: [], reconnect: [] };
   const on = (kind, fn) => listeners[kind].push(fn);
 
   function setLive(mode, text) {
@@ -183,7 +183,7 @@
         }, 5000);
       }
     });
-    for (const kind of ["event", "detection", "state"]) {
+    for (const kind of ["event", "detection", "state", "alert"]) {
       source.addEventListener(kind, (message) => {
         let data = null;
         try {
@@ -769,6 +769,224 @@
     await load();
   }
 
+  // ---- early-warning alerts: the banner on every page ----------------------------------
+  // The active alerts come once from /api/v1/alerts (at page load and after the stream
+  // reconnects), then only from the stream (event: alert, one message a version). The
+  // countdown to the S wave at each target site is the predicted S arrival against this
+  // computer's clock, redrawn every second without asking the API anything.
+
+  const ALERT_GONE_MS = 15000; // a cancelled or ended alert's last words stay this long
+  const ALERT_ACTIONS = { created: "first message", updated: "updated", cancelled: "cancelled", ended: "ended" };
+
+  // "M 5.2 · 12 km SW of Sarez · depth 10 km", or an on-site alert's station and shaking.
+  function alertLine(v) {
+    if (v.kind === "onsite") {
+      const mmi = v.content && v.content.mmi;
+      return `Strong shaking at ${v.station || "a station"}${mmi == null ? "" : ` · intensity ${num(mmi, 1)} observed`} · expect it within about 30 km`;
+    }
+    if (v.latitude == null || v.longitude == null) return "earthquake (no location)";
+    return quakeLine(v);
+  }
+
+  function sCountdown(site, nowMs) {
+    const left = (Date.parse(site.s_arrival) - nowMs) / 1000;
+    return left > 0 ? { text: `S in ${Math.ceil(left)} s`, passed: false } : { text: "S arrived", passed: true };
+  }
+
+  function alertSites(v, nowMs) {
+    const sites = [...(v.sites || [])].sort((a, b) => Date.parse(a.s_arrival) - Date.parse(b.s_arrival));
+    if (!sites.length) return null;
+    return el("ul", { class: "ew-sites" }, sites.map((site) => {
+      const count = sCountdown(site, nowMs);
+      return el("li", { "data-site": site.name, "data-s-arrival": site.s_arrival, "data-passed": count.passed ? "true" : "false", class: site.alert ? "ew-warned" : null },
+        el("span", { class: "ew-site", text: site.name }),
+        ` intensity ${num(site.mmi, 1)}${site.alert ? " (above its threshold)" : ""} · `,
+        el("span", { class: "ew-count", text: count.text }));
+    }));
+  }
+
+  function alertCard(entry, nowMs) {
+    const { latest, detail, gone } = entry;
+    const sent = `version ${latest.version} (${ALERT_ACTIONS[latest.action] || latest.action}, sent ${clock(latest.sent_at)} UTC)`;
+    const link = el("a", { href: `/alerts?start=${encodeURIComponent(isoDay(Date.parse(latest.sent_at)))}#alert-${latest.alert_id}`, text: `alert ${latest.alert_id}` });
+    const what = latest.action === "cancelled" ? "cancelled (false alarm)" : latest.action === "ended" ? "ended: the shaking is over" : null;
+    return el("article", { class: "ew-alert", "data-alert": latest.alert_id, "data-version": latest.version, "data-status": gone ? latest.action : "active" },
+      el("p", { class: "ew-head" },
+        el("strong", { class: "ew-title", text: detail.kind === "onsite" ? "SHAKING ALERT" : "EARTHQUAKE ALERT" }), " ",
+        el("span", { class: "ew-what", text: alertLine(detail) }),
+        what ? el("strong", { class: "ew-state", text: ` — ${what}` }) : null),
+      gone ? null : alertSites(detail, nowMs),
+      el("p", { class: "ew-meta" }, link, ` · ${sent}`,
+        latest.reason ? ` · ${latest.reason}` : "",
+        gone ? "" : detail.kind === "onsite"
+          ? " · shaking measured at one station (and confirmed), not a forecast of a source"
+          : " · early estimate: the magnitude may grow; no warning near the epicentre"));
+  }
+
+  function isoDay(ms) {
+    return new Date(ms).toISOString().slice(0, 10);
+  }
+
+  function alertBanner() {
+    const box = document.getElementById("alert-banner");
+    const shown = new Map(); // alert id -> { latest, detail, gone }
+    const closed = new Map(); // alert id -> the version that cancelled or ended it, if seen
+    let ticker = null;
+
+    function draw() {
+      const now = Date.now();
+      for (const [id, entry] of shown) if (entry.gone && entry.gone <= now) shown.delete(id);
+      const entries = [...shown.values()].sort((a, b) => a.latest.alert_id - b.latest.alert_id);
+      box.replaceChildren(...entries.map((entry) => alertCard(entry, now)));
+      box.hidden = !entries.length;
+      if (entries.length && ticker === null) ticker = setInterval(tick, 1000);
+      if (!entries.length && ticker !== null) { clearInterval(ticker); ticker = null; }
+    }
+
+    // Each second: the countdowns only (and the end of a cancelled alert's last words).
+    function tick() {
+      const now = Date.now();
+      if ([...shown.values()].some((entry) => entry.gone && entry.gone <= now)) { draw(); return; }
+      for (const li of box.querySelectorAll("li[data-s-arrival]")) {
+        const count = sCountdown({ s_arrival: li.dataset.sArrival }, now);
+        li.dataset.passed = count.passed ? "true" : "false";
+        const span = li.querySelector(".ew-count");
+        if (span.textContent !== count.text) span.textContent = count.text;
+      }
+    }
+
+    function accept(v) {
+      const known = shown.get(v.alert_id);
+      if (known && known.latest.version >= v.version) return; // a repeat, or older
+      const estimate = v.action === "created" || v.action === "updated";
+      if (!estimate) closed.set(v.alert_id, v.version);
+      if (!estimate && !known) return; // the end of an alert this page never showed
+      shown.set(v.alert_id, {
+        latest: v,
+        detail: estimate ? v : known.detail, // a cancel or end keeps the last estimate's words
+        gone: estimate ? null : Date.now() + ALERT_GONE_MS,
+      });
+      draw();
+    }
+
+    async function load() {
+      try {
+        const active = [];
+        let url = "/api/v1/alerts?status=active&limit=100";
+        while (url) {
+          const page = await getJSON(url);
+          active.push(...page.items);
+          url = page.items.length === 100 ? page.next : null;
+        }
+        const ids = new Set(active.map((a) => a.id));
+        for (const [id, entry] of shown) if (!entry.gone && !ids.has(id)) shown.delete(id); // ended meanwhile
+        for (const alert of active) {
+          const estimates = alert.versions.filter((v) => v.action === "created" || v.action === "updated");
+          const known = shown.get(alert.id);
+          if (known && known.latest.version >= alert.latest.version) continue;
+          if ((closed.get(alert.id) || 0) > alert.latest.version) continue; // read before its end
+          shown.set(alert.id, { latest: alert.latest, detail: estimates[estimates.length - 1] || alert.latest, gone: null });
+        }
+        draw();
+      } catch (_) { /* the stream's banner says when Larza is unreachable */ }
+    }
+
+    on("alert", accept);
+    on("reconnect", load);
+    load();
+  }
+
+  // ---- early-warning alerts: the history page ------------------------------------------
+
+  const ALERT_HISTORY_MAX = 2000;
+
+  function alertSitesText(v) {
+    if (v.kind === "onsite") return v.content && v.content.mmi != null ? `observed intensity ${num(v.content.mmi, 1)} at ${v.station}` : "–";
+    if (!v.sites || !v.sites.length) return "–";
+    return v.sites.map((s) => `${s.name} ${num(s.mmi, 1)} (S ${clock(s.s_arrival)}, ${num(s.warning_s, 0, "s")} warning)`).join("; ");
+  }
+
+  function alertHistoryCard(alert) {
+    const first = alert.versions[0];
+    return el("section", { class: "card ew-history", id: `alert-${alert.id}`, "data-alert": alert.id, "aria-labelledby": `alert-${alert.id}-h` },
+      el("h2", { id: `alert-${alert.id}-h` },
+        `Alert ${alert.id} · ${alert.kind === "onsite" ? "on-site" : "network"} · ${alert.status} `,
+        el("small", { class: "muted", text: `created ${utc(first.sent_at, true)}` }), " ",
+        el("a", { href: `/api/v1/alerts/${alert.id}`, text: "JSON" })),
+      el("div", { class: "table-wrap" }, el("table", {},
+        el("caption", { class: "vh", text: `Versions of alert ${alert.id}, oldest first` }),
+        el("thead", {}, el("tr", {}, ["version", "message", "sent", "magnitude", "location", "sites: intensity, S arrival", "reason", "CAP"].map((h) => el("th", { scope: "col", text: h })))),
+        el("tbody", {}, alert.versions.map((v) => el("tr", { "data-version": v.version, "data-action": v.action },
+          el("th", { scope: "row", class: "num", text: String(v.version) }),
+          el("td", { text: v.action }),
+          el("td", { class: "nowrap", text: utc(v.sent_at, true) }),
+          el("td", { class: "num", text: v.magnitude == null ? "–" : `M ${num(v.magnitude, 1)}${v.magnitude_sigma == null ? "" : ` ± ${num(v.magnitude_sigma, 1)}`}` }),
+          el("td", { text: v.kind === "onsite" ? (v.station || "–") : v.latitude == null ? "–" : `${v.place || `${num(v.latitude, 2)}°, ${num(v.longitude, 2)}°`} · depth ${num(v.depth_km, 0, "km")}` }),
+          el("td", { text: alertSitesText(v) }),
+          el("td", { text: v.reason || "–" }),
+          el("td", { class: "nowrap" }, el("a", { href: `/api/v1/alerts/${alert.id}?format=cap&version=${v.version}`, text: "CAP XML" }))))))));
+  }
+
+  async function alertsPage(main) {
+    document.title = "Larza — alerts";
+    const params = new URLSearchParams(window.location.search);
+    const status = el("p", { class: "muted", id: "alerts-status", text: "Loading…" });
+    const list = el("div", { class: "page", id: "alert-history" });
+    const from = el("input", { type: "date", id: "alerts-from", value: params.get("start") ? isoDay(Date.parse(params.get("start"))) : isoDay(Date.now() - 30 * 8.64e7) });
+    const to = el("input", { type: "date", id: "alerts-to", value: params.get("end") ? isoDay(Date.parse(params.get("end")) - 1) : "" });
+
+    function chosen() {
+      const start = from.value ? `${from.value}T00:00:00Z` : null;
+      const end = to.value ? new Date(Date.parse(`${to.value}T00:00:00Z`) + 8.64e7).toISOString() : null;
+      return { start, end };
+    }
+
+    async function load() {
+      const { start, end } = chosen();
+      const query = new URLSearchParams({ limit: "500" });
+      if (start) query.set("start", start);
+      if (end) query.set("end", end);
+      history.replaceState(null, "", `/alerts?${new URLSearchParams(Object.entries({ start, end }).filter(([, v]) => v))}${window.location.hash}`);
+      try {
+        const found = [];
+        let url = `/api/v1/alerts?${query}`;
+        while (url && found.length < ALERT_HISTORY_MAX) {
+          const page = await getJSON(url);
+          found.push(...page.items);
+          url = page.items.length === 500 ? page.next : null;
+        }
+        const range = `${start ? utc(start) : "the beginning"} to ${end ? utc(end) : "now"}`;
+        status.textContent = found.length
+          ? `${found.length} alert${found.length === 1 ? "" : "s"} created from ${range}, newest first${url ? ` (the first ${found.length}: narrow the range)` : ""}.`
+          : `No alerts created from ${range}.`;
+        status.className = "muted";
+        list.replaceChildren(...found.reverse().map(alertHistoryCard));
+        if (window.location.hash) document.getElementById(window.location.hash.slice(1))?.scrollIntoView();
+      } catch (error) {
+        status.textContent = problem(error);
+        status.className = "error";
+      }
+    }
+
+    const form = el("form", { class: "controls", id: "alerts-range", onsubmit: (e) => { e.preventDefault(); load(); } },
+      el("label", { for: "alerts-from", text: "Created from (UTC day)" }), from,
+      el("label", { for: "alerts-to", text: "to" }), to,
+      el("button", { type: "submit", text: "Show" }),
+      ...[["1 d", 1], ["7 d", 7], ["30 d", 30], ["1 year", 365]].map(([text, days]) => el("button", {
+        type: "button",
+        text,
+        onclick: () => { from.value = isoDay(Date.now() - (days - 1) * 8.64e7); to.value = ""; load(); },
+      })));
+    main.replaceChildren(
+      el("p", { class: "crumbs" }, el("a", { href: "/", text: "Network" }), " › alerts"),
+      el("h1", { text: "Early-warning alerts" }),
+      el("p", { class: "muted", text: "Every message of every alert, as sent: created, updated, cancelled (a false alarm), ended. Magnitudes are early estimates from the first seconds of P." }),
+      form, status, list);
+    on("alert", debounce(load, 500));
+    on("reconnect", load);
+    await load();
+  }
+
   // ---- routing -------------------------------------------------------------------------
 
   async function start() {
@@ -776,8 +994,11 @@
     const path = window.location.pathname.replace(/\/+$/, "") || "/";
     let match;
     connect();
+    alertBanner();
     if (path === "/") {
       await overview(main);
+    } else if (path === "/alerts") {
+      await alertsPage(main);
     } else if ((match = path.match(/^\/stations\/([A-Za-z0-9]+\.[A-Za-z0-9]+)$/))) {
       await stationPage(main, match[1].toUpperCase());
     } else if ((match = path.match(/^\/events\/(\d+)$/))) {
