@@ -89,7 +89,7 @@ def _local(workers: int) -> Callable[[], Any]:
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
             silence_logs=logging.ERROR,
         )
         return cluster, Client(cluster)  # type: ignore[no-untyped-call]

@@ -293,7 +293,7 @@ def test_an_interrupted_run_resumes_where_it_stopped(
         raise KeyboardInterrupt
 
     with (
-        LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster,  # type: ignore[no-untyped-call]
+        LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as cluster,  # type: ignore[no-untyped-call]
         Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):
         with pytest.raises(KeyboardInterrupt):
