@@ -12,15 +12,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from detection import OnsiteConfig
+from ingest.config import LarzaConfig, load_config
 from ingest.feed import (
+    ACCELEROMETER_NOISE,
     Arrivals,
     Fault,
     FaultySource,
+    ModelArrivals,
     ReplayMode,
     ReplaySource,
-    centaur_soh,
-    ModelArrivals,
     ScenarioSite,
+    centaur_soh,
     load_faults,
     load_scenario,
     scenario_truth,
@@ -28,8 +31,6 @@ from ingest.feed import (
     serve_source,
     write_truth,
 )
-from detection import OnsiteConfig
-from ingest.config import LarzaConfig, load_config
 from ingest.feed.inventory import station_specs
 from stations.errors import ConfigurationError
 
@@ -76,7 +77,7 @@ def run_feed(options: FeedOptions) -> None:
     arrivals = _arrivals(options)
     quakes = []
     start = None
-    noise = 1.0
+    noise, accelerometer_noise = 1.0, None
     if options.scenario is not None:
         scenario = load_scenario(options.scenario)
         stations = scenario.select(stations, str(options.scenario))
@@ -93,7 +94,7 @@ def run_feed(options: FeedOptions) -> None:
                 str(options.scenario), "the origin time is before the feed starts"
             )
         quakes.append(scenario.event(start))
-        noise = scenario.noise
+        noise, accelerometer_noise = scenario.noise, ACCELEROMETER_NOISE
         config = load_config(options.config) if options.config else LarzaConfig()
         truth = scenario_truth(
             scenario,
@@ -130,6 +131,7 @@ def run_feed(options: FeedOptions) -> None:
             quakes=quakes,
             random_quakes=not quakes,
             noise=noise,
+            accelerometer_noise=accelerometer_noise,
             start=start,
         )
     )

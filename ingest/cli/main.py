@@ -24,6 +24,7 @@ from ingest.cli.common import (
     fail,
     settings_problem,
 )
+from ingest.cli.drill import drill_app
 from ingest.cli.reprocess import reprocess_command
 from ingest.cli.seedlink import seedlink_app
 from ingest.cli.webhook import webhook_app
@@ -39,6 +40,7 @@ app.add_typer(stations_app, name="stations")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(seedlink_app, name="seedlink")
 app.add_typer(webhook_app, name="webhook")
+app.add_typer(drill_app, name="drill")
 app.command("reprocess")(reprocess_command)
 
 

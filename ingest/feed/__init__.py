@@ -26,6 +26,14 @@ from ingest.feed._faults import (
     load_faults,
 )
 from ingest.feed._replay import ReplayMode, ReplaySource, read_files, sds_files
+from ingest.feed._scenario import (
+    ACCELEROMETER_NOISE,
+    Scenario,
+    ScenarioSite,
+    load_scenario,
+    scenario_truth,
+    write_truth,
+)
 from ingest.feed._serve import pump, serve, serve_source
 from ingest.feed._server import SeedLinkServer
 from ingest.feed._source import ListSource, RecordSource
@@ -36,16 +44,10 @@ from ingest.feed._stations import (
     centaur_soh,
     default_stations,
 )
-from ingest.feed._scenario import (
-    Scenario,
-    ScenarioSite,
-    load_scenario,
-    scenario_truth,
-    write_truth,
-)
 from ingest.feed._synthetic import SyntheticEvent, SyntheticSource
 
 __all__ = [
+    "ACCELEROMETER_NOISE",
     "Arrivals",
     "ChannelSpec",
     "Clipping",

@@ -15,7 +15,8 @@ A scenario file is a small TOML document::
 
 The quake's P and S reach each station at the travel times of the velocity model given
 (the worker's ``[velocity_model]``), its P with the tau_c and Pd of its magnitude; no random
-quake is played beside it.
+quake is played beside it. The accelerometers' noise is a real strong-motion sensor's
+(``ACCELEROMETER_NOISE`` counts), not the drill feed's usual 80 counts.
 """
 
 from __future__ import annotations
@@ -36,7 +37,17 @@ from ingest.feed._stations import StationSpec
 from ingest.feed._synthetic import SyntheticEvent
 from stations.errors import ConfigurationError
 
-__all__ = ["Scenario", "ScenarioSite", "load_scenario", "scenario_truth", "write_truth"]
+__all__ = [
+    "ACCELEROMETER_NOISE",
+    "Scenario",
+    "ScenarioSite",
+    "load_scenario",
+    "scenario_truth",
+    "write_truth",
+]
+
+ACCELEROMETER_NOISE = 2.0
+"""RMS counts of a scenario's accelerometer noise: about 2.5e-5 m/s² at the shipped gain."""
 
 
 class Scenario(BaseModel):
@@ -80,9 +91,7 @@ class Scenario(BaseModel):
         known = {f"{s.network}.{s.station}": s for s in stations}
         missing = [s for s in self.stations if s not in known]
         if missing:
-            raise ConfigurationError(
-                source, f"stations not in the inventory: {', '.join(missing)}"
-            )
+            raise ConfigurationError(source, f"stations not in the inventory: {', '.join(missing)}")
         return [known[s] for s in self.stations]
 
 
@@ -128,10 +137,11 @@ def scenario_truth(
 ) -> dict[str, Any]:
     """What really happened, for ``larza drill report``: the origin, the magnitude, each
     station's P and S, each site's S, and when enough P data physically existed for a
-    network alert (the ``min_stations``-th P plus ``min_window_s``)."""
+    network alert: P onsets at ``min_stations`` stations (a location) and ``min_window_s``
+    of P at one of them (a magnitude), whichever is later."""
     origin = scenario.origin_time(start)
     lat, lon, depth = scenario.latitude, scenario.longitude, scenario.depth_km
-    rows = []
+    rows: list[dict[str, Any]] = []
     for st in stations:
         p, s = arrivals.travel_times(lat, lon, depth, st)
         rows.append(
@@ -147,10 +157,11 @@ def scenario_truth(
                 "s": _iso(origin + s),
             }
         )
-    rows.sort(key=lambda r: r["p"])
+    rows.sort(key=lambda r: str(r["p"]))
     enough = None
     if len(rows) >= min_stations:
-        enough = _iso(datetime.fromisoformat(rows[min_stations - 1]["p"]).timestamp() + min_window_s)
+        p_times = [datetime.fromisoformat(str(r["p"])).timestamp() for r in rows]
+        enough = _iso(max(p_times[min_stations - 1], p_times[0] + min_window_s))
     site_rows = []
     for site in sites:
         probe = StationSpec("XX", "SITE", site.latitude, site.longitude, 0.0, ())

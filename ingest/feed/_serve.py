@@ -9,11 +9,11 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ingest.feed._arrivals import Arrivals
 from ingest.feed._faults import Fault
 from ingest.feed._server import SeedLinkServer
 from ingest.feed._source import RecordSource
 from ingest.feed._stations import SohSpec, StationSpec
-from ingest.feed._arrivals import Arrivals
 from ingest.feed._synthetic import SyntheticEvent, SyntheticSource
 
 logger = logging.getLogger("larza.feed")
@@ -84,6 +84,7 @@ async def serve(
     quakes: Sequence[SyntheticEvent] = (),
     random_quakes: bool = True,
     noise: float = 1.0,
+    accelerometer_noise: float | None = None,
     start: float | None = None,
 ) -> None:
     """Serve synthetic data for ``stations`` over SeedLink until cancelled.
@@ -94,7 +95,7 @@ async def serve(
     earthquakes reach stations within ``reach_km`` of their epicentre (None: all), at the
     travel times of ``arrivals`` (straight rays by default). ``quakes`` are played at their
     origin times (a scenario), beside random ones unless ``random_quakes`` is False; see
-    :class:`SyntheticSource` for ``noise`` and ``start``.
+    :class:`SyntheticSource` for ``noise``, ``accelerometer_noise`` and ``start``.
     """
     if soh:
         stations = [s if s.soh else dataclasses.replace(s, soh=tuple(soh)) for s in stations]
@@ -110,6 +111,7 @@ async def serve(
         quakes=quakes,
         random_quakes=random_quakes,
         noise=noise,
+        accelerometer_noise=accelerometer_noise,
         start=start,
     )
     logger.info(

@@ -244,6 +244,10 @@ class SyntheticSource:
         False: only ``quakes``, no random earthquakes.
     noise
         Scale of the noise and microseism (1: the usual; 0: none).
+    accelerometer_noise
+        RMS counts of the accelerometers' noise before ``noise`` scales it (None: 80, the
+        usual). Scenario quakes want a real strong-motion sensor's few counts: the usual
+        80 counts, integrated twice, would swamp the Pd of their accelerometers.
 
     Notes
     -----
@@ -276,6 +280,7 @@ class SyntheticSource:
         quakes: Sequence[SyntheticEvent] = (),
         random_quakes: bool = True,
         noise: float = 1.0,
+        accelerometer_noise: float | None = None,
     ) -> None:
         if not stations:
             raise ConfigurationError("SyntheticSource", "no stations to simulate")
@@ -294,6 +299,7 @@ class SyntheticSource:
         self.stations = list(stations)
         self.arrivals: Arrivals = arrivals if arrivals is not None else StraightRays()
         self.noise = noise
+        self.accelerometer_noise = accelerometer_noise
         self.random_quakes = random_quakes
         self._fixed = sorted(quakes, key=lambda q: q.origin_time)
         self.seed = int(np.random.SeedSequence().entropy) if seed is None else seed  # type: ignore[arg-type]
@@ -476,7 +482,7 @@ class SyntheticSource:
                 horizontal = comp != "Z"
                 p_gain = float(rng.uniform(0.2, 0.4)) if horizontal else 1.0
                 s_gain = float(rng.uniform(1.6, 2.4)) if horizontal else 0.7
-                waves = []
+                waves: list[_Wave] = []
                 for arrival, gain, decay in ((tp, p_gain, _P_DECAY_S), (ts, s_gain, _S_DECAY_S)):
                     weights = rng.uniform(0.5, 1.0, 3)
                     waves.append(
@@ -528,13 +534,16 @@ class SyntheticSource:
         dt = ch.spec.period_ns / 1e9
         t = np.arange(first, stop, dtype=np.float64) * dt
         # lightly red noise: AR(1) with the filter state carried from chunk to chunk
+        scale = self.noise
+        if ch.spec.is_accelerometer and self.accelerometer_noise is not None:
+            scale *= self.accelerometer_noise / _NOISE_RMS_ACCELERATION
         white = ch.rng.standard_normal(n) * ch.noise_rms * math.sqrt(1.0 - _NOISE_AR**2)
-        white *= self.noise
+        white *= scale
         if first == 0:
             ch.zi = lfilter_zi([1.0], [1.0, -_NOISE_AR]) * white[0] if n else ch.zi
         noise, ch.zi = lfilter([1.0], [1.0, -_NOISE_AR], white, zi=ch.zi)
         x = np.asarray(noise, dtype=np.float64)
-        micro = _MICROSEISM_AMPLITUDE * (0.3 if ch.spec.is_accelerometer else 1.0) * self.noise
+        micro = _MICROSEISM_AMPLITUDE * (0.3 if ch.spec.is_accelerometer else 1.0) * scale
         x += micro * np.sin(2 * np.pi * ch.micro_freq * t + ch.micro_phase)
         si = ch.station_index
         for _, waves in self._active:
