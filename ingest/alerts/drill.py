@@ -3,8 +3,9 @@
 The truth is what ``larza feed --scenario`` wrote (see :mod:`ingest.feed._scenario`): the
 origin, the magnitude, each station's P and S, each target site's S, and the moment enough P
 data physically existed for a network alert: P onsets at ``min_stations`` stations (for a
-location) and the second of P a magnitude needs at one of them, whichever comes later. The alerts are the database's, as the worker stored them: each version
-with the time it was sent (stored, in the worker's clock).
+location) and the second of P a magnitude needs at one of them, whichever comes later. The
+alerts are the database's, as the worker stored them: each version with the time it was sent
+(stored, in the worker's clock).
 
 Times are given after the origin (``T0 + x s``). The warning time at a site is its true S
 arrival minus the first network alert's sending; the ideal is the S arrival minus the moment
