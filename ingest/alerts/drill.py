@@ -267,9 +267,10 @@ def report_text(report: dict[str, Any]) -> str:
         + f" (error {_num(first['depth_error_km'], '+.0f')} km)"
     )
     out.append(
-        f"{later['seconds']:.0f} s later (T0+{later['after_origin_s']:.1f} s, v{later['version']}):"
-        f" M {_num(later['magnitude'], '.1f')} (error {_num(later['magnitude_error'], '+.2f')})"
-        f", epicentre error {_num(later['epicentre_error_km'], '.1f')} km"
+        f"{later['seconds']:.0f} s after it, the latest estimate (v{later['version']}, "
+        f"T0+{later['after_origin_s']:.1f} s): M {_num(later['magnitude'], '.1f')} "
+        f"(error {_num(later['magnitude_error'], '+.2f')}), epicentre error "
+        f"{_num(later['epicentre_error_km'], '.1f')} km"
     )
     if report["sites"]:
         out.append("")

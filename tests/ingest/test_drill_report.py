@@ -126,7 +126,7 @@ def test_the_timeline_against_the_truth(session: Session) -> None:
         text
     )
     assert "Usoi dam  S at T0+38.7 s  warning 9.7 s (ideal 10.3 s)" in text
-    assert "10 s later (T0+33.5 s, v2): M 6.4 (error -0.10)" in text
+    assert "10 s after it, the latest estimate (v2, T0+33.5 s): M 6.4 (error -0.10)" in text
 
 
 def test_no_alert_is_said_with_the_suppressed_candidates_of_the_log(tmp_path: Path) -> None:
