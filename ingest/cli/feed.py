@@ -22,7 +22,10 @@ from ingest.feed import (
     ModelArrivals,
     ReplayMode,
     ReplaySource,
+    Scenario,
     ScenarioSite,
+    StationSpec,
+    SyntheticEvent,
     centaur_soh,
     load_faults,
     load_scenario,
@@ -74,45 +77,23 @@ def run_feed(options: FeedOptions) -> None:
         return
     soh = centaur_soh(options.soh_rate) if options.soh_rate else ()
     stations = station_specs(options.inventory)
+    scenario = None
+    if options.scenario is not None:
+        scenario = load_scenario(options.scenario)
+        stations = scenario.select(stations, str(options.scenario))
+        if scenario.origin_time(time.time()) < time.time():
+            raise ConfigurationError(
+                str(options.scenario), "the origin time is before the feed starts"
+            )
     arrivals = _arrivals(options)
     quakes = []
     start = None
     noise, accelerometer_noise = 1.0, None
-    if options.scenario is not None:
-        scenario = load_scenario(options.scenario)
-        stations = scenario.select(stations, str(options.scenario))
+    if scenario is not None:
         assert isinstance(arrivals, ModelArrivals)
-        if scenario.depth_km > arrivals.table.max_depth_km:
-            raise ConfigurationError(
-                str(options.scenario),
-                f"depth_km {scenario.depth_km} is below the travel-time table's "
-                f"{arrivals.table.max_depth_km} km ([velocity_model] max_depth_km)",
-            )
         start = float(math.floor(time.time()))
-        if scenario.origin_time(start) < start:
-            raise ConfigurationError(
-                str(options.scenario), "the origin time is before the feed starts"
-            )
-        quakes.append(scenario.event(start))
+        quakes.append(_truth(options, scenario, stations, arrivals, start))
         noise, accelerometer_noise = scenario.noise, ACCELEROMETER_NOISE
-        config = load_config(options.config) if options.config else LarzaConfig()
-        truth = scenario_truth(
-            scenario,
-            start=start,
-            stations=stations,
-            arrivals=arrivals,
-            sites=[ScenarioSite(s.name, s.latitude, s.longitude) for s in config.alerts.sites],
-            min_stations=config.alerts.min_stations,
-            min_window_s=OnsiteConfig().min_window_s,
-            source=str(options.scenario),
-        )
-        write_truth(options.truth, truth)
-        log.info(
-            "feed: scenario %r, origin %s; its truth is in %s",
-            scenario.name,
-            truth["origin_time"],
-            options.truth,
-        )
     asyncio.run(
         serve(
             stations,
@@ -135,6 +116,41 @@ def run_feed(options: FeedOptions) -> None:
             start=start,
         )
     )
+
+
+def _truth(
+    options: FeedOptions,
+    scenario: Scenario,
+    stations: Sequence[StationSpec],
+    arrivals: ModelArrivals,
+    start: float,
+) -> SyntheticEvent:
+    """The scenario's quake, its truth written to ``options.truth`` first."""
+    if scenario.depth_km > arrivals.table.max_depth_km:
+        raise ConfigurationError(
+            str(options.scenario),
+            f"depth_km {scenario.depth_km} is below the travel-time table's "
+            f"{arrivals.table.max_depth_km} km ([velocity_model] max_depth_km)",
+        )
+    config = load_config(options.config) if options.config else LarzaConfig()
+    truth = scenario_truth(
+        scenario,
+        start=start,
+        stations=stations,
+        arrivals=arrivals,
+        sites=[ScenarioSite(s.name, s.latitude, s.longitude) for s in config.alerts.sites],
+        min_stations=config.alerts.min_stations,
+        min_window_s=OnsiteConfig().min_window_s,
+        source=str(options.scenario),
+    )
+    write_truth(options.truth, truth)
+    log.info(
+        "feed: scenario %r, origin %s; its truth is in %s",
+        scenario.name,
+        truth["origin_time"],
+        options.truth,
+    )
+    return scenario.event(start)
 
 
 def _arrivals(options: FeedOptions) -> Arrivals | None:

@@ -180,4 +180,24 @@ def test_the_truth_of_an_absolute_origin(pamir_table: TravelTimeTable) -> None:
         scenario, start=0.0, stations=stations, arrivals=ModelArrivals(pamir_table)
     )
     assert truth["origin_time"] == "2026-12-03T04:00:00.000+00:00"
-    assert [s["id"] for s in truth["stations"]] == ["TJ.SAREZ", "TJ.MANEM", "TJ.MURGH"]
+    assert [s["id"] for s in truth["stations"]] == ["TJ.SAREZ", "TJ.MURGH", "TJ.MANEM"]
+
+
+def test_the_feed_command_stops_on_a_bad_scenario_with_one_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ingest.cli.main import app
+
+    from ..conftest import free_port
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("latitude = 38\nlongitude = 72\ndepth_km = 10\nmagnitude = 5\norigin = -5\n")
+    port = str(free_port())
+    answer = CliRunner().invoke(app, ["feed", "--port", port, "--scenario", str(bad)])
+    assert answer.exit_code == 1
+    assert answer.stderr.startswith("error: ")
+    assert "before the feed starts" in answer.stderr
+    both = ["feed", "--port", port, "--scenario", str(bad), "--replay", str(bad)]
+    answer = CliRunner().invoke(app, both)
+    assert answer.exit_code == 1
+    assert "not both" in answer.stderr
