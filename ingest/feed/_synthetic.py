@@ -109,7 +109,7 @@ class _Wavelet:
         """The wavelet as the channel records it: velocity counts, or for an accelerometer
         their derivative scaled by ``_ACCELERATION_GAIN``."""
         if spec.is_accelerometer:
-            return _ACCELERATION_GAIN * (self.velocity(t) - self.velocity(t - dt)) / dt
+            return _ACCELERATION_GAIN * ((self.velocity(t) - self.velocity(t - dt)) / dt)
         return self.velocity(t)
 
     def velocity(self, t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

@@ -78,6 +78,7 @@ def test_synthetic_quakes_travel_by_the_model_given_or_by_straight_rays(
             assert first == pytest.approx(expected, abs=0.06), (st.station, arrivals)
 
 
+@pytest.mark.e2e
 def test_a_scenario_played_over_seedlink_arrives_at_the_model_travel_times(
     tmp_path: Path, table_cache: Path, pamir_table: TravelTimeTable, pamir_taup: TauPyModel
 ) -> None:
