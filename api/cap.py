@@ -46,10 +46,14 @@ def _severity(mmi: float | None) -> str:
     return "Minor"
 
 
-def cap_document(alert: Alert, version: AlertVersion, *, status: str = "Actual") -> bytes:
+def cap_document(alert: Alert, version: AlertVersion, *, status: str | None = None) -> bytes:
     """One version of an alert as a CAP 1.2 document (UTF-8 bytes with declaration).
 
-    ``status`` is CAP's: ``Actual``, or ``Exercise`` for drills."""
+    ``status`` is CAP's: by default ``Exercise`` for a message of a drill (a worker with
+    ``[alerts] exercise = true`` marks its messages ``content["exercise"]``), else
+    ``Actual``."""
+    if status is None:
+        status = "Exercise" if (version.content or {}).get("exercise") is True else "Actual"
     ET.register_namespace("", CAP_NS)
 
     def sub(parent: ET.Element, name: str, text: str | None = None) -> ET.Element:

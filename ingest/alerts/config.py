@@ -7,6 +7,7 @@ Example::
     min_stations = 3              # stations with P before a network alert
     min_magnitude = 4.0
     onsite_mmi = 5.0              # PLUM-style station alert at this observed intensity
+    exercise = false              # a drill: every message is marked, CAP status Exercise
     [[alerts.sites]]
     name = "Usoi dam"
     latitude = 38.27
@@ -60,6 +61,9 @@ class AlertsTable(_Frozen):
     end_after_s: float = Field(30.0, gt=0, description="ended this long after S at every site")
     onsite_mmi: float = Field(5.0, ge=1, le=10, description="station alert at this intensity")
     onsite_agree_s: float = Field(5.0, gt=0, description="a second sensor or station within")
+    exercise: bool = Field(
+        False, description="a drill: messages are marked exercise (CAP status Exercise)"
+    )
     sites: tuple[SiteEntry, ...] = ()
     intensity: IntensityTable = Field(default_factory=IntensityTable)
 

@@ -9,12 +9,20 @@ the pipeline stores (``stations.alerts``) and logs as changes in the same transa
 record, so they reach the SSE stream and webhooks with it. Suppressed candidates are logged
 once each, with the reason, and counted in :attr:`EarlyWarning.suppressed`.
 
+With ``[alerts] exercise = true`` (a drill, e.g. over ``larza feed --scenario``) every
+message carries ``content["exercise"] = True``: the API writes it as CAP status Exercise.
+
+Only the vertical channels' on-site readings go to the network warning: Pd and tau_c are
+measured on the vertical P (Wu & Kanamori 2005); every channel's shaking counts for the
+station alerts.
+
 The travel-time table is built (or read from its cache) when the first network candidate
 needs a location, not at start-up.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections import Counter
@@ -116,6 +124,7 @@ class _Meter:
     station: str
     sensor: str  # location.band, e.g. ".HH"
     clip: float | None
+    vertical: bool = True
     peak: float = 0.0  # largest |counts| since the onset
     until: float = 0.0  # measuring up to this data time
 
@@ -200,7 +209,7 @@ class EarlyWarning:
                 found.peak = max(found.peak, float(np.max(np.abs(record.data))))
                 out += self._reading(found)
         out += self._tick(record.endtime)
-        return out
+        return self._marked(out)
 
     def pick(
         self, key: ChannelKey, trigger: Trigger, pick_key: int, timing_quality: int | None
@@ -221,16 +230,28 @@ class EarlyWarning:
             station, onset, pick_key, timing_quality=timing_quality
         )
         self._suppress(suppressed)
-        return [Outgoing("network", message_of(m)) for m in messages]
+        return self._marked([Outgoing("network", message_of(m)) for m in messages])
 
     def withdrawn(self, pick_key: int, now: float) -> list[Outgoing]:
         if self._warning is None:
             return []
         messages, suppressed = self._warning.withdraw(pick_key, now)
         self._suppress(suppressed)
-        return [Outgoing("network", message_of(m)) for m in messages]
+        return self._marked([Outgoing("network", message_of(m)) for m in messages])
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _marked(self, out: list[Outgoing]) -> list[Outgoing]:
+        """The messages, each marked as an exercise in a drill."""
+        if not self._config.alerts.exercise or not out:
+            return out
+        return [
+            Outgoing(
+                o.handle,
+                dataclasses.replace(o.message, content={**o.message.content, "exercise": True}),
+            )
+            for o in out
+        ]
 
     def _set_up(self, key: ChannelKey, channel: Channel, rate: float) -> _Meter | None:
         if channel.kind not in (ChannelKind.SEISMOMETER, ChannelKind.ACCELEROMETER):
@@ -250,6 +271,7 @@ class EarlyWarning:
             f"{key.network}.{key.station}",
             f"{key.location}.{key.channel[:2]}",
             clip,
+            vertical=role_of(key.channel) == "vertical",
         )
         self._meters[key] = made
         return made
@@ -260,7 +282,7 @@ class EarlyWarning:
             return []
         clipped = found.clip is not None and found.peak >= 0.95 * found.clip
         out: list[Outgoing] = []
-        if self._warning is not None:
+        if self._warning is not None and found.vertical:
             messages, suppressed = self._warning.add_reading(
                 found.station, found.sensor, reading, clipped=clipped
             )

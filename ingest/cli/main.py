@@ -24,6 +24,7 @@ from ingest.cli.common import (
     fail,
     settings_problem,
 )
+from ingest.cli.drill import drill_app
 from ingest.cli.reprocess import reprocess_command
 from ingest.cli.seedlink import seedlink_app
 from ingest.cli.webhook import webhook_app
@@ -39,6 +40,7 @@ app.add_typer(stations_app, name="stations")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(seedlink_app, name="seedlink")
 app.add_typer(webhook_app, name="webhook")
+app.add_typer(drill_app, name="drill")
 app.command("reprocess")(reprocess_command)
 
 
@@ -142,9 +144,20 @@ def feed(
         float | None,
         typer.Option(min=1.0, help="synthetic quakes reach stations this close (default: all)"),
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="the worker's larza.toml: quakes travel by its [velocity_model]"),
+    ] = None,
+    scenario: Annotated[
+        Path | None, typer.Option(help="play this scenario quake (TOML) with known truth")
+    ] = None,
+    truth: Annotated[
+        Path, typer.Option(help="where --scenario writes its truth (for 'larza drill report')")
+    ] = Path("var/drill-truth.json"),
     verbose: bool = False,
 ) -> None:
-    """Serve SeedLink: synthetic noise and earthquakes, or a replay, with optional faults."""
+    """Serve SeedLink: synthetic noise and earthquakes, a scenario quake, or a replay, with
+    optional faults."""
     from ingest.cli.feed import FeedOptions, run_feed
     from ingest.cli.ports import check_port_free
     from stations.inventory import default_inventory_path
@@ -171,6 +184,9 @@ def feed(
         ring_file=ring_file,
         record_seconds=record_seconds,
         reach_km=reach_km,
+        config=config,
+        scenario=scenario,
+        truth=truth,
     )
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:

@@ -9,11 +9,12 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ingest.feed._arrivals import Arrivals
 from ingest.feed._faults import Fault
 from ingest.feed._server import SeedLinkServer
 from ingest.feed._source import RecordSource
 from ingest.feed._stations import SohSpec, StationSpec
-from ingest.feed._synthetic import SyntheticSource
+from ingest.feed._synthetic import SyntheticEvent, SyntheticSource
 
 logger = logging.getLogger("larza.feed")
 
@@ -79,13 +80,22 @@ async def serve(
     ring_file: Path | None = None,
     record_seconds: float = 4.0,
     reach_km: float | None = None,
+    arrivals: Arrivals | None = None,
+    quakes: Sequence[SyntheticEvent] = (),
+    random_quakes: bool = True,
+    noise: float = 1.0,
+    accelerometer_noise: float | None = None,
+    start: float | None = None,
 ) -> None:
     """Serve synthetic data for ``stations`` over SeedLink until cancelled.
 
     ``faults`` are injected (windows in seconds after the start); ``soh`` channels are added
     to every station that has none of its own. A record is sent once full or once its first
     sample is ``record_seconds`` old (short records, as early-warning telemetry sends);
-    earthquakes reach stations within ``reach_km`` of their epicentre (None: all).
+    earthquakes reach stations within ``reach_km`` of their epicentre (None: all), at the
+    travel times of ``arrivals`` (straight rays by default). ``quakes`` are played at their
+    origin times (a scenario), beside random ones unless ``random_quakes`` is False; see
+    :class:`SyntheticSource` for ``noise``, ``accelerometer_noise`` and ``start``.
     """
     if soh:
         stations = [s if s.soh else dataclasses.replace(s, soh=tuple(soh)) for s in stations]
@@ -97,13 +107,20 @@ async def serve(
         faults=faults,
         flush_after=record_seconds,
         reach_km=reach_km,
+        arrivals=arrivals,
+        quakes=quakes,
+        random_quakes=random_quakes,
+        noise=noise,
+        accelerometer_noise=accelerometer_noise,
+        start=start,
     )
     logger.info(
-        "feed: synthetic data for %d station(s), seed %d, an earthquake every ~%.0f s, %d fault(s)",
+        "feed: synthetic data for %d station(s), seed %d, %s, %d fault(s), travel times: %s",
         len(stations),
         source.seed,
-        event_interval,
+        f"an earthquake every ~{event_interval:.0f} s" if random_quakes else "no random quake",
         len(faults),
+        source.arrivals.name,
     )
     reported = float("-inf")
 
@@ -113,6 +130,16 @@ async def serve(
             if event.origin_time <= reported:
                 continue
             reported = event.origin_time
+            if event.magnitude is not None:
+                logger.info(
+                    "feed: scenario earthquake at %.3f: %.3fN %.3fE %.1f km, M %.1f",
+                    event.origin_time,
+                    event.latitude,
+                    event.longitude,
+                    event.depth_km,
+                    event.magnitude,
+                )
+                continue
             logger.info(
                 "feed: synthetic earthquake at %.3f: %.3fN %.3fE %.1f km, amplitude %.0f",
                 event.origin_time,

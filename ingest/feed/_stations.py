@@ -17,12 +17,15 @@ class ChannelSpec:
 
     ``channel`` is the SEED code; its band letter and instrument letter decide the signal:
     ``?H?`` (seismometer) carries velocity counts, ``?N?`` (accelerometer) acceleration counts.
-    The last letter is the component (``Z``, ``N``/``1``, ``E``/``2``).
+    The last letter is the component (``Z``, ``N``/``1``, ``E``/``2``). ``gain`` is the
+    sensitivity (counts per m/s, or per m/s² for an accelerometer) with which a scenario
+    quake's ground motion is recorded (None: the shipped inventory's, 3e8 and 8e4).
     """
 
     location: str
     channel: str
     sampling_rate: float
+    gain: float | None = None
 
     def __post_init__(self) -> None:
         if len(self.location) not in (0, 2) or not _CODE.fullmatch(self.location):
@@ -37,6 +40,10 @@ class ChannelSpec:
             raise ConfigurationError(
                 "ChannelSpec",
                 f"sampling_rate must be in (0, 1000], got {self.sampling_rate} for {self.channel}",
+            )
+        if self.gain is not None and not (self.gain > 0 and self.gain < 1e15):
+            raise ConfigurationError(
+                "ChannelSpec", f"gain must be positive and finite, got {self.gain}"
             )
         period_ns = 1e9 / self.sampling_rate
         if abs(period_ns - round(period_ns)) > 1e-6:

@@ -18,14 +18,18 @@ import numpy as np
 import numpy.typing as npt
 from scipy.signal import lfilter, lfilter_zi
 
+from ingest.feed._arrivals import (
+    P_VELOCITY_KM_S,
+    S_VELOCITY_KM_S,
+    Arrivals,
+    StraightRays,
+    epicentral_distance_km,
+)
 from ingest.feed._faults import Fault, FaultInjector, gps_state
 from ingest.feed._mseed import pack
 from ingest.feed._stations import ChannelSpec, SohSpec, StationSpec
 from stations.errors import ConfigurationError
 
-P_VELOCITY_KM_S = 6.0
-S_VELOCITY_KM_S = 3.5
-EARTH_RADIUS_KM = 6371.0
 REFERENCE_DISTANCE_KM = 100.0
 """``SyntheticEvent.amplitude`` is the P amplitude on the vertical at this distance."""
 
@@ -42,6 +46,11 @@ _RISE_S = 0.03
 _WAVELET_LENGTH = 10.0
 """Wavelets are cut off after this many decay times."""
 _MAX_KEPT_EVENTS = 1000
+_DEFAULT_SEISMOMETER_GAIN = 3.0e8
+"""Counts per m/s of a seismometer without a known sensitivity (the shipped inventory's)."""
+_DEFAULT_ACCELEROMETER_GAIN = 8.0e4
+"""Counts per m/s² of an accelerometer without a known sensitivity (the shipped inventory's)."""
+_Floats = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +59,12 @@ class SyntheticEvent:
 
     ``amplitude`` is the peak P amplitude on the vertical seismometer at 100 km hypocentral
     distance, in counts; it falls off as 1/R (R at least 10 km).
+
+    An event with a ``magnitude`` (a scenario quake) is a ground motion instead, in metres,
+    recorded through each channel's gain: its P has the characteristic period tau_c and the
+    peak displacement Pd of that magnitude by the relations the on-site estimate inverts
+    (``log10 tau_c = 0.296 M - 1.716``, Wu & Kanamori 2005; ``log10 Pd[cm] = -3.463 + 0.729 M
+    - 1.374 log10 R``, Wu & Zhao 2006); ``amplitude`` is then unused.
     """
 
     origin_time: float
@@ -57,6 +72,7 @@ class SyntheticEvent:
     longitude: float
     depth_km: float
     amplitude: float
+    magnitude: float | None = None
 
     def distance_km(self, station: StationSpec) -> float:
         """Hypocentral distance to ``station`` (great circle, plus depth and elevation)."""
@@ -75,14 +91,6 @@ class SyntheticEvent:
         return self.origin_time + self.distance_km(station) / S_VELOCITY_KM_S
 
 
-def epicentral_distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine) on a spherical Earth."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
-
-
 @dataclass(frozen=True, slots=True)
 class _Wavelet:
     arrival_rel: float
@@ -97,6 +105,13 @@ class _Wavelet:
     def end_rel(self) -> float:
         return self.arrival_rel + _WAVELET_LENGTH * self.decay
 
+    def counts(self, t: npt.NDArray[np.float64], dt: float, spec: ChannelSpec) -> _Floats:
+        """The wavelet as the channel records it: velocity counts, or for an accelerometer
+        their derivative scaled by ``_ACCELERATION_GAIN``."""
+        if spec.is_accelerometer:
+            return _ACCELERATION_GAIN * ((self.velocity(t) - self.velocity(t - dt)) / dt)
+        return self.velocity(t)
+
     def velocity(self, t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         tau = t - self.arrival_rel
         out = np.zeros_like(t)
@@ -108,6 +123,57 @@ class _Wavelet:
         osc = np.sin(2 * np.pi * self.freqs[:, None] * tm[None, :] + self.phases[:, None])
         out[m] = self.amplitude * env * (self.weights @ osc)
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Motion:
+    """A phase of a scenario quake as ground displacement, metres: a sinusoid of period
+    ``period`` under a 0.3-s rise, held ``hold`` seconds, then decaying (``decay`` s)."""
+
+    arrival_rel: float
+    amplitude: float
+    period: float
+    hold: float = 4.0
+    decay: float = 3.0
+
+    @property
+    def end_rel(self) -> float:
+        return self.arrival_rel + self.hold + _WAVELET_LENGTH * self.decay
+
+    def displacement(self, t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        rel = t - self.arrival_rel
+        out = np.zeros_like(t)
+        m = (rel >= 0.0) & (t < self.end_rel)
+        if not m.any():
+            return out
+        r = rel[m]
+        ramp = np.sin(np.pi / 2 * np.clip(r / 0.3, 0.0, 1.0)) ** 2
+        env = np.exp(-np.clip(r - self.hold, 0.0, None) / self.decay)
+        out[m] = self.amplitude * ramp * env * np.sin(2 * np.pi * r / self.period)
+        return out
+
+    def counts(self, t: npt.NDArray[np.float64], dt: float, spec: ChannelSpec) -> _Floats:
+        """Velocity (seismometer) or acceleration (accelerometer) by differences of the
+        displacement, times the channel's gain."""
+        u0, u1 = self.displacement(t), self.displacement(t - dt)
+        if spec.is_accelerometer:
+            gain = spec.gain or _DEFAULT_ACCELEROMETER_GAIN
+            return gain * (u0 - 2 * u1 + self.displacement(t - 2 * dt)) / dt**2
+        return (spec.gain or _DEFAULT_SEISMOMETER_GAIN) * (u0 - u1) / dt
+
+
+_Wave = _Wavelet | _Motion
+
+
+def tau_c_s(magnitude: float) -> float:
+    """The characteristic period of a quake's P by Wu & Kanamori (2005), seconds."""
+    return float(10 ** (0.296 * magnitude - 1.716))
+
+
+def pd_m(magnitude: float, hypocentral_km: float) -> float:
+    """The peak P displacement by Wu & Zhao (2006), metres (R at least 5 km)."""
+    r = max(hypocentral_km, 5.0)
+    return float(10 ** (-3.463 + 0.729 * magnitude - 1.374 * math.log10(r)) / 100.0)
 
 
 @dataclass(slots=True)
@@ -168,10 +234,24 @@ class SyntheticSource:
     reach_km
         Stations farther than this from an epicentre do not record its earthquake (None:
         every station does): a quake seen by a few stations of a large network.
+    arrivals
+        When P and S reach a station: by default straight rays at 6.0 and 3.5 km/s;
+        :class:`~ingest.feed._arrivals.ModelArrivals` for a velocity model's table (the
+        worker's ``[velocity_model]``).
+    quakes
+        Earthquakes at given origin times (POSIX) besides the random ones, e.g. a scenario's.
+    random_quakes
+        False: only ``quakes``, no random earthquakes.
+    noise
+        Scale of the noise and microseism (1: the usual; 0: none).
+    accelerometer_noise
+        RMS counts of the accelerometers' noise before ``noise`` scales it (None: 80, the
+        usual). Scenario quakes want a real strong-motion sensor's few counts: the usual
+        80 counts, integrated twice, would swamp the Pd of their accelerometers.
 
     Notes
     -----
-    P travels at 6.0 km/s and S at 3.5 km/s along the straight hypocentral path. Each
+    By default P travels at 6.0 km/s and S at 3.5 km/s along the straight hypocentral path. Each
     arrival is a sum of three decaying sinusoids between 2 and 8 Hz: P strongest on the
     vertical, S about twice as strong and strongest on the horizontals. The amplitude falls
     off as 1/R and is at least ~30 times the noise RMS 250 km away, so an STA/LTA on every
@@ -196,6 +276,11 @@ class SyntheticSource:
         depth_km: tuple[float, float] = (5.0, 20.0),
         faults: Sequence[Fault] = (),
         reach_km: float | None = None,
+        arrivals: Arrivals | None = None,
+        quakes: Sequence[SyntheticEvent] = (),
+        random_quakes: bool = True,
+        noise: float = 1.0,
+        accelerometer_noise: float | None = None,
     ) -> None:
         if not stations:
             raise ConfigurationError("SyntheticSource", "no stations to simulate")
@@ -209,7 +294,14 @@ class SyntheticSource:
                 f"need first_event_after >= 0 and flush_after > 0, "
                 f"got {first_event_after}, {flush_after}",
             )
+        if not (noise >= 0.0 and math.isfinite(noise)):
+            raise ConfigurationError("SyntheticSource", f"noise must be >= 0, got {noise}")
         self.stations = list(stations)
+        self.arrivals: Arrivals = arrivals if arrivals is not None else StraightRays()
+        self.noise = noise
+        self.accelerometer_noise = accelerometer_noise
+        self.random_quakes = random_quakes
+        self._fixed = sorted(quakes, key=lambda q: q.origin_time)
         self.seed = int(np.random.SeedSequence().entropy) if seed is None else seed  # type: ignore[arg-type]
         self.event_interval = event_interval
         self.first_event_after = first_event_after
@@ -225,7 +317,7 @@ class SyntheticSource:
         self._injector = FaultInjector(self.faults)
         self._event_rng = np.random.default_rng([self.seed, 0xE7E27])
         self._events: deque[SyntheticEvent] = deque(maxlen=_MAX_KEPT_EVENTS)
-        self._active: list[tuple[SyntheticEvent, dict[tuple[int, str], list[_Wavelet]]]] = []
+        self._active: list[tuple[SyntheticEvent, dict[tuple[int, str], list[_Wave]]]] = []
         self._channels: list[_Channel] = []
         for si, st in enumerate(self.stations):
             for ci, ch in enumerate(st.channels):
@@ -345,7 +437,7 @@ class SyntheticSource:
     def _begin(self, start: float) -> None:
         self._start = start
         self._injector.origin = start
-        self._next_origin = start + self.first_event_after
+        self._next_origin = start + self.first_event_after if self.random_quakes else math.inf
         start_ns = round(start * 1e9)
         for ch in self._channels:
             ch.start_ns = start_ns
@@ -354,6 +446,10 @@ class SyntheticSource:
     def _schedule_events(self, now: float) -> None:
         rng = self._event_rng
         lat0, lat1, lon0, lon1 = self.region
+        while self._fixed and self._fixed[0].origin_time <= now:
+            fixed = self._fixed.pop(0)
+            self._events.append(fixed)
+            self._active.append((fixed, self._wavelets(fixed, rng)))
         while self._next_origin <= now:
             event = SyntheticEvent(
                 origin_time=self._next_origin,
@@ -368,21 +464,25 @@ class SyntheticSource:
 
     def _wavelets(
         self, event: SyntheticEvent, rng: np.random.Generator
-    ) -> dict[tuple[int, str], list[_Wavelet]]:
+    ) -> dict[tuple[int, str], list[_Wave]]:
         assert self._start is not None
-        out: dict[tuple[int, str], list[_Wavelet]] = {}
+        out: dict[tuple[int, str], list[_Wave]] = {}
         for si, st in enumerate(self.stations):
             r = event.distance_km(st)
             if self.reach_km is not None and r > self.reach_km:
                 continue
             a_p = event.amplitude * REFERENCE_DISTANCE_KM / max(r, 10.0)
-            tp = event.p_time(st) - self._start
-            ts = event.s_time(st) - self._start
+            p, s = self.arrivals.travel_times(event.latitude, event.longitude, event.depth_km, st)
+            tp = event.origin_time + p - self._start
+            ts = event.origin_time + s - self._start
+            if event.magnitude is not None:
+                out.update(self._motions(event.magnitude, r, si, tp, ts, rng))
+                continue
             for comp in "ZNE":
                 horizontal = comp != "Z"
                 p_gain = float(rng.uniform(0.2, 0.4)) if horizontal else 1.0
                 s_gain = float(rng.uniform(1.6, 2.4)) if horizontal else 0.7
-                waves = []
+                waves: list[_Wave] = []
                 for arrival, gain, decay in ((tp, p_gain, _P_DECAY_S), (ts, s_gain, _S_DECAY_S)):
                     weights = rng.uniform(0.5, 1.0, 3)
                     waves.append(
@@ -396,6 +496,24 @@ class SyntheticSource:
                         )
                     )
                 out[(si, comp)] = waves
+        return out
+
+    @staticmethod
+    def _motions(
+        magnitude: float, r: float, si: int, tp: float, ts: float, rng: np.random.Generator
+    ) -> dict[tuple[int, str], list[_Wave]]:
+        """A scenario quake's P and S at one station: P strongest on the vertical, with the
+        tau_c and Pd of the magnitude there; S about twice as strong, on the horizontals."""
+        pd, period = pd_m(magnitude, r), tau_c_s(magnitude)
+        out: dict[tuple[int, str], list[_Wave]] = {}
+        for comp in "ZNE":
+            horizontal = comp != "Z"
+            p_gain = float(rng.uniform(0.2, 0.4)) if horizontal else 1.0
+            s_gain = float(rng.uniform(1.6, 2.4)) if horizontal else 0.7
+            out[(si, comp)] = [
+                _Motion(tp, pd * p_gain, period),
+                _Motion(ts, pd * s_gain, period, hold=2 * period + 4.0),
+            ]
         return out
 
     def _prune(self, now: float) -> None:
@@ -416,23 +534,23 @@ class SyntheticSource:
         dt = ch.spec.period_ns / 1e9
         t = np.arange(first, stop, dtype=np.float64) * dt
         # lightly red noise: AR(1) with the filter state carried from chunk to chunk
+        scale = self.noise
+        if ch.spec.is_accelerometer and self.accelerometer_noise is not None:
+            scale *= self.accelerometer_noise / _NOISE_RMS_ACCELERATION
         white = ch.rng.standard_normal(n) * ch.noise_rms * math.sqrt(1.0 - _NOISE_AR**2)
+        white *= scale
         if first == 0:
             ch.zi = lfilter_zi([1.0], [1.0, -_NOISE_AR]) * white[0] if n else ch.zi
         noise, ch.zi = lfilter([1.0], [1.0, -_NOISE_AR], white, zi=ch.zi)
         x = np.asarray(noise, dtype=np.float64)
-        micro = _MICROSEISM_AMPLITUDE * (0.3 if ch.spec.is_accelerometer else 1.0)
+        micro = _MICROSEISM_AMPLITUDE * (0.3 if ch.spec.is_accelerometer else 1.0) * scale
         x += micro * np.sin(2 * np.pi * ch.micro_freq * t + ch.micro_phase)
         si = ch.station_index
         for _, waves in self._active:
             for w in waves.get((si, ch.spec.component), ()):
                 if w.end_rel < t[0] or w.arrival_rel > t[-1] + dt:
                     continue
-                if ch.spec.is_accelerometer:
-                    acc = (w.velocity(t) - w.velocity(t - dt)) / dt
-                    x += _ACCELERATION_GAIN * acc
-                else:
-                    x += w.velocity(t)
+                x += w.counts(t, dt, ch.spec)
         return np.clip(np.rint(x), -(2**31) + 1, 2**31 - 1).astype(np.int32)
 
     def _soh_samples(

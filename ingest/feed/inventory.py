@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ingest.feed import ChannelSpec, StationSpec
 from stations.errors import InventoryError
@@ -21,7 +22,10 @@ def station_specs(path: Path) -> list[StationSpec]:
         for sta in net.stations:
             channels = tuple(
                 ChannelSpec(
-                    location=c.location_code, channel=c.code, sampling_rate=float(c.sample_rate)
+                    location=c.location_code,
+                    channel=c.code,
+                    sampling_rate=float(c.sample_rate),
+                    gain=_sensitivity(c),
                 )
                 for c in sta.channels
                 if c.code[1] in "HN" and c.sample_rate
@@ -40,3 +44,14 @@ def station_specs(path: Path) -> list[StationSpec]:
     if not specs:
         raise InventoryError(str(path), "no seismometer or accelerometer channel to simulate")
     return specs
+
+
+def _sensitivity(channel: Any) -> float | None:
+    """The channel's overall sensitivity (counts per m/s or m/s²), None if not given."""
+    response = getattr(channel, "response", None)
+    sensitivity = getattr(response, "instrument_sensitivity", None)
+    value = getattr(sensitivity, "value", None)
+    if value is None:
+        return None
+    value = float(value)
+    return value if 0 < value < 1e15 else None
