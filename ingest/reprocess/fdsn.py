@@ -192,7 +192,7 @@ class FetchedChunk:
         self.span = (min(start, have_start), max(end, have_end))
 
     def keys(self) -> set[ChannelKey]:
-        from ingest.seedlink.decode import sourceid2nslc
+        from pymseed.util import sourceid2nslc
 
         return {ChannelKey(*sourceid2nslc(_id(r)[0])) for r in self._records}
 
