@@ -4,6 +4,7 @@ detections and events are served by ``/api/v1/detections?run=NAME`` and
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -58,6 +59,7 @@ def run_out(run: CatalogueRun) -> RunOut:
         started_at=run.started_at,
         finished_at=run.finished_at,
         config=run.config,
+        config_digest=hashlib.sha256(run.config.encode()).hexdigest()[:12],
     )
 
 

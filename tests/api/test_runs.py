@@ -3,6 +3,7 @@ runs stored as ``larza reprocess`` stores them, beside live rows they must not m
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 import pytest
@@ -59,6 +60,13 @@ def test_runs_are_listed_with_their_config_span_and_counts(
     assert (tuned["detections"], tuned["events"], tuned["chunks"]) == (9, 3, 18)
     assert tuned["start"].startswith("2025-06-01T23:30:00")
     assert tuned["stations"] == ["TJ.MANEM", "TJ.MURGH", "TJ.SAREZ"]
+    default = next(r for r in runs if r["name"] == "default")
+    assert tuned["config_digest"] == hashlib.sha256(b"[detector]\nsta = 0.5\n").hexdigest()[:12]
+    assert default["config_digest"] != tuned["config_digest"]
+    for page in ("/runs", "/runs/tuned", "/runs/a%20run%20with%20spaces"):  # the dashboard's
+        answer = client.get(page)
+        assert answer.status_code == 200
+        assert '<script src="/static/app.js"' in answer.text
 
 
 def test_a_runs_detections_and_events_never_mix_with_the_live_ones(
