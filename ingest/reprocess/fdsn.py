@@ -74,26 +74,21 @@ def _iso(t: float) -> str:
 
 
 def _retryable(error: Exception) -> bool:
-    from obspy.clients.fdsn.header import (
-        FDSNBadGatewayException,
-        FDSNInternalServerException,
-        FDSNNoServiceException,
-        FDSNServiceUnavailableException,
-        FDSNTimeoutException,
-        FDSNTooManyRequestsException,
-    )
+    """A service down, slow or overloaded (asked again), not a request it refuses."""
+    from obspy.clients.fdsn import header as h
 
-    transient = (
-        FDSNBadGatewayException,
-        FDSNInternalServerException,
-        FDSNNoServiceException,
-        FDSNServiceUnavailableException,
-        FDSNTimeoutException,
-        FDSNTooManyRequestsException,
-        OSError,
+    refused = (
+        h.FDSNBadRequestException,
+        h.FDSNDoubleAuthenticationException,
+        h.FDSNForbiddenException,
+        h.FDSNInvalidRequestException,
+        h.FDSNNoAuthenticationServiceException,
+        h.FDSNNotImplementedException,
+        h.FDSNRedirectException,
+        h.FDSNUnauthorizedException,
     )
     # ObsPy reports a refused connection as a bare FDSNException("Unknown Error ...")
-    return isinstance(error, transient) or type(error).__name__ == "FDSNException"
+    return isinstance(error, h.FDSNException | OSError) and not isinstance(error, refused)
 
 
 def _describe(error: Exception) -> str:
