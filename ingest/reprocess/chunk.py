@@ -9,6 +9,9 @@ picks whose onset falls inside the chunk are returned, each with when a continuo
 the whole archive would have reported it (the end of the record that completed it), so the
 network association can take them in that order afterwards.
 
+From an FDSN dataselect service (:mod:`ingest.reprocess.fdsn`) the same span is asked for,
+kept per channel in a temporary folder, and read the same way.
+
 Memory: a task holds, of each channel's day files, only the bytes of the records in its
 span with the lead-in and tail (found by bisection; a file not in one stream's time order is
 read whole), undecoded; records are decoded one at a time; the pickers' state (seconds of
