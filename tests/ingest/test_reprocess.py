@@ -271,7 +271,14 @@ def test_an_interrupted_run_resumes_where_it_stopped(
         raise KeyboardInterrupt
 
     with (
-        LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster,  # type: ignore[no-untyped-call]
+        # no dashboard; the scheduler's HTTP server (health, metrics) on a free port: on
+        # 8787, taken by another cluster, it warns (an error here) and moves
+        LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=1,
+            threads_per_worker=1,
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": ":0"},
+        ) as cluster,
         Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):
         with pytest.raises(KeyboardInterrupt):
