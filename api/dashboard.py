@@ -2,9 +2,11 @@
 step, nothing fetched from the internet (Larza runs on networks without it).
 
 ``/`` is the network overview, ``/stations/{NET.STA}`` a station's page,
-``/events/{id}`` an event's page and ``/alerts`` the history of early-warning alerts (every
-page shows the active alerts in a banner at its top); the plots they show are PNG images from
-:mod:`api.routers.plots`. All three answer the same ``index.html``; its script
+``/events/{id}`` an event's page, ``/alerts`` the history of early-warning alerts (every
+page shows the active alerts in a banner at its top), ``/runs`` the catalogue runs of
+``larza reprocess`` (compared two by two) and ``/runs/{name}`` a run's events; the plots
+they show are PNG images from :mod:`api.routers.plots`. All answer the same
+``index.html``; its script
 reads the address, draws the page from the JSON API and keeps it current with the
 ``/api/v1/stream`` Server-Sent Events. Scripts, styles and the map outline are under
 ``/static``.
@@ -77,4 +79,13 @@ def mount_dashboard(app: FastAPI) -> None:
 
     @app.get("/alerts", include_in_schema=False)
     def alerts_page() -> FileResponse:
+        return _page()
+
+    # catalogue runs of ``larza reprocess``: the list and comparison, and one run's events
+    @app.get("/runs", include_in_schema=False)
+    def runs_page() -> FileResponse:
+        return _page()
+
+    @app.get("/runs/{name}", include_in_schema=False)
+    def run_page(name: Annotated[str, PathParam(min_length=1, max_length=100)]) -> FileResponse:
         return _page()

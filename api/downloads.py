@@ -20,8 +20,9 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session
 
 from api.fdsn.dataselect import MEDIA_TYPE, RequestLine, archived_records
-from api.quakeml import catalog_from_events
+from api.quakeml import catalog_from_events, quakeml_document
 from api.schemas import DetectionOut, EventOut
+from stations.event_search import EventRecord
 from stations.models import Event
 from stations.quakes import EventQuake
 
@@ -115,6 +116,14 @@ def events_quakeml(
     buf = io.BytesIO()
     catalog_from_events(events, "smi:larza", quakes).write(buf, format="QUAKEML")
     return Response(buf.getvalue(), media_type="application/xml", headers=_link(next_url))
+
+
+def records_quakeml(records: Sequence[EventRecord], base_id: str, next_url: str | None) -> Response:
+    """QuakeML 1.2 of events read as records (a catalogue run's): the document the FDSN
+    event service answers for them, which is ObsPy's for the same events."""
+    return Response(
+        quakeml_document(records, base_id), media_type="application/xml", headers=_link(next_url)
+    )
 
 
 def snippet(

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from obspy import UTCDateTime
@@ -171,6 +172,12 @@ def _event(event: Event, base_id: str, found: EventQuake | None, arrivals: bool)
         quake.origins = [origin]
         quake.preferred_origin_id = origin.resource_id
     return quake
+
+
+def run_base_id(name: str) -> str:
+    """The base of the QuakeML resource ids of a catalogue run's events (``/api/v1/events``
+    and the FDSN event service give the same)."""
+    return f"smi:larza/run/{quote(name)}"
 
 
 def catalog_from_events(

@@ -339,6 +339,10 @@ class RunOut(BaseModel):
     started_at: datetime
     finished_at: datetime | None
     config: str = Field(description="the larza.toml the run used")
+    config_digest: str = Field(
+        description="the first 12 hex digits of the SHA-256 of ``config``: runs with the same "
+        "settings have the same"
+    )
 
 
 class RunEventOut(BaseModel):

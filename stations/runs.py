@@ -32,6 +32,7 @@ __all__ = [
     "compare_events",
     "create_run",
     "detections_by_id",
+    "event_records_of",
     "finish_run",
     "get_run",
     "list_runs",
@@ -330,7 +331,14 @@ def run_event_records(
     query = query.order_by(*order).offset(offset)
     if limit is not None:
         query = query.limit(limit)
-    events = list(session.scalars(query))
+    return event_records_of(session, run=run, events=list(session.scalars(query)))
+
+
+def event_records_of(
+    session: Session, *, run: CatalogueRun, events: Sequence[RunEvent]
+) -> list[EventRecord]:
+    """``events`` of ``run`` as the QuakeML writer takes them (stations placed from the
+    inventory; picks of stations not in it are left out)."""
     picks = detections_by_id(session, ids=[int(i) for e in events for i in e.detections.split()])
     where = station_positions(session)
     made = run.finished_at or run.started_at

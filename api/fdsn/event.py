@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, Request
@@ -51,7 +50,7 @@ from api.fdsn.common import (
     wadl_param,
     wadl_response,
 )
-from api.quakeml import AUTHOR, quakeml_document
+from api.quakeml import AUTHOR, quakeml_document, run_base_id
 from stations.event_search import EventRecord, Region, search_events
 from stations.runs import get_run, list_runs, run_event_records
 
@@ -346,7 +345,7 @@ def query(request: Request, session: SessionDep, settings: SettingsDep) -> Respo
         return no_data(nodata)
     if fmt == "text":
         return PlainTextResponse(events_text(events))
-    base = BASE_ID if selection.catalog is None else f"{BASE_ID}/run/{quote(selection.catalog)}"
+    base = BASE_ID if selection.catalog is None else run_base_id(selection.catalog)
     return Response(
         quakeml_document(events, base, selection.arrivals), media_type="application/xml"
     )

@@ -22,9 +22,8 @@ from api.pagination import MAX_ID, After, Limit, QueryTime, checked_window, next
 from api.places import place_name, site_label
 from api.quake_schemas import ArrivalOut, GroundMotionOut, OriginOut, StationMagnitudeOut
 from api.routers.detections import detection_out
-from api.routers.runs import run_events_page
+from api.routers.runs import run_events_answer
 from api.schemas import EventOut, Page
-from stations.errors import LarzaError
 from stations.models import Event, EventStatus, Origin, StationMagnitude, StationMotion
 from stations.quakes import EventQuake, event_quakes
 from stations.queries import channel_index, get_event, list_events
@@ -96,16 +95,13 @@ def events_index(
     ] = "json",
     run: Annotated[
         str | None,
-        Query(max_length=100, description="a catalogue run's events (JSON), not the live ones"),
+        Query(max_length=100, description="a catalogue run's events, not the live ones"),
     ] = None,
 ) -> Response:
     start, end = checked_window(start, end, limit, settings.page_size_max)
     if run is not None:
-        if fmt != "json":
-            raise LarzaError(f"a run's events are served as JSON only, not format={fmt}")
-        return etag_response(
-            request,
-            run_events_page(request, session, run, start=start, end=end, after=after, limit=limit),
+        return run_events_answer(
+            request, session, run, fmt=fmt, start=start, end=end, after=after, limit=limit
         )
     found = list_events(
         session,

@@ -1,18 +1,22 @@
 """``/api/v1/runs``: catalogue runs of ``larza reprocess``, and two runs compared. A run's
 detections and events are served by ``/api/v1/detections?run=NAME`` and
-``/api/v1/events?run=NAME`` (:func:`run_detections_page`, :func:`run_events_page`)."""
+``/api/v1/events?run=NAME`` (:func:`run_detections_page`, :func:`run_events_answer`)."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep
+from api.downloads import events_csv, records_quakeml
 from api.errors import BAD_REQUEST
+from api.etag import etag_response
 from api.pagination import next_link
+from api.quakeml import run_base_id
 from api.schemas import (
     DetectionOut,
     EventOut,
@@ -27,6 +31,7 @@ from stations.models import CatalogueRun, RunDetection, RunEvent
 from stations.runs import (
     compare_events,
     detections_by_id,
+    event_records_of,
     get_run,
     list_runs,
     run_detections,
@@ -54,6 +59,7 @@ def run_out(run: CatalogueRun) -> RunOut:
         started_at=run.started_at,
         finished_at=run.finished_at,
         config=run.config,
+        config_digest=hashlib.sha256(run.config.encode()).hexdigest()[:12],
     )
 
 
@@ -153,19 +159,26 @@ def run_detections_page(
     return Page[DetectionOut](items=items, next=next_link(request, items[-1].id if items else None))
 
 
-def run_events_page(
+def run_events_answer(
     request: Request,
     session: Session,
     name: str,
     *,
+    fmt: Literal["json", "csv", "quakeml"],
     start: datetime | None,
     end: datetime | None,
     after: int | None,
     limit: int,
-) -> Page[EventOut]:
-    """A page of a run's events with their detections (all final)."""
+) -> Response:
+    """A page of a run's events with their detections (all final), as JSON, CSV or QuakeML
+    (the formats of the live events; QuakeML ids ``smi:larza/run/NAME/...``, as the FDSN
+    event service's ``catalog=NAME``)."""
     run = required_run(session, name)
     found = run_events(session, run_id=run.id, start=start, end=end, after_id=after, limit=limit)
+    next_url = next_link(request, found[-1].id if found else None)
+    if fmt == "quakeml":
+        records = event_records_of(session, run=run, events=found)
+        return records_quakeml(records, run_base_id(name), next_url)
     picks = detections_by_id(session, ids=[int(i) for e in found for i in e.detections.split()])
     made = run.finished_at or run.started_at
     items = []
@@ -188,4 +201,6 @@ def run_events_page(
                 detections=detections,
             )
         )
-    return Page[EventOut](items=items, next=next_link(request, items[-1].id if items else None))
+    if fmt == "csv":
+        return events_csv(items, next_url)
+    return etag_response(request, Page[EventOut](items=items, next=next_url))

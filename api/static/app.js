@@ -987,6 +987,241 @@
     await load();
   }
 
+  // ---- catalogue runs (larza reprocess): the list, two runs compared, one run's events ----
+  // Kept apart from the live pages: only runsPage and runPage are called from the routing.
+
+  const RUNS_REFRESH_MS = 5000;
+  const RUN_EVENTS_PAGE = 200;
+
+  function runName(name) {
+    return encodeURIComponent(name);
+  }
+
+  function runSpan(run) {
+    return `${utc(run.start)} – ${utc(run.end)}`;
+  }
+
+  function runStatus(run) {
+    const css = { finished: "state-ok", running: "state-unknown", partial: "state-degraded", interrupted: "state-down" }[run.status] || "state-unknown";
+    return el("span", { class: `badge ${css}`, "data-status": run.status, text: run.status });
+  }
+
+  function runProgress(run) {
+    const ran = run.chunks_done + run.chunks_failed;
+    const failed = run.chunks_failed ? `, ${run.chunks_failed} failed` : "";
+    const text = `${ran}/${run.chunks} chunks${failed}`;
+    if (run.status !== "running") return el("span", { text });
+    return el("span", { class: "run-progress" },
+      el("progress", { max: run.chunks, value: ran, "aria-label": `chunks of run ${run.name}` }), ` ${text}`);
+  }
+
+  function runProfile(run) {
+    const settings = run.config.trim();
+    return el("details", { class: "run-config" },
+      el("summary", {}, el("code", { text: run.config_digest }), settings ? "" : " (defaults)"),
+      el("pre", { text: settings || "# no larza.toml: the default settings" }));
+  }
+
+  function runsTable(runs) {
+    if (!runs.length) return el("p", { class: "muted", text: "No catalogue runs yet: larza reprocess makes them." });
+    return el("table", { id: "runs-table" },
+      el("caption", { class: "vh", text: "Catalogue runs, the newest first" }),
+      el("thead", {}, el("tr", {}, ["run", "settings", "span", "stations", "status", "progress", "detections", "events", "started", "finished"].map((h) => el("th", { scope: "col", text: h })))),
+      el("tbody", {}, runs.map((run) => el("tr", { "data-run": run.name },
+        el("th", { scope: "row" }, el("a", { href: `/runs/${runName(run.name)}`, text: run.name })),
+        el("td", {}, runProfile(run)),
+        el("td", { text: runSpan(run) }),
+        el("td", { class: "num", title: run.stations.join(", "), text: run.stations.length }),
+        el("td", {}, runStatus(run)),
+        el("td", {}, runProgress(run)),
+        el("td", { class: "num", text: run.status === "running" ? "–" : run.detections }),
+        el("td", { class: "num", text: run.status === "running" ? "–" : run.events }),
+        el("td", { text: utc(run.started_at) }),
+        el("td", { text: utc(run.finished_at) })))));
+  }
+
+  function runEventRow(event, side) {
+    return el("tr", { "data-event": event.id, "data-side": side },
+      el("td", { text: utc(event.time, true) }),
+      el("td", { text: event.stations.join(", ") }),
+      el("td", { class: "num", text: num(event.coincidence_sum, 1) }));
+  }
+
+  function compareTables(found) {
+    const matched = el("table", { id: "compare-matched" },
+      el("caption", { text: `Matched (${found.matched.length})` }),
+      el("thead", {}, el("tr", {}, [`time in ${found.a}`, `time in ${found.b}`, "B − A", "stations in A", "stations in B"].map((h) => el("th", { scope: "col", text: h })))),
+      el("tbody", {}, found.matched.map((m) => el("tr", { "data-event": `${m.a.id}-${m.b.id}` },
+        el("td", { text: utc(m.a.time, true) }),
+        el("td", { text: utc(m.b.time, true) }),
+        el("td", { class: "num", text: num(m.seconds, 2, "s") }),
+        el("td", { text: m.a.stations.join(", ") }),
+        el("td", { text: m.b.stations.join(", ") })))));
+    const only = (id, title, events, side) => el("table", { id },
+      el("caption", { text: `${title} (${events.length})` }),
+      el("thead", {}, el("tr", {}, ["time", "stations", "coincidence sum"].map((h) => el("th", { scope: "col", text: h })))),
+      el("tbody", {}, events.map((e) => runEventRow(e, side))));
+    return [
+      el("p", { id: "compare-counts", class: "compare-counts" },
+        el("strong", { text: `${found.matched.length} matched` }),
+        ` · ${found.only_a.length} only in ${found.a} · ${found.only_b.length} only in ${found.b}`,
+        el("span", { class: "muted", text: ` (first onsets within ${num(found.tolerance_s, 1, "s")}, a station in common)` })),
+      el("div", { class: "compare" },
+        el("div", { class: "table-wrap" }, matched),
+        el("div", { class: "table-wrap" }, only("compare-only-a", `Only in ${found.a}`, found.only_a, "a")),
+        el("div", { class: "table-wrap" }, only("compare-only-b", `Only in ${found.b}`, found.only_b, "b"))),
+    ];
+  }
+
+  function runSelect(id, label) {
+    const select = el("select", { id, name: id });
+    return { select, node: el("label", {}, `${label} `, select) };
+  }
+
+  async function runsPage(main) {
+    document.title = "Larza — catalogue runs";
+    const list = el("div", { class: "table-wrap", id: "runs" }, el("p", { class: "muted", text: "Loading…" }));
+    const a = runSelect("run-a", "A");
+    const b = runSelect("run-b", "B");
+    const tolerance = el("input", { id: "run-tolerance", type: "number", min: "0.1", max: "600", step: "0.1", value: "2", "aria-label": "tolerance in seconds" });
+    const result = el("div", { id: "compare-result" });
+    main.replaceChildren(
+      el("p", { class: "crumbs" }, el("a", { href: "/", text: "Network" }), " › catalogue runs"),
+      el("h1", { text: "Catalogue runs" }),
+      el("div", { class: "page" },
+        el("section", { class: "card", "aria-labelledby": "runs-h" },
+          el("h2", { id: "runs-h", text: "Runs of larza reprocess" }), list),
+        el("section", { class: "card", "aria-labelledby": "compare-h" },
+          el("h2", { id: "compare-h", text: "Two runs compared" }),
+          el("div", { class: "controls" }, a.node, b.node, el("label", {}, "within ", tolerance, " s")),
+          result)));
+
+    const params = new URLSearchParams(window.location.search);
+    let names = [];
+
+    async function compare() {
+      const [x, y] = [a.select.value, b.select.value];
+      if (!x || !y) {
+        result.replaceChildren(el("p", { class: "muted", text: "Two runs are needed to compare." }));
+        return;
+      }
+      const query = new URLSearchParams({ a: x, b: y, tolerance: tolerance.value || "2" });
+      history.replaceState(null, "", `/runs?${new URLSearchParams({ a: x, b: y })}`);
+      result.setAttribute("aria-busy", "true");
+      try {
+        const found = await getJSON(`/api/v1/runs/compare?${query}`);
+        if (a.select.value === x && b.select.value === y) result.replaceChildren(...compareTables(found));
+      } catch (error) {
+        result.replaceChildren(el("p", { class: "error", text: problem(error) }));
+      } finally {
+        result.removeAttribute("aria-busy");
+      }
+    }
+
+    function fillSelects(runs) {
+      const fresh = runs.map((r) => r.name);
+      if (fresh.join("\n") === names.join("\n")) return false;
+      const keepA = a.select.value || params.get("a") || (fresh[1] ?? fresh[0]);
+      const keepB = b.select.value || params.get("b") || fresh[0];
+      names = fresh;
+      for (const [select, keep] of [[a.select, keepA], [b.select, keepB]]) {
+        select.replaceChildren(...fresh.map((n) => el("option", { value: n, text: n })));
+        if (fresh.includes(keep)) select.value = keep;
+      }
+      return true;
+    }
+
+    let timer = null;
+    let shown = "";
+    async function refresh() {
+      try {
+        const runs = await getJSON("/api/v1/runs");
+        const shape = JSON.stringify(runs);
+        if (shape !== shown) list.replaceChildren(runsTable(runs)); // an open <details> stays open
+        shown = shape;
+        if (fillSelects(runs)) await compare();
+        clearTimeout(timer);
+        if (runs.some((r) => r.status === "running")) timer = setTimeout(refresh, RUNS_REFRESH_MS);
+      } catch (error) {
+        list.replaceChildren(el("p", { class: "error", text: problem(error) }));
+        timer = setTimeout(refresh, RUNS_REFRESH_MS);
+      }
+    }
+
+    a.select.addEventListener("change", compare);
+    b.select.addEventListener("change", compare);
+    tolerance.addEventListener("change", compare);
+    await refresh();
+  }
+
+  function runEventsRows(events) {
+    return events.map((e) => el("tr", { "data-event": e.id },
+      el("td", { class: "num", text: e.id }),
+      el("td", { text: utc(e.time, true) }),
+      el("td", { class: "num", text: e.n_stations }),
+      el("td", { text: e.stations.join(", ") }),
+      el("td", { text: e.detections.map((d) => `${d.station} ${d.channel}${d.phase ? ` ${d.phase}` : ""} ${clock(d.onset_time)}`).join(" · ") }),
+      el("td", { class: "num", text: num(e.coincidence_sum, 1) }),
+      el("td", { class: "num", text: num(e.duration, 1, "s") })));
+  }
+
+  async function runPage(main, name) {
+    document.title = `Larza — run ${name}`;
+    const facts = el("dl", { class: "facts", id: "run-facts" });
+    const status = el("p", { class: "muted", id: "run-status", text: "Loading…" });
+    const body = el("tbody", {});
+    const more = el("button", { type: "button", id: "run-more", hidden: true, text: "More events" });
+    const q = `run=${runName(name)}`;
+    const downloads = el("p", { class: "downloads" }, "Download: ",
+      el("a", { href: `/api/v1/events?${q}&format=csv&limit=1000`, text: "events (CSV)" }), " · ",
+      el("a", { href: `/api/v1/events?${q}&format=quakeml&limit=1000`, text: "events (QuakeML)" }), " · ",
+      el("a", { href: `/api/v1/detections?${q}&format=csv&limit=1000`, text: "detections (CSV)" }));
+    main.replaceChildren(
+      el("p", { class: "crumbs" }, el("a", { href: "/", text: "Network" }), " › ", el("a", { href: "/runs", text: "catalogue runs" }), ` › ${name}`),
+      el("h1", { text: `Run ${name}` }),
+      status,
+      el("div", { class: "page" },
+        el("section", { class: "card", "aria-labelledby": "run-h" }, el("h2", { id: "run-h", text: "Summary" }), facts),
+        el("section", { class: "card", "aria-labelledby": "run-events-h" },
+          el("h2", { id: "run-events-h", text: "Events of the run" }), downloads,
+          el("div", { class: "table-wrap" }, el("table", { id: "run-events" },
+            el("caption", { class: "vh", text: `Events of run ${name}` }),
+            el("thead", {}, el("tr", {}, ["id", "time (first onset)", "n", "stations", "picks", "coincidence sum", "duration"].map((h) => el("th", { scope: "col", text: h })))),
+            body)),
+          el("div", { class: "controls" }, more))));
+
+    let next = null;
+    async function loadEvents(url) {
+      const page = await getJSON(url);
+      body.append(...runEventsRows(page.items));
+      next = page.next; // given after any non-empty page: more only after a full one
+      more.hidden = !(next && page.items.length >= RUN_EVENTS_PAGE);
+      if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: 7, class: "muted", text: "No events in this run." })));
+    }
+    more.addEventListener("click", () => { if (next) loadEvents(next).catch((e) => { status.textContent = problem(e); }); });
+
+    try {
+      const run = (await getJSON("/api/v1/runs")).find((r) => r.name === name);
+      if (!run) {
+        status.textContent = `No run named ${name}.`;
+        status.className = "error";
+        return;
+      }
+      status.textContent = `${run.status === "running" ? "Running" : "Stored"} · settings ${run.config_digest}`;
+      const rows = [
+        ["status", run.status], ["span", runSpan(run)], ["stations", run.stations.join(", ")],
+        ["chunks", `${run.chunks_done + run.chunks_failed}/${run.chunks} of ${age(run.chunk_s)}${run.chunks_failed ? `, ${run.chunks_failed} failed` : ""}`],
+        ["detections", run.detections], ["events", run.events],
+        ["started", utc(run.started_at)], ["finished", utc(run.finished_at)]];
+      facts.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]),
+        el("dt", { text: "settings" }), el("dd", {}, runProfile(run)));
+      await loadEvents(`/api/v1/events?${q}&limit=${RUN_EVENTS_PAGE}`);
+    } catch (error) {
+      status.textContent = problem(error);
+      status.className = "error";
+    }
+  }
+
   // ---- routing -------------------------------------------------------------------------
 
   async function start() {
@@ -1003,6 +1238,10 @@
       await stationPage(main, match[1].toUpperCase());
     } else if ((match = path.match(/^\/events\/(\d+)$/))) {
       await eventPage(main, match[1]);
+    } else if (path === "/runs") {
+      await runsPage(main);
+    } else if ((match = path.match(/^\/runs\/([^/]+)$/))) {
+      await runPage(main, decodeURIComponent(match[1]));
     } else {
       main.replaceChildren(el("h1", { text: "Not found" }), el("p", {}, el("a", { href: "/", text: "Network overview" })));
     }

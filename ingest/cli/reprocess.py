@@ -66,6 +66,13 @@ def reprocess_command(
     archive: Annotated[
         Path, typer.Option(envvar="LARZA_ARCHIVE_DIR", help="the SDS archive's root")
     ] = Path("var/archive"),
+    fdsn: Annotated[
+        str | None,
+        typer.Option(
+            help="read from this FDSN dataselect service (base URL, as ObsPy's Client takes "
+            "it), not the archive"
+        ),
+    ] = None,
     retries: Annotated[int, typer.Option(help="tries again of a chunk that fails")] = 2,
     progress: Annotated[
         bool | None,
@@ -73,12 +80,15 @@ def reprocess_command(
     ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Reprocess the SDS archive with the live chain on Dask, as a named catalogue run."""
+    """Reprocess the SDS archive (or an FDSN service's data) with the live chain on Dask,
+    as a named catalogue run."""
     from detection import StationCoordinates
     from ingest.config import load_config
     from ingest.reprocess import (
+        Fdsn,
         RunSpec,
         archive_stations,
+        fdsn_stations,
         parse_duration,
         parse_time,
         reprocess,
@@ -93,12 +103,13 @@ def reprocess_command(
     show = sys.stderr.isatty() if progress is None else progress
     url = database_url or DEFAULT_DATABASE_URL
     base_dir = str((config or Path("larza.toml")).resolve().parent)
+    service = Fdsn(fdsn.rstrip("/")) if fdsn else None
     with database(url) as engine:
         factory = make_session_factory(engine)
         try:
             if resume is not None:
                 with factory() as s:
-                    spec = spec_of_run(s, resume, archive.resolve(), base_dir)
+                    spec = spec_of_run(s, resume, archive.resolve(), base_dir, service)
                 settings = run_config(spec.config_text, base_dir)
             else:
                 if start is None or end is None:
@@ -106,13 +117,15 @@ def reprocess_command(
                 t0, t1 = parse_time(start), parse_time(end)
                 text = config.read_text(encoding="utf-8") if config is not None else _default()
                 settings = load_config(config)
-                chosen = (
-                    [s.strip() for s in stations.split(",") if s.strip()]
-                    if stations
-                    else archive_stations(archive, t0, t1)
-                )
+                if stations:
+                    chosen = [s.strip() for s in stations.split(",") if s.strip()]
+                elif service is not None:
+                    chosen = fdsn_stations(service, t0, t1)
+                else:
+                    chosen = archive_stations(archive, t0, t1)
                 if not chosen:
-                    raise LarzaError(f"{archive}: no station has data from {start} to {end}")
+                    where = service.url if service is not None else archive
+                    raise LarzaError(f"{where}: no station has data from {start} to {end}")
                 spec = RunSpec(
                     name=name or f"run-{datetime.now(UTC):%Y%m%dT%H%M%S}",
                     archive=archive.resolve(),
@@ -122,6 +135,7 @@ def reprocess_command(
                     chunk_s=parse_duration(chunk),
                     config_text=text,
                     base_dir=base_dir,
+                    fdsn=service,
                 )
             with factory() as s:
                 positions = {k: StationCoordinates(*v) for k, v in station_positions(s).items()}

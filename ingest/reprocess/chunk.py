@@ -9,6 +9,9 @@ picks whose onset falls inside the chunk are returned, each with when a continuo
 the whole archive would have reported it (the end of the record that completed it), so the
 network association can take them in that order afterwards.
 
+From an FDSN dataselect service (:mod:`ingest.reprocess.fdsn`) the same span is asked for,
+kept per channel in a temporary folder, and read the same way.
+
 Memory: a task holds, of each channel's day files, only the bytes of the records in its
 span with the lead-in and tail (found by bisection; a file not in one stream's time order is
 read whole), undecoded; records are decoded one at a time; the pickers' state (seconds of
@@ -31,6 +34,7 @@ from detection import Trigger
 from ingest.config import LarzaConfig, parse_config
 from ingest.detect.chain import Detecting, Found, sensor_of
 from ingest.detect.files import Progress, merged
+from ingest.reprocess.fdsn import Fdsn, fetched_chunk
 from ingest.reprocess.plan import Chunk
 from stations.queries import ChannelKey
 
@@ -91,21 +95,52 @@ def _key_of(path: Path) -> ChannelKey:
     return ChannelKey(net, sta, loc, cha)
 
 
-def run_chunk(root: str, chunk: Chunk, config_text: str, base_dir: str, last: bool) -> ChunkResult:
-    """The picks of ``chunk``; ``last``: the run ends with it (picks still open at the end of
-    the data are reported as a continuous run reports them at its end)."""
+def run_chunk(
+    source: str | Fdsn, chunk: Chunk, config_text: str, base_dir: str, last: bool
+) -> ChunkResult:
+    """The picks of ``chunk`` from ``source`` (an SDS archive's root, or an FDSN dataselect
+    service); ``last``: the run ends with it (picks still open at the end of the data are
+    reported as a continuous run reports them at its end)."""
     cpu = time.process_time()
     config = run_config(config_text, base_dir)
     detecting = Detecting(config)
-    keys = {_key_of(p) for p in station_files(Path(root), chunk.station, chunk.start, chunk.end)}
+    if not isinstance(source, Fdsn):
+        root = Path(source)
+        keys = {_key_of(p) for p in station_files(root, chunk.station, chunk.start, chunk.end)}
+        read_start, read_end = _read_span(chunk, config, detecting, keys)
+        paths = station_files(root, chunk.station, read_start, read_end)
+        return _picks(chunk, detecting, paths, (read_start, read_end), last, cpu)
+    with fetched_chunk(source, chunk.station) as fetched:
+        # the default profile's span first; more if the channels received need more
+        net, sta = chunk.station.split(".", 1)
+        fetched.cover(*_read_span(chunk, config, detecting, {ChannelKey(net, sta, "", "")}))
+        read_start, read_end = _read_span(chunk, config, detecting, fetched.keys())
+        fetched.cover(read_start, read_end)
+        return _picks(chunk, detecting, fetched.files(), (read_start, read_end), last, cpu)
+
+
+def _read_span(
+    chunk: Chunk, config: LarzaConfig, detecting: Detecting, keys: set[ChannelKey]
+) -> tuple[float, float]:
+    """The chunk with the lead-in and tail its channels need."""
     lead_in = max((detecting.lead_in_s(k) for k in keys), default=0.0)
     tail = TAIL_MARGIN_S
     for k in keys:
         settings, _ = config.detector_for(k)
         tail = max(tail, settings.max_duration + settings.s_window + TAIL_MARGIN_S)
-    read_start, read_end = chunk.start - lead_in, chunk.end + tail
-    paths = station_files(Path(root), chunk.station, read_start, read_end)
+    return chunk.start - lead_in, chunk.end + tail
 
+
+def _picks(
+    chunk: Chunk,
+    detecting: Detecting,
+    paths: list[Path],
+    span: tuple[float, float],
+    last: bool,
+    cpu: float,
+) -> ChunkResult:
+    """The chain over the records of ``paths`` in ``span``, the chunk's picks kept."""
+    read_start, read_end = span
     picks: list[ChunkPick] = []
     emitted: tuple[float, tuple[str, ...]] = (-math.inf, ())
     before = -math.inf

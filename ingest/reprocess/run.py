@@ -26,6 +26,7 @@ from ingest.config import LarzaConfig
 from ingest.detect.files import Results
 from ingest.reprocess.associate import associate_chunks
 from ingest.reprocess.chunk import from_json, run_chunk, to_json
+from ingest.reprocess.fdsn import Fdsn
 from ingest.reprocess.plan import Chunk, plan_chunks
 from ingest.reprocess.progress import Bar
 from stations.errors import LarzaError
@@ -57,6 +58,12 @@ class RunSpec:
     chunk_s: float
     config_text: str
     base_dir: str
+    fdsn: Fdsn | None = None  # read from this FDSN dataselect service, not the archive
+
+    @property
+    def source(self) -> str | Fdsn:
+        """What the chunks read: the archive's root, or the FDSN service."""
+        return self.fdsn if self.fdsn is not None else str(self.archive)
 
     def chunks(self) -> list[Chunk]:
         return plan_chunks(list(self.stations), self.start, self.end, self.chunk_s)
@@ -74,8 +81,10 @@ class Summary:
     cpu_s: float = 0.0  # the chunks' processor time on the workers
 
 
-def spec_of_run(session: Session, name: str, archive: Path, base_dir: str) -> RunSpec:
-    """The stored run ``name`` as a spec, to resume it."""
+def spec_of_run(
+    session: Session, name: str, archive: Path, base_dir: str, fdsn: Fdsn | None = None
+) -> RunSpec:
+    """The stored run ``name`` as a spec, to resume it (from ``archive``, or ``fdsn``)."""
     run = get_run(session, name=name)
     if run is None:
         raise LarzaError(f"no run named {name!r} to resume")
@@ -88,6 +97,7 @@ def spec_of_run(session: Session, name: str, archive: Path, base_dir: str) -> Ru
         chunk_s=run.chunk_s,
         config_text=run.config,
         base_dir=base_dir,
+        fdsn=fdsn,
     )
 
 
@@ -147,7 +157,7 @@ def reprocess(
     futures = {
         client.submit(
             run_chunk,
-            str(spec.archive),
+            spec.source,
             chunk,
             spec.config_text,
             spec.base_dir,

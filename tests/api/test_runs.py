@@ -3,6 +3,7 @@ runs stored as ``larza reprocess`` stores them, beside live rows they must not m
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 import pytest
@@ -59,6 +60,13 @@ def test_runs_are_listed_with_their_config_span_and_counts(
     assert (tuned["detections"], tuned["events"], tuned["chunks"]) == (9, 3, 18)
     assert tuned["start"].startswith("2025-06-01T23:30:00")
     assert tuned["stations"] == ["TJ.MANEM", "TJ.MURGH", "TJ.SAREZ"]
+    default = next(r for r in runs if r["name"] == "default")
+    assert tuned["config_digest"] == hashlib.sha256(b"[detector]\nsta = 0.5\n").hexdigest()[:12]
+    assert default["config_digest"] != tuned["config_digest"]
+    for page in ("/runs", "/runs/tuned", "/runs/a%20run%20with%20spaces"):  # the dashboard's
+        answer = client.get(page)
+        assert answer.status_code == 200
+        assert '<script src="/static/app.js"' in answer.text
 
 
 def test_a_runs_detections_and_events_never_mix_with_the_live_ones(
@@ -88,7 +96,6 @@ def test_a_runs_detections_and_events_never_mix_with_the_live_ones(
     missing = client.get("/api/v1/events", params={"run": "nope"})
     assert missing.status_code == 404
     assert "nope" in missing.json()["detail"]
-    assert client.get("/api/v1/events", params={"run": "tuned", "format": "csv"}).status_code == 400
 
 
 def test_two_runs_compared(client: TestClient, two_runs: Session) -> None:
@@ -127,3 +134,57 @@ def test_fdsn_event_serves_a_run_as_a_catalog(client: TestClient, two_runs: Sess
     assert client.get("/fdsnws/event/1/query", params={"catalog": "nope"}).status_code == 204
     placed = client.get("/fdsnws/event/1/query", params={"catalog": "tuned", "minlatitude": 30})
     assert placed.status_code == 400
+
+
+def _csv(text: str) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_a_runs_events_and_detections_download_as_the_live_ones_do(
+    client: TestClient, two_runs: Session
+) -> None:
+    """CSV and QuakeML of ``/api/v1/events?run=NAME``, CSV of its detections: the live
+    catalogue's formats, columns and paging, the run's own rows."""
+    from io import BytesIO
+
+    from obspy import read_events
+
+    live_header = client.get("/api/v1/events", params={"format": "csv"}).text.splitlines()[0]
+    answer = client.get("/api/v1/events", params={"run": "tuned", "format": "csv", "limit": 2})
+    assert answer.headers["content-type"].startswith("text/csv")
+    assert answer.text.splitlines()[0] == live_header
+    rows = _csv(answer.text)
+    json_items = client.get("/api/v1/events", params={"run": "tuned", "limit": 2}).json()["items"]
+    assert [int(r["id"]) for r in rows] == [e["id"] for e in json_items]
+    assert [r["stations"] for r in rows] == ["TJ.MANEM TJ.MURGH TJ.SAREZ"] * 2
+    assert rows[0]["detections"] == " ".join(str(d["id"]) for d in json_items[0]["detections"])
+    assert rows[0]["time"].startswith("2025-06-01T23:31:00.8")
+    rest = client.get(answer.headers["link"].split(">")[0][1:])
+    assert [r["time"][11:19] for r in _csv(rest.text)] == ["23:45:30"]
+
+    xml = client.get("/api/v1/events", params={"run": "tuned", "format": "quakeml"})
+    assert xml.headers["content-type"].startswith("application/xml")
+    catalog = read_events(BytesIO(xml.content))
+    assert [len(e.picks) for e in catalog] == [3, 3, 3]
+    assert str(catalog[0].resource_id) == f"smi:larza/run/tuned/event/{json_items[0]['id']}"
+    assert {p.waveform_id.station_code for p in catalog[0].picks} == {"SAREZ", "MURGH", "MANEM"}
+    # the same document as the FDSN event service's catalog=tuned
+    fdsn = client.get(
+        "/fdsnws/event/1/query", params={"catalog": "tuned", "orderby": "time-asc"}
+    ).content
+    assert xml.content == fdsn
+    first = client.get("/api/v1/events", params={"run": "tuned", "format": "quakeml", "limit": 1})
+    assert len(read_events(BytesIO(first.content))) == 1
+    assert "after=" in first.headers["link"]
+
+    live_picks = client.get("/api/v1/detections", params={"format": "csv"}).text.splitlines()[0]
+    picks = client.get("/api/v1/detections", params={"run": "default", "format": "csv"})
+    assert picks.text.splitlines()[0] == live_picks
+    got = _csv(picks.text)
+    assert len(got) == 9
+    assert [r["stream"] for r in got[:3]] == ["TJ.SAREZ..HHZ", "TJ.MURGH..HHZ", "TJ.MANEM..HHZ"]
+    assert {r["phase"] for r in got} == {"P"}
+    assert client.get("/api/v1/events", params={"run": "nope", "format": "csv"}).status_code == 404

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from detection import StationCoordinates
 from ingest.config import LarzaConfig
-from ingest.detect.files import Results, run_detect, station_positions
+from ingest.detect.files import Results
 from ingest.reprocess import (
     Chunk,
     RunSpec,
@@ -38,29 +38,7 @@ from stations.inventory import default_inventory_path, import_stationxml
 from stations.runs import get_run, run_detections, run_events
 
 from ..conftest import free_port
-from .sds_quakes import STATIONS, write_archive
-
-MINUTES = 60.0
-
-
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float, float]:
-    root = tmp_path_factory.mktemp("reprocess") / "sds"
-    first, last = write_archive(root, MINUTES)
-    return root, first, last + 0.01
-
-
-@pytest.fixture(scope="module")
-def positions() -> dict[str, StationCoordinates]:
-    return station_positions([default_inventory_path()])
-
-
-@pytest.fixture(scope="module")
-def continuous(
-    archive: tuple[Path, float, float], positions: dict[str, StationCoordinates]
-) -> Results:
-    """``larza detect`` over the whole archive in one process: the reference."""
-    return run_detect([archive[0]], LarzaConfig(), positions=positions)
+from .sds_quakes import STATIONS
 
 
 def picks_of(results: Results) -> list[tuple[Any, ...]]:
