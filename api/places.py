@@ -21,7 +21,8 @@ def place_name(
     without any. Within 2 km of a station: "near <name>"."""
     best: tuple[float, float, str] | None = None
     for lat, lon, name in stations:
-        metres, _to_station, from_station = gps2dist_azimuth(lat, lon, latitude, longitude)
+        # ObsPy's azimuth is from its first point (the station) to the second (the epicentre)
+        metres, from_station, _back = gps2dist_azimuth(lat, lon, latitude, longitude)
         if best is None or metres < best[0]:
             best = (metres, from_station, name)
     if best is None:
