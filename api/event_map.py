@@ -243,7 +243,7 @@ def _graticule(frame: MapFrame) -> list[str]:
                     f'<text class="tick-label" x="{_fmt(left - 7)}" y="{_fmt(edge + 4)}"'
                     f' text-anchor="end">{text}</text>'
                 )
-    return ['<g clip-path="url(#map-area)">', *parts, "</g>", *labels]
+    return ['<g clip-path="url(#event-map-area)">', *parts, "</g>", *labels]
 
 
 def _crossing(x: FloatArray, y: FloatArray, at: float, *, vertical: bool) -> float | None:
@@ -283,14 +283,14 @@ def _uncertainty(frame: MapFrame, epicentre: Epicentre, x: float, y: float) -> s
         # The major axis along +x (east) turned clockwise on the screen to its azimuth.
         turn = epicentre.azimuth - 90.0
         return (
-            f'<ellipse id="ellipse" data-azimuth="{epicentre.azimuth:g}" cx="{_fmt(x)}"'
-            f' cy="{_fmt(y)}" rx="{_fmt(epicentre.semi_major_km * frame.px_per_km)}"'
+            f'<ellipse id="ellipse" class="uncertainty" data-azimuth="{epicentre.azimuth:g}"'
+            f' cx="{_fmt(x)}" cy="{_fmt(y)}" rx="{_fmt(epicentre.semi_major_km * frame.px_per_km)}"'
             f' ry="{_fmt(epicentre.semi_minor_km * frame.px_per_km)}"'
             f' transform="rotate({turn:g} {_fmt(x)} {_fmt(y)})"/>'
         )
     if epicentre.error_km:
         return (
-            f'<circle id="error-circle" cx="{_fmt(x)}" cy="{_fmt(y)}"'
+            f'<circle id="error-circle" class="uncertainty" cx="{_fmt(x)}" cy="{_fmt(y)}"'
             f' r="{_fmt(epicentre.error_km * frame.px_per_km)}"/>'
         )
     return ""
@@ -306,20 +306,23 @@ def _star(x: float, y: float, outer: float = 9.0, inner: float = 3.8) -> str:
 
 
 STYLE = """
-svg { font: 12px system-ui, sans-serif; background: #fff; }
-.frame { fill: #f4f7fa; stroke: #555; stroke-width: 1; }
-.grat { fill: none; stroke: #b8c4d0; stroke-width: 0.8; }
-.tick { stroke: #555; } .tick-label { fill: #333; font-size: 11px; }
-.station.used polygon { fill: #1f5fa8; stroke: #0d2f57; stroke-width: 1.2; }
-.station.unused polygon { fill: #fff; stroke: #777; stroke-width: 1.5; }
-.station text { fill: #222; font-size: 11px; }
-.station.unused text { fill: #666; }
-#ellipse, #error-circle { fill: rgba(176, 0, 32, 0.15); stroke: #b00020; stroke-width: 1.5; }
-#epicentre polygon { fill: #b00020; stroke: #fff; stroke-width: 1; }
-.scale-back { fill: rgba(255, 255, 255, 0.85); }
-.scale-bar line { stroke: #222; stroke-width: 2; } .scale-bar text { fill: #222; }
-.note { fill: #444; font-size: 12px; }
+#event-map-svg { font: 12px system-ui, sans-serif; background: #fff; }
+#event-map-svg .frame { fill: #f4f7fa; stroke: #555; stroke-width: 1; }
+#event-map-svg .grat { fill: none; stroke: #b8c4d0; stroke-width: 0.8; }
+#event-map-svg .tick { stroke: #555; }
+#event-map-svg .tick-label { fill: #333; font-size: 11px; }
+#event-map-svg .station.used polygon { fill: #1f5fa8; stroke: #0d2f57; stroke-width: 1.2; }
+#event-map-svg .station.unused polygon { fill: #fff; stroke: #777; stroke-width: 1.5; }
+#event-map-svg .station text { fill: #222; font-size: 11px; }
+#event-map-svg .station.unused text { fill: #666; }
+#event-map-svg .uncertainty { fill: rgba(176, 0, 32, 0.15); stroke: #b00020; stroke-width: 1.5; }
+#event-map-svg #epicentre polygon { fill: #b00020; stroke: #fff; stroke-width: 1; }
+#event-map-svg .scale-back { fill: rgba(255, 255, 255, 0.85); }
+#event-map-svg .scale-bar line { stroke: #222; stroke-width: 2; }
+#event-map-svg .scale-bar text { fill: #222; }
+#event-map-svg .note { fill: #444; font-size: 12px; }
 """
+"""Scoped to the map's own id: the dashboard puts the SVG inline in its page."""
 
 
 def event_map_svg(
@@ -333,12 +336,13 @@ def event_map_svg(
     left, top, right, bottom = frame.plot_box
     w, h = frame.width, frame.height
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_fmt(w)}" height="{_fmt(h)}"'
-        f' viewBox="0 0 {_fmt(w)} {_fmt(h)}" role="img" aria-labelledby="map-title"'
+        f'<svg xmlns="http://www.w3.org/2000/svg" id="event-map-svg" width="{_fmt(w)}"'
+        f' height="{_fmt(h)}" viewBox="0 0 {_fmt(w)} {_fmt(h)}" role="img"'
+        ' aria-labelledby="event-map-title"'
         f' data-centre="{frame.latitude:.6f},{frame.longitude:.6f}">',
-        f'<title id="map-title">{escape(title)}</title>',
+        f'<title id="event-map-title">{escape(title)}</title>',
         f"<style>{STYLE}</style>",
-        f'<defs><clipPath id="map-area"><rect x="{_fmt(left)}" y="{_fmt(top)}"'
+        f'<defs><clipPath id="event-map-area"><rect x="{_fmt(left)}" y="{_fmt(top)}"'
         f' width="{_fmt(right - left)}" height="{_fmt(bottom - top)}"/></clipPath></defs>',
         f'<rect class="frame" x="{_fmt(left)}" y="{_fmt(top)}" width="{_fmt(right - left)}"'
         f' height="{_fmt(bottom - top)}"/>',
