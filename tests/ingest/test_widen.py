@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
+from pathlib import Path
 
+import obspy
 import pytest
 from obspy.taup import TauPyModel
 
@@ -16,14 +19,23 @@ from detection import (
     Trigger,
     distance_km,
 )
-from ingest.config import LarzaConfig
+from ingest.config import LarzaConfig, load_config
 from ingest.detect.chain import Detecting, EventChange, Found
 from ingest.detect.widen import DERIVED, STATE, widened
+from ingest.feed import SyntheticSource
+from ingest.feed._mseed import record_info
+from ingest.feed.inventory import station_specs
 from ingest.quakes.model import associator_config
-from stations.queries import ChannelKey
+from ingest.seedlink.source import Packet
+from ingest.worker.pipeline import Pipeline
+from stations.db import make_engine, make_session_factory, migrate
+from stations.inventory import import_stationxml
+from stations.quakes import event_quakes
+from stations.queries import ChannelKey, list_events
 
 from ..detection.test_quake_association import DEEP, quake_picks
 from ..pamir import NETWORK, T0
+from ..quakenet import REGION, write_network
 
 
 def _late_station(picks: list[PhasePick]) -> str:
@@ -147,3 +159,61 @@ def test_a_station_known_already_rebuilds_nothing(pamir_table: TravelTimeTable) 
     before = detecting._quakes
     detecting.add_stations({"TJ.SAREZ": NETWORK["TJ.SAREZ"]})  # a channel added to a station
     assert detecting._quakes is before
+
+
+def test_a_station_imported_into_a_running_pipeline_joins_its_located_events(
+    fresh_database_url: str, tmp_path: Path, table_cache: Path
+) -> None:
+    """The worker's own path: five stations at start, the sixth imported while records
+    flow, ``refresh_channels`` (the worker's inventory refresh); the quake that follows is
+    located with all six, the new one's P and S among its arrivals."""
+    xml, toml = write_network(tmp_path, table_cache)
+    everything = obspy.read_inventory(str(xml))
+    first = everything.copy()
+    first.networks[0].stations = [s for s in first.networks[0].stations if s.code != "KARAK"]
+    first.write(str(tmp_path / "five.xml"), format="STATIONXML")
+    engine = make_engine(fresh_database_url)
+    migrate(engine)
+    factory = make_session_factory(engine)
+    with factory() as s, s.begin():
+        import_stationxml(s, tmp_path / "five.xml")
+    source = SyntheticSource(
+        station_specs(xml),
+        seed=11,
+        event_interval=10_000.0,
+        first_event_after=70.0,
+        start=T0,
+        region=REGION,
+        depth_km=(8.0, 15.0),
+    )
+    pipeline = Pipeline(
+        factory,
+        server="test:18000",
+        config=load_config(toml),
+        clock=lambda: datetime.fromtimestamp(T0 + 200, UTC),
+        locate=True,
+        health=False,
+    )
+    seq: dict[str, int] = {}
+    t = T0
+    while t < T0 + 190.0:
+        t += 1.0
+        if t == T0 + 15.0:
+            with factory() as s, s.begin():
+                import_stationxml(s, xml)  # the whole network: KARAK is new
+            assert pipeline.refresh_channels() == 6  # KARAK's six channels
+        packets = []
+        for raw in source.records_until(t):
+            station = f"TJ_{record_info(raw).station}"
+            seq[station] = seq.get(station, 0) + 1
+            packets.append(Packet(station, seq[station], raw))
+        pipeline.handle_many(packets)
+    with factory() as s:
+        (event,) = list_events(s)
+        assert event.status.value == "final"
+        assert event.n_stations == 6
+        quake = event_quakes(s, event_ids=[event.id])[event.id]
+        assert quake.origin is not None
+        karak = {d.id for d in event.detections if d.channel.station.code == "KARAK"}
+        assert {a.phase for a in quake.origin.arrivals if a.detection_id in karak} >= {"P"}
+    engine.dispose()
