@@ -32,19 +32,20 @@ def _detect(session: Session, key: ChannelKey, onset: datetime, snr: float = 10.
 
 
 def test_station_list_shows_latency_and_state(client: TestClient, inventory: Session) -> None:
+    now = datetime.now(UTC)  # when it runs: the states depend on the clock
     index = channel_index(inventory)
     for code in ("HHZ", "HHN", "HHE", "HNZ", "HNN", "HNE"):
         record_arrival(
             inventory,
             channel_id=index[ChannelKey("TJ", "SAREZ", "", code)].id,
-            last_sample_time=NOW - timedelta(seconds=3),
-            arrival_time=NOW - timedelta(seconds=1),
+            last_sample_time=now - timedelta(seconds=3),
+            arrival_time=now - timedelta(seconds=1),
         )
     record_arrival(
         inventory,
         channel_id=index[ChannelKey("TJ", "MURGH", "", "HHZ")].id,
-        last_sample_time=NOW - timedelta(minutes=15),
-        arrival_time=NOW - timedelta(minutes=15),
+        last_sample_time=now - timedelta(minutes=15),
+        arrival_time=now - timedelta(minutes=15),
     )
     response = client.get("/api/v1/stations")
     assert response.status_code == 200
