@@ -31,7 +31,7 @@ from starlette.types import Scope
 
 from api.auth import check_read_key
 from api.pagination import MAX_ID
-from api.routers import plots
+from api.routers import event_map, plots
 from api.settings import ApiSettings
 
 __all__ = ["STATIC_DIR", "mount_dashboard"]
@@ -61,6 +61,7 @@ def mount_dashboard(app: FastAPI) -> None:
     ``/stations/{id}``, ``/events/{id}``, ``/alerts`` and its files at ``/static``. Call
     once, after the API's routers."""
     app.include_router(plots.router)
+    app.include_router(event_map.router)
     app.mount("/static", KeyedStaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -109,7 +109,15 @@ def _pick(detection: Detection, base_id: str) -> Any:
     return pick
 
 
-def _origin(event: Event, first: Station, picks: list[tuple[Detection, Any]], base_id: str) -> Any:
+def _origin(
+    event: Event,
+    first: Station,
+    picks: list[tuple[Detection, Any]],
+    arriving: list[tuple[Detection, Any]],
+    base_id: str,
+) -> Any:
+    """The origin of an unlocated event, at its first station; ``arriving``: the picks to
+    give as arrivals (none when they are not asked for)."""
     origin_id = f"{base_id}/origin/{event.id}"
     arrivals = [
         Arrival(
@@ -123,7 +131,7 @@ def _origin(event: Event, first: Station, picks: list[tuple[Detection, Any]], ba
                 detection.channel.station.longitude,
             ),
         )
-        for detection, pick in picks
+        for detection, pick in arriving
     ]
     return Origin(
         resource_id=ResourceIdentifier(origin_id),
@@ -168,7 +176,8 @@ def _event(event: Event, base_id: str, found: EventQuake | None, arrivals: bool)
         creation_info=CreationInfo(author=AUTHOR, creation_time=UTCDateTime(event.created_at)),
     )
     if detections:
-        origin = _origin(event, detections[0].channel.station, picks, base_id)
+        used = picks if arrivals else []
+        origin = _origin(event, detections[0].channel.station, picks, used, base_id)
         quake.origins = [origin]
         quake.preferred_origin_id = origin.resource_id
     return quake
@@ -283,7 +292,7 @@ def _pick_xml(d: DetectionRecord, base: _Base) -> str:
     )
 
 
-def _origin_xml(event: EventRecord, first: DetectionRecord, base: _Base) -> str:
+def _origin_xml(event: EventRecord, first: DetectionRecord, base: _Base, arrivals: bool) -> str:
     origin = f"{base.attr}/origin/{event.id}"
     parts = [
         f'      <origin publicID="{origin}">\n'
@@ -305,7 +314,7 @@ def _origin_xml(event: EventRecord, first: DetectionRecord, base: _Base) -> str:
         "        </comment>\n",
         _creation_info("        ", event.updated_at),
     ]
-    for d in event.detections:
+    for d in event.detections if arrivals else ():
         distance = _degrees(first.latitude, first.longitude, d.latitude, d.longitude)
         parts.append(
             f'        <arrival publicID="{origin}/arrival/{d.id}">\n'
@@ -356,7 +365,7 @@ def _located_xml(event: EventRecord, base_id: str, arrivals: bool) -> str:
     return event_fragment(located_event(fields, picks, event.quake, base_id, arrivals))
 
 
-def _event_xml(event: EventRecord, base: _Base) -> str:
+def _event_xml(event: EventRecord, base: _Base, arrivals: bool) -> str:
     first = event.first
     parts = [f'    <event publicID="{base.attr}/event/{event.id}">\n']
     if first is not None:
@@ -365,7 +374,7 @@ def _event_xml(event: EventRecord, base: _Base) -> str:
         )
     parts.append(_creation_info("      ", event.created_at))
     if first is not None:
-        parts.append(_origin_xml(event, first, base))
+        parts.append(_origin_xml(event, first, base, arrivals))
     parts.extend(_pick_xml(d, base) for d in event.detections)
     parts.append("    </event>\n")
     return "".join(parts)
@@ -385,7 +394,7 @@ def quakeml_document(events: Iterable[EventRecord], base_id: str, arrivals: bool
         + _creation_info("    ", None)
     )
     body = "".join(
-        _located_xml(e, base_id, arrivals) if e.quake is not None else _event_xml(e, base)
+        _located_xml(e, base_id, arrivals) if e.quake is not None else _event_xml(e, base, arrivals)
         for e in events
     )
     return (head + body + "  </eventParameters>\n</q:quakeml>\n").encode()

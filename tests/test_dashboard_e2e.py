@@ -335,13 +335,19 @@ def test_dashboard_in_a_browser(stack: Stack, browser: object, fresh_database_ur
     assert driver.execute_script("return window.larzaNotReloaded === true;")  # type: ignore[attr-defined]
     tile = driver.find_element("css selector", '[data-station="TJ.SAREZ"]')  # type: ignore[attr-defined]
     assert "DOWN" in tile.text
+
     # Silent longer than the DOWN threshold (12 s) of a 15-s window: most of it is missing.
-    sarez = _tile_facts(driver, "TJ.SAREZ")
-    assert sarez is not None
-    groups = {group: text for group, text in sarez["avail"] if text}
-    assert set(groups) == {"Seismometer", "Accelerometer"}, sarez
-    for text in groups.values():
-        assert text == "\u2013" or float(text.split()[0]) < 25.0, sarez
+    # The state comes with the stream at once, the availability with the station list's
+    # next refresh (every 10 s): wait for that.
+    def sarez_missing() -> dict[str, str] | None:
+        facts = _tile_facts(driver, "TJ.SAREZ")
+        assert facts is not None
+        groups = {group: text for group, text in facts["avail"] if text}
+        assert set(groups) == {"Seismometer", "Accelerometer"}, facts
+        low = all(t == "\u2013" or float(t.split()[0]) < 25.0 for t in groups.values())
+        return groups if low else None
+
+    _wait("SAREZ's availability to count its silence", 30, sarez_missing, logs)
 
     # An operator acknowledges the DOWN state: the tile says who, when and why.
     comment = {"comment": "Firuz drives up"}

@@ -21,6 +21,7 @@ from .stack import get_json, larza, tail
 from .test_dashboard_e2e import _wait, browser  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.e2e
+SCREENSHOT = ""  # a path here keeps a screenshot of the event page
 
 
 @pytest.fixture
@@ -78,3 +79,31 @@ def test_located_events_in_the_dashboard(
     assert "0.500 %g" in sarez, sarez  # PGA 4.9 cm/s2
     residuals = driver.find_elements("css selector", "#event-detections tbody tr")  # type: ignore[attr-defined]
     assert any("0.20 s" in r.text for r in residuals)
+
+    # The epicentre map: inline SVG with the three stations (all used), the epicentre and
+    # its ellipse, drawn at a readable size.
+    marks = _wait(
+        "the epicentre map's stations",
+        30,
+        lambda: driver.find_elements("css selector", "#event-map svg g[data-station]"),  # type: ignore[attr-defined]
+        tmp_path,
+    )
+    assert sorted(m.get_attribute("data-station") for m in marks) == [
+        "TJ.MANEM",
+        "TJ.MURGH",
+        "TJ.SAREZ",
+    ]
+    assert all("used" in (m.get_attribute("class") or "").split() for m in marks)
+    assert driver.find_elements("css selector", "#event-map svg #epicentre")  # type: ignore[attr-defined]
+    assert driver.find_elements("css selector", "#event-map svg ellipse#ellipse")  # type: ignore[attr-defined]
+    drawn = driver.find_element("css selector", "#event-map svg").size  # type: ignore[attr-defined]
+    assert drawn["width"] > 300, drawn
+    assert drawn["height"] > 150, drawn
+    # East of the stations on the page too: the epicentre (74.3°E) right of MURGH (73.96°E).
+    star = driver.find_element("css selector", "#event-map svg #epicentre").rect  # type: ignore[attr-defined]
+    murgh = driver.find_element("css selector", '#event-map svg g[data-station="TJ.MURGH"]').rect  # type: ignore[attr-defined]
+    assert star["x"] > murgh["x"] + murgh["width"] / 2, (star, murgh)
+    wave = driver.find_element("id", "event-waveforms").get_attribute("alt")  # type: ignore[attr-defined]
+    assert "P pred" in wave, wave
+    if SCREENSHOT:
+        driver.save_screenshot(SCREENSHOT)  # type: ignore[attr-defined]

@@ -7,10 +7,11 @@ triggers) is placed at the station reached first, depth 0, and has no magnitude.
 radius and depth filters apply to those places; ``minmagnitude``/``maxmagnitude`` to the
 network ML (events without one never match a magnitude bound, as FDSN asks);
 ``orderby=magnitude`` sorts by ML (largest first; ``magnitude-asc`` smallest first; events
-without a magnitude last), then by time. ``includearrivals=false`` leaves a located
-origin's arrivals out (they are included unless asked otherwise: Larza's picks are the
-evidence of its events); ``includeallorigins`` and ``includeallmagnitudes`` are accepted
-and give the latest origin and the one ML. The live catalog and the only contributor is
+without a magnitude last), then by time. Origins have arrivals with
+``includearrivals=true`` only: the FDSN event specification defaults it to false, and
+ObsPy's client sends it only when asked (the picks are given either way);
+``includeallorigins`` and ``includeallmagnitudes`` are accepted and give the latest origin
+and the one ML. The live catalog and the only contributor is
 "Larza"; every finished run of ``larza reprocess`` is a catalog of its own (``catalog=NAME``:
 time, eventid, orderby, limit and offset apply; a place, a depth or a magnitude is refused,
 400).
@@ -77,7 +78,10 @@ PARAMETERS: dict[str, tuple[str, str]] = {
     "maxmagnitude": ("xs:double", "maximum ML"),
     "includeallorigins": ("xs:boolean", "accepted; Larza gives the latest origin"),
     "includeallmagnitudes": ("xs:boolean", "accepted; Larza gives one ML"),
-    "includearrivals": ("xs:boolean", "arrivals of located origins (default true)"),
+    "includearrivals": (
+        "xs:boolean",
+        "arrivals of located origins (default false, as FDSN specifies)",
+    ),
     "eventid": ("xs:string", "one event by its Larza id"),
     "limit": ("xs:int", "at most this many events"),
     "offset": ("xs:int", "start at this event of the ordered result (1 is the first)"),
@@ -125,7 +129,7 @@ class Selection:
     catalog: str | None = None  # a catalogue run's name; None: the live catalog
     newest_first: bool = True
     by_magnitude: bool = False
-    arrivals: bool = True
+    arrivals: bool = False
     limit: int | None = None
     offset: int = 1
 
@@ -214,7 +218,7 @@ def parse_selection(params: dict[str, str], page_size_max: int) -> Selection:
         impossible=other_source,
         newest_first=not order.endswith("-asc"),
         by_magnitude=order.startswith("magnitude"),
-        arrivals=flags.get("includearrivals", True),
+        arrivals=flags.get("includearrivals", False),
         limit=limit,
         offset=parse_int("offset", params.get("offset", "1"), 1, 2**31 - 1),
         catalog=catalog,

@@ -1,6 +1,15 @@
 """Plots for the dashboard, rendered here as PNG: a station's latest minutes of waveform,
 an event's waveforms around its onsets, and a station's health history.
 
+An event's waveforms mark each pick with a solid line labelled with the phase the origin
+uses it as ("P", "S"; "onset" for a pick no origin uses) and, for a located event, the
+arrival times the origin predicts with a dashed line ("P pred", "S pred") and the residual.
+The predicted time of an arrival is its pick time minus its residual, as the worker's
+locator computed it from the configured travel-time table (station elevation included):
+the API reads what was stored and needs neither the table nor the locator. A phase the
+station has no pick of (an S where only the P was picked) has no stored residual, so no
+predicted line.
+
 Waveforms come from the SDS archive through the dataselect service's reader (committed
 records only), are decoded with ObsPy and drawn with matplotlib's Agg renderer. Each trace
 is reduced to a minimum and a maximum per pixel column before drawing, so an image costs
@@ -35,6 +44,7 @@ from api.errors import BAD_REQUEST
 from api.fdsn.dataselect import RequestLine, archived_records
 from api.pagination import MAX_ID
 from api.routers.events import event_with_quake
+from api.schemas import EventOut
 from stations.health import health_history
 from stations.models import Channel, ChannelKind
 from stations.queries import get_event, get_station
@@ -47,6 +57,9 @@ DPI = 100
 PALETTE = 32
 ONSETS_APART_S = 0.5
 ONSET_COLOUR = "#b00020"
+PREDICTED_COLOUR = "#1a7f37"
+KEPT_COLOURS = (ONSET_COLOUR, PREDICTED_COLOUR)
+LABEL_BOX = {"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1.0}
 TRACE_COLOUR = "#1f3b57"
 # Colour and dash pattern both differ between lines, so no line is told apart by colour alone.
 LINE_STYLES: tuple[tuple[str, Any], ...] = (
@@ -82,16 +95,25 @@ class Panel:
     )
     onsets_s: list[float] = field(default_factory=list)
     onset_labels: list[str] = field(default_factory=list)  # "P", "S" or "onset", by onset
+    predicted: list[tuple[float, str]] = field(default_factory=list)  # (seconds, label)
 
 
 def _png(figure: Figure) -> bytes:
-    """The figure as a palette PNG: plots need few colours, and so a fifth of the bytes."""
+    """The figure as a palette PNG: plots need few colours, and so a fifth of the bytes.
+    The marks' colours (``KEPT_COLOURS``) are in the palette as they are: thin lines are too
+    few pixels to earn a colour of their own from the quantizer."""
     raw = io.BytesIO()
     figure.savefig(raw, format="rgba", dpi=DPI)
     size = (round(figure.get_figwidth() * DPI), round(figure.get_figheight() * DPI))
     image = Image.frombuffer("RGBA", size, raw.getvalue(), "raw", "RGBA", 0, 1).convert("RGB")
+    found = image.quantize(colors=PALETTE - len(KEPT_COLOURS)).getpalette() or []
+    kept = [int(c[i : i + 2], 16) for c in KEPT_COLOURS for i in (1, 3, 5)]
+    palette = Image.new("P", (1, 1))
+    palette.putpalette(found[: 3 * (PALETTE - len(KEPT_COLOURS))] + kept)
     buffer = io.BytesIO()
-    image.quantize(colors=PALETTE).save(buffer, format="PNG", optimize=True)
+    image.quantize(palette=palette, dither=Image.Dither.NONE).save(
+        buffer, format="PNG", optimize=True
+    )
     return buffer.getvalue()
 
 
@@ -181,13 +203,14 @@ def _peak(panel: Panel) -> float:
 
 def waveform_png(panels: Sequence[Panel], span_s: float, xlabel: str, offset_s: float) -> bytes:
     """Stacked traces sharing one time axis (seconds, shifted by ``offset_s``), onsets marked
-    by a labelled vertical line."""
+    by a labelled vertical line, predicted arrivals by a dashed one."""
     rows = max(1, len(panels))
     with _RENDER:
         figure = Figure(figsize=(WIDTH_PX / DPI, 0.35 + 0.85 * rows), dpi=DPI, layout="constrained")
         axes = figure.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
         for ax, panel in zip(axes, panels, strict=False):
             _trace_axes(ax, panel, offset_s)
+            _predicted_axes(ax, panel, offset_s)
         axes[-1].set_xlim(-offset_s, span_s - offset_s)
         axes[-1].set_xlabel(xlabel, fontsize=9)
         axes[-1].tick_params(axis="x", labelsize=8, labelbottom=True)
@@ -237,7 +260,7 @@ def _trace_axes(ax: Axes, panel: Panel, offset_s: float) -> None:
             ax.set_ylim(-peak * 1.05, peak * 1.05)
     labels = panel.onset_labels or ["onset"] * len(panel.onsets_s)
     for onset, label in zip(panel.onsets_s, labels, strict=True):
-        ax.axvline(onset - offset_s, color=ONSET_COLOUR, linewidth=1.4, linestyle="--")
+        ax.axvline(onset - offset_s, color=ONSET_COLOUR, linewidth=1.4, linestyle="-")
         ax.text(
             onset - offset_s,
             0.02,
@@ -247,6 +270,24 @@ def _trace_axes(ax: Axes, panel: Panel, offset_s: float) -> None:
             fontsize=8,
             va="bottom",
             ha="left",
+            bbox=LABEL_BOX,
+        )
+
+
+def _predicted_axes(ax: Axes, panel: Panel, offset_s: float) -> None:
+    """The origin's predicted arrivals: dashed, labelled above the picks' labels."""
+    for k, (at, label) in enumerate(sorted(panel.predicted)):
+        ax.axvline(at - offset_s, color=PREDICTED_COLOUR, linewidth=1.4, linestyle=(0, (5, 2)))
+        ax.text(
+            at - offset_s,
+            0.62 - 0.22 * (k % 2),  # alternate heights: a P and an S close together both read
+            f" {label}",
+            transform=ax.get_xaxis_transform(),
+            color=PREDICTED_COLOUR,
+            fontsize=8,
+            va="bottom",
+            ha="left",
+            bbox=LABEL_BOX,
         )
 
 
@@ -296,7 +337,8 @@ def station_waveforms(
 
 @router.get(
     "/events/{event_id}/waveforms.png",
-    summary="Waveforms around an event's onsets, one panel per detecting channel (PNG)",
+    summary="Waveforms around an event's onsets, one panel per detecting station or channel, "
+    "picks labelled with their phase and the origin's predicted arrivals (PNG)",
     response_class=Response,
     responses=PNG_RESPONSES,
 )
@@ -322,21 +364,61 @@ def event_waveforms(
     if not settings.archive_dir:
         return _answer(message_png("This Larza keeps no waveform archive."), 60)
     onsets = panel_onsets([(d.stream, d.onset_time) for d in event.detections], channels)
+    predicted = predicted_arrivals(event)
     times = [t for ts in onsets.values() for t in ts]
+    times += [t for marks in predicted.values() for t, _ in marks]
     start = min(times) - timedelta(seconds=before)
     end = max(times) + timedelta(seconds=after)
     streams = sorted(onsets, key=lambda s: (min(onsets[s]), s))
     panels = archive_panels(session, settings.archive_dir, streams, start, end)
-    phases = {(d.network, d.station, d.onset_time): d.phase for d in event.detections}
+    phases = pick_phases(event)
     for panel in panels:
         net, sta = panel.label.split(".")[:2]
         panel.onsets_s = [(t - start).total_seconds() for t in onsets[panel.label]]
-        panel.onset_labels = [phases.get((net, sta, t)) or "onset" for t in onsets[panel.label]]
+        panel.onset_labels = [phases.get((net, sta, t), "onset") for t in onsets[panel.label]]
+        panel.predicted = [
+            ((t - start).total_seconds(), label) for t, label in predicted.get(f"{net}.{sta}", [])
+        ]
     if not any(p.pieces for p in panels):
         return _answer(message_png(f"No archived data around event {event_id} (yet)."), 10)
     offset = (event.time - start).total_seconds()
     xlabel = f"seconds after the event time {event.time:%Y-%m-%d %H:%M:%S.%f}"[:-4] + " UTC"
     return _answer(waveform_png(panels, (end - start).total_seconds(), xlabel, offset), 30)
+
+
+def pick_phases(event: EventOut) -> dict[tuple[str, str, datetime], str]:
+    """Each pick's label by (network, station, onset): the phase the origin uses it as,
+    else the phase the picker gave it; picks with neither are left out ("onset")."""
+    used = {a.detection_id: a.phase for a in event.origin.arrivals} if event.origin else {}
+    out: dict[tuple[str, str, datetime], str] = {}
+    for d in event.detections:
+        phase = used.get(d.id) or d.phase
+        if phase is not None:
+            out[(d.network, d.station, d.onset_time)] = phase
+    return out
+
+
+def predicted_arrivals(event: EventOut) -> dict[str, list[tuple[datetime, str]]]:
+    """The arrival times the event's origin predicts, by ``NET.STA``: each arrival's pick
+    time minus its residual, labelled "P pred (+0.12 s)" with the residual; one per station
+    and phase. Empty for an event not located."""
+    origin = event.origin
+    if origin is None or origin.latitude is None:
+        return {}
+    picks = {d.id: d for d in event.detections}
+    out: dict[str, list[tuple[datetime, str]]] = {}
+    seen: set[tuple[str, str]] = set()
+    for a in sorted(origin.arrivals, key=lambda a: (-a.weight, a.detection_id)):
+        d = picks.get(a.detection_id)
+        if d is None or a.residual is None:
+            continue
+        station = f"{d.network}.{d.station}"
+        if (station, a.phase) in seen:
+            continue
+        seen.add((station, a.phase))
+        at = d.onset_time - timedelta(seconds=a.residual)
+        out.setdefault(station, []).append((at, f"{a.phase} pred ({a.residual:+.2f} s)"))
+    return {k: sorted(v) for k, v in out.items()}
 
 
 def _vertical_first(stream: str) -> tuple[bool, bool, str]:

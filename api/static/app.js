@@ -668,13 +668,42 @@
     await Promise.all([loadStation(), loadHistory()]);
   }
 
+  // ---- event page: epicentre map --------------------------------------------------------
+  // The API draws the map as SVG (/api/v1/events/{id}/map.svg: stations used and not, the
+  // epicentre and its uncertainty, graticule and scale); it is put inline, so that the
+  // stations' notes show on hover and the drawing can be read by assistive technology.
+
+  function eventMapSection(id) {
+    const holder = el("div", { class: "event-map", id: "event-map" }, el("p", { class: "muted", text: "Loading the map…" }));
+    let shown = null;
+    async function load(version) {
+      if (version === shown) return;
+      shown = version;
+      try {
+        const response = await fetch(`/api/v1/events/${id}/map.svg`, { headers: { Accept: "image/svg+xml" } });
+        if (!response.ok) throw new HttpError(response.status, response.statusText);
+        const doc = new DOMParser().parseFromString(await response.text(), "image/svg+xml");
+        if (doc.documentElement.nodeName !== "svg") throw new Error("the map is not an SVG image");
+        holder.replaceChildren(document.importNode(doc.documentElement, true),
+          el("p", { class: "legend", text: "▲ arrivals used · △ no arrival used · ★ epicentre; shaded: its 68 % confidence ellipse, or an error circle when the locator gave none" }));
+      } catch (error) {
+        shown = null;
+        holder.replaceChildren(el("p", { class: "error", text: problem(error) }));
+      }
+    }
+    const section = el("section", { class: "card", "aria-labelledby": "event-map-h" },
+      el("h2", { id: "event-map-h", text: "Epicentre map" }), holder);
+    return { section, load };
+  }
+
   // ---- event page ----------------------------------------------------------------------
 
   async function eventPage(main, id) {
     document.title = `Larza — event ${id}`;
     const facts = el("dl", { class: "facts", id: "event-facts" });
     const table = el("div", { class: "table-wrap", id: "event-detections" });
-    const wave = el("img", { class: "plot", id: "event-waveforms", alt: `Waveforms around the onsets of event ${id}; dashed red lines mark the onsets`, width: 1000, height: 500 });
+    const wave = el("img", { class: "plot", id: "event-waveforms", alt: `Waveforms around the onsets of event ${id}; solid red lines mark the picks, labelled P or S, dashed green lines the arrivals the origin predicts, labelled P pred or S pred with the residual`, width: 1000, height: 500 });
+    const map = eventMapSection(id);
     const status = el("p", { class: "muted", id: "event-status", text: "Loading…" });
     const stationTable = el("div", { class: "table-wrap", id: "event-stations" });
     main.replaceChildren(
@@ -683,7 +712,9 @@
       status,
       el("div", { class: "page" },
         el("section", { class: "card", "aria-labelledby": "facts-h" }, el("h2", { id: "facts-h", text: "Summary" }), facts),
-        el("section", { class: "card", "aria-labelledby": "wave-h" }, el("h2", { id: "wave-h", text: "Waveforms around the onsets" }), wave),
+        map.section,
+        el("section", { class: "card", "aria-labelledby": "wave-h" }, el("h2", { id: "wave-h", text: "Waveforms: picks and predicted arrivals" }), wave,
+          el("p", { class: "legend", text: "solid red: picks (P, S) · dashed green: arrival times the origin predicts (P pred, S pred) with the residual, observed minus predicted" })),
         el("section", { class: "card", "aria-labelledby": "det-h" }, el("h2", { id: "det-h", text: "Detections" }), table),
         el("section", { class: "card", "aria-labelledby": "mag-h" }, el("h2", { id: "mag-h", text: "Station magnitudes and ground motion" }), stationTable)));
 
@@ -748,6 +779,7 @@
         : el("p", { class: "muted", text: event.origin ? "Measured once the event is final." : "Not located: no magnitude." }));
       lastOnset = Math.max(...event.detections.map((d) => Date.parse(d.onset_time)), Date.parse(event.time));
       wave.src = `/api/v1/events/${id}/waveforms.png?_=${Date.parse(event.updated_at)}-${Date.now()}`;
+      map.load(event.updated_at);
     }
 
     async function load() {

@@ -71,6 +71,7 @@ from detection import (
 )
 from detection._sensor import S_WAIT_S
 from ingest.config import LarzaConfig
+from ingest.detect.widen import widened
 from ingest.quakes.model import associator_config
 from ingest.seedlink.decode import Record
 from stations.queries import ChannelKey
@@ -199,10 +200,12 @@ class Detecting:
         # sensor -> (channel, trigger-on time) -> the key keep() gave its preliminary pick
         self._early: dict[SensorKey, dict[tuple[ChannelKey, float], int]] = {}
         self._quakes: QuakeAssociator | None = None
+        self._table = table
         self._groups: Associator | None = None
         self._coincidence: CoincidenceAssociator | None = None
         self._versions: Counter[int] = Counter()  # of the trigger groups' events
         located = dict(stations or {})
+        self._located = located
         need = config.location.min_stations
         if table is not None and len(located) >= need:
             self._quakes = QuakeAssociator(located, table, associator_config(config.location))
@@ -249,13 +252,23 @@ class Detecting:
         return self._quakes is not None
 
     def add_stations(self, stations: Mapping[str, StationCoordinates]) -> None:
-        """Stations added to the inventory while running: their picks are stored, and join
-        the association from the next start (the associator's stations are fixed)."""
-        if stations and self._quakes is not None:
-            log.warning(
-                "stations %s added while running: associated from the next start",
-                ", ".join(sorted(stations)),
+        """Stations added to the inventory while running. Their picks are stored; with
+        located events they join the association at once: the associator is built again
+        over all the stations and continues the old one's open events and waiting picks
+        (:func:`ingest.detect.widen.widened`). Trigger groups and coincidences take them
+        from the next start."""
+        stations = {k: c for k, c in stations.items() if self._located.get(k) != c}
+        if not stations:
+            return
+        self._located.update(stations)
+        names = ", ".join(sorted(stations))
+        if self._quakes is not None and self._table is not None:
+            self._quakes = widened(
+                self._quakes, stations, self._table, associator_config(self._config.location)
             )
+            log.info("stations %s added while running: associated from now on", names)
+        else:
+            log.warning("stations %s added while running: associated from the next start", names)
 
     def seen_until(self, ends: Mapping[ChannelKey, float]) -> None:
         """The newest data already processed per channel (POSIX seconds of the last sample),

@@ -112,7 +112,8 @@ class Pipeline:
         self._gaps: list[NewGap] = []  # found in the current batch
         self._failed: dict[tuple[ChannelKey, str], str] = {}  # (channel, part) -> why
         self.monitor = HealthMonitor(config, self._channels) if health else None
-        stations = _stations(self._channels)
+        stations = _stations(self._channels)  # the measurer's too: refresh_channels adds
+        self._stations = stations
         table = None
         if locate and len(stations) >= config.location.min_stations:
             from ingest.quakes.model import travel_time_table  # TauP: only when it is needed
@@ -164,7 +165,9 @@ class Pipeline:
         self._unknown -= set(added)
         _add_sensors(self._sensors, added)
         if added:
-            self._detecting.add_stations(_stations(added))
+            new = _stations(added)
+            self._stations.update(new)
+            self._detecting.add_stations(new)
             if self._measurer is not None:
                 self._measurer.forget_inventory()
         return len(added)

@@ -177,8 +177,12 @@ def test_obspy_client_gets_events_with_picks(base_url: str) -> None:
         ]
         assert all(p.resource_id.id.startswith("smi:larza/pick/") for p in picks)
         assert all(p.evaluation_mode == "automatic" for p in picks)
+        assert origin.arrivals == []  # FDSN's default: includearrivals=false
+    with_arrivals = client.get_events(orderby="time-asc", includearrivals=True)
+    for event in with_arrivals:
+        origin = event.preferred_origin()
         assert sorted(a.pick_id.id for a in origin.arrivals) == sorted(
-            p.resource_id.id for p in picks
+            p.resource_id.id for p in event.picks
         )
     newest_first = client.get_events()
     assert _times(newest_first) == [UTCDateTime(e.time) for e in reversed(EVENTS)]
@@ -269,10 +273,10 @@ def test_nodata_404_and_version(base_url: str) -> None:
         assert r.read().decode() == "1.1.0"
 
 
-def _obspy_quakeml(events: list[Event]) -> bytes:
+def _obspy_quakeml(events: list[Event], arrivals: bool = True) -> bytes:
     """What the service answered before it wrote QuakeML itself: ObsPy's writer."""
     buf = io.BytesIO()
-    catalog_from_events(events, "smi:larza").write(buf, format="QUAKEML")
+    catalog_from_events(events, "smi:larza", arrivals=arrivals).write(buf, format="QUAKEML")
     return buf.getvalue()
 
 
@@ -292,16 +296,21 @@ def _assert_same_catalog(fast: bytes, slow: bytes) -> None:
     assert ours == obspys
 
 
-def test_the_service_answers_what_obspy_writes(database: str, base_url: str) -> None:
-    with urllib.request.urlopen(f"{base_url}/fdsnws/event/1/query?orderby=time-asc") as r:
+@pytest.mark.parametrize("arrivals", [None, "true", "false"])
+def test_the_service_answers_what_obspy_writes(
+    database: str, base_url: str, arrivals: str | None
+) -> None:
+    query = "orderby=time-asc" + ("" if arrivals is None else f"&includearrivals={arrivals}")
+    with urllib.request.urlopen(f"{base_url}/fdsnws/event/1/query?{query}") as r:
         served = r.read()
     engine = make_engine(database)
     with make_session_factory(engine)() as s:
         events = sorted(list_events(s), key=lambda e: (e.time, e.id))
-        expected = _obspy_quakeml(events)
+        expected = _obspy_quakeml(events, arrivals=arrivals == "true")
     engine.dispose()
     assert served == expected
     _assert_same_catalog(served, expected)
+    assert (b"<arrival " in served) == (arrivals == "true")
 
 
 def test_quakeml_document_equals_obspys_writer(inventory: Session) -> None:

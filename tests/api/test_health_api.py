@@ -28,17 +28,18 @@ def _evaluate(session: Session, code: str, state: HealthState, reason: str, at: 
 
 
 def test_stored_state_reason_and_channel_metrics(client: TestClient, inventory: Session) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)  # when it runs: the states depend on the clock
     hhz = channel_index(inventory)[ChannelKey("TJ", "SAREZ", "", "HHZ")]
-    record_arrival(inventory, channel_id=hhz.id, last_sample_time=NOW, arrival_time=NOW)
+    record_arrival(inventory, channel_id=hhz.id, last_sample_time=now, arrival_time=now)
     report = ChannelReport(
         hhz.id,
         HealthState.DEGRADED,
         "clipping 12 % of the last 10 min",
         {"availability_pct": 99.5, "clipped_pct": 12.0, "clock_locked": True},
     )
-    save_channel_health(inventory, reports=[report], now=NOW)
+    save_channel_health(inventory, reports=[report], now=now)
     _evaluate(
-        inventory, "SAREZ", HealthState.DEGRADED, "HHZ: clipping 12 % of the last 10 min", NOW
+        inventory, "SAREZ", HealthState.DEGRADED, "HHZ: clipping 12 % of the last 10 min", now
     )
     body = {s["id"]: s for s in client.get("/api/v1/stations").json()}
     sarez = body["TJ.SAREZ"]

@@ -18,19 +18,23 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.deps import get_session
-from api.routers.plots import envelope, panel_onsets
+from api.routers.events import event_with_quake
+from api.routers.plots import envelope, panel_onsets, pick_phases, predicted_arrivals
 from api.settings import ApiSettings
-from stations.models import EventStatus, HealthSnapshot
+from stations.models import EventStatus, HealthSnapshot, LocationStatus
+from stations.quakes import NewArrival, NewOrigin, store_origin
 from stations.queries import (
     ChannelKey,
     add_archived_records,
     channel_index,
+    get_event,
     store_detection,
     store_event,
 )
 from stations.sds import sds_path
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+DEBUG_PNG = ""  # a path here keeps the phase plot of the test below, to look at
 NOW = datetime.now(UTC)
 RECLEN = 512
 
@@ -291,3 +295,93 @@ def test_dashboard_pages_are_not_api_operations(plots: TestClient) -> None:
     assert "/stations/{station_id}" not in paths
     assert "/api/v1/events/{event_id}/waveforms.png" in paths
     assert plots.get("/events/0").status_code == 422
+
+
+def _locate(session: Session, event_id: int, residuals: dict[str, tuple[str, float]]) -> None:
+    """An origin for the event whose arrivals use its picks (by ``NET.STA.LOC.CHA``) as the
+    given phase with the given residual."""
+    event = get_event(session, event_id=event_id)
+    by_stream = {
+        f"TJ.{d.channel.station.code}.{d.channel.location}.{d.channel.code}": d.id
+        for d in event.detections
+    }
+    store_origin(
+        session,
+        event=event,
+        origin=NewOrigin(
+            status=LocationStatus.FREE,
+            reason="",
+            time=event.time - timedelta(seconds=8),
+            latitude=38.3,
+            longitude=72.9,
+            depth_km=20.0,
+            rms=0.3,
+            n_phases=len(residuals),
+            n_stations=1,
+            azimuthal_gap=300.0,
+            min_distance_km=30.0,
+            max_distance_km=30.0,
+            time_error_s=0.5,
+            latitude_error_km=3.0,
+            longitude_error_km=3.0,
+            depth_error_km=5.0,
+            semi_major_km=3.5,
+            semi_minor_km=2.0,
+            ellipse_azimuth=10.0,
+            quality="C",
+            arrivals=tuple(
+                NewArrival(by_stream[stream], phase, residual, 1.0, 30.0, 90.0)
+                for stream, (phase, residual) in residuals.items()
+            ),
+        ),
+        now=NOW,
+    )
+
+
+def test_event_waveforms_mark_picks_by_phase_and_the_predicted_arrivals(
+    plots: TestClient, inventory: Session
+) -> None:
+    """Picks labelled "P" and "S" (the phase the origin uses each as, even where the picker
+    gave none), and the predicted arrivals at pick time minus residual, "P pred"/"S pred"."""
+    p = datetime.now(UTC) - timedelta(seconds=40)
+    s = p + timedelta(seconds=4.5)
+    event_id = _event(inventory, {"TJ.SAREZ..HHZ": p, "TJ.SAREZ..HHN": s})
+    _locate(inventory, event_id, {"TJ.SAREZ..HHZ": ("P", 0.3), "TJ.SAREZ..HHN": ("S", -0.5)})
+    event = event_with_quake(inventory, get_event(inventory, event_id=event_id))
+    assert predicted_arrivals(event) == {
+        "TJ.SAREZ": [
+            (p - timedelta(seconds=0.3), "P pred (+0.30 s)"),
+            (s + timedelta(seconds=0.5), "S pred (-0.50 s)"),
+        ]
+    }
+    assert pick_phases(event) == {("TJ", "SAREZ", p): "P", ("TJ", "SAREZ", s): "S"}
+    answer = plots.get(f"/api/v1/events/{event_id}/waveforms.png?before=5&after=5")
+    image = _image(answer)
+    if DEBUG_PNG:
+        Path(DEBUG_PNG).write_bytes(answer.content)
+    assert image.height > 100
+    # Where the lines are drawn: the picks' (solid red) 4.5 s apart give the time scale,
+    # and the predicted ones (dashed green) are 0.3 s before the P and 0.5 s after the S.
+    rgb = np.asarray(image.convert("RGB")).astype(int)
+    p_pick, s_pick = _line_columns(rgb, (0xB0, 0x00, 0x20))
+    p_pred, s_pred = _line_columns(rgb, (0x1A, 0x7F, 0x37))
+    px_per_s = (s_pick - p_pick) / 4.5
+    assert px_per_s > 20
+    assert p_pred == pytest.approx(p_pick - 0.3 * px_per_s, abs=1.5)
+    assert s_pred == pytest.approx(s_pick + 0.5 * px_per_s, abs=1.5)
+
+
+def _line_columns(rgb: np.ndarray, colour: tuple[int, int, int]) -> list[float]:
+    """The x of each vertical line of ``colour``: the middles of the runs of columns with
+    at least half as many pixels of it as the fullest column (labels have fewer)."""
+    counts = np.all(rgb == colour, axis=2).sum(axis=0)
+    columns = np.flatnonzero(counts >= 0.5 * counts.max())
+    runs = np.split(columns, np.flatnonzero(np.diff(columns) > 1) + 1)
+    return [float(run.mean()) for run in runs]
+
+
+def test_an_event_not_located_has_no_predicted_arrivals(inventory: Session) -> None:
+    event_id = _event(inventory, {"TJ.SAREZ..HHZ": NOW})
+    event = event_with_quake(inventory, get_event(inventory, event_id=event_id))
+    assert predicted_arrivals(event) == {}
+    assert pick_phases(event) == {}
