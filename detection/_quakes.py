@@ -211,6 +211,10 @@ class QuakeAssociatorConfig:
         and join nothing.
     nucleation_spacing_km, nucleation_depth_km : float
         Steps of the grid that votes for clusters.
+    max_voters : int
+        At most this many stations (the nearest to the pick's) vote with it: on a network of
+        thousands of stations the pool holds picks from all over it, and a cluster needs only
+        ``min_stations``.
     vote_reach_km : float
         A station's P picks vote for source positions within this distance of it (north-south
         and east-west). A network narrower than this less the locator's search margin votes
@@ -238,7 +242,8 @@ class QuakeAssociatorConfig:
     glitch_window_s: float = 0.02
     nucleation_spacing_km: float = 15.0
     nucleation_depth_km: float = 20.0
-    vote_reach_km: float = 600.0
+    vote_reach_km: float = 300.0
+    max_voters: int = 24
     linger_s: float = 5.0
     relabel: bool = True
     locator: LocatorConfig = field(default_factory=LocatorConfig)
@@ -259,6 +264,8 @@ class QuakeAssociatorConfig:
                 raise ValueError(f"need a finite {name} > 0, got {value}")
         if not 0 <= self.min_coverage <= 1:
             raise ValueError(f"need 0 <= min_coverage <= 1, got {self.min_coverage}")
+        if self.max_voters < self.min_stations:
+            raise ValueError(f"need max_voters >= min_stations, got {self.max_voters}")
         if self.glitch_stations < 2:
             raise ValueError(f"need glitch_stations >= 2, got {self.glitch_stations}")
         if not 0.5 <= self.confidence < 1:
@@ -275,6 +282,18 @@ class QuakeAssociatorConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"need a finite {name} >= 0, got {value}")
+
+
+class _Pool(dict[int, PhasePick]):
+    """The picks waiting for an event, by key, with a bound on the oldest one's time (no
+    greater than it; exact after :meth:`QuakeAssociator.close_before` scanned them)."""
+
+    earliest: float = math.inf
+
+    def __setitem__(self, key: int, pick: PhasePick) -> None:
+        super().__setitem__(key, pick)
+        if pick.time < self.earliest:
+            self.earliest = pick.time
 
 
 @dataclass
@@ -331,13 +350,30 @@ class QuakeAssociator:
         self._stations = dict(stations)
         self._table = table
         self._work_cfg = replace(self._cfg.locator, min_phases=3, min_phases_free_depth=4)
-        self._pool: dict[int, PhasePick] = {}
+        self._pool = _Pool()
         self._events: dict[int, _Track] = {}
         self._candidates: list[_Track] = []
         self._next_key = 1
         self._horizon = -math.inf
         self._last_pick: dict[str, float] = {}
+        self._last_pick_earliest = math.inf  # at most the oldest of _last_pick
         self._glitches: set[int] = set()
+        self._derive()
+
+    def add_stations(self, stations: Mapping[str, StationCoordinates]) -> None:
+        """Stations joining while running (a station already known takes the new
+        coordinates): what is derived from the stations is built again, and the picks
+        waiting, the open events and candidates (their keys and versions) carry on; an open
+        event takes the new stations' picks."""
+        self._stations.update(stations)
+        self._derive()
+        for track in (*self._events.values(), *self._candidates):
+            track.closes = None  # when it closes depends on the stations: computed again
+
+    def _derive(self) -> None:
+        """The stations' index, coordinates, distances apart, the longest wait of a pick and
+        the voting grid."""
+        table = self._table
         self._index = {name: i for i, name in enumerate(self._stations)}
         lat = np.array([c.latitude for c in self._stations.values()])
         lon = np.array([c.longitude for c in self._stations.values()])
@@ -410,7 +446,9 @@ class QuakeAssociator:
             return QuakeUpdate(unassociated=(pick,))
         if pick.key in self._pool or any(pick.key in t.picks for t in self._events.values()):
             return QuakeUpdate()
-        self._last_pick[pick.station] = max(self._last_pick.get(pick.station, -math.inf), pick.time)
+        latest = max(self._last_pick.get(pick.station, -math.inf), pick.time)
+        self._last_pick[pick.station] = latest
+        self._last_pick_earliest = min(self._last_pick_earliest, latest)
         if self._glitch(pick):
             return self._drop_glitches()
         changed: dict[int, _Track] = {}
@@ -461,12 +499,19 @@ class QuakeAssociator:
             self._publish(track)
             finals.append(self._quake(track, "final"))
         self._candidates = [c for c in self._candidates if self._closes(c) >= time]
-        old = [p for p in self._pool.values() if p.time < time - self._wait]
-        self._claim({p.key for p in old})
-        self._glitches.difference_update(p.key for p in old)
-        for station, last in list(self._last_pick.items()):
-            if last < time - self._cfg.live_window_s:
-                del self._last_pick[station]
+        # called for every record: the pool and the stations are scanned only when the
+        # oldest of them may have aged out (exact: each keeps a bound on its oldest time)
+        old: list[PhasePick] = []
+        if self._pool.earliest < time - self._wait:
+            old = [p for p in self._pool.values() if p.time < time - self._wait]
+            self._claim({p.key for p in old})
+            self._glitches.difference_update(p.key for p in old)
+            self._pool.earliest = min((p.time for p in self._pool.values()), default=math.inf)
+        if self._last_pick_earliest < time - self._cfg.live_window_s:
+            for station, last in list(self._last_pick.items()):
+                if last < time - self._cfg.live_window_s:
+                    del self._last_pick[station]
+            self._last_pick_earliest = min(self._last_pick.values(), default=math.inf)
         return QuakeUpdate(tuple(finals), tuple(sorted(old, key=lambda p: (p.time, p.key))))
 
     def flush(self) -> QuakeUpdate:
@@ -886,8 +931,13 @@ class QuakeAssociator:
             + self._tolerance("P", p)
             + self._tolerance("P", pick)
         ]
-        if len({p.station for p in others}) + 1 < cfg.min_stations:
+        stations = {p.station for p in others}
+        if len(stations) + 1 < cfg.min_stations:
             return None
+        if len(stations) > cfg.max_voters:  # a wide network's pool: the nearest vote
+            nearest = sorted(stations, key=lambda s: (self._apart[q, self._index[s]], s))
+            kept = set(nearest[: cfg.max_voters])
+            others = [p for p in others if p.station in kept]
         voters = sorted({self._index[p.station] for p in others} | {q})
         column = {station: k for k, station in enumerate(voters)}
         grid = self._grid.window(q, voters)

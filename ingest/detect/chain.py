@@ -71,7 +71,6 @@ from detection import (
 )
 from detection._sensor import S_WAIT_S
 from ingest.config import LarzaConfig
-from ingest.detect.widen import widened
 from ingest.quakes.model import associator_config
 from ingest.seedlink.decode import Record
 from stations.queries import ChannelKey
@@ -253,19 +252,17 @@ class Detecting:
 
     def add_stations(self, stations: Mapping[str, StationCoordinates]) -> None:
         """Stations added to the inventory while running. Their picks are stored; with
-        located events they join the association at once: the associator is built again
-        over all the stations and continues the old one's open events and waiting picks
-        (:func:`ingest.detect.widen.widened`). Trigger groups and coincidences take them
-        from the next start."""
+        located events they join the association at once: the associator derives its station
+        geometry again and continues its open events and waiting picks
+        (:meth:`detection.QuakeAssociator.add_stations`). Trigger groups and coincidences take
+        them from the next start."""
         stations = {k: c for k, c in stations.items() if self._located.get(k) != c}
         if not stations:
             return
         self._located.update(stations)
         names = ", ".join(sorted(stations))
         if self._quakes is not None and self._table is not None:
-            self._quakes = widened(
-                self._quakes, stations, self._table, associator_config(self._config.location)
-            )
+            self._quakes.add_stations(stations)
             log.info("stations %s added while running: associated from now on", names)
         else:
             log.warning("stations %s added while running: associated from the next start", names)

@@ -21,7 +21,6 @@ from detection import (
 )
 from ingest.config import LarzaConfig, load_config
 from ingest.detect.chain import Detecting, EventChange, Found
-from ingest.detect.widen import DERIVED, STATE, widened
 from ingest.feed import SyntheticSource
 from ingest.feed._mseed import record_info
 from ingest.feed.inventory import station_specs
@@ -43,13 +42,6 @@ def _late_station(picks: list[PhasePick]) -> str:
     return max(NETWORK, key=lambda s: min(p.time for p in picks if p.station == s))
 
 
-def test_the_associator_state_is_all_carried_or_rebuilt(pamir_table: TravelTimeTable) -> None:
-    """Every attribute of the associator is either streaming state (carried over) or built
-    from the stations (built again): one added to ``detection._quakes`` fails here."""
-    assoc = QuakeAssociator(NETWORK, pamir_table)
-    assert set(vars(assoc)) == STATE | DERIVED
-
-
 def test_an_open_event_takes_the_picks_of_a_station_added_meanwhile(
     pamir_table: TravelTimeTable, pamir_taup: TauPyModel
 ) -> None:
@@ -64,7 +56,7 @@ def test_an_open_event_takes_the_picks_of_a_station_added_meanwhile(
         seen += assoc.close_before(pick.time).events
     (open_event,) = assoc.open_events
     keys_before = assoc.open_pick_keys
-    assoc = widened(assoc, {late: NETWORK[late]}, pamir_table, config)
+    assoc.add_stations({late: NETWORK[late]})
     assert assoc.open_pick_keys == keys_before
     assert [e.event_key for e in assoc.open_events] == [open_event.event_key]
     for pick in picks[first_late:]:
