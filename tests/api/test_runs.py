@@ -173,7 +173,8 @@ def test_a_runs_events_and_detections_download_as_the_live_ones_do(
     assert {p.waveform_id.station_code for p in catalog[0].picks} == {"SAREZ", "MURGH", "MANEM"}
     # the same document as the FDSN event service's catalog=tuned
     fdsn = client.get(
-        "/fdsnws/event/1/query", params={"catalog": "tuned", "orderby": "time-asc"}
+        "/fdsnws/event/1/query",
+        params={"catalog": "tuned", "orderby": "time-asc", "includearrivals": "true"},
     ).content
     assert xml.content == fdsn
     first = client.get("/api/v1/events", params={"run": "tuned", "format": "quakeml", "limit": 1})
