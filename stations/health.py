@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, selectinload
 
-from stations._bulk import bulk_write
+from stations._bulk import bulk_write, upsert_many
 from stations.models import (
     Channel,
     ChannelHealth,
@@ -43,29 +43,23 @@ class ChannelReport:
 def save_channel_health(
     session: Session, *, reports: Iterable[ChannelReport], now: datetime
 ) -> None:
-    """Overwrite the latest health of each channel reported: one insert of the new rows and
-    one executemany of the others, without the ORM's work per row (thousands of channels
-    every few seconds)."""
+    """Overwrite the latest health of each channel reported: one executemany of updates, and
+    an insert of the channels not stored yet, without the ORM's work per row (thousands of
+    channels every few seconds)."""
     wanted = {r.channel_id: r for r in reports}
     if not wanted:
         return
-    existing = set(
-        session.scalars(
-            select(ChannelHealth.channel_id).where(ChannelHealth.channel_id.in_(list(wanted)))
-        )
-    )
-    added: list[dict[str, object]] = []
-    changed: list[dict[str, object]] = []
-    for channel_id, report in wanted.items():
-        row: dict[str, object] = {
+    rows: list[dict[str, object]] = [
+        {
             "channel_id": channel_id,
             "evaluated_at": now,
             "state": report.state,
             "reason": report.reason[:500],
             "metrics": _json_safe(report.metrics),
         }
-        (changed if channel_id in existing else added).append(row)
-    bulk_write(session, ChannelHealth, added=added, changed=changed)
+        for channel_id, report in wanted.items()
+    ]
+    upsert_many(session, ChannelHealth, rows, keys=["channel_id"], combine={})
 
 
 def save_station_states(

@@ -101,13 +101,6 @@ class _Window:
         views (columns in ``_FIELDS`` order)."""
         return self._wide[self.lo : self.hi], self._narrow[self.lo : self.hi]
 
-    def column(self, name: str) -> npt.NDArray[np.float64]:
-        """One field of the records in the window, oldest first (as float64)."""
-        k = _COLUMNS[name]
-        if k < _WIDE:
-            return self._wide[self.lo : self.hi, k]
-        return self._narrow[self.lo : self.hi, k - _WIDE].astype(np.float64)
-
 
 class ChannelHealth:
     """Sliding-window metrics of one channel.
