@@ -38,6 +38,11 @@ from numpy.typing import NDArray
 from detection._geo import azimuth_deg, destination, distance_km
 from detection._traveltime import TravelTimeTable
 
+_BLOCK_VALUES = 1 << 20
+"""Largest nodes-by-observations array a misfit evaluation makes at once (8 MB a float64)."""
+_COARSE_OBSERVATIONS = 60
+"""Observations the coarse grid uses at most: the earliest (see ``_first_heard``)."""
+
 __all__ = [
     "LocatedArrival",
     "LocatorConfig",
@@ -259,10 +264,37 @@ class _Problem:
             min(max(lon, self.bounds[2]), self.bounds[3]),
         )
 
+    def subset(self, keep: NDArray[np.intp]) -> _Problem:
+        """The problem of some of the observations (the search box of their stations)."""
+        return _Problem(
+            lat=self.lat[keep],
+            lon=self.lon[keep],
+            elev=self.elev[keep],
+            is_s=self.is_s[keep],
+            t=self.t[keep],
+            w=self.w[keep],
+            table=self.table,
+            delay=self.delay[keep],
+        )
+
     def misfit(
         self, lat: Float64Array, lon: Float64Array, depth: Float64Array
     ) -> tuple[Float64Array, Float64Array]:
-        """L1 misfit and best origin time of every node (1-D arrays of nodes)."""
+        """L1 misfit and best origin time of every node (1-D arrays of nodes), a block of
+        nodes at a time so that the nodes-by-observations arrays stay within
+        ``_BLOCK_VALUES`` values."""
+        step = max(1, _BLOCK_VALUES // max(self.t.size, 1))
+        if lat.size <= step:
+            return self._misfit(lat, lon, depth)
+        parts = [
+            self._misfit(lat[i : i + step], lon[i : i + step], depth[i : i + step])
+            for i in range(0, lat.size, step)
+        ]
+        return np.concatenate([c for c, _ in parts]), np.concatenate([t for _, t in parts])
+
+    def _misfit(
+        self, lat: Float64Array, lon: Float64Array, depth: Float64Array
+    ) -> tuple[Float64Array, Float64Array]:
         d = distance_km(lat[:, None], lon[:, None], self.lat[None, :], self.lon[None, :])
         tt = self.table.time(self.is_s[None, :], d, depth[:, None]) + self.delay[None, :]
         base = self.t[None, :] - tt
@@ -415,18 +447,31 @@ def _bounds(problem: _Problem, cfg: LocatorConfig) -> tuple[float, float, float,
     )
 
 
+def _first_heard(problem: _Problem, cfg: LocatorConfig) -> _Problem:
+    """The coarse grid's problem: with more than ``_COARSE_OBSERVATIONS`` observations, those
+    of the stations that heard the event first (the source is near them), searched over
+    their own box; the candidates are then refined with every observation."""
+    if problem.t.size <= _COARSE_OBSERVATIONS:
+        return problem
+    first = np.argsort(problem.t - problem.delay, kind="stable")[:_COARSE_OBSERVATIONS]
+    part = problem.subset(np.sort(first))
+    part.bounds = _bounds(part, cfg)
+    return part
+
+
 def _global_search(
     problem: _Problem, cfg: LocatorConfig, depth_range: tuple[float, float]
 ) -> tuple[float, float, float]:
-    lat_mid = float(np.mean(problem.lat))
-    south, north, west, east = problem.bounds
+    coarse = _first_heard(problem, cfg)
+    lat_mid = float(np.mean(coarse.lat))
+    south, north, west, east = coarse.bounds
     lats = _axis(south, north, cfg.grid_spacing_km / _KM_PER_DEG)
     lon_step = cfg.grid_spacing_km / (_KM_PER_DEG * max(math.cos(math.radians(lat_mid)), 0.05))
     lons = _axis(west, east, lon_step)
     depths = _axis(depth_range[0], depth_range[1], cfg.depth_spacing_km)
     depths = np.unique(np.clip(np.append(depths, depth_range[1]), *depth_range))
     glat, glon, gz = (a.ravel() for a in np.meshgrid(lats, lons, depths, indexing="ij"))
-    cost, _ = problem.misfit(glat, glon, gz)
+    cost, _ = coarse.misfit(glat, glon, gz)
     order = np.argsort(cost)
     chosen: list[int] = []
     for i in order:
@@ -442,12 +487,15 @@ def _global_search(
     best: tuple[float, tuple[float, float, float]] | None = None
     for i in chosen:
         point = (float(glat[i]), float(glon[i]), float(gz[i]))
-        refined = _refine(problem, point, cfg.grid_spacing_km / 3, cfg, depth_range)
-        c = float(problem.misfit(*(np.array([v]) for v in refined))[0][0])
+        refined = _refine(coarse, point, cfg.grid_spacing_km / 3, cfg, depth_range)
+        c = float(coarse.misfit(*(np.array([v]) for v in refined))[0][0])
         if best is None or c < best[0]:
             best = (c, refined)
     assert best is not None
-    return best[1]
+    if coarse is problem:
+        return best[1]
+    # the candidates were told apart by the first stations; every observation has its say
+    return _refine(problem, best[1], cfg.grid_spacing_km / 9, cfg, depth_range)
 
 
 def _refine(

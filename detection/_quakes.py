@@ -12,7 +12,11 @@ Rules
   the prediction's own uncertainty from the event's location errors (at most
   ``max_prediction_error_s``). An event keeps one P and one S per station, the better-fitting
   pick. After a change the event is relocated around its last hypocentre and picks its new
-  hypocentre no longer explains are released.
+  hypocentre no longer explains are released. An event located from ``settle_phases``
+  phases or more is relocated only when its phases have grown by ``relocate_growth`` since
+  the last location: a pick joining in between is an arrival of that origin with weight 0
+  (associated, not yet used), so a quake picked at thousands of stations costs a number of
+  relocations that grows with the logarithm of its picks, not one a pick.
 - A pick no event explains waits in the pool. A P pick (or one without a phase) then looks
   for a cluster: pool P picks at other stations whose times one source position explains. A
   coarse grid of source positions votes: at each node the pick implies an origin time, and
@@ -46,7 +50,7 @@ events (few) and one grid vote over the pool's recent picks.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -54,8 +58,9 @@ import numpy as np
 import scipy.stats
 from numpy.typing import NDArray
 
-from detection._geo import distance_km
+from detection._geo import azimuth_deg, distance_km
 from detection._locate import (
+    LocatedArrival,
     LocatorConfig,
     Observation,
     Origin,
@@ -129,7 +134,6 @@ class AssociatedPick:
     relabelled: bool = False
 
 
-@dataclass(frozen=True)
 class Quake:
     """An earthquake: its origin and the picks it explains.
 
@@ -146,14 +150,30 @@ class Quake:
         The location, with the locator's configuration (a fixed depth, say, when the event
         has few phases).
     picks : tuple of AssociatedPick
-        In time order.
+        In time order. Made when first read: a quake picked at thousands of stations
+        changes with every pick, and a caller that keeps only the latest version of each
+        event (one a batch, say) pays for the picks of that one.
     """
 
-    event_key: int
-    version: int
-    status: QuakeStatus
-    origin: Origin
-    picks: tuple[AssociatedPick, ...]
+    def __init__(
+        self,
+        event_key: int,
+        version: int,
+        status: QuakeStatus,
+        origin: Origin,
+        picks: tuple[AssociatedPick, ...] | Callable[[], tuple[AssociatedPick, ...]],
+    ) -> None:
+        self.event_key = event_key
+        self.version = version
+        self.status: QuakeStatus = status
+        self.origin = origin
+        self._picks = picks
+
+    @property
+    def picks(self) -> tuple[AssociatedPick, ...]:
+        if callable(self._picks):
+            self._picks = self._picks()
+        return self._picks
 
     @property
     def pick_keys(self) -> tuple[int, ...]:
@@ -162,6 +182,25 @@ class Quake:
     @property
     def stations(self) -> tuple[str, ...]:
         return tuple(sorted({p.station for p in self.picks}))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Quake):
+            return NotImplemented
+        return (self.event_key, self.version, self.status, self.origin, self.picks) == (
+            other.event_key,
+            other.version,
+            other.status,
+            other.origin,
+            other.picks,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"Quake(event_key={self.event_key}, version={self.version}, status={self.status!r}, "
+            f"origin={self.origin!r}, picks={self.picks!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -219,6 +258,10 @@ class QuakeAssociatorConfig:
         A station's P picks vote for source positions within this distance of it (north-south
         and east-west). A network narrower than this less the locator's search margin votes
         over the whole grid; on a wide one it bounds the grid's memory and the cost of a vote.
+    settle_phases : int
+        From this many phases an event is relocated only when its phases have grown by
+        ``relocate_growth`` (a share) since its last location, and at the end.
+    relocate_growth : float
     linger_s : float
         An event stays open this long after its farthest station's S is due.
     relabel : bool
@@ -244,6 +287,8 @@ class QuakeAssociatorConfig:
     nucleation_depth_km: float = 20.0
     vote_reach_km: float = 300.0
     max_voters: int = 24
+    settle_phases: int = 40
+    relocate_growth: float = 0.2
     linger_s: float = 5.0
     relabel: bool = True
     locator: LocatorConfig = field(default_factory=LocatorConfig)
@@ -275,6 +320,7 @@ class QuakeAssociatorConfig:
             "s_model_error_s",
             "max_prediction_error_s",
             "min_moveout_s",
+            "relocate_growth",
             "linger_s",
             "live_window_s",
             "glitch_window_s",
@@ -296,22 +342,49 @@ class _Pool(dict[int, PhasePick]):
             self.earliest = pick.time
 
 
+class _Picks(dict[int, tuple[PhasePick, Phase]]):
+    """A track's picks by key, (pick, phase used), with the key holding each station's
+    phase (a track keeps one P and one S a station)."""
+
+    def __init__(self, items: Mapping[int, tuple[PhasePick, Phase]] | None = None) -> None:
+        super().__init__()
+        self.slots: dict[tuple[str, Phase], int] = {}
+        for key, value in (items or {}).items():
+            self[key] = value
+
+    def __setitem__(self, key: int, value: tuple[PhasePick, Phase]) -> None:
+        super().__setitem__(key, value)
+        self.slots[(value[0].station, value[1])] = key
+
+    def __delitem__(self, key: int) -> None:
+        pick, used = self[key]
+        super().__delitem__(key)
+        if self.slots.get((pick.station, used)) == key:
+            del self.slots[(pick.station, used)]
+
+    def pop(self, key: int) -> tuple[PhasePick, Phase]:  # type: ignore[override]
+        value = self[key]
+        del self[key]
+        return value
+
+
 @dataclass
 class _Track:
     """An event, or a candidate on its way to becoming one."""
 
-    picks: dict[int, tuple[PhasePick, Phase]]  # key -> (pick, phase used)
+    picks: _Picks  # key -> (pick, phase used)
     working: Origin  # free depth whenever the phases allow: what association predicts from
     event_key: int = -1
     version: int = 0
     published: Origin | None = None
     closes: tuple[Origin, float] | None = None  # the working origin and when it closes
+    located_phases: int = 0  # phases at the last relocation
+    shown: dict[int, tuple[LocatedArrival | None, Phase, AssociatedPick]] = field(
+        default_factory=dict
+    )  # what _quake made of each pick, from which arrival
 
     def slot(self, station: str, phase: Phase) -> int | None:
-        for key, (pick, used) in self.picks.items():
-            if pick.station == station and used == phase:
-                return key
-        return None
+        return self.picks.slots.get((station, phase))
 
     def p_stations(self) -> set[str]:
         return {p.station for p, used in self.picks.values() if used == "P"}
@@ -449,16 +522,16 @@ class QuakeAssociator:
         latest = max(self._last_pick.get(pick.station, -math.inf), pick.time)
         self._last_pick[pick.station] = latest
         self._last_pick_earliest = min(self._last_pick_earliest, latest)
-        if self._glitch(pick):
+        best = self._best_track(pick, list(self._events.values()))
+        if best is None and self._glitch(pick):
             return self._drop_glitches()
         changed: dict[int, _Track] = {}
         deleted: list[_Track] = []
         released: list[PhasePick] = []
-        best = self._best_track(pick, list(self._events.values()))
         if best is not None:
             track, phase = best
             released += self._join(track, pick, phase)
-            self._claim(set(track.picks))
+            self._claim({pick.key})  # the sweep claimed what it took
             changed[track.event_key] = track
         else:
             self._pool[pick.key] = pick
@@ -521,22 +594,33 @@ class QuakeAssociator:
     # -- association with events ------------------------------------------------------------
 
     def _glitch(self, pick: PhasePick) -> bool:
-        """Whether the pick makes (or joins) a glitch: P picks at ``glitch_stations`` stations
-        within ``glitch_window_s``. Glitch picks stay in the pool, out of every vote and
-        event, until they are released as unassociated."""
+        """Whether the pick, which no open event explains, makes (or joins) a glitch: P picks
+        no event explains as P at ``glitch_stations`` stations within ``glitch_window_s``.
+        Glitch picks stay in the pool, out of every vote and event, until they are released
+        as unassociated.
+
+        The picks an event holds as the picker's P are its own: on a network of thousands of
+        stations a large quake's P reaches stations the same distance away within a few
+        milliseconds of one another, and another pick falling among them is no reason to
+        take them back. A pick an event took as the other phase (or without a phase from the
+        picker) may have been a glitch's first pick: it counts."""
         if pick.phase == "S":
             return False
         w = self._cfg.glitch_window_s
-        held = [p for t in self._events.values() for p, _ in t.picks.values()]
-        near = [
-            p
-            for p in [*self._pool.values(), *held]
-            if p.phase != "S" and abs(p.time - pick.time) <= w and p.station != pick.station
-        ]
-        if len({p.station for p in near}) + 1 < self._cfg.glitch_stations:
+
+        def near(picks: list[PhasePick]) -> list[PhasePick]:
+            return [
+                p
+                for p in picks
+                if p.phase != "S" and abs(p.time - pick.time) <= w and p.station != pick.station
+            ]
+
+        held = [p for t in self._events.values() for p, used in t.picks.values() if p.phase != used]
+        company = near([*self._pool.values(), *held])
+        if len({p.station for p in company}) + 1 < self._cfg.glitch_stations:
             return False
         self._pool[pick.key] = pick
-        self._glitches.update(p.key for p in near)
+        self._glitches.update(p.key for p in company)
         self._glitches.add(pick.key)
         self._claim_candidates(self._glitches)
         return True
@@ -557,7 +641,7 @@ class QuakeAssociator:
         return QuakeUpdate(tuple(sorted(changed, key=lambda q: q.event_key)))
 
     def _closes(self, track: _Track) -> float:
-        if track.closes is None or track.closes[0] is not track.working:
+        if track.closes is None or _where(track.closes[0]) != _where(track.working):
             track.closes = (track.working, self._closes_at(track.working))
         return track.closes[1]
 
@@ -628,9 +712,50 @@ class QuakeAssociator:
         if held is not None:
             released.append(track.picks.pop(held)[0])
         track.picks[pick.key] = (pick, phase)
-        released += self._relocate(track, start=track.working)
+        if held is None and self._settled(track):
+            track.working = self._with_arrivals(track.working, [(pick, phase)])
+        else:
+            released += self._relocate(track, start=track.working)
         released += self._sweep(track)
         return [p for p in released if p.key not in track.picks]
+
+    def _settled(self, track: _Track) -> bool:
+        """Whether the track's location stands for its present picks (see ``settle_phases``)."""
+        n = track.located_phases
+        return (
+            track.working.located
+            and n >= self._cfg.settle_phases
+            and len(track.picks) < n * (1.0 + self._cfg.relocate_growth)
+        )
+
+    def _with_arrivals(self, origin: Origin, added: list[tuple[PhasePick, Phase]]) -> Origin:
+        """The origin with the picks as arrivals of weight 0 (associated, not used): their
+        residuals, distances and azimuths from it."""
+        arrivals = []
+        for pick, phase in added:
+            c = self._stations[pick.station]
+            d = float(distance_km(origin.latitude, origin.longitude, c.latitude, c.longitude))
+            is_s = phase == "S"
+            predicted = (
+                origin.time
+                + float(self._table.time(is_s, d, origin.depth_km))
+                + float(self._table.elevation_delay(is_s, c.elevation_km))
+            )
+            az = float(azimuth_deg(origin.latitude, origin.longitude, c.latitude, c.longitude))
+            arrivals.append(
+                LocatedArrival(
+                    key=pick.key,
+                    station=pick.station,
+                    phase=phase,
+                    time=pick.time,
+                    uncertainty=pick.uncertainty,
+                    residual=pick.time - predicted,
+                    weight=0.0,
+                    distance_km=d,
+                    azimuth=az,
+                )
+            )
+        return replace(origin, arrivals=origin.arrivals + tuple(arrivals))
 
     def _claim(self, keys: set[int]) -> None:
         """Picks an event took leave the pool and every candidate."""
@@ -669,6 +794,7 @@ class QuakeAssociator:
                 start=hypo,
             )
             track.working = origin
+            track.located_phases = len(track.picks)
             start = origin
             worst: tuple[float, int] | None = None
             for a in origin.arrivals:
@@ -686,7 +812,8 @@ class QuakeAssociator:
 
     def _sweep(self, track: _Track) -> list[PhasePick]:
         """Pool picks the track now explains join it (one relocation for all of them)."""
-        joined = False
+        joined: list[tuple[PhasePick, Phase]] = []
+        replaced = False
         for key in sorted(self._pool, key=lambda k: self._pool[k].time):
             pick = self._pool[key]
             fit = self._fit(track, pick)
@@ -695,10 +822,14 @@ class QuakeAssociator:
             held = track.slot(pick.station, fit[1])
             if held is not None:
                 self._pool[held] = track.picks.pop(held)[0]
+                replaced = True
             track.picks[key] = (pick, fit[1])
             self._claim({key})
-            joined = True
+            joined.append((pick, fit[1]))
         if not joined:
+            return []
+        if not replaced and self._settled(track):
+            track.working = self._with_arrivals(track.working, joined)
             return []
         return self._relocate(track, start=track.working)
 
@@ -722,7 +853,7 @@ class QuakeAssociator:
         p_picks, (lat, lon, depth) = cluster
         start = replace(_UNLOCATED, latitude=lat, longitude=lon, depth_km=depth, status="free")
         picks: dict[int, tuple[PhasePick, Phase]] = {p.key: (p, "P") for p in p_picks}
-        track = _Track(picks=picks, working=start)
+        track = _Track(picks=_Picks(picks), working=start)
         self._relocate(track, start=start)
         if len(track.p_stations()) < self._cfg.min_stations or not track.working.located:
             return None
@@ -855,7 +986,7 @@ class QuakeAssociator:
             for key, (pick, used) in old.picks.items():
                 if (pick.station, used) not in slots:
                     union[key] = (pick, used)
-            trial = _Track(picks=union, working=new.working)
+            trial = _Track(picks=_Picks(union), working=new.working)
             self._relocate(trial, start=None)
             kept = set(trial.picks)
             if (
@@ -976,9 +1107,8 @@ class QuakeAssociator:
         configuration when that fixes the depth or refuses to locate."""
         track.version += 1
         n = len(track.picks)
-        n_st = len({p.station for p, _ in track.picks.values()})
         user = self._cfg.locator
-        if n >= user.min_phases_free_depth and n_st >= 3:
+        if n >= user.min_phases_free_depth and _at_least_stations(track.picks, 3):
             track.published = track.working
         else:
             hypo = (track.working.latitude, track.working.longitude, track.working.depth_km)
@@ -987,26 +1117,65 @@ class QuakeAssociator:
             )
 
     def _quake(self, track: _Track, status: QuakeStatus) -> Quake:
+        """The track as the caller sees it, its picks made when first read (from a copy of
+        the track's picks now)."""
         origin = track.published or track.working
-        by_key = {a.key: a for a in origin.arrivals}
-        picks = []
-        for key, (pick, used) in track.picks.items():
-            a = by_key.get(key)
-            picks.append(
-                AssociatedPick(
-                    key=key,
-                    station=pick.station,
-                    phase=used,
-                    time=pick.time,
-                    uncertainty=pick.uncertainty,
-                    residual=a.residual if a is not None else math.nan,
-                    weight=a.weight if a is not None else 0.0,
-                    distance_km=a.distance_km if a is not None else math.nan,
-                    relabelled=pick.phase is not None and pick.phase != used,
-                )
-            )
-        picks.sort(key=lambda p: (p.time, p.key))
-        return Quake(track.event_key, track.version, status, origin, tuple(picks))
+        picks = dict(track.picks)
+        return Quake(
+            track.event_key, track.version, status, origin, lambda: _shown(track, origin, picks)
+        )
+
+
+def _shown(
+    track: _Track, origin: Origin, picks: dict[int, tuple[PhasePick, Phase]]
+) -> tuple[AssociatedPick, ...]:
+    """A version's picks in time order. A pick's entry is made again only when its arrival
+    (or phase) changed: a settled event's picks keep theirs between relocations."""
+    by_key = {a.key: a for a in origin.arrivals}
+    shown = track.shown
+    out = []
+    for key, (pick, used) in picks.items():
+        a = by_key.get(key)
+        held = shown.get(key)
+        if held is not None and held[0] is a and held[1] == used:
+            out.append(held[2])
+            continue
+        made = AssociatedPick(
+            key=key,
+            station=pick.station,
+            phase=used,
+            time=pick.time,
+            uncertainty=pick.uncertainty,
+            residual=a.residual if a is not None else math.nan,
+            weight=a.weight if a is not None else 0.0,
+            distance_km=a.distance_km if a is not None else math.nan,
+            relabelled=pick.phase is not None and pick.phase != used,
+        )
+        shown[key] = (a, used, made)
+        out.append(made)
+    if len(shown) > 2 * len(track.picks) + 64:  # picks let go: forget them
+        track.shown = {k: v for k, v in shown.items() if k in track.picks}
+    out.sort(key=_time_order)
+    return tuple(out)
+
+
+def _time_order(pick: AssociatedPick) -> tuple[float, int]:
+    return (pick.time, pick.key)
+
+
+def _at_least_stations(picks: Mapping[int, tuple[PhasePick, Phase]], n: int) -> bool:
+    """Whether the picks come from at least n stations (stops as soon as they do)."""
+    seen: set[str] = set()
+    for pick, _ in picks.values():
+        seen.add(pick.station)
+        if len(seen) >= n:
+            return True
+    return False
+
+
+def _where(origin: Origin) -> tuple[float, float, float, float]:
+    """The hypocentre and origin time (what an event's closing time depends on)."""
+    return (origin.time, origin.latitude, origin.longitude, origin.depth_km)
 
 
 _UNLOCATED = Origin(

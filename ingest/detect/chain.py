@@ -102,42 +102,114 @@ class Found:
     """The preliminary pick ``replaces`` was never completed: take it back."""
 
 
-@dataclass(frozen=True)
 class EventChange:
     """An event created, updated, made final or deleted, as the caller stores it.
 
     ``time`` is the origin time of a located event, else its earliest pick. ``origin`` and
     ``picks`` (phases with residuals) are those of a located earthquake, ``None`` and empty
     for a coincidence event. ``version`` increases with every change of the event.
+
+    A located earthquake's change (:meth:`of_quake`) works out its picks, stations and times
+    when first read: the worker keeps only each event's latest change of a batch, so a quake
+    picked at thousands of stations is written out once a batch, not once a pick.
     """
 
-    event_key: int
-    version: int
-    status: Literal["preliminary", "final", "deleted"]
+    def __init__(
+        self,
+        *,
+        event_key: int,
+        version: int,
+        status: Literal["preliminary", "final", "deleted"],
+        time: float,
+        stations: tuple[str, ...],
+        pick_keys: tuple[int, ...],
+        coincidence_sum: float,
+        duration: float,
+        origin: Origin | None = None,
+        picks: tuple[AssociatedPick, ...] = (),
+    ) -> None:
+        self.event_key = event_key
+        self.version = version
+        self.status: Literal["preliminary", "final", "deleted"] = status
+        self.origin = origin
+        self._quake: Quake | None = None
+        self._derived: _Derived | None = _Derived(
+            time, stations, pick_keys, coincidence_sum, duration, picks
+        )
+
+    @classmethod
+    def of_quake(cls, quake: Quake) -> EventChange:
+        change = cls.__new__(cls)
+        change.event_key = quake.event_key
+        change.version = quake.version
+        change.status = quake.status
+        change.origin = quake.origin
+        change._quake = quake
+        change._derived = None
+        return change
+
+    def _values(self) -> _Derived:
+        if self._derived is None:
+            assert self._quake is not None
+            quake, origin = self._quake, self._quake.origin
+            times = [p.time for p in quake.picks]
+            stations = quake.stations
+            self._derived = _Derived(
+                time=origin.time if origin.located else min(times),
+                stations=stations,
+                pick_keys=quake.pick_keys,
+                coincidence_sum=float(len(stations)),
+                duration=max(times) - min(times),
+                picks=quake.picks,
+            )
+        return self._derived
+
+    @property
+    def time(self) -> float:
+        return self._values().time
+
+    @property
+    def stations(self) -> tuple[str, ...]:
+        return self._values().stations
+
+    @property
+    def pick_keys(self) -> tuple[int, ...]:
+        return self._values().pick_keys
+
+    @property
+    def coincidence_sum(self) -> float:
+        return self._values().coincidence_sum
+
+    @property
+    def duration(self) -> float:
+        return self._values().duration
+
+    @property
+    def picks(self) -> tuple[AssociatedPick, ...]:
+        return self._values().picks
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.event_key, self.version, self.status, self.origin, self._values())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EventChange):
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"EventChange{self._key()!r}"
+
+
+@dataclass(frozen=True)
+class _Derived:
     time: float
     stations: tuple[str, ...]
     pick_keys: tuple[int, ...]
     coincidence_sum: float
     duration: float
-    origin: Origin | None = None
-    picks: tuple[AssociatedPick, ...] = ()
-
-
-def _from_quake(quake: Quake) -> EventChange:
-    times = [p.time for p in quake.picks]
-    origin = quake.origin
-    return EventChange(
-        event_key=quake.event_key,
-        version=quake.version,
-        status=quake.status,
-        time=origin.time if origin.located else min(times),
-        stations=quake.stations,
-        pick_keys=quake.pick_keys,
-        coincidence_sum=float(len(quake.stations)),
-        duration=max(times) - min(times),
-        origin=origin,
-        picks=quake.picks,
-    )
+    picks: tuple[AssociatedPick, ...]
 
 
 def _from_coincidence(
@@ -396,7 +468,7 @@ class Detecting:
     def _close_before(self, time: float) -> list[EventChange]:
         if self._quakes is not None:
             done = self._quakes.close_before(time - CLOSE_LAG_S)
-            return [_from_quake(q) for q in done.events]
+            return [EventChange.of_quake(q) for q in done.events]
         if self._groups is not None:
             closing = time - self._config.association.window - GROUP_CLOSE_MARGIN_S
             return [self._from_group(e) for e in self._groups.close_before(closing)]
@@ -431,7 +503,7 @@ class Detecting:
                     phase="P" if trigger.phase == "P" else "S" if trigger.phase == "S" else None,
                     uncertainty=max(sigma, MIN_PICK_UNCERTAINTY_S) if math.isfinite(sigma) else 0.1,
                 )
-                events += [_from_quake(q) for q in self._quakes.add(pick).events]
+                events += [EventChange.of_quake(q) for q in self._quakes.add(pick).events]
             elif self._groups is not None:
                 group = Pick(
                     station=station,
