@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from stations.models import (
@@ -131,18 +131,22 @@ def store_origin(session: Session, *, event: Event, origin: NewOrigin, now: date
     )
     session.add(row)
     session.flush()
-    session.add_all(
-        Arrival(
-            origin_id=row.id,
-            detection_id=a.detection_id,
-            phase=a.phase,
-            residual=a.residual,
-            weight=a.weight,
-            distance_km=a.distance_km,
-            azimuth=a.azimuth,
+    if origin.arrivals:  # one executemany: a large quake's version has thousands
+        session.execute(
+            insert(Arrival),
+            [
+                {
+                    "origin_id": row.id,
+                    "detection_id": a.detection_id,
+                    "phase": a.phase,
+                    "residual": a.residual,
+                    "weight": a.weight,
+                    "distance_km": a.distance_km,
+                    "azimuth": a.azimuth,
+                }
+                for a in origin.arrivals
+            ],
         )
-        for a in origin.arrivals
-    )
     event.latitude = origin.latitude
     event.longitude = origin.longitude
     event.depth_km = origin.depth_km
