@@ -11,6 +11,13 @@ Usage: python bench/associate.py [--stations 1700]
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path and its name would hide the
+# ``ingest`` package: take the folder off.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+
 import argparse
 import math
 import resource
@@ -18,7 +25,7 @@ import time
 
 import numpy as np
 
-from detection import PhasePick, QuakeAssociator, StationCoordinates, distance_km
+from detection import PhasePick, Quake, QuakeAssociator, StationCoordinates, distance_km
 from ingest.config import LarzaConfig
 from ingest.quakes.model import associator_config, travel_time_table
 
@@ -60,7 +67,7 @@ def main() -> None:
         f"{len(stations)} stations, {len(picks)} picks of {len(QUAKES)} quakes "
         f"{picks[-1].time - picks[0].time:.0f} s of data"
     )
-    finals = []
+    finals: list[Quake] = []
     started = time.process_time()
     for pick in picks:
         assoc.add(pick)
