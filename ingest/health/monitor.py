@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import zlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -34,6 +35,8 @@ from stations.health import (
 )
 from stations.models import ChangeKind, Channel, ChannelKind, HealthState, StateChange
 from stations.queries import ChannelKey, channel_statuses
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +119,10 @@ class HealthMonitor:
         """Evaluate and store the states of ``stations``; returns the state changes.
 
         A channel's stored health (its metrics, state and reason) is written when its state
-        or reason changed, and otherwise once per ``interval_s`` (the snapshot interval):
-        thousands of channels cost a few writes per evaluation, not thousands. Latencies are
+        or the kind of its reason changed ("data 12 s late" and "data 14 s late" are one
+        kind), and otherwise once per ``interval_s`` (the snapshot interval): thousands of
+        channels cost a few writes per evaluation, not thousands, also while a worker that
+        fell behind sees every channel late by a little more at each evaluation. Latencies are
         read by the API from the channels' status, which every batch keeps current.
         """
         t = now.timestamp()
@@ -146,9 +151,10 @@ class HealthMonitor:
             station_ids[code] = channel.station_id
             report = ChannelReport(channel.id, verdict.state, verdict.reason, metrics)
             reports.append(report)
-            if due or self._stored.get(key) != (verdict.state, verdict.reason):
+            kind = (verdict.state, _kind(verdict.reason))
+            if due or self._stored.get(key) != kind:
                 written.append(report)
-                self._stored[key] = (verdict.state, verdict.reason)
+                self._stored[key] = kind
                 self._written[key] = t + every
         save_channel_health(session, reports=written, now=now)
         verdicts = {
@@ -230,3 +236,8 @@ class HealthMonitor:
                     status.last_sample_time.timestamp(), status.last_arrival_time.timestamp()
                 )
             self._health[key] = health
+
+
+def _kind(reason: str) -> str:
+    """A reason without its numbers: what it says, not how much."""
+    return _NUMBER.sub("#", reason)

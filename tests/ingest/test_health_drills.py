@@ -4,6 +4,7 @@ the configured time and turn back after the fault ends."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -30,7 +31,7 @@ from stations.db import make_engine, make_session_factory, migrate
 from stations.health import channel_healths, health_history, list_state_changes, station_states
 from stations.inventory import default_inventory_path, import_stationxml
 from stations.models import HealthState, Station
-from stations.queries import channel_index, ensure_channels, get_station
+from stations.queries import ChannelKey, channel_index, ensure_channels, get_station
 
 T0 = 1_750_000_000.0
 CONFIG = parse_config(
@@ -73,6 +74,7 @@ def drill(
     config: LarzaConfig = CONFIG,
     station: str = "SAREZ",
     soh: bool = False,
+    rows: list[tuple[float, datetime, HealthState, str]] | None = None,
 ) -> list[Seen]:
     """Run one station through the pipeline for ``duration`` simulated seconds; its states."""
     spec = next(s for s in default_stations() if s.station == station)
@@ -108,6 +110,10 @@ def drill(
                 st = get_station(s, network="TJ", station=station)
                 health = station_states(s)[st.id]
                 seen.append(Seen(t - T0, health.state, health.reason))
+                if rows is not None:  # the stored health of the station's HHZ
+                    hhz = channel_index(s)[ChannelKey("TJ", station, "", "HHZ")].id
+                    row = channel_healths(s, channel_ids=[hhz])[hhz]
+                    rows.append((t - T0, row.evaluated_at, row.state, row.reason))
     return seen
 
 
@@ -246,3 +252,20 @@ def test_soh_values_are_shown_and_checked(factory: sessionmaker[Session]) -> Non
         assert vei["unit"] == "V"
         assert 11.0 < vei["value"] < 14.0  # about 12.6 V
     assert first(seen, 70.0, HealthState.OK).t <= 70 + 60 + 10
+
+
+def test_a_late_channel_is_not_rewritten_at_every_evaluation(
+    factory: sessionmaker[Session],
+) -> None:
+    # silent from 60 s: late (DEGRADED) then DOWN, its reason's number growing at every
+    # evaluation (each 5 s); the stored row is written when the state or the kind of reason
+    # changes, else once per interval (30 s)
+    rows: list[tuple[float, datetime, HealthState, str]] = []
+    drill(factory, [SilentStation(station="SAREZ", start=60.0, end=400.0)], 200.0, rows=rows)
+    silent = [r for r in rows if r[0] >= 70]
+    assert {r[2] for r in silent} >= {HealthState.DEGRADED, HealthState.DOWN}
+    writes = [b for a, b in itertools.pairwise(silent) if b[1] != a[1]]
+    assert len({r[3] for r in silent}) > len(writes)  # the reason changed more often
+    for a, b in itertools.pairwise(writes):
+        if a[2] is b[2]:
+            assert (b[1] - a[1]).total_seconds() >= CONFIG.health.interval_s
