@@ -334,6 +334,31 @@ class OnsiteMeter:
         self._onset = None
 
     @property
+    def sampling_rate(self) -> float:
+        """Samples per second."""
+        return self._fs
+
+    @property
+    def config(self) -> OnsiteConfig:
+        return self._config
+
+    @property
+    def end_time(self) -> float:
+        """POSIX seconds just past the last sample fed (NaN before any)."""
+        return self._time(self._n) if self._n else math.nan
+
+    def acceleration(self, start: float, end: float) -> tuple[float, Float64Array]:
+        """The acceleration (m/s^2; a seismometer's differentiated) of the samples kept whose
+        times lie in ``[start, end)``: the time of the first, and the samples (a copy; none
+        if nothing kept lies there)."""
+        if not self._n:
+            return math.nan, np.zeros(0)
+        a = max(self._series.first, math.ceil((start - self._t0) * self._fs - 1e-9))
+        b = min(self._n, math.ceil((end - self._t0) * self._fs - 1e-9))
+        block = self._series.get(a, max(a, b))
+        return self._time(a), block[0].copy()
+
+    @property
     def active(self) -> bool:
         """Whether a window is open."""
         return self._onset is not None
