@@ -277,7 +277,8 @@ class NetworkWarning:
         timing_quality: int | None = None,
         colocated: bool = False,
     ) -> tuple[list[WarningMessage], list[Suppressed]]:
-        """A station's P onset (its first; later ones of the same quake are ignored).
+        """A station's P onset (its first; later ones of the same quake are ignored, but
+        for one after a pick its sensors disagreed on, which replaces it).
 
         ``colocated``: the station has a second sensor recording (an accelerometer beside
         the seismometer): its P enters the point source only once :meth:`sensors` says
@@ -285,6 +286,8 @@ class NetworkWarning:
         """
         if station not in self._coords:
             return [], [Suppressed("unknown_station", f"{station} has no coordinates")]
+        if self.rejected(station):  # a glitch held the station: this may be its P
+            del self._picks[station]
         if station in self._picks or self._window_over(time) or not self._same_quake(station, time):
             return [], []
         due = self._explained_s(station, time)
@@ -324,6 +327,12 @@ class NetworkWarning:
             found.readings[sensor] = reading
         messages, more = self._evaluate(now=reading.onset_time + reading.seconds)
         return messages, suppressed + more
+
+    def rejected(self, station: str) -> bool:
+        """Whether the station's pick was left out because its sensors disagree (its next
+        pick replaces it)."""
+        found = self._picks.get(station)
+        return found is not None and found.sensors == "disagree"
 
     def awaiting(self, station: str) -> bool:
         """Whether the station's P waits for its co-located sensors' verdict."""

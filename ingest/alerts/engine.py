@@ -228,13 +228,15 @@ class EarlyWarning:
             return []
         station = f"{key.network}.{key.station}"
         onset = trigger.onset_time
+        network = self._network()
+        # a P after a glitch its sensors disagreed on: measured from this onset instead
+        again = network.rejected(station)
         for other, found in self._meters.items():
             same = (other.network, other.station) == (key.network, key.station)
-            if same and found.meter.fed and not found.meter.active:
+            if same and found.meter.fed and (again or not found.meter.active):
                 found.meter.start(onset)
                 found.until = onset + WINDOW_S
                 found.peak = 0.0
-        network = self._network()
         messages, suppressed = network.add_pick(
             station,
             onset,

@@ -356,3 +356,28 @@ def test_a_station_waits_for_its_sensors_and_is_left_out_when_they_disagree(
         if not expected:
             assert said[-1].reason == "sensors_disagree"
             assert "HN shows 0.03" in said[-1].detail
+
+
+def test_a_p_after_a_glitch_its_sensors_disagreed_on_replaces_it(
+    pamir_table: TravelTimeTable,
+) -> None:
+    """A glitch at the first station seconds before the quake's P there does not cost the
+    quake that station: the P replaces the glitch's pick."""
+    times = list(arrivals(pamir_table, QUAKE).items())[:3]
+    words = "HN shows {:.2f} (±0.02) of the motion HH recorded"
+    agree = SensorAgreement("agree", 0.98, 0.02, words.format(0.98))
+    glitch = SensorAgreement("disagree", 0.03, 0.02, words.format(0.03))
+    warning = engine(pamir_table, min_stations=3)
+    first, t_first = times[0]
+    warning.add_pick(first, t_first - 3.0, 99, colocated=True)
+    warning.sensors(first, glitch, now=t_first - 2.0)
+    assert warning.rejected(first)
+    sent = []
+    for key, (station, t) in enumerate(times):
+        sent += warning.add_pick(station, t, key, colocated=True)[0]
+        sent += warning.add_reading(station, "HH", reading(station, t, QUAKE))[0]
+        sent += warning.sensors(station, agree, now=t + 1.0)[0]
+    assert [m.action for m in sent] == ["created"]
+    source = sent[0].source
+    assert source is not None
+    assert source.origin.rms < 0.2  # located from the P, not the glitch
