@@ -14,7 +14,11 @@ message carries ``content["exercise"] = True``: the API writes it as CAP status 
 
 Only the vertical channels' on-site readings go to the network warning: Pd and tau_c are
 measured on the vertical P (Wu & Kanamori 2005); every channel's shaking counts for the
-station alerts.
+station alerts. Of a station's seismometer and accelerometer, the seismometer's reading
+measures (its noise is far lower at the periods of Pd and tau_c); the accelerometer's
+counts where the seismometer clipped or sends nothing. The two must agree that there is
+a P at all (:func:`detection.compare_colocated`) before the station enters the point
+source.
 
 The travel-time table is built (or read from its cache) when the first network candidate
 needs a location, not at start-up.
@@ -303,6 +307,24 @@ class EarlyWarning:
                 found[m.sensor] = m
         return list(found.values())[:2]
 
+    def _seismometer_measures(self, found: _Meter) -> bool:
+        """Whether an accelerometer's reading is left out of the network's magnitude because
+        the station's seismometer measures Pd and tau_c: integrated twice, an accelerometer's
+        noise grows at the long periods they are made of (80 counts of it add about 0.2 to
+        0.5 to the magnitude of the bench's quakes), a broadband seismometer's does not; the
+        accelerometer's reading counts where the seismometer clipped or sends nothing."""
+        if found.meter.kind != "acceleration":
+            return False
+        return any(
+            m.station == found.station
+            and m.vertical
+            and m.meter.kind == "velocity"
+            and m.meter.active
+            and not _clipped(m)
+            and m.meter.end_time >= found.meter.end_time - RECORDING_S
+            for m in self._meters.values()
+        )
+
     def _compare(self, station: str) -> list[Outgoing]:
         """The station's co-located sensors compared on its P so far; the verdict, once
         there is one, goes to the network warning."""
@@ -348,11 +370,12 @@ class EarlyWarning:
         if self._warning is not None and found.vertical:
             if found.station in self._checks:
                 out += self._compare(found.station)
-            messages, suppressed = self._warning.add_reading(
-                found.station, found.sensor, reading, clipped=clipped
-            )
-            self._suppress(suppressed)
-            out += [Outgoing("network", message_of(m)) for m in messages]
+            if not self._seismometer_measures(found):
+                messages, suppressed = self._warning.add_reading(
+                    found.station, found.sensor, reading, clipped=clipped
+                )
+                self._suppress(suppressed)
+                out += [Outgoing("network", message_of(m)) for m in messages]
         if clipped or reading.mmi < self._vote.mmi_level:
             return out
         alerts = self._vote.add(
