@@ -4,9 +4,10 @@ Starts ``larza api`` (a real process) on a fresh database with a webhook to a re
 this process and an SSE client on ``/api/v1/stream?kinds=alert``; then, for each scenario and
 run, a new worker pipeline (this process, as ``larza worker`` runs it) is fed the three
 Pamir stations' records of 1 s (``--record-seconds``) in data-time order, paced at
-``--speed`` times real time. A scenario quake's verticals carry a P wave whose tau_c and Pd
-are those of its magnitude by the relations the on-site estimate inverts (Wu & Kanamori
-2005, Wu & Zhao 2006) and noise, P at the default model's travel times.
+``--speed`` times real time. A scenario quake's verticals (HHZ and HNZ, the same ground
+motion through each one's gain) carry a P wave whose tau_c and Pd are those of its
+magnitude by the relations the on-site estimate inverts (Wu & Kanamori 2005, Wu & Zhao
+2006) and noise, P at the default model's travel times.
 
 Prints, per scenario: the processing latency from the arrival of the record that completed
 the data an alert message needed (the moment it was handed to the pipeline) to the message
@@ -69,6 +70,7 @@ from stations.webhooks import create_webhook
 
 STATIONS = {"SAREZ": (38.27, 72.60), "MURGH": (38.17, 73.96), "MANEM": (37.49, 71.55)}
 GAIN = 299999999.27771586  # the default inventory's seismometers, counts per m/s
+HN_GAIN = 80000.0  # its accelerometers, counts per m/s^2
 FS = 100.0
 SITES = (
     SiteEntry(name="Usoi dam", latitude=38.27, longitude=72.61, threshold=4.0),
@@ -86,13 +88,15 @@ ORIGIN_S = 60.0
 SECONDS = 150.0
 
 
-def trace(
+def traces(
     station: str,
     quake: tuple[float, float, float, float],
     table: TravelTimeTable,
     rng: np.random.Generator,
     start: UTCDateTime,
-) -> Trace:
+) -> list[Trace]:
+    """The station's seismometer (HHZ) and accelerometer (HNZ) records of the quake: the
+    same ground motion through each one's gain, each with its own noise."""
     lat, lon, depth, m = quake
     epi = float(distance_km(lat, lon, *STATIONS[station]))
     p = ORIGIN_S + float(table.time(False, epi, depth))
@@ -103,10 +107,16 @@ def trace(
     rel = np.clip(t - p, 0, None)
     ramp = np.sin(np.pi / 2 * np.clip(rel / 0.3, 0, 1)) ** 2
     u = pd * ramp * np.exp(-np.clip(rel - 4.0, 0, None) / 3.0) * np.sin(2 * np.pi * rel / tau_c)
-    counts = np.gradient(u, 1 / FS) * GAIN + rng.normal(0, 200, t.size)
-    counts = np.clip(counts, -(2**31) + 1, 2**31 - 1)
-    header = {"network": "TJ", "station": station, "channel": "HHZ", "sampling_rate": FS}
-    return Trace(np.round(counts).astype(np.int32), header={**header, "starttime": start})
+    velocity = np.gradient(u, 1 / FS)
+    out = []
+    for code, counts in (
+        ("HHZ", velocity * GAIN + rng.normal(0, 200, t.size)),
+        ("HNZ", np.gradient(velocity, 1 / FS) * HN_GAIN + rng.normal(0, 80, t.size)),
+    ):
+        counts = np.clip(counts, -(2**31) + 1, 2**31 - 1)
+        header = {"network": "TJ", "station": station, "channel": code, "sampling_rate": FS}
+        out.append(Trace(np.round(counts).astype(np.int32), header={**header, "starttime": start}))
+    return out
 
 
 def packets(traces: list[Trace], record_s: float) -> list[tuple[float, Packet]]:
@@ -260,8 +270,10 @@ def quiet_hour(
         for st, (lat, lon) in STATIONS.items():
             delay = float(distance_km(36.0, 66.0, lat, lon)) / 20.0
             at = round((t0 + delay - 20) * FS)
-            burst(data[(st, "HHZ")], at, 300_000, 0.2, 30.0)
-            burst(data[(st, "HNZ")], at, 300, 0.2, 30.0)
+            ground = np.zeros(n)  # velocity, m/s: on both sensors, through their gains
+            burst(ground, at, 300_000 / GAIN, 0.2, 30.0)
+            data[(st, "HHZ")] += ground * GAIN
+            data[(st, "HNZ")] += np.gradient(ground, 1 / FS) * HN_GAIN
         injected["teleseism"] = injected.get("teleseism", 0) + 1
     traces = []
     for (st, ch), x in data.items():
@@ -362,8 +374,10 @@ def main() -> None:
                     start = UTCDateTime(int(time.time()) - 3 * 3600) + 600 * run_no
                     origin = start.timestamp + ORIGIN_S
                     rng = np.random.default_rng(run_no)
-                    traces = [trace(s, quake, table, rng, start) for s in STATIONS]
-                    feed = packets(traces, args.record_seconds)
+                    feed = packets(
+                        [tr for s in STATIONS for tr in traces(s, quake, table, rng, start)],
+                        args.record_seconds,
+                    )
                     clock_base = time.time()
                     pipeline = Pipeline(
                         factory,

@@ -27,6 +27,12 @@ from detection._coincidence import (
     CoincidenceUpdate,
     TriggerWindow,
 )
+from detection._colocated import (
+    AgreementConfig,
+    SensorAgreement,
+    Verdict,
+    compare_colocated,
+)
 from detection._config import DetectorConfig
 from detection._filter import FilterState, bandpass, design_bandpass
 from detection._geo import azimuth_deg, destination, distance_km
@@ -96,6 +102,7 @@ from detection._warning import (
 )
 
 __all__ = [
+    "AgreementConfig",
     "AssociatedPick",
     "Associator",
     "ClassicStaLtaState",
@@ -127,6 +134,7 @@ __all__ = [
     "QuakeAssociatorConfig",
     "QuakeUpdate",
     "RecursiveStaLtaState",
+    "SensorAgreement",
     "SensorKind",
     "SensorPicker",
     "ShakingAlert",
@@ -143,6 +151,7 @@ __all__ = [
     "Trigger",
     "TriggerState",
     "TriggerWindow",
+    "Verdict",
     "WarningConfig",
     "WarningMessage",
     "aic",
@@ -151,6 +160,7 @@ __all__ = [
     "bandpass",
     "classic_sta_lta",
     "combined_magnitude",
+    "compare_colocated",
     "component_motion",
     "design_bandpass",
     "destination",

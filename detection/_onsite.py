@@ -272,6 +272,7 @@ class OnsiteMeter:
         self._onset_index = 0
         self._peaks = [0.0, 0.0]  # pga, pgv since the onset, up to the samples processed
         self._peaked_to = 0
+        self._window: tuple[float, float, float] | None = None  # seconds, Pd, tau_c
 
     def feed(self, samples: ArrayLike, starttime: float) -> None:
         """Process the next samples (counts, any numeric dtype) starting at ``starttime``
@@ -328,10 +329,36 @@ class OnsiteMeter:
         self._onset_index = max(0, math.ceil((onset_time - self._t0) * self._fs - 1e-9))
         self._peaks = [0.0, 0.0]
         self._peaked_to = self._onset_index
+        self._window = None
 
     def stop(self) -> None:
         """Close the window (the arrival is over)."""
         self._onset = None
+
+    @property
+    def sampling_rate(self) -> float:
+        """Samples per second."""
+        return self._fs
+
+    @property
+    def config(self) -> OnsiteConfig:
+        return self._config
+
+    @property
+    def end_time(self) -> float:
+        """POSIX seconds just past the last sample fed (NaN before any)."""
+        return self._time(self._n) if self._n else math.nan
+
+    def acceleration(self, start: float, end: float) -> tuple[float, Float64Array]:
+        """The acceleration (m/s^2; a seismometer's differentiated) of the samples kept whose
+        times lie in ``[start, end)``: the time of the first, and the samples (a copy; none
+        if nothing kept lies there)."""
+        if not self._n:
+            return math.nan, np.zeros(0)
+        a = max(self._series.first, math.ceil((start - self._t0) * self._fs - 1e-9))
+        b = min(self._n, math.ceil((end - self._t0) * self._fs - 1e-9))
+        block = self._series.get(a, max(a, b))
+        return self._time(a), block[0].copy()
 
     @property
     def active(self) -> bool:
@@ -346,15 +373,23 @@ class OnsiteMeter:
             return None
         cfg = self._config
         a = self._onset_index
-        end = min(self._n, a + round(cfg.window_s * self._fs))
-        block = self._series.get(a, end)
-        if block.shape[1] == 0:
+        if a >= self._series.first:  # the window's samples are still kept
+            end = min(self._n, a + round(cfg.window_s * self._fs))
+            block = self._series.get(a, end)
+            if block.shape[1] == 0:
+                return None
+            w, d = block[2], block[3]
+            sum_d = float(np.dot(d, d))
+            self._window = (
+                block.shape[1] / self._fs,
+                float(np.max(np.abs(d))),
+                2 * math.pi / math.sqrt(float(np.dot(w, w)) / sum_d) if sum_d > 0 else math.nan,
+            )
+        if self._window is None:  # the onset was older than the samples kept
             return None
-        seconds = block.shape[1] / self._fs
-        w, d = block[2], block[3]
-        pd = float(np.max(np.abs(d)))
-        sum_d = float(np.dot(d, d))
-        tau_c = 2 * math.pi / math.sqrt(float(np.dot(w, w)) / sum_d) if sum_d > 0 else math.nan
+        # ``keep_s`` after the onset its first samples are dropped: the window's measurement
+        # stays as it was when they were there
+        seconds, pd, tau_c = self._window
         later = self._series.get(max(self._peaked_to, a), self._n)
         if later.shape[1]:
             self._peaks[0] = max(self._peaks[0], float(np.max(np.abs(later[0]))))

@@ -25,6 +25,15 @@ returned as a :class:`Suppressed` with its reason:
   calibration pulse or a kicked sensor is seen by one station);
 - ``timing``: a station's clock is not trusted (timing quality below ``min_timing_quality``):
   its picks are left out;
+- ``sensors_disagree``: a station with a second sensor recording (an accelerometer beside
+  the seismometer) enters the point source only when the two recorded the same motion in
+  the first seconds of its P (:func:`detection.compare_colocated`): a glitch, a telemetry
+  fault or a calibration pulse shows on one sensor. Until their verdict the station waits
+  (the candidate is held, not suppressed); a station whose sensors disagree is left out,
+  and a candidate left with fewer than ``min_stations`` is suppressed. Where the other
+  sensor's noise hides motion this small (``unseen``: a small P, a noisy or dead
+  accelerometer, or its data not there when the P window is complete), the station is used
+  unconfirmed, as one with a single sensor is: the guards below still apply;
 - ``clipped``: a sensor at full scale gives no Pd (the accelerometer's is used);
 - ``not_located`` / ``inconsistent``: the picks fit no hypocentre (RMS above ``max_rms_s``:
   glitches at several stations at once are not one quake). While the picks are too few to
@@ -45,6 +54,11 @@ candidate's first pick (more than twice ``max_distance_km`` from its station, or
 from it in time than the P can cross between the two stations at the model's surface
 velocity, plus ``SAME_QUAKE_SLACK_S``) is another quake's and is left out.
 
+After an alert, a pick that its hypocentre explains as the S wave at that station (see
+``s_tolerance_s``) is that S, not the P of another quake: it neither joins nor starts a
+candidate (``explained_s``), while the alert is out and after it ended; a cancelled alert's
+hypocentre explains nothing.
+
 An alert is ``ended`` when the S waves have passed every site by ``end_after_s``; it is
 ``cancelled`` (a false alarm) when its picks are withdrawn and too few stations are left.
 """
@@ -58,6 +72,7 @@ from typing import Literal
 
 import numpy as np
 
+from detection._colocated import SensorAgreement, Verdict
 from detection._geo import distance_km
 from detection._locate import LocatorConfig, Observation, Origin, StationCoordinates, locate
 from detection._onsite import OnsiteReading, combined_magnitude, magnitude_from_pd
@@ -132,6 +147,8 @@ class WarningConfig:
     update_km: float = 10.0
     end_after_s: float = 30.0
     pick_uncertainty_s: float = 0.2
+    s_tolerance_s: float = 2.0
+    s_tolerance_fraction: float = 0.5
     trial_depths_km: tuple[float, ...] = (10.0, 70.0, 150.0, 220.0)
     sites: tuple[TargetSite, ...] = ()
     intensity: IntensityEquation = field(default_factory=IntensityEquation)
@@ -142,10 +159,18 @@ class WarningConfig:
     def __post_init__(self) -> None:
         if self.min_stations < 2:
             raise ValueError(f"need min_stations >= 2, got {self.min_stations}")
-        for name in ("max_rms_s", "max_distance_km", "end_after_s", "pick_uncertainty_s"):
+        for name in (
+            "max_rms_s",
+            "max_distance_km",
+            "end_after_s",
+            "pick_uncertainty_s",
+            "s_tolerance_s",
+        ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"need a finite {name} > 0, got {value}")
+        if not 0 <= self.s_tolerance_fraction < 1:
+            raise ValueError(f"need 0 <= s_tolerance_fraction < 1, got {self.s_tolerance_fraction}")
 
 
 @dataclass(frozen=True)
@@ -198,6 +223,8 @@ class _Station:
     time: float  # P onset, POSIX s
     key: int
     timing_ok: bool = True
+    sensors: Verdict | Literal["unchecked"] = "unchecked"  # its co-located sensors' word
+    sensors_detail: str = ""
     readings: dict[str, OnsiteReading] = field(default_factory=dict)  # sensor -> reading
     clipped: set[str] = field(default_factory=set)
 
@@ -222,6 +249,7 @@ class NetworkWarning:
         self._config = config or WarningConfig()
         self._picks: dict[str, _Station] = {}
         self._sent: PointSource | None = None
+        self._explains: Origin | None = None  # the last alert's hypocentre, for its S waves
         self._active = False
         self._said: set[tuple[str, str]] = set()
         self._located: tuple[tuple[tuple[str, float], ...], Origin] | None = None
@@ -241,15 +269,39 @@ class NetworkWarning:
         return not self._active and not self._picks
 
     def add_pick(
-        self, station: str, time: float, key: int, *, timing_quality: int | None = None
+        self,
+        station: str,
+        time: float,
+        key: int,
+        *,
+        timing_quality: int | None = None,
+        colocated: bool = False,
     ) -> tuple[list[WarningMessage], list[Suppressed]]:
-        """A station's P onset (its first; later ones of the same quake are ignored)."""
+        """A station's P onset (its first; later ones of the same quake are ignored, but
+        for one after a pick its sensors disagreed on, which replaces it).
+
+        ``colocated``: the station has a second sensor recording (an accelerometer beside
+        the seismometer): its P enters the point source only once :meth:`sensors` says
+        they agree (see the module); without one it is used unchecked.
+        """
         if station not in self._coords:
             return [], [Suppressed("unknown_station", f"{station} has no coordinates")]
+        if self.rejected(station):  # a glitch held the station: this may be its P
+            del self._picks[station]
         if station in self._picks or self._window_over(time) or not self._same_quake(station, time):
             return [], []
+        due = self._explained_s(station, time)
+        if due is not None:
+            return [], [
+                Suppressed(
+                    "explained_s",
+                    f"{station}: the S of the alert's hypocentre (due {due - time:+.1f} s from "
+                    "the pick), not the P of another quake",
+                    (station,),
+                )
+            ]
         ok = timing_quality is None or timing_quality >= self._config.min_timing_quality
-        self._picks[station] = _Station(time, key, ok)
+        self._picks[station] = _Station(time, key, ok, "pending" if colocated else "unchecked")
         if not ok:
             return [], [
                 Suppressed("timing", f"{station}: timing quality {timing_quality} %", (station,))
@@ -276,6 +328,30 @@ class NetworkWarning:
         messages, more = self._evaluate(now=reading.onset_time + reading.seconds)
         return messages, suppressed + more
 
+    def rejected(self, station: str) -> bool:
+        """Whether the station's pick was left out because its sensors disagree (its next
+        pick replaces it)."""
+        found = self._picks.get(station)
+        return found is not None and found.sensors == "disagree"
+
+    def awaiting(self, station: str) -> bool:
+        """Whether the station's P waits for its co-located sensors' verdict."""
+        found = self._picks.get(station)
+        return found is not None and found.sensors == "pending"
+
+    def sensors(
+        self, station: str, agreement: SensorAgreement, now: float
+    ) -> tuple[list[WarningMessage], list[Suppressed]]:
+        """The verdict of the station's co-located sensors on its P
+        (:func:`detection.compare_colocated`), at data time ``now``; a pending one changes
+        nothing, a final one is kept."""
+        found = self._picks.get(station)
+        if found is None or found.sensors != "pending" or agreement.verdict == "pending":
+            return [], []
+        found.sensors = agreement.verdict
+        found.sensors_detail = agreement.detail
+        return self._evaluate(now=now)
+
     def withdraw(self, key: int, now: float) -> tuple[list[WarningMessage], list[Suppressed]]:
         """A pick taken back (its trigger was not a P): the estimate without it; an alert
         left with too few stations is cancelled."""
@@ -284,9 +360,11 @@ class NetworkWarning:
             del self._picks[station]
         if not gone:
             return [], []
-        if self._active and len(self._usable()) < self._config.min_stations:
+        counted = [p for p in self._usable().values() if p.sensors != "disagree"]
+        if self._active and len(counted) < self._config.min_stations:
             self._active = False
             self._sent = None
+            self._explains = None
             return [WarningMessage("cancelled", None, f"picks withdrawn at {', '.join(gone)}")], []
         return self._evaluate(now=now)
 
@@ -305,6 +383,29 @@ class NetworkWarning:
         return []
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _explained_s(self, station: str, time: float) -> float | None:
+        """The predicted S time at ``station`` of the last alert's hypocentre, if the pick at
+        ``time`` is that S: nearer to it than to the predicted P, and within
+        ``s_tolerance_s`` plus ``s_tolerance_fraction`` of the S-P time (three P picks
+        leave the depth unknown: a deep quake put at 100 km instead of 150 has its S-P
+        times a third short)."""
+        origin = self._explains
+        if origin is None or time < origin.time:
+            return None
+        c = self._coords[station]
+        epi = float(distance_km(origin.latitude, origin.longitude, c.latitude, c.longitude))
+        p_time, s_time = (
+            origin.time
+            + float(self._table.time(is_s, epi, origin.depth_km))
+            + float(self._table.elevation_delay(is_s, c.elevation_km))
+            for is_s in (False, True)
+        )
+        cfg = self._config
+        tolerance = cfg.s_tolerance_s + cfg.s_tolerance_fraction * (s_time - p_time)
+        if abs(time - s_time) <= tolerance and abs(time - s_time) < abs(time - p_time):
+            return s_time
+        return None
 
     def _same_quake(self, station: str, time: float) -> bool:
         """Whether one source can send its P to ``station`` at ``time`` and to the candidate's
@@ -329,16 +430,25 @@ class NetworkWarning:
 
     def _evaluate(self, now: float) -> tuple[list[WarningMessage], list[Suppressed]]:
         cfg = self._config
-        usable = self._usable()
-        names = tuple(sorted(usable))
-        if len(usable) < cfg.min_stations:
+        picked = self._usable()
+        names = tuple(sorted(picked))
+        if len(picked) < cfg.min_stations:
             return [], [
                 Suppressed(
                     "too_few_stations",
-                    f"P at {len(usable)} of the {cfg.min_stations} stations needed",
+                    f"P at {len(picked)} of the {cfg.min_stations} stations needed",
                     names,
                 )
             ]
+        usable = {s: p for s, p in picked.items() if p.sensors in ("agree", "unseen", "unchecked")}
+        if len(usable) < cfg.min_stations:
+            pending = [s for s, p in picked.items() if p.sensors == "pending"]
+            if len(usable) + len(pending) >= cfg.min_stations:
+                return [], []  # the sensors' verdicts are still to come
+            disagree = sorted(s for s, p in picked.items() if p.sensors == "disagree")
+            detail = "; ".join(f"{s}: {picked[s].sensors_detail}" for s in disagree)
+            return [], [Suppressed("sensors_disagree", detail, names)]
+        names = tuple(sorted(usable))
         observations = [
             Observation(s, "P", p.time, cfg.pick_uncertainty_s, p.key) for s, p in usable.items()
         ]
@@ -367,6 +477,7 @@ class NetworkWarning:
                     self._active = False
                     self._sent = None
                     self._picks.clear()
+                    self._explains = None
                     return [WarningMessage("cancelled", None, f"long-period P: {detail}")], []
                 return [], [Suppressed("long_period", detail, names)]
             return [], [Suppressed("no_magnitude", "no P window long enough yet", names)]
@@ -375,9 +486,11 @@ class NetworkWarning:
         if not self._active:
             self._active = True
             self._sent = source
+            self._explains = origin
             return [WarningMessage("created", source)], []
         if self._changed(source):
             self._sent = source
+            self._explains = origin
             return [WarningMessage("updated", source, "the estimate changed")], []
         return [], []
 

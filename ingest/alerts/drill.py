@@ -20,7 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,8 @@ __all__ = [
     "drill_report",
     "read_suppressed",
     "read_truth",
+    "replay_report",
+    "replay_text",
     "report_text",
 ]
 
@@ -325,3 +327,117 @@ def _onsite_and_suppressed(report: dict[str, Any], *, explain: bool) -> list[str
             "reason: give its log (--worker-log FILE) to list them."
         )
     return out
+
+
+def _data_time(v: AlertVersion) -> float | None:
+    """The data time a message was made at (its forecast's S arrival minus the warning time
+    it gave), or None when it forecasts no site."""
+    for site in (v.content or {}).get("sites", []):
+        if site.get("s_arrival") and site.get("warning_s") is not None:
+            return _t(site["s_arrival"]) - float(site["warning_s"])
+    return None
+
+
+def replay_report(
+    alerts: Iterable[Alert], since: datetime, suppressed: Sequence[Suppressed] = ()
+) -> dict[str, Any]:
+    """A replay's alert timeline, with no truth to hold it against (archived data played by
+    ``larza feed --replay`` or ``--sds``): every network alert created since ``since``,
+    version by version, each with its estimate; times after the first version's *estimated*
+    origin, in data time where the message's forecast gives it (the data a replay carries
+    are old: the worker's clock says when it sent, not where in the recording it was);
+    on-site alerts and suppressed candidates as in a drill."""
+    chosen = [a for a in alerts if a.created_at >= since]
+    network = []
+    for a in (a for a in chosen if a.kind == "network" and a.versions):
+        first = a.versions[0]
+        origin = first.origin_time.timestamp() if first.origin_time is not None else None
+        rows = []
+        for v in a.versions:
+            made = _data_time(v)
+            rows.append(
+                {
+                    "version": v.version,
+                    "action": v.action,
+                    "sent_at": v.sent_at.isoformat(),
+                    "data_time": None
+                    if made is None
+                    else datetime.fromtimestamp(made, UTC).isoformat(),
+                    "after_estimated_origin_s": None
+                    if made is None or origin is None
+                    else round(made - origin, 3),
+                    "origin_time": None if v.origin_time is None else v.origin_time.isoformat(),
+                    "magnitude": v.magnitude,
+                    "latitude": v.latitude,
+                    "longitude": v.longitude,
+                    "depth_km": v.depth_km,
+                    "stations": len((v.content or {}).get("stations", [])),
+                    "reason": v.reason,
+                    "sites": [
+                        {k: s.get(k) for k in ("name", "mmi", "s_arrival", "warning_s", "alert")}
+                        for s in (v.content or {}).get("sites", [])
+                    ],
+                }
+            )
+        network.append({"id": a.id, "status": a.status, "versions": rows})
+    return {
+        "replay": True,
+        "since": since.isoformat(),
+        "alerted": bool(network),
+        "network_alerts": network,
+        "onsite_alerts": [
+            {
+                "id": a.id,
+                "station": a.versions[0].station,
+                "sent_at": a.versions[0].sent_at.isoformat(),
+                "mmi": (a.versions[0].content or {}).get("mmi"),
+            }
+            for a in chosen
+            if a.kind == "onsite" and a.versions
+        ],
+        "suppressed": [{"reason": s.reason, "detail": s.detail} for s in suppressed],
+        "suppressed_by_reason": dict(Counter(s.reason for s in suppressed)),
+    }
+
+
+def replay_text(report: dict[str, Any]) -> str:
+    """A replay's report as an operator reads it: no truth, so no errors and no ideal."""
+    out = [
+        f"Replay: the alerts created since {report['since']} (no truth: estimates only)",
+    ]
+    if not report["alerted"]:
+        out.append("")
+        out.append("NO NETWORK ALERT was raised.")
+    for a in report["network_alerts"]:
+        out.append("")
+        out.append(f"Network alert {a['id']} ({a['status']}), {len(a['versions'])} versions:")
+        for v in a["versions"]:
+            when = (
+                f"T0'{v['after_estimated_origin_s']:+.1f} s"
+                if v["after_estimated_origin_s"] is not None
+                else f"sent {v['sent_at']}"
+            )
+            where = (
+                f"{v['latitude']:.3f}N {v['longitude']:.3f}E  depth {_num(v['depth_km'], '.0f')} km"
+                if v["latitude"] is not None and v["longitude"] is not None
+                else "no location"
+            )
+            stations = f"  {v['stations']} stations" if v["stations"] else ""
+            reason = f"  ({v['reason']})" if v["reason"] else ""
+            out.append(
+                f"  {when}  v{v['version']} {v['action']:<9} M {_num(v['magnitude'], '.1f'):<4}"
+                f" {where}{stations}{reason}"
+            )
+            for s in v["sites"]:
+                out.append(
+                    f"      {s['name']}: predicted MMI {_num(s['mmi'], '.1f')}, S at "
+                    f"{s['s_arrival']}, warning {_num(s['warning_s'], '.1f')} s"
+                    + (", warned" if s["alert"] else "")
+                )
+    out.append("")
+    out.append(
+        "T0' is the first version's estimated origin time; times are data times (the "
+        "forecast's S arrival minus its warning time)."
+    )
+    out += _onsite_and_suppressed(report, explain=not report["alerted"])
+    return "\n".join(out) + "\n"

@@ -14,7 +14,11 @@ message carries ``content["exercise"] = True``: the API writes it as CAP status 
 
 Only the vertical channels' on-site readings go to the network warning: Pd and tau_c are
 measured on the vertical P (Wu & Kanamori 2005); every channel's shaking counts for the
-station alerts.
+station alerts. Of a station's seismometer and accelerometer, the seismometer's reading
+measures (its noise is far lower at the periods of Pd and tau_c); the accelerometer's
+counts where the seismometer clipped or sends nothing. The two must agree that there is
+a P at all (:func:`detection.compare_colocated`) before the station enters the point
+source.
 
 The travel-time table is built (or read from its cache) when the first network candidate
 needs a location, not at start-up.
@@ -37,6 +41,7 @@ from detection import (
     NetworkWarning,
     OnsiteMeter,
     PointSource,
+    SensorAgreement,
     SensorKind,
     ShakingCandidate,
     ShakingVote,
@@ -45,6 +50,7 @@ from detection import (
     TravelTimeTable,
     Trigger,
     WarningMessage,
+    compare_colocated,
     role_of,
 )
 from ingest.alerts.config import warning_config
@@ -62,6 +68,11 @@ WINDOW_S = 60.0
 """Seconds after a P onset that a station's meters keep measuring."""
 ONSITE_END_S = 60.0
 """An on-site alert ends this long after it was raised."""
+NOISE_S = (10.0, 0.5)
+"""The co-located sensors' noise is read from this long before a P onset to this long
+before it."""
+RECORDING_S = 10.0
+"""A second sensor counts as recording when its data reach this close to a P onset."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +158,7 @@ class EarlyWarning:
             mmi_level=config.alerts.onsite_mmi, agree_s=config.alerts.onsite_agree_s
         )
         self._onsite: dict[str, float] = {}  # station -> data time its on-site alert began
+        self._checks: dict[str, float] = {}  # station -> P onset its sensors are compared at
         self._said: set[tuple[str, tuple[str, ...]]] = set()
         self._adopted: float | None = None  # data time to end a network alert stored before
         self.suppressed: Counter[str] = Counter()
@@ -220,15 +232,24 @@ class EarlyWarning:
             return []
         station = f"{key.network}.{key.station}"
         onset = trigger.onset_time
+        network = self._network()
+        # a P after a glitch its sensors disagreed on: measured from this onset instead
+        again = network.rejected(station)
         for other, found in self._meters.items():
             same = (other.network, other.station) == (key.network, key.station)
-            if same and found.meter.fed and not found.meter.active:
+            if same and found.meter.fed and (again or not found.meter.active):
                 found.meter.start(onset)
                 found.until = onset + WINDOW_S
                 found.peak = 0.0
-        messages, suppressed = self._network().add_pick(
-            station, onset, pick_key, timing_quality=timing_quality
+        messages, suppressed = network.add_pick(
+            station,
+            onset,
+            pick_key,
+            timing_quality=timing_quality,
+            colocated=len(self._pair(station, onset)) == 2,
         )
+        if network.awaiting(station):
+            self._checks[station] = onset
         self._suppress(suppressed)
         return self._marked([Outgoing("network", message_of(m)) for m in messages])
 
@@ -276,18 +297,85 @@ class EarlyWarning:
         self._meters[key] = made
         return made
 
+    def _pair(self, station: str, onset: float) -> list[_Meter]:
+        """The station's vertical meters of two sensors recording at ``onset`` (its
+        seismometer and accelerometer), or fewer."""
+        found: dict[str, _Meter] = {}
+        for m in sorted(self._meters.values(), key=lambda m: m.sensor):
+            recording = m.meter.fed and m.meter.end_time >= onset - RECORDING_S
+            if m.station == station and m.vertical and recording and m.sensor not in found:
+                found[m.sensor] = m
+        return list(found.values())[:2]
+
+    def _seismometer_measures(self, found: _Meter) -> bool:
+        """Whether an accelerometer's reading is left out of the network's magnitude because
+        the station's seismometer measures Pd and tau_c: integrated twice, an accelerometer's
+        noise grows at the long periods they are made of (80 counts of it add about 0.2 to
+        0.5 to the magnitude of the bench's quakes), a broadband seismometer's does not; the
+        accelerometer's reading counts where the seismometer clipped or sends nothing."""
+        if found.meter.kind != "acceleration":
+            return False
+        return any(
+            m.station == found.station
+            and m.vertical
+            and m.meter.kind == "velocity"
+            and m.meter.active
+            and not _clipped(m)
+            and m.meter.end_time >= found.meter.end_time - RECORDING_S
+            for m in self._meters.values()
+        )
+
+    def _compare(self, station: str) -> list[Outgoing]:
+        """The station's co-located sensors compared on its P so far; the verdict, once
+        there is one, goes to the network warning."""
+        warning = self._warning
+        onset = self._checks.get(station)
+        if warning is None or onset is None or not warning.awaiting(station):
+            self._checks.pop(station, None)
+            return []
+        pair = self._pair(station, onset)
+        if len(pair) < 2:
+            return []
+        a, b = pair
+        end = min(a.meter.end_time, b.meter.end_time)
+        # complete once either has its whole P window: a sensor whose data lag is not
+        # waited for longer
+        complete = max(a.meter.end_time, b.meter.end_time) - onset >= a.meter.config.window_s
+        if not (end > onset or complete):
+            return []
+        window = _on_grid(a.meter, b.meter, onset, end)
+        noise = _on_grid(a.meter, b.meter, onset - NOISE_S[0], onset - NOISE_S[1])
+        agreement = compare_colocated(
+            *window,
+            *noise,
+            a.meter.sampling_rate,
+            complete=complete,
+            names=(a.sensor.lstrip("."), b.sensor.lstrip(".")),
+            clipped=(_clipped(a), _clipped(b)),
+        )
+        if agreement.verdict == "pending":
+            return []
+        del self._checks[station]
+        _say_sensors(station, agreement)
+        messages, suppressed = warning.sensors(station, agreement, now=end)
+        self._suppress(suppressed)
+        return [Outgoing("network", message_of(m)) for m in messages]
+
     def _reading(self, found: _Meter) -> list[Outgoing]:
         reading = found.meter.reading()
         if reading is None:
             return []
-        clipped = found.clip is not None and found.peak >= 0.95 * found.clip
+        clipped = _clipped(found)
         out: list[Outgoing] = []
         if self._warning is not None and found.vertical:
-            messages, suppressed = self._warning.add_reading(
-                found.station, found.sensor, reading, clipped=clipped
-            )
-            self._suppress(suppressed)
-            out += [Outgoing("network", message_of(m)) for m in messages]
+            if found.station in self._checks:
+                out += self._compare(found.station)
+            if not self._seismometer_measures(found):
+                messages, suppressed = self._warning.add_reading(
+                    found.station, found.sensor, reading, clipped=clipped
+                )
+                self._suppress(suppressed)
+                out += [Outgoing("network", message_of(m)) for m in messages]
         if clipped or reading.mmi < self._vote.mmi_level:
             return out
         alerts = self._vote.add(
@@ -364,6 +452,39 @@ class EarlyWarning:
             self._said.add(mark)
             self.suppressed[s.reason] += 1
             log.info("alert candidate suppressed (%s): %s", s.reason, s.detail)
+
+
+def _clipped(found: _Meter) -> bool:
+    return found.clip is not None and found.peak >= 0.95 * found.clip
+
+
+def _say_sensors(station: str, agreement: SensorAgreement) -> None:
+    words = {
+        "agree": "its sensors agree on its P",
+        "disagree": "its sensors disagree: its P is left out",
+        "unseen": "its P cannot be confirmed by its second sensor: used unconfirmed",
+    }
+    log.info("%s: %s (%s)", station, words.get(agreement.verdict, "?"), agreement.detail)
+
+
+def _on_grid(
+    a: OnsiteMeter, b: OnsiteMeter, start: float, end: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both meters' acceleration in ``[start, end)`` on ``a``'s samples: ``b``'s as it is
+    when the two sample together (one digitizer), else interpolated; cut to the time both
+    cover."""
+    t_a, x_a = a.acceleration(start, end)
+    t_b, x_b = b.acceleration(start, end)
+    rate = a.sampling_rate
+    if not (x_a.size and x_b.size):
+        return np.zeros(0), np.zeros(0)
+    if b.sampling_rate == rate and abs(t_b - t_a) * rate < 0.01:
+        n = min(x_a.size, x_b.size)
+        return x_a[:n], x_b[:n]
+    times = t_a + np.arange(x_a.size) / rate
+    times_b = t_b + np.arange(x_b.size) / b.sampling_rate
+    inside = (times >= times_b[0]) & (times <= times_b[-1])
+    return x_a[inside], np.interp(times[inside], times_b, x_b)
 
 
 def adopt_alerts(factory: sessionmaker[Session], warning: EarlyWarning) -> dict[str, int]:

@@ -200,3 +200,32 @@ def test_a_telemetry_spike_does_not_make_a_magnitude(rng: np.random.Generator) -
     assert b is not None
     assert b.pd_m == pytest.approx(a.pd_m, rel=0.05)
     assert b.tau_c_s == pytest.approx(a.tau_c_s, rel=0.05)
+
+
+@pytest.mark.parametrize("record_s", [1.0, 4.0])
+def test_the_p_window_stays_measured_after_its_samples_are_dropped(
+    rng: np.random.Generator, record_s: float
+) -> None:
+    """The meter keeps ``keep_s`` (30 s) of its series: a minute after the onset, Pd and
+    tau_c are still those of the first 3 s of P, not of what is left of them (a partial
+    window: a long tau_c that cancelled a drill's alert as a long-period P)."""
+    _, v = p_wave(rng, 1e-4, 1.0)
+    v = np.concatenate([v, rng.normal(0, 1e-7, round(60 * FS))])  # a minute more
+    meter = OnsiteMeter(FS, kind="velocity")
+    step = round(record_s * FS)
+    meter.feed(v[:step], T0)
+    meter.start(T0 + ONSET)
+    readings = []
+    for a in range(step, v.size, step):
+        meter.feed(v[a : a + step], T0 + a / FS)
+        got = meter.reading()
+        if got is not None:
+            readings.append(got)
+    complete = [r for r in readings if r.seconds == pytest.approx(3.0)]
+    assert readings[-1].onset_time - T0 == pytest.approx(ONSET)
+    assert meter.end_time - (T0 + ONSET) > 60.0  # far past keep_s
+    assert len(complete) * record_s > 60.0
+    first = complete[0]
+    measured = {(r.seconds, r.pd_m, r.tau_c_s) for r in complete}
+    assert measured == {(first.seconds, first.pd_m, first.tau_c_s)}
+    assert readings[-1].seconds == pytest.approx(3.0)

@@ -13,6 +13,7 @@ from detection import (
     IntensityEquation,
     NetworkWarning,
     OnsiteReading,
+    SensorAgreement,
     StationCoordinates,
     TargetSite,
     TravelTimeTable,
@@ -264,3 +265,119 @@ def test_a_p_no_source_can_share_with_the_candidate_is_left_out(
     assert source is not None
     assert "XX.FAR" not in source.stations
     assert float(distance_km(source.origin.latitude, source.origin.longitude, *QUAKE[:2])) < 5
+
+
+def s_arrivals(
+    table: TravelTimeTable, quake: tuple[float, float, float, float]
+) -> dict[str, float]:
+    lat, lon, depth, _ = quake
+    out = {}
+    for name, c in STATIONS.items():
+        epi = float(distance_km(lat, lon, c.latitude, c.longitude))
+        out[name] = T0 + float(table.time(True, epi, depth))
+    return out
+
+
+def alerted(warning: NetworkWarning, table: TravelTimeTable, stations: int) -> list[str]:
+    """The quake's P and readings at its first ``stations`` stations; the actions sent."""
+    sent = []
+    for key, (station, t) in enumerate(list(arrivals(table, QUAKE).items())[:stations]):
+        sent += warning.add_pick(station, t, key)[0]
+        sent += warning.add_reading(station, "HH", reading(station, t, QUAKE))[0]
+    return [m.action for m in sent]
+
+
+def test_the_s_waves_of_an_alert_start_no_new_candidate(pamir_table: TravelTimeTable) -> None:
+    """Once the alert ended (its picks forgotten), the S waves picked as P at the stations
+    are that quake's S, said so, and start nothing; a later quake elsewhere still does."""
+    warning = engine(pamir_table, min_stations=3)
+    assert alerted(warning, pamir_table, 3)[0] == "created"
+    s_times = s_arrivals(pamir_table, QUAKE)
+    assert [m.action for m in warning.tick(max(s_times.values()) + 200.0)] == ["ended"]
+    assert warning.idle
+    stations = list(arrivals(pamir_table, QUAKE))[:3]
+    reasons = []
+    for key, station in enumerate(stations, start=10):
+        # an S picked 1.5 s late, as an S onset in the P coda is
+        messages, suppressed = warning.add_pick(station, s_times[station] + 1.5, key)
+        assert messages == []
+        reasons += [s.reason for s in suppressed]
+    assert reasons == ["explained_s"] * 3
+    assert warning.idle  # no candidate
+    # another quake, 10 minutes later: its P is no S of the first
+    other = (38.3, 73.5, 20.0, 5.0)
+    lat, lon, depth, _ = other
+    later = T0 + 600.0
+    c = STATIONS["TJ.MURGH"]
+    t = later + float(
+        pamir_table.time(False, float(distance_km(lat, lon, c.latitude, c.longitude)), depth)
+    )
+    _, suppressed = warning.add_pick("TJ.MURGH", t, 20)
+    assert [s.reason for s in suppressed] == ["too_few_stations"]
+
+
+def test_a_cancelled_alert_explains_no_s(pamir_table: TravelTimeTable) -> None:
+    warning = engine(pamir_table, min_stations=3)
+    assert alerted(warning, pamir_table, 3)[0] == "created"
+    messages, _ = warning.withdraw(2, T0 + 40.0)
+    assert [m.action for m in messages] == ["cancelled"]
+    third = list(arrivals(pamir_table, QUAKE))[2]
+    _, suppressed = warning.add_pick(third, s_arrivals(pamir_table, QUAKE)[third], 40)
+    assert "explained_s" not in {s.reason for s in suppressed}
+
+
+def test_a_station_waits_for_its_sensors_and_is_left_out_when_they_disagree(
+    pamir_table: TravelTimeTable,
+) -> None:
+    """With co-located sensors, a P counts once they agree; three glitches seen by one
+    sensor each are suppressed as such, after a verdict, never before."""
+    times = list(arrivals(pamir_table, QUAKE).items())[:3]
+    agree = SensorAgreement("agree", 0.98, 0.02, "HN shows 0.98 (±0.02) of the motion HH recorded")
+    glitch = SensorAgreement(
+        "disagree", 0.03, 0.1, "HN shows 0.03 (±0.10) of the motion HH recorded"
+    )
+    for verdict, expected in ((agree, ["created"]), (glitch, [])):
+        warning = engine(pamir_table, min_stations=3)
+        sent, said = [], []
+        for key, (station, t) in enumerate(times):
+            m, s = warning.add_pick(station, t, key, colocated=True)
+            sent += m
+            said += s
+            m, s = warning.add_reading(station, "HH", reading(station, t, QUAKE))
+            sent += m
+            said += s
+            assert warning.awaiting(station)
+        assert sent == []  # nothing before the sensors' verdicts
+        for station, t in times:
+            m, s = warning.sensors(station, verdict, now=t + 1.0)
+            sent += m
+            said += s
+        assert [m.action for m in sent] == expected
+        if not expected:
+            assert said[-1].reason == "sensors_disagree"
+            assert "HN shows 0.03" in said[-1].detail
+
+
+def test_a_p_after_a_glitch_its_sensors_disagreed_on_replaces_it(
+    pamir_table: TravelTimeTable,
+) -> None:
+    """A glitch at the first station seconds before the quake's P there does not cost the
+    quake that station: the P replaces the glitch's pick."""
+    times = list(arrivals(pamir_table, QUAKE).items())[:3]
+    words = "HN shows {:.2f} (±0.02) of the motion HH recorded"
+    agree = SensorAgreement("agree", 0.98, 0.02, words.format(0.98))
+    glitch = SensorAgreement("disagree", 0.03, 0.02, words.format(0.03))
+    warning = engine(pamir_table, min_stations=3)
+    first, t_first = times[0]
+    warning.add_pick(first, t_first - 3.0, 99, colocated=True)
+    warning.sensors(first, glitch, now=t_first - 2.0)
+    assert warning.rejected(first)
+    sent = []
+    for key, (station, t) in enumerate(times):
+        sent += warning.add_pick(station, t, key, colocated=True)[0]
+        sent += warning.add_reading(station, "HH", reading(station, t, QUAKE))[0]
+        sent += warning.sensors(station, agree, now=t + 1.0)[0]
+    assert [m.action for m in sent] == ["created"]
+    source = sent[0].source
+    assert source is not None
+    assert source.origin.rms < 0.2  # located from the P, not the glitch

@@ -185,3 +185,66 @@ def test_the_command_reads_the_database_and_the_truth_file(
     assert missing.exit_code == 1
     assert "none.json" in missing.stderr
     assert "larza feed --scenario" in missing.stderr
+
+
+def test_a_replay_is_reported_without_truth(
+    factory: sessionmaker[Session], fresh_database_url: str
+) -> None:
+    """Archived data replayed (no truth): every version with its estimate, timed in data
+    time after the first version's estimated origin; no errors, no ideal, and the drill's
+    truth file is not asked for."""
+    quake = datetime(2019, 5, 1, 10, 0, 0, tzinfo=UTC)  # the recording's time
+    sent = datetime(2026, 12, 3, 9, 0, 0, tzinfo=UTC)  # the worker's clock, replaying it
+
+    def sites(data_s: float) -> list[dict[str, Any]]:
+        s_arrival = quake + timedelta(seconds=38.0)
+        return [
+            {"name": "Usoi dam", "mmi": 4.6, "s_arrival": s_arrival.isoformat(),
+             "warning_s": 38.0 - data_s, "alert": True},
+        ]  # fmt: skip
+
+    with factory() as s, s.begin():
+        add_alert_version(
+            s, alert_id=None, message=AlertMessage("created"), now=sent - timedelta(hours=1)
+        )
+        first = add_alert_version(
+            s,
+            alert_id=None,
+            message=AlertMessage(
+                "created", origin_time=quake + timedelta(seconds=1.0), latitude=38.1,
+                longitude=72.8, depth_km=100.0, magnitude=5.9,
+                content={"stations": ["TJ.SAREZ", "TJ.MURGH", "TJ.MANEM"], "sites": sites(29.0)},
+            ),
+            now=sent,
+        )  # fmt: skip
+        add_alert_version(
+            s,
+            alert_id=first.alert_id,
+            message=AlertMessage("ended", reason="the S waves have passed every site"),
+            now=sent + timedelta(seconds=100),
+        )
+    runner = CliRunner()
+    args = ["drill", "report", "--since", "2026-12-03T08:30:00", "--database-url",
+            fresh_database_url]  # fmt: skip
+    answer = runner.invoke(app, [*args, "--json"])
+    assert answer.exit_code == 0, answer.output
+    report = json.loads(answer.stdout)
+    assert report["replay"] is True
+    (alert,) = report["network_alerts"]  # the one before --since is left out
+    created, ended = alert["versions"]
+    assert created["after_estimated_origin_s"] == pytest.approx(28.0)
+    assert created["data_time"] == (quake + timedelta(seconds=29.0)).isoformat()
+    assert created["magnitude"] == 5.9
+    assert ended["after_estimated_origin_s"] is None  # an end forecasts nothing
+    assert not any("error" in key for v in alert["versions"] for key in v)
+    text = runner.invoke(app, args)
+    assert text.exit_code == 0, text.output
+    assert "Replay: the alerts created since 2026-12-03T08:30:00+00:00" in text.stdout
+    assert (
+        "T0'+28.0 s  v1 created   M 5.9  38.100N 72.800E  depth 100 km  3 stations" in text.stdout
+    )
+    assert "Usoi dam: predicted MMI 4.6" in text.stdout
+    assert "error" not in text.stdout
+    both = runner.invoke(app, [*args, "--truth", "x.json"])
+    assert both.exit_code == 1
+    assert "not both" in both.stderr
