@@ -136,6 +136,7 @@ def reprocess_command(
                     config_text=text,
                     base_dir=base_dir,
                     fdsn=service,
+                    stations_given=bool(stations),
                 )
             with factory() as s:
                 positions = {k: StationCoordinates(*v) for k, v in station_positions(s).items()}
@@ -164,6 +165,7 @@ def reprocess_command(
         f"run {summary.name}: {summary.status}, {summary.chunks} chunks"
         + (f" ({summary.skipped} done before)" if summary.skipped else "")
         + (f", {len(summary.failed)} failed" if summary.failed else "")
+        + (f", empty chunks: {summary.empty} (no data in the source)" if summary.empty else "")
         + f", {summary.detections} detections, {summary.events} events",
         err=True,
     )

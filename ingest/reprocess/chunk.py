@@ -65,9 +65,16 @@ class ChunkPick:
 class ChunkResult:
     chunk: Chunk
     picks: tuple[ChunkPick, ...]
-    records: int
+    records: int  # read, with the lead-in and tail
     files: int
     cpu_s: float = 0.0  # the task's processor time
+    own_records: int = 0  # of those, records with data inside the chunk's own span
+
+    @property
+    def empty(self) -> bool:
+        """The source has no data of the station inside the chunk (no day file, or an FDSN
+        service's 204): the chunk is finished, with nothing in it."""
+        return self.own_records == 0
 
 
 @lru_cache(maxsize=4)
@@ -158,11 +165,12 @@ def _picks(
         return rank
 
     progress = Progress()
-    records = 0
+    records = own = 0
     for record in merged(paths, progress, span=(read_start, read_end)):
         if record.endtime <= read_start or record.starttime >= read_end:
             continue
         records += 1
+        own += record.endtime > chunk.start and record.starttime < chunk.end
         emitted = (record.endtime, (str(record.key),))
         detecting.feed(record, keep)
         before = record.endtime
@@ -171,7 +179,8 @@ def _picks(
     # them here (a continuous run would end them when its data resume).
     emitted = (math.inf if last else read_end, ())
     detecting.finish(keep)
-    return ChunkResult(chunk, tuple(picks), records, progress.files, time.process_time() - cpu)
+    cpu = time.process_time() - cpu
+    return ChunkResult(chunk, tuple(picks), records, progress.files, cpu, own)
 
 
 def to_json(result: ChunkResult) -> str:
@@ -186,7 +195,12 @@ def to_json(result: ChunkResult) -> str:
         }
         for p in result.picks
     ]
-    counts = {"records": result.records, "files": result.files, "cpu_s": result.cpu_s}
+    counts = {
+        "records": result.records,
+        "files": result.files,
+        "cpu_s": result.cpu_s,
+        "own_records": result.own_records,
+    }
     return json.dumps({**counts, "picks": rows})
 
 
@@ -202,5 +216,12 @@ def from_json(chunk: Chunk, text: str) -> ChunkResult:
         )
         for r in data["picks"]
     )
-    counts = int(data["records"]), int(data["files"]), float(data.get("cpu_s", 0.0))
-    return ChunkResult(chunk, picks, *counts)
+    records = int(data["records"])
+    return ChunkResult(
+        chunk,
+        picks,
+        records,
+        int(data["files"]),
+        float(data.get("cpu_s", 0.0)),
+        int(data.get("own_records", records)),  # stored before it was counted: all of them
+    )

@@ -59,11 +59,21 @@ class RunSpec:
     config_text: str
     base_dir: str
     fdsn: Fdsn | None = None  # read from this FDSN dataselect service, not the archive
+    stations_given: bool = True  # named (--stations), not every station of the source
 
     @property
     def source(self) -> str | Fdsn:
         """What the chunks read: the archive's root, or the FDSN service."""
         return self.fdsn if self.fdsn is not None else str(self.archive)
+
+    @property
+    def source_kind(self) -> str:
+        return "fdsn" if self.fdsn is not None else "sds"
+
+    @property
+    def source_text(self) -> str:
+        """The archive's path, or the service's base URL, as stored with the run."""
+        return self.fdsn.url if self.fdsn is not None else str(self.archive)
 
     def chunks(self) -> list[Chunk]:
         return plan_chunks(list(self.stations), self.start, self.end, self.chunk_s)
@@ -79,15 +89,26 @@ class Summary:
     detections: int
     events: int
     cpu_s: float = 0.0  # the chunks' processor time on the workers
+    empty: int = 0  # chunks finished with no data in them (none in the source)
 
 
 def spec_of_run(
     session: Session, name: str, archive: Path, base_dir: str, fdsn: Fdsn | None = None
 ) -> RunSpec:
-    """The stored run ``name`` as a spec, to resume it (from ``archive``, or ``fdsn``)."""
+    """The stored run ``name`` as a spec, to resume it (from ``archive``, or ``fdsn``); a
+    source other than the one the run recorded is refused (its chunks done would be of
+    other data)."""
     run = get_run(session, name=name)
     if run is None:
         raise LarzaError(f"no run named {name!r} to resume")
+    kind, where = ("fdsn", fdsn.url) if fdsn is not None else ("sds", str(archive))
+    if run.source_kind is not None and (run.source_kind, run.source) != (kind, where):
+        said = f"--fdsn {run.source}" if run.source_kind == "fdsn" else f"--archive {run.source}"
+        raise LarzaError(
+            f"run {name!r} read {_describe_source(run.source_kind, run.source)}; this resume "
+            f"would read {_describe_source(kind, where)}: say {said} to resume it, or start a "
+            "new run"
+        )
     return RunSpec(
         name=name,
         archive=archive,
@@ -98,7 +119,14 @@ def spec_of_run(
         config_text=run.config,
         base_dir=base_dir,
         fdsn=fdsn,
+        stations_given=run.station_selection != "all",
     )
+
+
+def _describe_source(kind: str, where: str | None) -> str:
+    if kind == "fdsn":
+        return f"the FDSN dataselect service {where}"
+    return f"the SDS archive {where}"
 
 
 def _task_key(spec: RunSpec, chunk: Chunk, attempt: str) -> str:
@@ -130,6 +158,8 @@ def reprocess(
                 raise LarzaError(f"no run named {spec.name!r} to resume")
             run.status = "running"
             run.finished_at = None
+            if run.source_kind is None:  # stored before sources were recorded
+                run.source_kind, run.source = spec.source_kind, spec.source_text
         else:
             run = create_run(
                 s,
@@ -141,6 +171,9 @@ def reprocess(
                 chunk_s=spec.chunk_s,
                 chunks=len(chunks),
                 now=clock(),
+                source_kind=spec.source_kind,
+                source=spec.source_text,
+                station_selection="given" if spec.stations_given else "all",
             )
         run_id = run.id
         stored = chunk_results(s, run_id=run_id)
@@ -172,8 +205,10 @@ def reprocess(
         for future in as_completed(futures):  # type: ignore[no-untyped-call]
             chunk = futures.pop(future)
             ok = future.status == "finished"
+            empty = False
             if ok:
-                text = to_json(future.result())
+                result = future.result()
+                text, empty = to_json(result), result.empty
             else:
                 if future.status == "error":
                     error = future.exception()
@@ -185,8 +220,10 @@ def reprocess(
                 log.error("chunk %s failed: %s", chunk.name, text)
             future.release()
             with factory() as s, s.begin():
-                store_chunk(s, run_id=run_id, name=chunk.name, ok=ok, result=text, now=clock())
-            bar.advance((chunk.end - chunk.start) / 86400, ok=ok)
+                store_chunk(
+                    s, run_id=run_id, name=chunk.name, ok=ok, result=text, now=clock(), empty=empty
+                )
+            bar.advance((chunk.end - chunk.start) / 86400, ok=ok, empty=empty)
     except BaseException:
         client.cancel(list(futures))
         with factory() as s, s.begin():
@@ -215,8 +252,9 @@ def reprocess(
         )
     all_failed = [f"{name}: {text}" for name, (ok, text) in sorted(stored.items()) if not ok]
     cpu_s = sum(r.cpu_s for r in results)
+    no_data = sum(r.empty for r in results)
     return Summary(
-        spec.name, status, len(chunks), skipped, all_failed, len(picks), len(quakes), cpu_s
+        spec.name, status, len(chunks), skipped, all_failed, len(picks), len(quakes), cpu_s, no_data
     )
 
 
