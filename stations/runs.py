@@ -26,6 +26,7 @@ from stations.models import (
 )
 
 __all__ = [
+    "ChunkOutcome",
     "EventMatch",
     "RunPick",
     "RunQuake",
@@ -45,6 +46,7 @@ __all__ = [
     "station_positions",
     "store_catalogue",
     "store_chunk",
+    "store_chunks",
 ]
 
 
@@ -178,6 +180,17 @@ def chunk_results(session: Session, *, run_id: int) -> dict[str, tuple[bool, str
     return {name: (ok, result) for name, ok, result in rows}
 
 
+@dataclass(frozen=True)
+class ChunkOutcome:
+    """A chunk that ran: ``ok`` and its picks as JSON, or not and its error; ``empty``: it
+    finished, and the source had no data in it."""
+
+    name: str
+    ok: bool
+    result: str
+    empty: bool = False
+
+
 def store_chunk(
     session: Session,
     *,
@@ -188,15 +201,31 @@ def store_chunk(
     now: datetime,
     empty: bool = False,
 ) -> None:
-    """Record a chunk that ran (again: its earlier outcome is replaced), and count it;
-    ``empty``: it finished, and the source had no data in it."""
-    session.execute(delete(RunChunk).where(RunChunk.run_id == run_id, RunChunk.name == name))
-    session.add(
-        RunChunk(
-            run_id=run_id, name=name, ok=ok, empty=ok and empty, result=result, finished_at=now
-        )
+    """Record a chunk that ran (again: its earlier outcome is replaced), and count it."""
+    store_chunks(session, run_id=run_id, chunks=[ChunkOutcome(name, ok, result, empty)], now=now)
+
+
+def store_chunks(
+    session: Session, *, run_id: int, chunks: Sequence[ChunkOutcome], now: datetime
+) -> None:
+    """Record chunks that ran (again: their earlier outcomes are replaced), and count the
+    run's chunks once."""
+    names = [c.name for c in chunks]
+    session.execute(delete(RunChunk).where(RunChunk.run_id == run_id, RunChunk.name.in_(names)))
+    session.execute(
+        insert(RunChunk),
+        [
+            {
+                "run_id": run_id,
+                "name": c.name,
+                "ok": c.ok,
+                "empty": c.ok and c.empty,
+                "result": c.result,
+                "finished_at": now,
+            }
+            for c in chunks
+        ],
     )
-    session.flush()
     rows = session.execute(
         select(RunChunk.ok, RunChunk.empty, func.count())
         .where(RunChunk.run_id == run_id)

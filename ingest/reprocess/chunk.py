@@ -38,7 +38,15 @@ from ingest.reprocess.fdsn import Fdsn, fetched_chunk
 from ingest.reprocess.plan import Chunk
 from stations.queries import ChannelKey
 
-__all__ = ["ChunkPick", "ChunkResult", "from_json", "run_chunk", "run_config", "to_json"]
+__all__ = [
+    "ChunkPick",
+    "ChunkResult",
+    "chunk_task",
+    "from_json",
+    "run_chunk",
+    "run_config",
+    "to_json",
+]
 
 TAIL_MARGIN_S = 60.0
 """Seconds read past a chunk's end beyond the longest trigger and S window: what a sensor
@@ -124,6 +132,16 @@ def run_chunk(
         read_start, read_end = _read_span(chunk, config, detecting, fetched.keys())
         fetched.cover(read_start, read_end)
         return _picks(chunk, detecting, fetched.files(), (read_start, read_end), last, cpu)
+
+
+def chunk_task(
+    source: str | Fdsn, chunk: Chunk, config_text: str, base_dir: str, last: bool
+) -> tuple[str, bool]:
+    """:func:`run_chunk` as the cluster runs it: the result as stored (JSON, encoded here on
+    the worker rather than by the client, whose process holds the run's storing and, on a
+    local cluster, the scheduler) and whether the chunk was empty."""
+    result = run_chunk(source, chunk, config_text, base_dir, last)
+    return to_json(result), result.empty
 
 
 def _read_span(

@@ -25,12 +25,13 @@ from detection import StationCoordinates
 from ingest.config import LarzaConfig
 from ingest.detect.files import Results
 from ingest.reprocess.associate import associate_chunks
-from ingest.reprocess.chunk import from_json, run_chunk, to_json
+from ingest.reprocess.chunk import chunk_task, from_json
 from ingest.reprocess.fdsn import Fdsn
 from ingest.reprocess.plan import Chunk, plan_chunks
 from ingest.reprocess.progress import Bar
 from stations.errors import LarzaError
 from stations.runs import (
+    ChunkOutcome,
     RunPick,
     RunQuake,
     chunk_results,
@@ -38,12 +39,15 @@ from stations.runs import (
     finish_run,
     get_run,
     store_catalogue,
-    store_chunk,
+    store_chunks,
 )
 
 log = logging.getLogger(__name__)
 
 __all__ = ["RunSpec", "Summary", "reprocess"]
+
+STORE_BATCH = 500
+"""Chunks stored in one transaction at most."""
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,7 @@ def reprocess(
     attempt = uuid.uuid4().hex[:8]
     futures = {
         client.submit(
-            run_chunk,
+            chunk_task,
             spec.source,
             chunk,
             spec.config_text,
@@ -202,34 +206,18 @@ def reprocess(
         for chunk in todo
     }
     try:
-        for future in as_completed(futures):  # type: ignore[no-untyped-call]
-            chunk = futures.pop(future)
-            ok = future.status == "finished"
-            empty = False
-            if ok:
-                result = future.result()
-                text, empty = to_json(result), result.empty
-            else:
-                if future.status == "error":
-                    error = future.exception()
-                    text = f"{type(error).__name__}: {error}"
-                else:  # cancelled on the cluster by someone else
-                    text = f"the task was {future.status}"
-                if stream is not None:
-                    stream.write(f"\nchunk {chunk.name} failed: {text}\n")
-                log.error("chunk %s failed: %s", chunk.name, text)
-            future.release()
-            with factory() as s, s.begin():
-                store_chunk(
-                    s, run_id=run_id, name=chunk.name, ok=ok, result=text, now=clock(), empty=empty
-                )
-            bar.advance((chunk.end - chunk.start) / 86400, ok=ok, empty=empty)
+        # the chunks done since the last look, fetched in one call and stored in one
+        # transaction: the client's process does little per chunk
+        for batch in as_completed(futures).batches():  # type: ignore[no-untyped-call]
+            for part in range(0, len(batch), STORE_BATCH):
+                _store(batch[part : part + STORE_BATCH], futures, client, factory, run_id,
+                       bar, stream, clock)  # fmt: skip
     except BaseException:
-        client.cancel(list(futures))
         with factory() as s, s.begin():
             run = get_run(s, name=spec.name)
             assert run is not None
             run.status = "interrupted"
+        client.cancel(list(futures))
         raise
     bar.show(force=True)
 
@@ -256,6 +244,43 @@ def reprocess(
     return Summary(
         spec.name, status, len(chunks), skipped, all_failed, len(picks), len(quakes), cpu_s, no_data
     )
+
+
+def _store(
+    done: list[Any],
+    futures: dict[Any, Chunk],
+    client: Any,
+    factory: sessionmaker[Session],
+    run_id: int,
+    bar: Bar,
+    stream: IO[str] | None,
+    clock: Callable[[], datetime],
+) -> None:
+    """Store the outcomes of the futures ``done`` (and forget them on the cluster)."""
+    finished = [f for f in done if f.status == "finished"]
+    texts = dict(zip(finished, client.gather(finished), strict=True))
+    outcomes: list[tuple[Chunk, ChunkOutcome]] = []
+    for future in done:
+        chunk = futures.pop(future)
+        if future in texts:
+            text, empty = texts[future]
+            outcomes.append((chunk, ChunkOutcome(chunk.name, True, text, empty)))
+            continue
+        if future.status == "error":
+            error = future.exception()
+            text = f"{type(error).__name__}: {error}"
+        else:  # cancelled on the cluster by someone else
+            text = f"the task was {future.status}"
+        if stream is not None:
+            stream.write(f"\nchunk {chunk.name} failed: {text}\n")
+        log.error("chunk %s failed: %s", chunk.name, text)
+        outcomes.append((chunk, ChunkOutcome(chunk.name, False, text)))
+    for future in done:
+        future.release()
+    with factory() as s, s.begin():
+        store_chunks(s, run_id=run_id, chunks=[o for _, o in outcomes], now=clock())
+    for chunk, outcome in outcomes:
+        bar.advance((chunk.end - chunk.start) / 86400, ok=outcome.ok, empty=outcome.empty)
 
 
 def _rows(results: Results) -> tuple[list[RunPick], list[RunQuake]]:
