@@ -118,11 +118,16 @@ def events_quakeml(
     return Response(buf.getvalue(), media_type="application/xml", headers=_link(next_url))
 
 
-def records_quakeml(records: Sequence[EventRecord], base_id: str, next_url: str | None) -> Response:
+def records_quakeml(
+    records: Sequence[EventRecord], base_id: str, next_url: str | None, comment: str | None = None
+) -> Response:
     """QuakeML 1.2 of events read as records (a catalogue run's): the document the FDSN
-    event service answers for them, which is ObsPy's for the same events."""
+    event service answers for them, which is ObsPy's for the same events; ``comment`` the
+    catalogue's (where a run's data came from)."""
     return Response(
-        quakeml_document(records, base_id), media_type="application/xml", headers=_link(next_url)
+        quakeml_document(records, base_id, comment=comment),
+        media_type="application/xml",
+        headers=_link(next_url),
     )
 
 

@@ -380,17 +380,27 @@ def _event_xml(event: EventRecord, base: _Base, arrivals: bool) -> str:
     return "".join(parts)
 
 
-def quakeml_document(events: Iterable[EventRecord], base_id: str, arrivals: bool = True) -> bytes:
+def quakeml_document(
+    events: Iterable[EventRecord], base_id: str, arrivals: bool = True, comment: str | None = None
+) -> bytes:
     """QuakeML 1.2 (UTF-8) of ``events``, as read by ``stations.event_search``: the document
     ObsPy writes for ``catalog_from_events`` of the same events, written directly (located
-    events through ObsPy's writer)."""
+    events through ObsPy's writer); ``comment``: the catalogue's own (``{base_id}/comment/
+    source``: where a catalogue run's data came from), where ObsPy writes a catalogue's."""
     base = _Base(attr=_attr(base_id), text=escape(base_id))
+    said = (
+        ""
+        if comment is None
+        else f'    <comment id="{base.attr}/comment/source">\n'
+        f"      <text>{escape(comment)}</text>\n    </comment>\n"
+    )
     head = (
         "<?xml version='1.0' encoding='utf-8'?>\n"
         '<q:quakeml xmlns="http://quakeml.org/xmlns/bed/1.2"'
         ' xmlns:q="http://quakeml.org/xmlns/quakeml/1.2">\n'
         f'  <eventParameters publicID="{base.attr}/catalog">\n'
         f"    <description>{escape(CATALOG_DESCRIPTION)}</description>\n"
+        + said
         + _creation_info("    ", None)
     )
     body = "".join(

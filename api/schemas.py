@@ -332,12 +332,29 @@ class RunOut(BaseModel):
     stations: list[str]
     chunk_s: float = Field(description="seconds of data per task")
     chunks: int
-    chunks_done: int
-    chunks_failed: int
+    chunks_done: int = Field(description="chunks finished (those with no data among them)")
+    chunks_failed: int = Field(description="chunks that failed after their retries")
+    chunks_empty: int = Field(
+        description="of chunks_done, those the source had no data in (no day file in the "
+        "archive, or an FDSN service's 204): finished and empty, not failed"
+    )
     detections: int
     events: int
     started_at: datetime
     finished_at: datetime | None
+    source_kind: Literal["sds", "fdsn"] | None = Field(
+        description="where the waveforms came from: an SDS archive, or an FDSN dataselect "
+        "service; null for a run stored before Larza recorded it"
+    )
+    source: str | None = Field(
+        description="the SDS archive's path (as the run's workers saw it), or the FDSN "
+        "dataselect service's base URL"
+    )
+    station_selection: Literal["given", "all"] | None = Field(
+        description="given: the stations were named (--stations); all: every station the "
+        "source had over the span (the archive's day files, or the FDSN station service's "
+        "list); ``stations`` lists them"
+    )
     config: str = Field(description="the larza.toml the run used")
     config_digest: str = Field(
         description="the first 12 hex digits of the SHA-256 of ``config``: runs with the same "

@@ -1,7 +1,10 @@
-"""``larza reprocess`` speed: station-days per minute with 1 and 2 local Dask workers and
-through a separately started ``dask scheduler`` + 2 ``dask worker`` processes on loopback,
-beside ``larza detect`` in one process on the same data; each worker's resident memory
-after the runs (``larza detect``: its peak).
+"""``larza reprocess`` speed: station-days per minute with 1 and 2 local Dask workers (the
+cluster ``--workers N`` starts), 2 workers in Dask's ``LocalCluster`` (its scheduler and
+nannies in the client's process: what ``--workers`` used before) and through a separately
+started ``dask scheduler`` + 2 ``dask worker`` processes on loopback, beside ``larza
+detect`` in one process on the same data; each worker's resident memory after the runs
+(``larza detect``: its peak); the processor time of this (the client's) process during a
+run; the load average, as the machine may be shared.
 
 The data: the test archive (``tests/ingest/sds_quakes.py``: ObsPy's RJOB local event set
 into Gaussian noise every 290 s at the three TJ stations, HHZ/HHN/HHE at 100 sps, 512-byte
@@ -26,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 import argparse
 import logging
+import os
 import resource
 import shutil
 import socket
@@ -63,9 +67,9 @@ def _port() -> int:
 
 
 def _run(client: Any, root: Path, start: float, end: float, chunk_s: float, name: str,
-         folder: Path) -> tuple[float, int, float]:  # fmt: skip
+         folder: Path) -> tuple[float, int, float, float]:  # fmt: skip
     """One reprocess run on ``client`` into a fresh SQLite database: (seconds, picks, the
-    chunks' processor seconds on the workers)."""
+    chunks' processor seconds on the workers, this process's processor seconds)."""
     engine = make_engine(f"sqlite:///{folder / (name + '.sqlite')}")
     migrate(engine)
     factory = make_session_factory(engine)
@@ -73,15 +77,33 @@ def _run(client: Any, root: Path, start: float, end: float, chunk_s: float, name
         import_stationxml(s, default_inventory_path())
     spec = RunSpec(name, root, start, end, tuple(STATIONS), chunk_s, "", str(root))
     positions = station_positions([default_inventory_path()])
-    t0 = time.perf_counter()
+    t0, own = time.perf_counter(), time.process_time()
     summary = reprocess(spec, factory, client, LarzaConfig(), positions=positions, resume=False)
-    seconds = time.perf_counter() - t0
+    seconds, own = time.perf_counter() - t0, time.process_time() - own
     engine.dispose()
     assert summary.status == "finished", summary
-    return seconds, summary.detections, summary.cpu_s
+    return seconds, summary.detections, summary.cpu_s, own
 
 
 def _local(workers: int) -> Callable[[], Any]:
+    """The cluster ``larza reprocess --workers N`` starts."""
+
+    def start() -> Any:
+        from distributed import Client
+
+        from ingest.cli.reprocess import local_cluster
+
+        cluster = local_cluster(workers)
+        client = Client(cluster.__enter__(), timeout="60s")  # type: ignore[no-untyped-call]
+        client.wait_for_workers(workers, timeout=120)
+        return cluster, client
+
+    return start
+
+
+def _dask_local(workers: int) -> Callable[[], Any]:
+    """Dask's ``LocalCluster``: the scheduler and the nannies in this process."""
+
     def start() -> Any:
         from distributed import Client, LocalCluster
 
@@ -126,6 +148,8 @@ def _stop(handle: Any, client: Any) -> None:
             p.terminate()
         for p in handle:
             p.wait(timeout=30)
+    elif hasattr(handle, "__exit__") and not hasattr(handle, "close"):
+        handle.__exit__(None, None, None)
     else:
         handle.close()
 
@@ -145,17 +169,27 @@ def main() -> None:
         days = len(STATIONS) * (end - start) / 86400
         size = sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) / 1e6
         print(f"{days:.2f} station-days, {size:.0f} MB of miniSEED; chunks of {args.chunk}")
+        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         chunk_s = parse_duration(args.chunk)
-        rows: list[tuple[str, float, float, int, str, float]] = []
+        rows: list[tuple[str, float, float, int, str, float, float]] = []
 
         best = min(_timed_detect(root) for _ in range(args.rounds))
         rows.append(
-            ("larza detect, one process", 0.0, best[0], best[1], f"{_peak_mb():.0f}", best[2])
+            (
+                "larza detect, one process",
+                0.0,
+                best[0],
+                best[1],
+                f"{_peak_mb():.0f}",
+                best[2],
+                best[2],
+            )
         )
 
         settings = [
             ("reprocess, 1 local worker", _local(1)),
             ("reprocess, 2 local workers", _local(2)),
+            ("reprocess, 2 workers in Dask's LocalCluster", _dask_local(2)),
             ("reprocess, dask scheduler + 2 workers", _separate(folder)),
         ]
         for label, starter in settings:
@@ -166,21 +200,26 @@ def main() -> None:
             for i in range(args.rounds):
                 name = f"r{len(rows)}{i}"
                 times.append(_run(client, root, start, end, chunk_s, name, folder))
-            seconds, picks, cpu = min(times)
+            seconds, picks, cpu, own = min(times)
             now = client.run(_rss_mb)
             memory = "/".join(f"{v:.0f}" for v in now.values())
             _stop(handle, client)
-            rows.append((label, startup, seconds, picks, memory, cpu))
+            rows.append((label, startup, seconds, picks, memory, cpu, own))
 
         base = rows[0][2]
         print()
         print("| setting | start s | run s | station-days/min | x detect | picks | MB a worker "
-              "| station-days per CPU-min |")  # fmt: skip
-        print("|---|---|---|---|---|---|---|---|")
-        for label, startup, seconds, picks, memory, cpu in rows:
+              "| station-days per CPU-min | client CPU s |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|---|")
+        for label, startup, seconds, picks, memory, cpu, own in rows:
             rate, per_cpu = days / seconds * 60, days / cpu * 60
             print(f"| {label} | {startup:.1f} | {seconds:.1f} | {rate:.1f} | "
-                  f"{base / seconds:.2f} | {picks} | {memory} | {per_cpu:.1f} |")  # fmt: skip
+                  f"{base / seconds:.2f} | {picks} | {memory} | {per_cpu:.1f} | "
+                  f"{own:.2f} |")  # fmt: skip
+        one = next(r[2] for r in rows if r[0] == "reprocess, 1 local worker")
+        for label, _, seconds, *_ in rows[2:]:
+            print(f"{label}: {one / seconds:.2f}x one local worker")
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -571,10 +571,25 @@ class CatalogueRun(Base):
     chunks: Mapped[int] = mapped_column(Integer)
     chunks_done: Mapped[int] = mapped_column(Integer, default=0)
     chunks_failed: Mapped[int] = mapped_column(Integer, default=0)
+    chunks_empty: Mapped[int] = mapped_column(
+        Integer,
+        default=0,
+        server_default="0",
+        comment="of chunks_done, those the source had no data in",
+    )
     detections: Mapped[int] = mapped_column(Integer, default=0)
     events: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[UtcTime]
     finished_at: Mapped[datetime | None]
+    source_kind: Mapped[str | None] = mapped_column(
+        String(8), comment="sds or fdsn; null: stored before the source was recorded"
+    )
+    source: Mapped[str | None] = mapped_column(
+        Text, comment="the SDS archive's path, or the FDSN dataselect service's base URL"
+    )
+    station_selection: Mapped[str | None] = mapped_column(
+        String(8), comment="given (--stations) or all (every station of the source)"
+    )
 
 
 class RunChunk(Base):
@@ -587,6 +602,12 @@ class RunChunk(Base):
     )
     name: Mapped[str] = mapped_column(String(60), primary_key=True)
     ok: Mapped[bool] = mapped_column(Boolean)
+    empty: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        server_default=false(),
+        comment="finished, and the source had no data in it",
+    )
     result: Mapped[str] = mapped_column(Text, comment="picks as JSON, or the error")
     finished_at: Mapped[UtcTime]
 

@@ -5,6 +5,7 @@ transaction)."""
 from __future__ import annotations
 
 import bisect
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,11 +26,13 @@ from stations.models import (
 )
 
 __all__ = [
+    "ChunkOutcome",
     "EventMatch",
     "RunPick",
     "RunQuake",
     "chunk_results",
     "compare_events",
+    "config_digest",
     "create_run",
     "detections_by_id",
     "event_records_of",
@@ -39,9 +42,11 @@ __all__ = [
     "run_detections",
     "run_event_records",
     "run_events",
+    "source_comment",
     "station_positions",
     "store_catalogue",
     "store_chunk",
+    "store_chunks",
 ]
 
 
@@ -81,6 +86,38 @@ def _utc(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
 
 
+def _iso(t: datetime) -> str:
+    """``t`` in UTC (a naive time, as SQLite gives it back, is UTC)."""
+    t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    return f"{t:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def config_digest(config: str) -> str:
+    """The first 12 hex digits of the SHA-256 of a run's ``larza.toml``: runs with the same
+    settings have the same."""
+    return hashlib.sha256(config.encode()).hexdigest()[:12]
+
+
+def source_comment(run: CatalogueRun) -> str:
+    """Where a run's data came from, in a sentence (its QuakeML's comment)."""
+    if run.source_kind == "fdsn":
+        where = f"the FDSN dataselect service {run.source}"
+    elif run.source_kind == "sds":
+        where = f"the SDS archive {run.source}"
+    else:
+        where = "a source not recorded (a run stored before Larza recorded it)"
+    chosen = {
+        "given": "named with --stations",
+        "all": "every station the source had over the span",
+    }.get(run.station_selection or "", "selection not recorded")
+    span = f"{_iso(run.start)} .. {_iso(run.end)}"
+    return (
+        f"larza reprocess run {run.name}: waveforms from {where}; stations "
+        f"{run.stations.replace(',', ', ')} ({chosen}); {span}; settings "
+        f"{config_digest(run.config)}"
+    )
+
+
 def get_run(session: Session, *, name: str) -> CatalogueRun | None:
     return session.scalars(select(CatalogueRun).where(CatalogueRun.name == name)).first()
 
@@ -101,8 +138,13 @@ def create_run(
     chunk_s: float,
     chunks: int,
     now: datetime,
+    source_kind: str | None = None,
+    source: str | None = None,
+    station_selection: str | None = None,
 ) -> CatalogueRun:
-    """A new run, ``running``; a name already taken is refused."""
+    """A new run, ``running``; a name already taken is refused. ``source_kind`` ``sds`` or
+    ``fdsn``, ``source`` the archive's path or the service's URL; ``station_selection``
+    ``given`` (named) or ``all`` (every station the source had)."""
     if get_run(session, name=name) is not None:
         raise LarzaError(f"a run named {name!r} exists: --resume {name} continues it")
     run = CatalogueRun(
@@ -116,10 +158,14 @@ def create_run(
         chunks=chunks,
         chunks_done=0,
         chunks_failed=0,
+        chunks_empty=0,
         detections=0,
         events=0,
         started_at=now,
         finished_at=None,
+        source_kind=source_kind,
+        source=source,
+        station_selection=station_selection,
     )
     session.add(run)
     session.flush()
@@ -134,21 +180,70 @@ def chunk_results(session: Session, *, run_id: int) -> dict[str, tuple[bool, str
     return {name: (ok, result) for name, ok, result in rows}
 
 
+@dataclass(frozen=True)
+class ChunkOutcome:
+    """A chunk that ran: ``ok`` and its picks as JSON, or not and its error; ``empty``: it
+    finished, and the source had no data in it."""
+
+    name: str
+    ok: bool
+    result: str
+    empty: bool = False
+
+
 def store_chunk(
-    session: Session, *, run_id: int, name: str, ok: bool, result: str, now: datetime
+    session: Session,
+    *,
+    run_id: int,
+    name: str,
+    ok: bool,
+    result: str,
+    now: datetime,
+    empty: bool = False,
 ) -> None:
     """Record a chunk that ran (again: its earlier outcome is replaced), and count it."""
-    session.execute(delete(RunChunk).where(RunChunk.run_id == run_id, RunChunk.name == name))
-    session.add(RunChunk(run_id=run_id, name=name, ok=ok, result=result, finished_at=now))
-    session.flush()
-    rows = session.execute(
-        select(RunChunk.ok, func.count()).where(RunChunk.run_id == run_id).group_by(RunChunk.ok)
+    store_chunks(session, run_id=run_id, chunks=[ChunkOutcome(name, ok, result, empty)], now=now)
+
+
+def store_chunks(
+    session: Session, *, run_id: int, chunks: Sequence[ChunkOutcome], now: datetime
+) -> None:
+    """Record chunks that ran (again: their earlier outcomes are replaced), and count the
+    run's chunks once."""
+    names = [c.name for c in chunks]
+    session.execute(delete(RunChunk).where(RunChunk.run_id == run_id, RunChunk.name.in_(names)))
+    session.execute(
+        insert(RunChunk),
+        [
+            {
+                "run_id": run_id,
+                "name": c.name,
+                "ok": c.ok,
+                "empty": c.ok and c.empty,
+                "result": c.result,
+                "finished_at": now,
+            }
+            for c in chunks
+        ],
     )
-    counts = {bool(ok): int(n) for ok, n in rows}
+    rows = session.execute(
+        select(RunChunk.ok, RunChunk.empty, func.count())
+        .where(RunChunk.run_id == run_id)
+        .group_by(RunChunk.ok, RunChunk.empty)
+    )
+    counts: dict[bool, int] = {}
+    no_data = 0
+    for done, nothing, n in rows:
+        counts[bool(done)] = counts.get(bool(done), 0) + int(n)
+        no_data += int(n) if done and nothing else 0
     session.execute(
         update(CatalogueRun)
         .where(CatalogueRun.id == run_id)
-        .values(chunks_done=counts.get(True, 0), chunks_failed=counts.get(False, 0))
+        .values(
+            chunks_done=counts.get(True, 0),
+            chunks_failed=counts.get(False, 0),
+            chunks_empty=no_data,
+        )
     )
 
 

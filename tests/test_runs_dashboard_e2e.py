@@ -44,9 +44,9 @@ def api(fresh_database_url: str, tmp_path: Path) -> Iterator[str]:
         going = create_run(s, name="june", config="", start=T0, end=T0 + 86400 * 30,
                            stations=["TJ.SAREZ"], chunk_s=86400, chunks=30,
                            now=datetime.now(UTC))  # fmt: skip
-        for day in range(7):
+        for day in range(7):  # day 3 failed; days 5 and 6 had no data
             store_chunk(s, run_id=going.id, name=f"TJ.SAREZ day {day}", ok=day != 3, result="{}",
-                        now=datetime.now(UTC))  # fmt: skip
+                        now=datetime.now(UTC), empty=day >= 5)  # fmt: skip
     engine.dispose()
     port = free_port()
     env = {"LARZA_DATABASE_URL": fresh_database_url, "LARZA_ARCHIVE_DIR": ""}
@@ -96,7 +96,10 @@ def test_runs_listed_compared_and_opened(
     assert "(defaults)" not in (_text(driver, '#runs-table tr[data-run="tuned"] summary') or "")
     going = _text(driver, '#runs-table tr[data-run="june"]') or ""
     assert "running" in going, going
-    assert "7/30 chunks, 1 failed" in going, going
+    assert "7/30 chunks, 1 failed, empty chunks: 2" in going, going
+    source = _text(driver, '#runs-table tr[data-run="tuned"] td.run-source')
+    assert source == "FDSN dataselect http://archive.example:8080", source
+    assert _text(driver, '#runs-table tr[data-run="june"] td.run-source') == "not recorded"
     bar = driver.find_element("css selector", '#runs-table tr[data-run="june"] progress')
     assert (bar.get_attribute("value"), bar.get_attribute("max")) == ("7", "30")
 
@@ -128,7 +131,8 @@ def test_runs_listed_compared_and_opened(
     assert not driver.find_element("id", "run-more").is_displayed()  # all on one page
     assert "SAREZ HHZ P 23:31:00" in events[0].text, events[0].text
     facts = _text(driver, "#run-facts") or ""
-    assert "TJ.MANEM, TJ.MURGH, TJ.SAREZ" in facts, facts
+    assert "TJ.MANEM, TJ.MURGH, TJ.SAREZ (named with --stations)" in facts, facts
+    assert "FDSN dataselect http://archive.example:8080" in facts, facts
     link = driver.find_element("link text", "events (QuakeML)").get_attribute("href")
     assert "run=tuned" in link
     assert "format=quakeml" in link

@@ -53,7 +53,7 @@ from api.fdsn.common import (
 )
 from api.quakeml import AUTHOR, quakeml_document, run_base_id
 from stations.event_search import EventRecord, Region, search_events
-from stations.runs import get_run, list_runs, run_event_records
+from stations.runs import get_run, list_runs, run_event_records, source_comment
 
 router = APIRouter(prefix="/fdsnws/event/1", tags=["fdsn"])
 
@@ -349,9 +349,13 @@ def query(request: Request, session: SessionDep, settings: SettingsDep) -> Respo
         return no_data(nodata)
     if fmt == "text":
         return PlainTextResponse(events_text(events))
-    base = BASE_ID if selection.catalog is None else run_base_id(selection.catalog)
+    base, comment = BASE_ID, None
+    if selection.catalog is not None:
+        base = run_base_id(selection.catalog)
+        run = get_run(session, name=selection.catalog)
+        comment = source_comment(run) if run is not None else None
     return Response(
-        quakeml_document(events, base, selection.arrivals), media_type="application/xml"
+        quakeml_document(events, base, selection.arrivals, comment), media_type="application/xml"
     )
 
 

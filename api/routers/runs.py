@@ -4,7 +4,6 @@ detections and events are served by ``/api/v1/detections?run=NAME`` and
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -30,12 +29,14 @@ from stations.errors import NotFoundError
 from stations.models import CatalogueRun, RunDetection, RunEvent
 from stations.runs import (
     compare_events,
+    config_digest,
     detections_by_id,
     event_records_of,
     get_run,
     list_runs,
     run_detections,
     run_events,
+    source_comment,
 )
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"], responses=BAD_REQUEST)
@@ -54,13 +55,25 @@ def run_out(run: CatalogueRun) -> RunOut:
         chunks=run.chunks,
         chunks_done=run.chunks_done,
         chunks_failed=run.chunks_failed,
+        chunks_empty=run.chunks_empty,
         detections=run.detections,
         events=run.events,
         started_at=run.started_at,
         finished_at=run.finished_at,
+        source_kind=_source_kind(run.source_kind),
+        source=run.source,
+        station_selection=_selection(run.station_selection),
         config=run.config,
-        config_digest=hashlib.sha256(run.config.encode()).hexdigest()[:12],
+        config_digest=config_digest(run.config),
     )
+
+
+def _source_kind(kind: str | None) -> Literal["sds", "fdsn"] | None:
+    return "fdsn" if kind == "fdsn" else "sds" if kind == "sds" else None
+
+
+def _selection(selection: str | None) -> Literal["given", "all"] | None:
+    return "given" if selection == "given" else "all" if selection == "all" else None
 
 
 def required_run(session: Session, name: str) -> CatalogueRun:
@@ -178,7 +191,7 @@ def run_events_answer(
     next_url = next_link(request, found[-1].id if found else None)
     if fmt == "quakeml":
         records = event_records_of(session, run=run, events=found)
-        return records_quakeml(records, run_base_id(name), next_url)
+        return records_quakeml(records, run_base_id(name), next_url, source_comment(run))
     picks = detections_by_id(session, ids=[int(i) for e in found for i in e.detections.split()])
     made = run.finished_at or run.started_at
     items = []

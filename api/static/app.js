@@ -1038,10 +1038,26 @@
     return el("span", { class: `badge ${css}`, "data-status": run.status, text: run.status });
   }
 
+  function runChunkNotes(run) {
+    const failed = run.chunks_failed ? `, ${run.chunks_failed} failed` : "";
+    const empty = run.chunks_empty ? `, empty chunks: ${run.chunks_empty}` : "";
+    return `${failed}${empty}`;
+  }
+
+  function runSource(run) {
+    if (!run.source_kind) return "not recorded";
+    const kind = run.source_kind === "fdsn" ? "FDSN dataselect" : "SDS archive";
+    return `${kind} ${run.source}`;
+  }
+
+  function runSelection(run) {
+    const how = { given: "named with --stations", all: "every station of the source" }[run.station_selection];
+    return how ? `${run.stations.join(", ")} (${how})` : run.stations.join(", ");
+  }
+
   function runProgress(run) {
     const ran = run.chunks_done + run.chunks_failed;
-    const failed = run.chunks_failed ? `, ${run.chunks_failed} failed` : "";
-    const text = `${ran}/${run.chunks} chunks${failed}`;
+    const text = `${ran}/${run.chunks} chunks${runChunkNotes(run)}`;
     if (run.status !== "running") return el("span", { text });
     return el("span", { class: "run-progress" },
       el("progress", { max: run.chunks, value: ran, "aria-label": `chunks of run ${run.name}` }), ` ${text}`);
@@ -1058,12 +1074,13 @@
     if (!runs.length) return el("p", { class: "muted", text: "No catalogue runs yet: larza reprocess makes them." });
     return el("table", { id: "runs-table" },
       el("caption", { class: "vh", text: "Catalogue runs, the newest first" }),
-      el("thead", {}, el("tr", {}, ["run", "settings", "span", "stations", "status", "progress", "detections", "events", "started", "finished"].map((h) => el("th", { scope: "col", text: h })))),
+      el("thead", {}, el("tr", {}, ["run", "settings", "source", "span", "stations", "status", "progress", "detections", "events", "started", "finished"].map((h) => el("th", { scope: "col", text: h })))),
       el("tbody", {}, runs.map((run) => el("tr", { "data-run": run.name },
         el("th", { scope: "row" }, el("a", { href: `/runs/${runName(run.name)}`, text: run.name })),
         el("td", {}, runProfile(run)),
+        el("td", { class: "run-source", text: runSource(run) }),
         el("td", { text: runSpan(run) }),
-        el("td", { class: "num", title: run.stations.join(", "), text: run.stations.length }),
+        el("td", { class: "num", title: runSelection(run), text: run.stations.length }),
         el("td", {}, runStatus(run)),
         el("td", {}, runProgress(run)),
         el("td", { class: "num", text: run.status === "running" ? "–" : run.detections }),
@@ -1241,8 +1258,8 @@
       }
       status.textContent = `${run.status === "running" ? "Running" : "Stored"} · settings ${run.config_digest}`;
       const rows = [
-        ["status", run.status], ["span", runSpan(run)], ["stations", run.stations.join(", ")],
-        ["chunks", `${run.chunks_done + run.chunks_failed}/${run.chunks} of ${age(run.chunk_s)}${run.chunks_failed ? `, ${run.chunks_failed} failed` : ""}`],
+        ["status", run.status], ["source", runSource(run)], ["span", runSpan(run)], ["stations", runSelection(run)],
+        ["chunks", `${run.chunks_done + run.chunks_failed}/${run.chunks} of ${age(run.chunk_s)}${runChunkNotes(run)}`],
         ["detections", run.detections], ["events", run.events],
         ["started", utc(run.started_at)], ["finished", utc(run.finished_at)]];
       facts.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]),

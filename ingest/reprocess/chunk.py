@@ -38,7 +38,15 @@ from ingest.reprocess.fdsn import Fdsn, fetched_chunk
 from ingest.reprocess.plan import Chunk
 from stations.queries import ChannelKey
 
-__all__ = ["ChunkPick", "ChunkResult", "from_json", "run_chunk", "run_config", "to_json"]
+__all__ = [
+    "ChunkPick",
+    "ChunkResult",
+    "chunk_task",
+    "from_json",
+    "run_chunk",
+    "run_config",
+    "to_json",
+]
 
 TAIL_MARGIN_S = 60.0
 """Seconds read past a chunk's end beyond the longest trigger and S window: what a sensor
@@ -65,9 +73,16 @@ class ChunkPick:
 class ChunkResult:
     chunk: Chunk
     picks: tuple[ChunkPick, ...]
-    records: int
+    records: int  # read, with the lead-in and tail
     files: int
     cpu_s: float = 0.0  # the task's processor time
+    own_records: int = 0  # of those, records with data inside the chunk's own span
+
+    @property
+    def empty(self) -> bool:
+        """The source has no data of the station inside the chunk (no day file, or an FDSN
+        service's 204): the chunk is finished, with nothing in it."""
+        return self.own_records == 0
 
 
 @lru_cache(maxsize=4)
@@ -119,6 +134,16 @@ def run_chunk(
         return _picks(chunk, detecting, fetched.files(), (read_start, read_end), last, cpu)
 
 
+def chunk_task(
+    source: str | Fdsn, chunk: Chunk, config_text: str, base_dir: str, last: bool
+) -> tuple[str, bool]:
+    """:func:`run_chunk` as the cluster runs it: the result as stored (JSON, encoded here on
+    the worker rather than by the client, whose process holds the run's storing and, on a
+    local cluster, the scheduler) and whether the chunk was empty."""
+    result = run_chunk(source, chunk, config_text, base_dir, last)
+    return to_json(result), result.empty
+
+
 def _read_span(
     chunk: Chunk, config: LarzaConfig, detecting: Detecting, keys: set[ChannelKey]
 ) -> tuple[float, float]:
@@ -158,11 +183,12 @@ def _picks(
         return rank
 
     progress = Progress()
-    records = 0
+    records = own = 0
     for record in merged(paths, progress, span=(read_start, read_end)):
         if record.endtime <= read_start or record.starttime >= read_end:
             continue
         records += 1
+        own += record.endtime > chunk.start and record.starttime < chunk.end
         emitted = (record.endtime, (str(record.key),))
         detecting.feed(record, keep)
         before = record.endtime
@@ -171,7 +197,8 @@ def _picks(
     # them here (a continuous run would end them when its data resume).
     emitted = (math.inf if last else read_end, ())
     detecting.finish(keep)
-    return ChunkResult(chunk, tuple(picks), records, progress.files, time.process_time() - cpu)
+    cpu = time.process_time() - cpu
+    return ChunkResult(chunk, tuple(picks), records, progress.files, cpu, own)
 
 
 def to_json(result: ChunkResult) -> str:
@@ -186,7 +213,12 @@ def to_json(result: ChunkResult) -> str:
         }
         for p in result.picks
     ]
-    counts = {"records": result.records, "files": result.files, "cpu_s": result.cpu_s}
+    counts = {
+        "records": result.records,
+        "files": result.files,
+        "cpu_s": result.cpu_s,
+        "own_records": result.own_records,
+    }
     return json.dumps({**counts, "picks": rows})
 
 
@@ -202,5 +234,12 @@ def from_json(chunk: Chunk, text: str) -> ChunkResult:
         )
         for r in data["picks"]
     )
-    counts = int(data["records"]), int(data["files"]), float(data.get("cpu_s", 0.0))
-    return ChunkResult(chunk, picks, *counts)
+    records = int(data["records"])
+    return ChunkResult(
+        chunk,
+        picks,
+        records,
+        int(data["files"]),
+        float(data.get("cpu_s", 0.0)),
+        int(data.get("own_records", records)),  # stored before it was counted: all of them
+    )

@@ -9,11 +9,13 @@ tail (a profile of their own), the missing part is asked for too. The records ar
 per channel, in time order, to a temporary folder of the worker and read from there as the
 archive's day files are, through :func:`ingest.detect.files.merged`.
 
-Errors: a service that cannot be reached, times out or answers 5xx/429 is asked again
-(``attempts`` times, waiting ``backoff_s``, then twice as long); a 413 (too much data for
-one request) splits the window in two, down to ``min_split_s``; then, and for a 204
-(no data) or any other answer, the chunk raises :class:`FdsnChunkError` naming the request
-and the answer, which Dask retries and the run reports by the chunk's name.
+A 204 (the service has no data of the station over the window) is an answer, not an
+error: no records, and a chunk with none is finished and empty (counted as such by the run,
+not retried). Errors: a service that cannot be reached, times out or answers 5xx/429 is
+asked again (``attempts`` times, waiting ``backoff_s``, then twice as long); a 413 (too much
+data for one request) splits the window in two, down to ``min_split_s``; then, and for any
+other answer or one that is not miniSEED, the chunk raises :class:`FdsnChunkError` naming
+the request and the answer, which Dask retries and the run reports by the chunk's name.
 
 A record that lies across the edge of two requests comes in both answers and is kept once.
 """
@@ -98,7 +100,8 @@ def _describe(error: Exception) -> str:
 
 def fetch(service: Fdsn, station: str, start: float, end: float) -> list[bytes]:
     """The miniSEED records of ``station``'s channels that the service answers for
-    ``[start, end]``, as it sends them (see the module's docstring for the errors)."""
+    ``[start, end]``, as it sends them; none for a 204 (no data). See the module's
+    docstring for the errors."""
     from obspy import UTCDateTime
     from obspy.clients.fdsn.header import FDSNNoDataException, FDSNRequestTooLargeException
 
@@ -113,8 +116,8 @@ def fetch(service: Fdsn, station: str, start: float, end: float) -> list[bytes]:
                 net, sta, "*", "*", UTCDateTime(start), UTCDateTime(end), filename=body
             )
             return _split(body.getvalue(), what)
-        except FDSNNoDataException as e:
-            raise FdsnChunkError(f"{what}: no data (HTTP 204)") from e
+        except FDSNNoDataException:
+            return []  # no data of the station over the window: an answer, not a failure
         except FDSNRequestTooLargeException as e:
             if end - start < 2 * service.min_split_s:
                 raise FdsnChunkError(f"{what}: too large (HTTP 413): {_describe(e)}") from e

@@ -17,6 +17,7 @@ class Bar:
     stream: IO[str] | None = None
     done: int = 0
     failed: int = 0
+    empty: int = 0  # finished with no data in them
     days_done: float = 0.0
     _days_now: float = 0.0  # done in this process, for the rate
     started: float = field(default_factory=time.monotonic)
@@ -26,9 +27,10 @@ class Bar:
         self.done += 1
         self.days_done += days
 
-    def advance(self, days: float, *, ok: bool) -> None:
+    def advance(self, days: float, *, ok: bool, empty: bool = False) -> None:
         self.done += 1
         self.failed += not ok
+        self.empty += ok and empty
         self.days_done += days
         self._days_now += days
         self.show()
@@ -41,10 +43,11 @@ class Bar:
         left = self.days - self.days_done
         eta = _clock(left / rate * 60) if rate > 0 else "--:--:--"
         failed = f", {self.failed} failed" if self.failed else ""
+        empty = f", empty chunks: {self.empty}" if self.empty else ""
         return (
             f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} chunks, "
             f"{self.days_done:.2f}/{self.days:.2f} station-days, {rate:.1f} station-days/min, "
-            f"ETA {eta}{failed}"
+            f"ETA {eta}{failed}{empty}"
         )
 
     def show(self, force: bool = False) -> None:

@@ -25,12 +25,13 @@ from detection import StationCoordinates
 from ingest.config import LarzaConfig
 from ingest.detect.files import Results
 from ingest.reprocess.associate import associate_chunks
-from ingest.reprocess.chunk import from_json, run_chunk, to_json
+from ingest.reprocess.chunk import chunk_task, from_json
 from ingest.reprocess.fdsn import Fdsn
 from ingest.reprocess.plan import Chunk, plan_chunks
 from ingest.reprocess.progress import Bar
 from stations.errors import LarzaError
 from stations.runs import (
+    ChunkOutcome,
     RunPick,
     RunQuake,
     chunk_results,
@@ -38,12 +39,15 @@ from stations.runs import (
     finish_run,
     get_run,
     store_catalogue,
-    store_chunk,
+    store_chunks,
 )
 
 log = logging.getLogger(__name__)
 
 __all__ = ["RunSpec", "Summary", "reprocess"]
+
+STORE_BATCH = 500
+"""Chunks stored in one transaction at most."""
 
 
 @dataclass(frozen=True)
@@ -59,11 +63,21 @@ class RunSpec:
     config_text: str
     base_dir: str
     fdsn: Fdsn | None = None  # read from this FDSN dataselect service, not the archive
+    stations_given: bool = True  # named (--stations), not every station of the source
 
     @property
     def source(self) -> str | Fdsn:
         """What the chunks read: the archive's root, or the FDSN service."""
         return self.fdsn if self.fdsn is not None else str(self.archive)
+
+    @property
+    def source_kind(self) -> str:
+        return "fdsn" if self.fdsn is not None else "sds"
+
+    @property
+    def source_text(self) -> str:
+        """The archive's path, or the service's base URL, as stored with the run."""
+        return self.fdsn.url if self.fdsn is not None else str(self.archive)
 
     def chunks(self) -> list[Chunk]:
         return plan_chunks(list(self.stations), self.start, self.end, self.chunk_s)
@@ -79,15 +93,26 @@ class Summary:
     detections: int
     events: int
     cpu_s: float = 0.0  # the chunks' processor time on the workers
+    empty: int = 0  # chunks finished with no data in them (none in the source)
 
 
 def spec_of_run(
     session: Session, name: str, archive: Path, base_dir: str, fdsn: Fdsn | None = None
 ) -> RunSpec:
-    """The stored run ``name`` as a spec, to resume it (from ``archive``, or ``fdsn``)."""
+    """The stored run ``name`` as a spec, to resume it (from ``archive``, or ``fdsn``); a
+    source other than the one the run recorded is refused (its chunks done would be of
+    other data)."""
     run = get_run(session, name=name)
     if run is None:
         raise LarzaError(f"no run named {name!r} to resume")
+    kind, where = ("fdsn", fdsn.url) if fdsn is not None else ("sds", str(archive))
+    if run.source_kind is not None and (run.source_kind, run.source) != (kind, where):
+        said = f"--fdsn {run.source}" if run.source_kind == "fdsn" else f"--archive {run.source}"
+        raise LarzaError(
+            f"run {name!r} read {_describe_source(run.source_kind, run.source)}; this resume "
+            f"would read {_describe_source(kind, where)}: say {said} to resume it, or start a "
+            "new run"
+        )
     return RunSpec(
         name=name,
         archive=archive,
@@ -98,7 +123,14 @@ def spec_of_run(
         config_text=run.config,
         base_dir=base_dir,
         fdsn=fdsn,
+        stations_given=run.station_selection != "all",
     )
+
+
+def _describe_source(kind: str, where: str | None) -> str:
+    if kind == "fdsn":
+        return f"the FDSN dataselect service {where}"
+    return f"the SDS archive {where}"
 
 
 def _task_key(spec: RunSpec, chunk: Chunk, attempt: str) -> str:
@@ -130,6 +162,8 @@ def reprocess(
                 raise LarzaError(f"no run named {spec.name!r} to resume")
             run.status = "running"
             run.finished_at = None
+            if run.source_kind is None:  # stored before sources were recorded
+                run.source_kind, run.source = spec.source_kind, spec.source_text
         else:
             run = create_run(
                 s,
@@ -141,6 +175,9 @@ def reprocess(
                 chunk_s=spec.chunk_s,
                 chunks=len(chunks),
                 now=clock(),
+                source_kind=spec.source_kind,
+                source=spec.source_text,
+                station_selection="given" if spec.stations_given else "all",
             )
         run_id = run.id
         stored = chunk_results(s, run_id=run_id)
@@ -156,7 +193,7 @@ def reprocess(
     attempt = uuid.uuid4().hex[:8]
     futures = {
         client.submit(
-            run_chunk,
+            chunk_task,
             spec.source,
             chunk,
             spec.config_text,
@@ -169,30 +206,18 @@ def reprocess(
         for chunk in todo
     }
     try:
-        for future in as_completed(futures):  # type: ignore[no-untyped-call]
-            chunk = futures.pop(future)
-            ok = future.status == "finished"
-            if ok:
-                text = to_json(future.result())
-            else:
-                if future.status == "error":
-                    error = future.exception()
-                    text = f"{type(error).__name__}: {error}"
-                else:  # cancelled on the cluster by someone else
-                    text = f"the task was {future.status}"
-                if stream is not None:
-                    stream.write(f"\nchunk {chunk.name} failed: {text}\n")
-                log.error("chunk %s failed: %s", chunk.name, text)
-            future.release()
-            with factory() as s, s.begin():
-                store_chunk(s, run_id=run_id, name=chunk.name, ok=ok, result=text, now=clock())
-            bar.advance((chunk.end - chunk.start) / 86400, ok=ok)
+        # the chunks done since the last look, fetched in one call and stored in one
+        # transaction: the client's process does little per chunk
+        for batch in as_completed(futures).batches():  # type: ignore[no-untyped-call]
+            for part in range(0, len(batch), STORE_BATCH):
+                _store(batch[part : part + STORE_BATCH], futures, client, factory, run_id,
+                       bar, stream, clock)  # fmt: skip
     except BaseException:
-        client.cancel(list(futures))
         with factory() as s, s.begin():
             run = get_run(s, name=spec.name)
             assert run is not None
             run.status = "interrupted"
+        client.cancel(list(futures))
         raise
     bar.show(force=True)
 
@@ -215,9 +240,47 @@ def reprocess(
         )
     all_failed = [f"{name}: {text}" for name, (ok, text) in sorted(stored.items()) if not ok]
     cpu_s = sum(r.cpu_s for r in results)
+    no_data = sum(r.empty for r in results)
     return Summary(
-        spec.name, status, len(chunks), skipped, all_failed, len(picks), len(quakes), cpu_s
+        spec.name, status, len(chunks), skipped, all_failed, len(picks), len(quakes), cpu_s, no_data
     )
+
+
+def _store(
+    done: list[Any],
+    futures: dict[Any, Chunk],
+    client: Any,
+    factory: sessionmaker[Session],
+    run_id: int,
+    bar: Bar,
+    stream: IO[str] | None,
+    clock: Callable[[], datetime],
+) -> None:
+    """Store the outcomes of the futures ``done`` (and forget them on the cluster)."""
+    finished = [f for f in done if f.status == "finished"]
+    texts = dict(zip(finished, client.gather(finished), strict=True))
+    outcomes: list[tuple[Chunk, ChunkOutcome]] = []
+    for future in done:
+        chunk = futures.pop(future)
+        if future in texts:
+            text, empty = texts[future]
+            outcomes.append((chunk, ChunkOutcome(chunk.name, True, text, empty)))
+            continue
+        if future.status == "error":
+            error = future.exception()
+            text = f"{type(error).__name__}: {error}"
+        else:  # cancelled on the cluster by someone else
+            text = f"the task was {future.status}"
+        if stream is not None:
+            stream.write(f"\nchunk {chunk.name} failed: {text}\n")
+        log.error("chunk %s failed: %s", chunk.name, text)
+        outcomes.append((chunk, ChunkOutcome(chunk.name, False, text)))
+    for future in done:
+        future.release()
+    with factory() as s, s.begin():
+        store_chunks(s, run_id=run_id, chunks=[o for _, o in outcomes], now=clock())
+    for chunk, outcome in outcomes:
+        bar.advance((chunk.end - chunk.start) / 86400, ok=outcome.ok, empty=outcome.empty)
 
 
 def _rows(results: Results) -> tuple[list[RunPick], list[RunQuake]]:

@@ -10,7 +10,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from stations.runs import RunPick, RunQuake, create_run, finish_run, store_catalogue
+from stations.runs import (
+    RunPick,
+    RunQuake,
+    create_run,
+    finish_run,
+    source_comment,
+    store_catalogue,
+    store_chunk,
+)
 
 T0 = datetime(2025, 6, 1, 23, 30, tzinfo=UTC).timestamp()
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -20,6 +28,13 @@ def _pick(station: str, t: float, phase: str = "P") -> RunPick:
     return RunPick("TJ", station, "", "HHZ" if phase == "P" else "HHN", t - 0.1, t + 5, t, 9.5,
                    20.0, 1500.0, "default", phase, 0.02, "positive" if phase == "P" else None,
                    False)  # fmt: skip
+
+
+SOURCES = {
+    "default": ("sds", "/data/sds", "all"),
+    "tuned": ("fdsn", "http://archive.example:8080", "given"),
+}
+"""Where the test's runs read their data (kind, path or URL, station selection)."""
 
 
 def _store(session: Session, name: str, quake_times: list[float], config: str = "") -> None:
@@ -35,7 +50,9 @@ def _store(session: Session, name: str, quake_times: list[float], config: str = 
         )
     run = create_run(session, name=name, config=config, start=T0, end=T0 + 3600,
                      stations=["TJ.MANEM", "TJ.MURGH", "TJ.SAREZ"], chunk_s=600, chunks=18,
-                     now=NOW)  # fmt: skip
+                     now=NOW, source_kind=SOURCES.get(name, ("sds",))[0],
+                     source=SOURCES.get(name, ("sds", "/data/sds"))[1],
+                     station_selection=SOURCES.get(name, ("sds", "", "given"))[2])  # fmt: skip
     store_catalogue(session, run_id=run.id, picks=picks, quakes=quakes)
     finish_run(session, run=run, status="finished", detections=len(picks), events=len(quakes),
                now=NOW)  # fmt: skip
@@ -62,6 +79,12 @@ def test_runs_are_listed_with_their_config_span_and_counts(
     assert tuned["stations"] == ["TJ.MANEM", "TJ.MURGH", "TJ.SAREZ"]
     default = next(r for r in runs if r["name"] == "default")
     assert tuned["config_digest"] == hashlib.sha256(b"[detector]\nsta = 0.5\n").hexdigest()[:12]
+    # where the data came from, and how the stations were chosen
+    assert (tuned["source_kind"], tuned["source"]) == ("fdsn", "http://archive.example:8080")
+    assert tuned["station_selection"] == "given"
+    assert (default["source_kind"], default["source"]) == ("sds", "/data/sds")
+    assert default["station_selection"] == "all"
+    assert tuned["chunks_empty"] == 0
     assert default["config_digest"] != tuned["config_digest"]
     for page in ("/runs", "/runs/tuned", "/runs/a%20run%20with%20spaces"):  # the dashboard's
         answer = client.get(page)
@@ -98,6 +121,23 @@ def test_a_runs_detections_and_events_never_mix_with_the_live_ones(
     assert "nope" in missing.json()["detail"]
 
 
+def test_a_runs_chunks_with_no_data_are_counted_apart_from_failed_ones(
+    client: TestClient, inventory: Session
+) -> None:
+    run = create_run(inventory, name="gaps", config="", start=T0, end=T0 + 3600,
+                     stations=["TJ.SAREZ"], chunk_s=600, chunks=6, now=NOW)  # fmt: skip
+    outcomes = [(True, False), (True, True), (False, False), (True, True), (True, False)]
+    for k, (ok, empty) in enumerate(outcomes):
+        store_chunk(inventory, run_id=run.id, name=f"c{k}", ok=ok, result="{}", now=NOW,
+                    empty=empty)  # fmt: skip
+    store_chunk(inventory, run_id=run.id, name="c1", ok=True, result="{}", now=NOW)  # again
+    (got,) = client.get("/api/v1/runs").json()
+    assert (got["chunks_done"], got["chunks_failed"], got["chunks_empty"]) == (4, 1, 1)
+    assert (got["source_kind"], got["source"], got["station_selection"]) == (None, None, None)
+    inventory.refresh(run)
+    assert "a source not recorded" in source_comment(run)
+
+
 def test_two_runs_compared(client: TestClient, two_runs: Session) -> None:
     found = client.get("/api/v1/runs/compare", params={"a": "default", "b": "tuned"}).json()
     assert [round(m["seconds"], 3) for m in found["matched"]] == [0.8, 0.0]
@@ -128,6 +168,12 @@ def test_fdsn_event_serves_a_run_as_a_catalog(client: TestClient, two_runs: Sess
     catalog = read_events(BytesIO(xml.content))
     assert len(catalog) == 2
     assert len(catalog[0].picks) == 3
+    assert [c.text for c in catalog.comments] == [
+        "larza reprocess run default: waveforms from the SDS archive /data/sds; stations "
+        "TJ.MANEM, TJ.MURGH, TJ.SAREZ (every station the source had over the span); "
+        "2025-06-01T23:30:00Z .. 2025-06-02T00:30:00Z; settings "
+        + hashlib.sha256(b"").hexdigest()[:12]
+    ]
     assert "/run/default/" in str(catalog[0].resource_id)
     live = client.get("/fdsnws/event/1/query")
     assert live.status_code == 204  # the live catalogue is empty: runs never mix into it
@@ -171,6 +217,10 @@ def test_a_runs_events_and_detections_download_as_the_live_ones_do(
     assert [len(e.picks) for e in catalog] == [3, 3, 3]
     assert str(catalog[0].resource_id) == f"smi:larza/run/tuned/event/{json_items[0]['id']}"
     assert {p.waveform_id.station_code for p in catalog[0].picks} == {"SAREZ", "MURGH", "MANEM"}
+    (said,) = catalog.comments  # where the run's data came from
+    assert "from the FDSN dataselect service http://archive.example:8080;" in said.text
+    assert "(named with --stations)" in said.text
+    assert str(said.resource_id) == "smi:larza/run/tuned/comment/source"
     # the same document as the FDSN event service's catalog=tuned
     fdsn = client.get(
         "/fdsnws/event/1/query",

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -381,3 +382,38 @@ def test_a_span_of_a_day_file_is_found_by_bisection_and_a_mixed_file_read_whole(
         (str(r.key), r.starttime) for r in expected
     ]
     assert [r.endtime for r in both] == sorted(r.endtime for r in both)
+
+
+def test_a_chunk_the_archive_has_no_data_in_is_empty_not_failed(
+    archive: tuple[Path, float, float],
+) -> None:
+    root, start, end = archive
+    none = run_chunk(str(root), Chunk("XX.NONE", start, start + 600), "", str(root), False)
+    after = run_chunk(str(root), Chunk("TJ.SAREZ", end + 3600, end + 4200), "", str(root), True)
+    inside = run_chunk(str(root), Chunk("TJ.SAREZ", start, start + 600), "", str(root), False)
+    assert (none.empty, none.records, none.picks) == (True, 0, ())
+    assert after.empty
+    assert not inside.empty
+    assert inside.own_records > 0
+
+
+def test_a_resume_from_another_source_is_refused(session: Session, tmp_path: Path) -> None:
+    from ingest.reprocess import Fdsn, spec_of_run
+    from stations.runs import create_run
+
+    sds, url = tmp_path / "sds", "http://archive.example:8080"
+    for name, kind, where in [("a", "sds", str(sds)), ("b", "fdsn", url), ("old", None, None)]:
+        create_run(session, name=name, config="", start=0.0, end=3600.0, stations=["TJ.SAREZ"],
+                   chunk_s=600.0, chunks=6, now=datetime.now(UTC), source_kind=kind,
+                   source=where, station_selection="all" if kind else None)  # fmt: skip
+    assert spec_of_run(session, "a", sds, "").source == str(sds)
+    assert spec_of_run(session, "a", sds, "").stations_given is False
+    assert spec_of_run(session, "b", sds, "", Fdsn(url)).source == Fdsn(url)
+    with pytest.raises(LarzaError, match=rf"run 'a' read the SDS archive {sds}; this resume "
+                       r"would read the SDS archive /elsewhere: say --archive"):  # fmt: skip
+        spec_of_run(session, "a", Path("/elsewhere"), "")
+    with pytest.raises(LarzaError, match=rf"would read the FDSN dataselect service {url}"):
+        spec_of_run(session, "a", sds, "", Fdsn(url))
+    with pytest.raises(LarzaError, match=rf"say --fdsn {url} to resume it"):
+        spec_of_run(session, "b", sds, "")
+    assert spec_of_run(session, "old", sds, "").source == str(sds)  # nothing recorded to check

@@ -3,8 +3,9 @@ run over the archive it serves.
 
 The service is Larza's own API, started as a process (``larza api``) over the test's SDS
 archive, with a dataselect limit of 0.005 days a request, so that every chunk's request is
-answered 413 and split; a station the service does not have answers 204, a port where
-nothing listens stands for a service that is down."""
+answered 413 and split; a station the service does not have answers 204 (no data: the
+chunk is empty, not failed), a port where nothing listens stands for a service that is
+down."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from detection import StationCoordinates
 from ingest.config import LarzaConfig
 from ingest.detect.files import Results
 from ingest.reprocess import (
+    Chunk,
     Fdsn,
     FdsnChunkError,
     associate_chunks,
@@ -33,6 +35,7 @@ from ingest.reprocess import (
 from ingest.reprocess.fdsn import fetch
 from stations.db import make_engine, make_session_factory
 from stations.queries import add_archived_records
+from stations.runs import get_run
 
 from ..conftest import free_port
 from ..stack import get_json, larza
@@ -117,8 +120,14 @@ def test_errors_of_the_service_are_named(
 ) -> None:
     _, start, _ = archive
     url = service[0]
-    with pytest.raises(FdsnChunkError, match=r"XX\.NONE .*no data \(HTTP 204\)"):
-        fetch(Fdsn(url), "XX.NONE", start, start + 300)
+    # a 204: the service has no data of the station, an answer (not retried), not an error
+    assert fetch(Fdsn(url, attempts=1), "XX.NONE", start, start + 300) == []
+    split = Fdsn(url, attempts=1, min_split_s=200.0)
+    nothing = run_chunk(split, Chunk("XX.NONE", start, start + 300), "", "", False)
+    assert (nothing.empty, nothing.picks, nothing.records) == (True, (), 0)
+    full = run_chunk(split, Chunk("TJ.SAREZ", start + 600, start + 900), "", "", False)
+    assert not full.empty
+    assert 0 < full.own_records < full.records  # the lead-in and tail besides the chunk's own
     # a request that cannot be split enough: 413, named with the service's reason
     with pytest.raises(FdsnChunkError, match=r"too large \(HTTP 413\).*days"):
         fetch(Fdsn(url, min_split_s=3600.0), "TJ.SAREZ", start, start + 1800)
@@ -136,8 +145,8 @@ def test_the_command_reads_the_service_and_names_the_chunks_it_cannot_have(
     continuous: Results, service: tuple[str, str]
 ) -> None:
     """``larza reprocess --fdsn URL`` on a local cluster: the same catalogue as over the
-    archive; a station the service has no data of fails its chunks (tried again, then
-    named), and the run goes on."""
+    archive; a station the service has no data of (204) gives chunks finished and empty, not
+    failed; the run records its source, and a resume from another source is refused."""
     url, database_url = service
     env = {**os.environ, "LARZA_DATABASE_URL": database_url, "LARZA_ARCHIVE_DIR": "/nonexistent"}
     done = subprocess.run(
@@ -147,13 +156,23 @@ def test_the_command_reads_the_service_and_names_the_chunks_it_cannot_have(
          "TJ.SAREZ,TJ.MURGH,TJ.MANEM,XX.NONE"],
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
-    assert done.returncode == 2, done.stderr
-    for at in ("2025-06-01T23:30:00Z", "2025-06-02T00:00:00Z"):
-        assert f"failed: XX.NONE {at}: FdsnChunkError: {url}: XX.NONE" in done.stderr
-    assert "no data (HTTP 204)" in done.stderr
-    assert "run fdsn: partial, 8 chunks, 2 failed" in done.stderr
+    assert done.returncode == 0, done.stderr
+    assert "failed" not in done.stderr
+    assert "run fdsn: finished, 8 chunks, empty chunks: 2 (no data in the source)" in done.stderr
+    resumed = [sys.executable, "-m", "ingest", "reprocess", "--resume", "fdsn", "--no-progress"]
+    elsewhere = subprocess.run(resumed, env=env, capture_output=True, text=True, timeout=120)
+    assert elsewhere.returncode == 1
+    assert (
+        f"run 'fdsn' read the FDSN dataselect service {url}; this resume would read the SDS "
+        f"archive /nonexistent: say --fdsn {url} to resume it" in elsewhere.stderr
+    ), elsewhere.stderr
     engine = make_engine(database_url)
     try:
         assert stored(make_session_factory(engine), "fdsn") == expected(continuous)
+        with make_session_factory(engine)() as s:
+            run = get_run(s, name="fdsn")
+            assert run is not None
+            assert (run.source_kind, run.source, run.station_selection) == ("fdsn", url, "given")
+            assert (run.chunks_done, run.chunks_failed, run.chunks_empty) == (8, 0, 2)
     finally:
         engine.dispose()
