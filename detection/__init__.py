@@ -37,6 +37,7 @@ from detection._locate import (
     Origin,
     StationCoordinates,
     locate,
+    predicted_arrivals,
 )
 from detection._magnitude import (
     MagnitudeCalibration,
@@ -164,6 +165,7 @@ __all__ = [
     "mmi_from_pgv",
     "network_magnitude",
     "oscillator_response",
+    "predicted_arrivals",
     "recursive_sta_lta",
     "role_of",
     "station_magnitude",

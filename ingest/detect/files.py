@@ -37,6 +37,7 @@ from pymseed import MiniSEEDError, MS3Record
 from detection import Origin, StationCoordinates, Trigger
 from ingest.config import LarzaConfig
 from ingest.detect.chain import Detecting, EventChange, Found
+from ingest.quakes.model import locates
 from ingest.seedlink.decode import Record, RecordError, decode_record
 from stations.errors import LarzaError
 from stations.quakeml_origin import KM_PER_DEGREE, add_origin_errors
@@ -321,10 +322,10 @@ def run_detect(
     positions: Mapping[str, StationCoordinates] | None = None,
 ) -> Results:
     """Run the worker's detection and association over ``paths``: located earthquakes when
-    ``positions`` has ``[location] min_stations`` stations, else coincidence events."""
+    ``positions`` has three stations or more, else coincidence events."""
     progress = progress or Progress()
     table = None
-    if positions is not None and len(positions) >= config.location.min_stations:
+    if positions is not None and locates(config.location, len(positions)):
         from ingest.quakes.model import travel_time_table  # TauP: only when it is needed
 
         table = travel_time_table(config)
