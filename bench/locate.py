@@ -289,7 +289,7 @@ def main() -> None:
     truth_by_id = {q.eid: q for q in truth}
     seen4 = {q.eid for q in truth if len(q.p_stations) >= need}
     matched: dict[int, Quake] = {}
-    false_fault = split = merged = 0
+    false_fault = false_located = split = merged = 0
     right_picks = all_picks = 0
     for e in sorted(finals.values(), key=lambda e: -len(e.picks)):
         ids = Counter(by_key[p.key].eid for p in e.picks)
@@ -300,6 +300,7 @@ def main() -> None:
             merged += 1
         if top is None:
             false_fault += 1
+            false_located += e.origin.located
         elif top in matched:
             split += 1
         else:
@@ -364,7 +365,10 @@ def main() -> None:
         (f"recall, quakes with P at >= {need} stations", f"{recall:.3f}  (target >= 0.95)"),
         (f"quakes with < {need} P stations found too", f"{len(matched.keys() - seen4)}"),
         ("events split / merged", f"{split} / {merged}"),
-        ("events from injected faults", f"{false_fault}  (target 0)"),
+        (
+            "events from injected faults (located)",
+            f"{false_fault} ({false_located})  (target 0)",
+        ),
         ("picks in events that belong to them", f"{right_picks / max(all_picks, 1):.3f}"),
         (
             "epicentre error inside the network, median / 90 %",

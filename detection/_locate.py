@@ -435,9 +435,7 @@ def predicted_arrivals(
     for is_s in (False, True):
         travel = table.time(is_s, d, origin.depth_km) + table.elevation_delay(is_s, elev)
         times.append(origin.time + travel)
-    return {
-        n: (float(times[0][i]), float(times[1][i]), float(d[i])) for i, n in enumerate(names)
-    }
+    return {n: (float(times[0][i]), float(times[1][i]), float(d[i])) for i, n in enumerate(names)}
 
 
 def _unlocated(obs: Sequence[Observation], reason: str) -> Origin:

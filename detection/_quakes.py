@@ -631,10 +631,11 @@ class QuakeAssociator:
         are all within the tolerance; it fills an empty slot only."""
         best: tuple[float, Phase] | None = None
         for phase in self._phases(track, pick):
-            if track.slot(pick.station, phase) is not None:
+            held = track.slot(pick.station, phase)
+            if held is not None and not self._fits_better(track, held, pick):
                 continue
             trial = [
-                *self._observations(track),
+                *(o for o in self._observations(track) if o.key != held),
                 Observation(pick.station, phase, pick.time, pick.uncertainty, pick.key),
             ]
             origin = locate(trial, self._stations, self._table, self._work_cfg)
@@ -653,6 +654,30 @@ class QuakeAssociator:
             if best is None or cost < best[0]:
                 best = (cost, phase)
         return best
+
+    def _fits_better(self, track: _Track, held: int, pick: PhasePick) -> bool:
+        """Whether a pick may take a held slot of a track with no phase to spare: the same
+        arrival on the station's other sensor (within the tolerance of the held pick) with
+        a smaller uncertainty."""
+        kept, phase = track.picks[held]
+        close = abs(kept.time - pick.time) <= self._tolerance(phase, kept)
+        return close and pick.uncertainty < kept.uncertainty
+
+    def _copy_of_open_event(self, track: _Track) -> bool:
+        """Whether most of a new track's picks are arrivals an open event already holds,
+        as picked on the stations' other sensors (a station's seismometer and accelerometer
+        both pick a quake): then it is that event, not a new one."""
+        for event in self._events.values():
+            same = 0
+            for pick, phase in track.picks.values():
+                held = event.slot(pick.station, phase)
+                if held is not None and abs(
+                    event.picks[held][0].time - pick.time
+                ) <= self._tolerance(phase, pick):
+                    same += 1
+            if same >= 0.8 * len(track.picks):
+                return True
+        return False
 
     def _tolerance(self, phase: Phase, pick: PhasePick) -> float:
         model = self._cfg.p_model_error_s if phase == "P" else self._cfg.s_model_error_s
@@ -800,6 +825,8 @@ class QuakeAssociator:
             return None
         self._relocate(track, start=None)
         if not self._explains(track) or self._coverage(track) < self._cfg.min_coverage:
+            return None
+        if self._sparse and self._copy_of_open_event(track):
             return None
         self._candidates = [c for c in self._candidates if c is not track]
         merged = self._merge(track)

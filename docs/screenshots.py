@@ -109,7 +109,8 @@ def demo_stack(folder: Path) -> Iterator[str]:
     sl_port, api_port = _free_port(), _free_port()
     commands = [
         ["feed", "--port", str(sl_port), "--seed", "5", "--event-interval", "25",
-         "--first-event-after", "8", "--faults", str(folder / "faults.toml")],
+         "--first-event-after", "8", "--faults", str(folder / "faults.toml"),
+         "--config", str(folder / "larza.toml")],  # quakes travel by the worker's model
         ["worker", "--seedlink", f"127.0.0.1:{sl_port}"],
         ["api", "--port", str(api_port)],
     ]  # fmt: skip
@@ -198,12 +199,13 @@ def _drill_shows(base: str) -> bool:
 
 
 def _settled_event(base: str) -> int | None:
-    """An event of two stations or more whose waveforms have been archived by now."""
+    """A located event whose waveforms have been archived by now."""
     page = _get(base + "/api/v1/events?limit=1000") or {"items": []}
     now = datetime.now(UTC)
     for event in reversed(page["items"]):
         last = max(datetime.fromisoformat(d["onset_time"]) for d in event["detections"])
-        if event["n_stations"] >= 2 and (now - last).total_seconds() > 35:
+        located = event.get("latitude") is not None
+        if located and event["n_stations"] >= 2 and (now - last).total_seconds() > 35:
             return int(event["id"])
     return None
 

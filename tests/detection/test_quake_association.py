@@ -306,3 +306,22 @@ def test_three_stations_refuse_p_picks_no_source_explains(
     updates, last = feed(assoc, apart)
     assert not [e for u in [*updates, last] for e in u.events]
     assert sorted(p.key for u in [*updates, last] for p in u.unassociated) == [1, 2, 3, 4]
+
+
+def test_three_stations_two_sensors_each_make_one_event(
+    pamir_table: TravelTimeTable, pamir_taup: TauPyModel
+) -> None:
+    """A station's seismometer and accelerometer both pick the quake: their picks make one
+    event (the better-picked copy of each arrival), not two."""
+    assoc = QuakeAssociator(THREE, pamir_table, SPARSE)
+    picks = quake_picks(pamir_taup, DEEP, T0, 1, stations=list(THREE))
+    copies = [
+        PhasePick(p.key + 100, p.station, p.time + 0.03, p.phase, 2 * p.uncertainty)
+        for p in picks
+    ]
+    updates, last = feed(assoc, picks + copies)
+    assert {e.event_key for u in [*updates, last] for e in u.events} == {1}
+    (final,) = finals(updates, last)
+    assert len(final.picks) == 6
+    assert final.origin.status == "free"
+    assert float(distance_km(*DEEP[:2], final.origin.latitude, final.origin.longitude)) < 3.0
