@@ -316,8 +316,7 @@ def test_three_stations_two_sensors_each_make_one_event(
     assoc = QuakeAssociator(THREE, pamir_table, SPARSE)
     picks = quake_picks(pamir_taup, DEEP, T0, 1, stations=list(THREE))
     copies = [
-        PhasePick(p.key + 100, p.station, p.time + 0.03, p.phase, 2 * p.uncertainty)
-        for p in picks
+        PhasePick(p.key + 100, p.station, p.time + 0.03, p.phase, 2 * p.uncertainty) for p in picks
     ]
     updates, last = feed(assoc, picks + copies)
     assert {e.event_key for u in [*updates, last] for e in u.events} == {1}
