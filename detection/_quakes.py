@@ -666,14 +666,16 @@ class QuakeAssociator:
     def _copy_of_open_event(self, track: _Track) -> bool:
         """Whether most of a new track's picks are arrivals an open event already holds,
         as picked on the stations' other sensors (a station's seismometer and accelerometer
-        both pick a quake): then it is that event, not a new one."""
+        both pick a quake) or given the other phase (an S picked on the vertical as a P):
+        then it is that event's leftovers, not a new quake."""
         for event in self._events.values():
             same = 0
-            for pick, phase in track.picks.values():
-                held = event.slot(pick.station, phase)
-                if held is not None and abs(
-                    event.picks[held][0].time - pick.time
-                ) <= self._tolerance(phase, pick):
+            for pick, _ in track.picks.values():
+                window = self._tolerance("S", pick)
+                if any(
+                    held.station == pick.station and abs(held.time - pick.time) <= window
+                    for held, _ in event.picks.values()
+                ):
                     same += 1
             if same >= 0.8 * len(track.picks):
                 return True
