@@ -39,7 +39,7 @@ FAULTS = """
 [[fault]]
 kind = "silent_station"
 station = "MANEM"
-start = 75
+start = 150
 end = 3600
 
 [[fault]]
@@ -50,7 +50,10 @@ end = 3600
 timing_quality = 20
 """
 
-CONFIG = """
+CONFIG = f"""
+[velocity_model]
+cache_dir = "{DOCS.parent / "var" / "traveltimes"}"
+
 [health]
 window_s = 30.0
 state_interval_s = 1.0
@@ -212,9 +215,9 @@ def _settled_event(base: str) -> int | None:
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="larza-shots-") as tmp, demo_stack(Path(tmp)) as base:
-        _say("waiting for the drill (about 100 s)")
+        _say("waiting for a located event, then the drill (about 3 minutes)")
+        event_id = _wait("a located event", 200, lambda: _settled_event(base))
         _wait("MANEM DOWN and MURGH DEGRADED", 200, lambda: _drill_shows(base))
-        event_id = _wait("an event", 120, lambda: _settled_event(base))
         _operator_writes(base, Path(tmp))
         driver = _browser()
         try:
