@@ -1,12 +1,13 @@
 """Screenshots of the dashboard for the documentation: ``docs/overview.png`` and
 ``docs/event.png`` at 1280x720.
 
-Starts a demo stack in a temporary folder (the synthetic feed with a drill: MANEM falls
-silent, MURGH loses its GPS lock; the worker with short health thresholds; the API), waits
-for an event and for the drill to show, has an operator acknowledge MANEM and put SAREZ in
-maintenance, then has headless Chromium (Debian's ``chromium`` and ``chromedriver``) take
-the pictures. Run from the repository: ``.venv/bin/python
-docs/screenshots.py``; it takes about two minutes.
+Starts a demo stack in a temporary folder (the synthetic feed, its quakes travelling by the
+worker's velocity model, with a drill: MANEM falls silent, MURGH loses its GPS lock; the
+worker with short health thresholds; the API), waits for a located event (three stations
+make events only together, so before MANEM falls silent) and for the drill to show, has an
+operator acknowledge MANEM and put SAREZ in maintenance, then has headless Chromium
+(Debian's ``chromium`` and ``chromedriver``) take the pictures. Run from the repository:
+``.venv/bin/python docs/screenshots.py``; it takes about four minutes.
 """
 
 from __future__ import annotations
