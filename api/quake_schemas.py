@@ -8,7 +8,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["ArrivalOut", "GroundMotionOut", "OriginOut", "StationMagnitudeOut"]
+__all__ = [
+    "ArrivalOut",
+    "GroundMotionOut",
+    "OriginOut",
+    "PredictedArrivalOut",
+    "StationMagnitudeOut",
+]
 
 
 class ArrivalOut(BaseModel):
@@ -19,6 +25,13 @@ class ArrivalOut(BaseModel):
     weight: float = Field(description="0-1: how much the locator used it (Huber)")
     distance_km: float | None = Field(description="epicentral distance")
     azimuth: float | None = Field(description="from the epicentre to the station, degrees")
+
+
+class PredictedArrivalOut(BaseModel):
+    station: str = Field(description="NET.STA")
+    phase: Literal["P", "S"]
+    time: datetime = Field(description="when the origin has the phase reach the station")
+    distance_km: float = Field(description="epicentral")
 
 
 class OriginOut(BaseModel):
@@ -45,6 +58,12 @@ class OriginOut(BaseModel):
     quality: str = Field(description="HYPO71 grade A (best) to D; - not located")
     created_at: datetime
     arrivals: list[ArrivalOut]
+    predicted: list[PredictedArrivalOut] = Field(
+        default_factory=list,
+        description="P and S times the located origin predicts at each station of the event, "
+        "picked or not (the worker's travel times; empty for origins stored before Larza "
+        "kept them)",
+    )
 
 
 class StationMagnitudeOut(BaseModel):

@@ -43,6 +43,7 @@ from detection._locate import (
     Origin,
     StationCoordinates,
     locate,
+    predicted_arrivals,
 )
 from detection._magnitude import (
     MagnitudeCalibration,
@@ -174,6 +175,7 @@ __all__ = [
     "mmi_from_pgv",
     "network_magnitude",
     "oscillator_response",
+    "predicted_arrivals",
     "recursive_sta_lta",
     "role_of",
     "station_magnitude",

@@ -13,7 +13,11 @@ How it works
    hypocentre off the grid, using the table's derivatives.
 4. The covariance of the linearised problem gives the errors: the 68 % confidence ellipse of
    the epicentre and the depth and origin-time standard errors, scaled up by the residuals
-   when they are larger than the picks' uncertainties say.
+   when they are larger than the picks' uncertainties say. From fewer than four stations
+   the misfit has long valleys (depth against distance) and mirror-image minima the
+   linearisation does not see: the errors are then the second moments of the likelihood
+   ``exp(-chi2 / 2)`` on grids around the solution, as NonLinLoc's covariance of its PDF,
+   with the model's error added to the picks' uncertainties.
 
 With fewer than ``min_phases`` phases or at most one station the event is not located; with
 fewer than ``min_phases_free_depth`` phases (or fewer than three stations) the depth is fixed
@@ -29,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -50,6 +54,7 @@ __all__ = [
     "Origin",
     "StationCoordinates",
     "locate",
+    "predicted_arrivals",
 ]
 
 Float64Array = NDArray[np.float64]
@@ -59,6 +64,8 @@ LocationStatus = Literal["free", "fixed_depth", "not_located"]
 _ELLIPSE_68 = math.sqrt(-2.0 * math.log(1.0 - 0.683))
 """Scale of the 1-sigma ellipse to 68.3 % confidence in two dimensions (chi-square, 2 dof)."""
 _KM_PER_DEG = math.pi / 180.0 * 6371.0
+_FEW_STATIONS = 4
+"""A free solution from fewer stations says so in its ``reason``."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,14 @@ class LocatorConfig:
         Residuals larger than this many pick uncertainties are down-weighted (Huber).
     candidates : int
         Distinct coarse minima refined (guards against a wrong local minimum).
+    likelihood_errors : bool
+        A free solution from fewer than four stations takes its errors from a grid of its
+        likelihood around it rather than from the linearised problem (a few ms to tens of
+        ms more); without it they are the linearised ones.
+    p_model_error_s, s_model_error_s : float
+        How far the velocity model's times may be off, seconds: added in quadrature to the
+        picks' uncertainties in those likelihood errors (a few spare phases cannot show
+        the model's error in the residuals).
     """
 
     min_phases: int = 3
@@ -130,12 +145,19 @@ class LocatorConfig:
     final_spacing_km: float = 0.5
     huber: float = 1.5
     candidates: int = 4
+    likelihood_errors: bool = True
+    p_model_error_s: float = 0.0
+    s_model_error_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.min_phases < 3:
             raise ValueError(f"need min_phases >= 3, got {self.min_phases}")
         if self.min_phases_free_depth < 4:
             raise ValueError(f"need min_phases_free_depth >= 4, got {self.min_phases_free_depth}")
+        for name in ("p_model_error_s", "s_model_error_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"need a finite {name} >= 0, got {value}")
         for name in ("grid_spacing_km", "depth_spacing_km", "final_spacing_km", "huber"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
@@ -188,7 +210,8 @@ class Origin:
     ----------
     status : {"free", "fixed_depth", "not_located"}
     reason : str
-        Why the depth is fixed or the event not located ("" for a free solution).
+        Why the depth is fixed or the event not located; for a free solution from three
+        stations, that it rests on three stations ("" otherwise).
     time : float
         Origin time, POSIX seconds (NaN if not located).
     latitude, longitude : float
@@ -359,18 +382,25 @@ def locate(
             raise ValueError(f"phase must be 'P' or 'S', got {o.phase!r}")
     n_stations = len({o.station for o in obs})
     if len(obs) < cfg.min_phases or n_stations < 2:
+        n_s = sum(o.phase == "S" for o in obs)
         return _unlocated(
             obs,
-            f"{len(obs)} phases at {n_stations} stations: need at least {cfg.min_phases} "
-            "phases at 2 stations",
+            f"{len(obs)} phases ({len(obs) - n_s} P, {n_s} S) at {n_stations} stations: a "
+            f"location needs at least {cfg.min_phases} phases at 2 stations",
         )
     fixed = len(obs) < cfg.min_phases_free_depth or n_stations < 3
-    reason = (
-        f"depth fixed at {cfg.fixed_depth_km:g} km: {len(obs)} phases at {n_stations} "
-        f"stations (a free depth needs {cfg.min_phases_free_depth} phases at 3 stations)"
-        if fixed
-        else ""
-    )
+    if fixed:
+        reason = (
+            f"depth fixed at {cfg.fixed_depth_km:g} km: {len(obs)} phases at {n_stations} "
+            f"stations (a free depth needs {cfg.min_phases_free_depth} phases at 3 stations)"
+        )
+    elif n_stations < _FEW_STATIONS:
+        reason = (
+            f"{n_stations} stations only: {len(obs)} phases for 4 unknowns, little "
+            "redundancy (errors from the picks' uncertainties)"
+        )
+    else:
+        reason = ""
     t_ref = min(o.time for o in obs)
     coords = [stations[o.station] for o in obs]
     is_s = np.array([o.phase == "S" for o in obs])
@@ -397,6 +427,47 @@ def locate(
         found = _refine(problem, (lat0, lon0, z0), cfg.grid_spacing_km / 6, cfg, depth_range)
     lat, lon, depth, t0 = _polish(problem, found, cfg, depth_range)
     return _origin(obs, problem, t_ref, (lat, lon, depth, t0), cfg, fixed, reason)
+
+
+def predicted_arrivals(
+    origin: Origin, stations: Mapping[str, StationCoordinates], table: TravelTimeTable
+) -> dict[str, tuple[float, float, float]]:
+    """The P and S arrival times a located origin predicts at stations, picked or not.
+
+    Parameters
+    ----------
+    origin : Origin
+        A located origin (free or fixed depth).
+    stations : mapping of str to StationCoordinates
+        The stations to predict at.
+    table : TravelTimeTable
+        The travel times the origin was located with.
+
+    Returns
+    -------
+    dict of str to (float, float, float)
+        Per station: the P time and the S time (POSIX seconds, the elevation's delay
+        included, as the locator predicts them) and the epicentral distance, km.
+
+    Raises
+    ------
+    ValueError
+        If the origin is not located.
+    """
+    if not origin.located:
+        raise ValueError(f"an origin not located predicts no arrivals ({origin.reason})")
+    names = list(stations)
+    if not names:
+        return {}
+    lat = np.array([stations[n].latitude for n in names])
+    lon = np.array([stations[n].longitude for n in names])
+    elev = np.array([stations[n].elevation_km for n in names])
+    d = distance_km(origin.latitude, origin.longitude, lat, lon)
+    times = []
+    for is_s in (False, True):
+        travel = table.time(is_s, d, origin.depth_km) + table.elevation_delay(is_s, elev)
+        times.append(origin.time + travel)
+    return {n: (float(times[0][i]), float(times[1][i]), float(d[i])) for i, n in enumerate(names)}
 
 
 def _unlocated(obs: Sequence[Observation], reason: str) -> Origin:
@@ -617,6 +688,74 @@ def _polish(
     return lat, lon, z, t0
 
 
+def _chi_square(
+    problem: _Problem, lat: Float64Array, lon: Float64Array, depth: Float64Array
+) -> tuple[Float64Array, Float64Array]:
+    """Weighted least-squares misfit of every node (1-D arrays) and its best origin time."""
+    d = distance_km(lat[:, None], lon[:, None], problem.lat[None, :], problem.lon[None, :])
+    tt = problem.table.time(problem.is_s[None, :], d, depth[:, None]) + problem.delay[None, :]
+    base = problem.t[None, :] - tt
+    w2 = problem.w**2
+    t0 = base @ w2 / w2.sum()
+    out: Float64Array = ((base - t0[:, None]) ** 2) @ w2
+    return out, t0
+
+
+def _scan_errors(
+    problem: _Problem,
+    solution: tuple[float, float, float, float],
+    depth_range: tuple[float, float],
+    span_km: float,
+) -> tuple[Float64Array, float]:
+    """Second moments (east, north, depth, time) about the solution of the likelihood
+    ``exp(-chi2 / 2)`` over a grid of ``span_km`` around it, and the largest likelihood on
+    the grid's horizontal edge relative to the peak."""
+    lat, lon, z, t0 = solution
+    n = 25
+    axis = np.linspace(-span_km, span_km, n)
+    z_lo = max(depth_range[0], z - span_km)
+    z_hi = min(depth_range[1], z + span_km)
+    depths = np.linspace(z_lo, z_hi, n) if z_hi > z_lo else np.array([z])
+    gx, gy, gz = (a.ravel() for a in np.meshgrid(axis, axis, depths, indexing="ij"))
+    cos_lat = max(math.cos(math.radians(lat)), 0.05)
+    glat = lat + gy / _KM_PER_DEG
+    glon = lon + gx / (_KM_PER_DEG * cos_lat)
+    chi2, gt = _chi_square(problem, glat, glon, gz)
+    dof = problem.t.size - (4 if depths.size > 1 else 3)
+    scale = max(1.0, float(chi2.min()) / dof) if dof > 0 else 1.0
+    like = np.exp(-(chi2 - chi2.min()) / (2.0 * scale))
+    like /= like.sum()
+    offsets = np.column_stack([gx, gy, gz - z, gt - t0])
+    moments: Float64Array = (offsets * like[:, None]).T @ offsets
+    edge = (np.abs(gx) >= span_km) | (np.abs(gy) >= span_km)
+    return moments, float(like[edge].max() / like.max())
+
+
+def _likelihood_errors(
+    problem: _Problem,
+    solution: tuple[float, float, float, float],
+    depth_range: tuple[float, float],
+    linear: float | None,
+) -> Float64Array:
+    """Second moments of the hypocentre's likelihood about the solution, east, north, depth
+    and origin time, from grids around it (as NonLinLoc's covariance of its PDF).
+
+    With few stations the misfit has long valleys (depth against distance) and second
+    minima (a mirror image across the stations' line) that the linearised covariance does
+    not see. The grid starts at four times the linearised semi-major axis (within
+    10-300 km) and widens while the likelihood on its edge is not negligible, then shrinks
+    to three standard deviations to resolve a narrow peak."""
+    span = min(max(4.0 * (linear or 0.0), 10.0), 300.0)
+    moments, edge = _scan_errors(problem, solution, depth_range, span)
+    while edge > 1e-3 and span < 300.0:
+        span = min(2.0 * span, 300.0)
+        moments, edge = _scan_errors(problem, solution, depth_range, span)
+    sigma = math.sqrt(max(moments[0, 0], moments[1, 1], moments[2, 2]))
+    if 3.0 * sigma < span / 2:
+        moments, _ = _scan_errors(problem, solution, depth_range, max(3.0 * sigma, 1.0))
+    return moments
+
+
 def _gap(azimuths: Float64Array) -> float:
     if azimuths.size < 2:
         return 360.0
@@ -682,6 +821,25 @@ def _origin(
         if not fixed:
             errors["z"] = math.sqrt(max(cov[2, 2], 0.0))
         values, vectors = np.linalg.eigh(cov[:2, :2])
+        values = np.maximum(values, 0.0)
+        errors["major"] = _ELLIPSE_68 * math.sqrt(values[1])
+        errors["minor"] = _ELLIPSE_68 * math.sqrt(values[0])
+        east, north = vectors[0, 1], vectors[1, 1]
+        errors["az"] = math.degrees(math.atan2(east, north)) % 180.0
+    if cfg.likelihood_errors and not fixed and len({o.station for o in obs}) < _FEW_STATIONS:
+        depth_range = (
+            0.0,
+            min(cfg.max_depth_km or problem.table.max_depth_km, problem.table.max_depth_km),
+        )
+        sigma = 1.0 / problem.w
+        model = np.where(problem.is_s, cfg.s_model_error_s, cfg.p_model_error_s)
+        widened = replace(problem, w=1.0 / np.hypot(sigma, model))
+        moments = _likelihood_errors(widened, solution, depth_range, errors["major"])
+        errors["x"] = math.sqrt(moments[0, 0])
+        errors["y"] = math.sqrt(moments[1, 1])
+        errors["z"] = math.sqrt(moments[2, 2])
+        errors["t"] = math.sqrt(moments[3, 3])
+        values, vectors = np.linalg.eigh(moments[:2, :2])
         values = np.maximum(values, 0.0)
         errors["major"] = _ELLIPSE_68 * math.sqrt(values[1])
         errors["minor"] = _ELLIPSE_68 * math.sqrt(values[0])

@@ -85,6 +85,8 @@ QuakeStatus = Literal["preliminary", "final", "deleted"]
 _KM_PER_DEG = math.pi / 180.0 * 6371.0
 _MERGE_WINDOW_S = 30.0
 _MOVE_MARGIN = 0.25
+_DETERMINED = 5
+"""Phases that leave one to spare over the four unknowns of a hypocentre."""
 _TYPICAL_SIGMA = 0.1
 """Uncertainty of a pick the coverage test expects, seconds."""
 _VOTE_CLUSTERS = 1
@@ -221,9 +223,12 @@ class QuakeAssociatorConfig:
     min_stations : int
         Stations with a P (or unlabelled) pick an event needs.
     min_phases : int
-        Phases an event needs (at least 5: more than the four unknowns; 7 by default: with
-        one or two phases to spare, picks that fit by chance are too common in a noisy
-        stream, as ``bench/locate.py`` shows).
+        Phases an event needs (7 by default: with one or two phases to spare over the four
+        unknowns, picks that fit by chance are too common in a noisy stream, as
+        ``bench/locate.py`` shows). At least ``min_stations``: a network of three stations
+        makes events of their three P picks, which the chi-square test cannot check (no
+        phase to spare) and which are published not located when the locator's
+        ``min_phases`` asks for more (see :meth:`QuakeAssociator._publish`).
     p_model_error_s, s_model_error_s : float
         How far the velocity model's times may be off, seconds: with a pick's uncertainty
         (in quadrature) the uncertainty of its residual.
@@ -296,8 +301,8 @@ class QuakeAssociatorConfig:
     def __post_init__(self) -> None:
         if self.min_stations < 3:
             raise ValueError(f"need min_stations >= 3, got {self.min_stations}")
-        if self.min_phases < max(5, self.min_stations):
-            raise ValueError(f"need min_phases >= 5 and >= min_stations, got {self.min_phases}")
+        if self.min_phases < self.min_stations:
+            raise ValueError(f"need min_phases >= min_stations, got {self.min_phases}")
         for name in (
             "tolerance_sigmas",
             "nucleation_spacing_km",
@@ -422,7 +427,11 @@ class QuakeAssociator:
             )
         self._stations = dict(stations)
         self._table = table
-        self._work_cfg = replace(self._cfg.locator, min_phases=3, min_phases_free_depth=4)
+        self._work_cfg = replace(
+            self._cfg.locator, min_phases=3, min_phases_free_depth=4, likelihood_errors=False
+        )
+        self._sparse = self._cfg.min_phases < _DETERMINED
+        """Events may have no phase to spare (a three-station network): see :meth:`_fit`."""
         self._pool = _Pool()
         self._events: dict[int, _Track] = {}
         self._candidates: list[_Track] = []
@@ -655,18 +664,25 @@ class QuakeAssociator:
         slack = self._cfg.tolerance_sigmas * self._cfg.s_model_error_s
         return origin.time + float(s.max()) + slack + self._cfg.linger_s
 
+    def _phases(self, track: _Track, pick: PhasePick) -> list[Phase]:
+        """The phases a pick may join a track as: its own (either without one), or the other
+        when relabelling is allowed and the track is an event."""
+        phases: list[Phase] = ["P", "S"] if pick.phase is None else [pick.phase]
+        if pick.phase is not None and self._cfg.relabel and track.event_key > 0:
+            phases.append("S" if pick.phase == "P" else "P")
+        return phases
+
     def _fit(self, track: _Track, pick: PhasePick) -> tuple[float, Phase] | None:
         """Normalised misfit and phase of the pick in the track, or None if it does not fit."""
         o = track.working
         if not o.located or pick.time < o.time or pick.key in self._glitches:
             return None
+        if self._sparse and len(track.picks) < _DETERMINED:
+            return self._fit_afresh(track, pick)
         c = self._stations[pick.station]
         d = float(distance_km(o.latitude, o.longitude, c.latitude, c.longitude))
-        phases: list[Phase] = ["P", "S"] if pick.phase is None else [pick.phase]
-        if pick.phase is not None and self._cfg.relabel and track.event_key > 0:
-            phases.append("S" if pick.phase == "P" else "P")
         best: tuple[float, Phase] | None = None
-        for phase in phases:
+        for phase in self._phases(track, pick):
             is_s = phase == "S"
             t, gx, gz = self._table.time_gradient(is_s, d, o.depth_km)
             predicted = o.time + float(t) + float(self._table.elevation_delay(is_s, c.elevation_km))
@@ -691,6 +707,63 @@ class QuakeAssociator:
             if best is None or cost < best[0]:
                 best = (cost, phase)
         return best
+
+    def _fit_afresh(self, track: _Track, pick: PhasePick) -> tuple[float, Phase] | None:
+        """The fit of a pick to a track with no phase to spare (a three-station event of its
+        P picks, say): its location is one of many that explain the picks, so what it
+        predicts says little. The pick fits if the track's picks and it, located afresh,
+        are all within the tolerance; it fills an empty slot only."""
+        best: tuple[float, Phase] | None = None
+        for phase in self._phases(track, pick):
+            held = track.slot(pick.station, phase)
+            if held is not None and not self._fits_better(track, held, pick):
+                continue
+            trial = [
+                *(o for o in self._observations(track) if o.key != held),
+                Observation(pick.station, phase, pick.time, pick.uncertainty, pick.key),
+            ]
+            origin = locate(trial, self._stations, self._table, self._work_cfg)
+            if not origin.located:
+                continue
+            picks = {**{k: p for k, (p, _) in track.picks.items()}, pick.key: pick}
+            scores = {
+                a.key: abs(a.residual) / self._tolerance(a.phase, picks[a.key])
+                for a in origin.arrivals
+            }
+            if max(scores.values()) > 1.0 or not self._chi_square_passes(origin, picks):
+                continue
+            cost = scores[pick.key] + (
+                0.5 if pick.phase is not None and phase != pick.phase else 0.0
+            )
+            if best is None or cost < best[0]:
+                best = (cost, phase)
+        return best
+
+    def _fits_better(self, track: _Track, held: int, pick: PhasePick) -> bool:
+        """Whether a pick may take a held slot of a track with no phase to spare: the same
+        arrival on the station's other sensor (within the tolerance of the held pick) with
+        a smaller uncertainty."""
+        kept, phase = track.picks[held]
+        close = abs(kept.time - pick.time) <= self._tolerance(phase, kept)
+        return close and pick.uncertainty < kept.uncertainty
+
+    def _copy_of_open_event(self, track: _Track) -> bool:
+        """Whether most of a new track's picks are arrivals an open event already holds,
+        as picked on the stations' other sensors (a station's seismometer and accelerometer
+        both pick a quake) or given the other phase (an S picked on the vertical as a P):
+        then it is that event's leftovers, not a new quake."""
+        for event in self._events.values():
+            same = 0
+            for pick, _ in track.picks.values():
+                window = self._tolerance("S", pick)
+                if any(
+                    held.station == pick.station and abs(held.time - pick.time) <= window
+                    for held, _ in event.picks.values()
+                ):
+                    same += 1
+            if same >= 0.8 * len(track.picks):
+                return True
+        return False
 
     def _tolerance(self, phase: Phase, pick: PhasePick) -> float:
         model = self._cfg.p_model_error_s if phase == "P" else self._cfg.s_model_error_s
@@ -782,6 +855,8 @@ class QuakeAssociator:
         """Locate the track; release picks beyond the tolerance, worst first, as long as the
         track keeps ``min_stations`` stations with P."""
         released: list[PhasePick] = []
+        if self._sparse and len(track.picks) <= _DETERMINED:
+            start = None  # from few phases, the last location is one of many: search afresh
         while True:
             hypo = None
             if start is not None and start.located:
@@ -884,6 +959,8 @@ class QuakeAssociator:
         self._relocate(track, start=None)
         if not self._explains(track) or self._coverage(track) < self._cfg.min_coverage:
             return None
+        if self._sparse and self._copy_of_open_event(track):
+            return None
         self._candidates = [c for c in self._candidates if c is not track]
         merged = self._merge(track)
         if merged is not None:
@@ -963,14 +1040,22 @@ class QuakeAssociator:
             or max(p_times) - min(p_times) < self._cfg.min_moveout_s
         ):
             return False
-        chi2 = 0.0
         for a in o.arrivals:
             pick = track.picks[a.key][0]
             if abs(a.residual) > self._tolerance(a.phase, pick):
                 return False
+        return self._chi_square_passes(o, {k: p for k, (p, _) in track.picks.items()})
+
+    def _chi_square_passes(self, origin: Origin, picks: Mapping[int, PhasePick]) -> bool:
+        """The origin's residuals over their uncertainties (pick and model) pass the
+        chi-square test at ``confidence``; with no phase to spare there is nothing to test."""
+        chi2 = 0.0
+        for a in origin.arrivals:
             model = self._cfg.p_model_error_s if a.phase == "P" else self._cfg.s_model_error_s
-            chi2 += a.residual**2 / (pick.uncertainty**2 + model**2)
-        dof = len(o.arrivals) - 4
+            chi2 += a.residual**2 / (picks[a.key].uncertainty ** 2 + model**2)
+        dof = len(origin.arrivals) - 4
+        if dof < 1:
+            return True
         return chi2 <= float(scipy.stats.chi2.ppf(self._cfg.confidence, dof))
 
     def _merge(self, new: _Track) -> _Track | None:
@@ -1108,7 +1193,9 @@ class QuakeAssociator:
         track.version += 1
         n = len(track.picks)
         user = self._cfg.locator
-        if n >= user.min_phases_free_depth and _at_least_stations(track.picks, 3):
+        # errors the working origin has not: a few stations' are scanned on a grid
+        scan = user.likelihood_errors and not _at_least_stations(track.picks, 4)
+        if n >= user.min_phases_free_depth and _at_least_stations(track.picks, 3) and not scan:
             track.published = track.working
         else:
             hypo = (track.working.latitude, track.working.longitude, track.working.depth_km)

@@ -1,12 +1,13 @@
 """Screenshots of the dashboard for the documentation: ``docs/overview.png`` and
 ``docs/event.png`` at 1280x720.
 
-Starts a demo stack in a temporary folder (the synthetic feed with a drill: MANEM falls
-silent, MURGH loses its GPS lock; the worker with short health thresholds; the API), waits
-for an event and for the drill to show, has an operator acknowledge MANEM and put SAREZ in
-maintenance, then has headless Chromium (Debian's ``chromium`` and ``chromedriver``) take
-the pictures. Run from the repository: ``.venv/bin/python
-docs/screenshots.py``; it takes about two minutes.
+Starts a demo stack in a temporary folder (the synthetic feed, its quakes travelling by the
+worker's velocity model, with a drill: MANEM falls silent, MURGH loses its GPS lock; the
+worker with short health thresholds; the API), waits for a located event (three stations
+make events only together, so before MANEM falls silent) and for the drill to show, has an
+operator acknowledge MANEM and put SAREZ in maintenance, then has headless Chromium
+(Debian's ``chromium`` and ``chromedriver``) take the pictures. Run from the repository:
+``.venv/bin/python docs/screenshots.py``; it takes about four minutes.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ FAULTS = """
 [[fault]]
 kind = "silent_station"
 station = "MANEM"
-start = 75
+start = 150
 end = 3600
 
 [[fault]]
@@ -50,7 +51,10 @@ end = 3600
 timing_quality = 20
 """
 
-CONFIG = """
+CONFIG = f"""
+[velocity_model]
+cache_dir = "{DOCS.parent / "var" / "traveltimes"}"
+
 [health]
 window_s = 30.0
 state_interval_s = 1.0
@@ -109,7 +113,8 @@ def demo_stack(folder: Path) -> Iterator[str]:
     sl_port, api_port = _free_port(), _free_port()
     commands = [
         ["feed", "--port", str(sl_port), "--seed", "5", "--event-interval", "25",
-         "--first-event-after", "8", "--faults", str(folder / "faults.toml")],
+         "--first-event-after", "8", "--faults", str(folder / "faults.toml"),
+         "--config", str(folder / "larza.toml")],  # quakes travel by the worker's model
         ["worker", "--seedlink", f"127.0.0.1:{sl_port}"],
         ["api", "--port", str(api_port)],
     ]  # fmt: skip
@@ -198,21 +203,22 @@ def _drill_shows(base: str) -> bool:
 
 
 def _settled_event(base: str) -> int | None:
-    """An event of two stations or more whose waveforms have been archived by now."""
+    """A located event whose waveforms have been archived by now."""
     page = _get(base + "/api/v1/events?limit=1000") or {"items": []}
     now = datetime.now(UTC)
     for event in reversed(page["items"]):
         last = max(datetime.fromisoformat(d["onset_time"]) for d in event["detections"])
-        if event["n_stations"] >= 2 and (now - last).total_seconds() > 35:
+        located = event.get("latitude") is not None
+        if located and event["n_stations"] >= 2 and (now - last).total_seconds() > 35:
             return int(event["id"])
     return None
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="larza-shots-") as tmp, demo_stack(Path(tmp)) as base:
-        _say("waiting for the drill (about 100 s)")
+        _say("waiting for a located event, then the drill (about 3 minutes)")
+        event_id = _wait("a located event", 200, lambda: _settled_event(base))
         _wait("MANEM DOWN and MURGH DEGRADED", 200, lambda: _drill_shows(base))
-        event_id = _wait("an event", 120, lambda: _settled_event(base))
         _operator_writes(base, Path(tmp))
         driver = _browser()
         try:

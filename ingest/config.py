@@ -219,6 +219,7 @@ class LocationTable(_Strict):
     min_coverage: float = Field(0.6, ge=0, le=1, description="near live stations that picked")
     min_moveout_s: float = Field(0.05, ge=0, description="P picks closer together: a glitch")
     relabel: bool = Field(True, description="a pick may join as the other phase")
+    min_phases_located: int = Field(5, ge=3, description="fewer: stored not located")
     min_phases_free_depth: int = Field(5, ge=4, description="fewer: the depth is fixed")
     fixed_depth_km: float = Field(10.0, ge=0, description="depth of a fixed-depth solution")
     search_margin_km: float = Field(200.0, ge=0, description="search beyond the stations' box")

@@ -454,6 +454,9 @@ class Origin(Base):
     quality: Mapped[str] = mapped_column(String(1), comment="HYPO71 grade A-D; - not located")
     created_at: Mapped[UtcTime]
     arrivals: Mapped[list[Arrival]] = relationship(lazy="raise", order_by="Arrival.id")
+    predicted: Mapped[list[PredictedArrival]] = relationship(
+        lazy="raise", order_by="PredictedArrival.id"
+    )
 
 
 class Arrival(Base):
@@ -470,6 +473,20 @@ class Arrival(Base):
     weight: Mapped[float] = mapped_column(Float)
     distance_km: Mapped[float | None] = mapped_column(Float)
     azimuth: Mapped[float | None] = mapped_column(Float)
+
+
+class PredictedArrival(Base):
+    """When a located origin has a phase reach a station of its event, picked or not: from
+    the worker's travel-time table and the station's elevation (the API has neither)."""
+
+    __tablename__ = "predicted_arrival"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    origin_id: Mapped[int] = mapped_column(ForeignKey("origin.id", ondelete="CASCADE"), index=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("station.id"), index=True)
+    phase: Mapped[str] = mapped_column(String(1))
+    time: Mapped[UtcTime]
+    distance_km: Mapped[float] = mapped_column(Float, comment="epicentral")
+    station: Mapped[Station] = relationship(lazy="raise")
 
 
 class StationMagnitude(Base):

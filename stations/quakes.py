@@ -19,6 +19,7 @@ from stations.models import (
     EventDetection,
     LocationStatus,
     Origin,
+    PredictedArrival,
     Station,
     StationMagnitude,
     StationMotion,
@@ -31,6 +32,7 @@ __all__ = [
     "NewMagnitude",
     "NewMotion",
     "NewOrigin",
+    "NewPrediction",
     "delete_event",
     "detection_uses",
     "event_quakes",
@@ -48,6 +50,16 @@ class NewArrival:
     weight: float
     distance_km: float | None
     azimuth: float | None
+
+
+@dataclass(frozen=True)
+class NewPrediction:
+    """A phase's arrival time a located origin predicts at a station."""
+
+    station_id: int
+    phase: str
+    time: datetime
+    distance_km: float
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,7 @@ class NewOrigin:
     ellipse_azimuth: float | None
     quality: str
     arrivals: tuple[NewArrival, ...]
+    predicted: tuple[NewPrediction, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,6 +160,20 @@ def store_origin(session: Session, *, event: Event, origin: NewOrigin, now: date
                 for a in origin.arrivals
             ],
         )
+    if origin.predicted:
+        session.execute(
+            insert(PredictedArrival),
+            [
+                {
+                    "origin_id": row.id,
+                    "station_id": p.station_id,
+                    "phase": p.phase,
+                    "time": p.time,
+                    "distance_km": p.distance_km,
+                }
+                for p in origin.predicted
+            ],
+        )
     event.latitude = origin.latitude
     event.longitude = origin.longitude
     event.depth_km = origin.depth_km
@@ -212,6 +239,7 @@ def delete_event(session: Session, *, event_id: int) -> None:
     detections stay."""
     origins = select(Origin.id).where(Origin.event_id == event_id)
     session.execute(delete(Arrival).where(Arrival.origin_id.in_(origins)))
+    session.execute(delete(PredictedArrival).where(PredictedArrival.origin_id.in_(origins)))
     for table in (Origin, StationMagnitude, StationMotion, EventDetection):
         session.execute(delete(table).where(table.event_id == event_id))
     session.execute(delete(Event).where(Event.id == event_id))
@@ -222,7 +250,7 @@ def delete_event(session: Session, *, event_id: int) -> None:
 class EventQuake:
     """What an event holds beyond its detections, as read back for display."""
 
-    origin: Origin | None  # the latest version, with its arrivals
+    origin: Origin | None  # the latest version, with its arrivals and predicted arrivals
     origins: int  # how many versions
     magnitudes: tuple[StationMagnitude, ...]
     motions: tuple[StationMotion, ...]
@@ -248,7 +276,12 @@ def event_quakes(session: Session, *, event_ids: Iterable[int]) -> Mapping[int, 
         stmt = (
             select(Origin, newest.c.n)
             .join(newest, (Origin.event_id == newest.c.event_id) & (Origin.version == newest.c.v))
-            .options(selectinload(Origin.arrivals))
+            .options(
+                selectinload(Origin.arrivals),
+                selectinload(Origin.predicted)
+                .selectinload(PredictedArrival.station)
+                .selectinload(Station.network),
+            )
         )
         for origin, n in session.execute(stmt):
             latest[origin.event_id] = origin

@@ -20,7 +20,13 @@ from api.errors import BAD_REQUEST
 from api.etag import etag_response
 from api.pagination import MAX_ID, After, Limit, QueryTime, checked_window, next_link
 from api.places import place_name, site_label
-from api.quake_schemas import ArrivalOut, GroundMotionOut, OriginOut, StationMagnitudeOut
+from api.quake_schemas import (
+    ArrivalOut,
+    GroundMotionOut,
+    OriginOut,
+    PredictedArrivalOut,
+    StationMagnitudeOut,
+)
 from api.routers.detections import detection_out
 from api.routers.runs import run_events_answer
 from api.schemas import EventOut, Page
@@ -173,6 +179,15 @@ def origin_out(o: Origin, streams: dict[int, str]) -> OriginOut:
                 azimuth=a.azimuth,
             )
             for a in o.arrivals
+        ],
+        predicted=[
+            PredictedArrivalOut(
+                station=_station_code(p.station),
+                phase="S" if p.phase == "S" else "P",
+                time=p.time,
+                distance_km=p.distance_km,
+            )
+            for p in o.predicted
         ],
     )
 

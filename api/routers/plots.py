@@ -4,11 +4,11 @@ an event's waveforms around its onsets, and a station's health history.
 An event's waveforms mark each pick with a solid line labelled with the phase the origin
 uses it as ("P", "S"; "onset" for a pick no origin uses) and, for a located event, the
 arrival times the origin predicts with a dashed line ("P pred", "S pred") and the residual.
-The predicted time of an arrival is its pick time minus its residual, as the worker's
-locator computed it from the configured travel-time table (station elevation included):
-the API reads what was stored and needs neither the table nor the locator. A phase the
-station has no pick of (an S where only the P was picked) has no stored residual, so no
-predicted line.
+Every station of a located event has its predicted P and S, picked or not: the worker
+stores them with each origin, from the configured travel-time table and the station's
+elevation, so the API reads what was stored and needs neither the table nor the locator
+(origins stored before Larza kept them fall back to each pick's time minus its residual:
+only the phases picked).
 
 Waveforms come from the SDS archive through the dataselect service's reader (committed
 records only), are decoded with ObsPy and drawn with matplotlib's Agg renderer. Each trace
@@ -399,26 +399,36 @@ def pick_phases(event: EventOut) -> dict[tuple[str, str, datetime], str]:
 
 
 def predicted_arrivals(event: EventOut) -> dict[str, list[tuple[datetime, str]]]:
-    """The arrival times the event's origin predicts, by ``NET.STA``: each arrival's pick
-    time minus its residual, labelled "P pred (+0.12 s)" with the residual; one per station
-    and phase. Empty for an event not located."""
+    """The arrival times the event's origin predicts, by ``NET.STA``: the P and the S of
+    every station of the event as the worker stored them, labelled "S pred", or
+    "P pred (+0.12 s)" with the residual of the station's pick of that phase. An origin
+    stored without them (before Larza kept them) gives each arrival's pick time minus its
+    residual, so only the phases picked. Empty for an event not located."""
     origin = event.origin
     if origin is None or origin.latitude is None:
         return {}
     picks = {d.id: d for d in event.detections}
+    residuals: dict[tuple[str, str], float] = {}
     out: dict[str, list[tuple[datetime, str]]] = {}
-    seen: set[tuple[str, str]] = set()
     for a in sorted(origin.arrivals, key=lambda a: (-a.weight, a.detection_id)):
         d = picks.get(a.detection_id)
         if d is None or a.residual is None:
             continue
-        station = f"{d.network}.{d.station}"
-        if (station, a.phase) in seen:
+        key = (f"{d.network}.{d.station}", a.phase)
+        if key in residuals:
             continue
-        seen.add((station, a.phase))
-        at = d.onset_time - timedelta(seconds=a.residual)
-        out.setdefault(station, []).append((at, f"{a.phase} pred ({a.residual:+.2f} s)"))
+        residuals[key] = a.residual
+        if not origin.predicted:
+            at = d.onset_time - timedelta(seconds=a.residual)
+            out.setdefault(key[0], []).append((at, _pred_label(a.phase, a.residual)))
+    for p in origin.predicted:
+        residual = residuals.get((p.station, p.phase))
+        out.setdefault(p.station, []).append((p.time, _pred_label(p.phase, residual)))
     return {k: sorted(v) for k, v in out.items()}
+
+
+def _pred_label(phase: str, residual: float | None) -> str:
+    return f"{phase} pred" + ("" if residual is None else f" ({residual:+.2f} s)")
 
 
 def _vertical_first(stream: str) -> tuple[bool, bool, str]:

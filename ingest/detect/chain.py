@@ -22,10 +22,12 @@ Association, by what is known of the stations:
 - a travel-time table and at least ``[location] min_stations`` stations with coordinates:
   phase picks go to the :class:`detection.QuakeAssociator` and events are located
   earthquakes (created, updated, made final, or deleted when a better event took their
-  picks);
-- coordinates, but too few stations to locate (the three-station default network): the
-  trigger groups of ``[association]`` (:class:`detection.Associator`, onsets within
-  ``window`` and consistent with the stations' distances), not located;
+  picks); with three stations (the default network) an event needs P at all three and is
+  located once it has ``min_phases_located`` phases, else stored not located with the
+  reason (:func:`ingest.quakes.model.associator_config`);
+- coordinates at fewer than three stations: the trigger groups of ``[association]``
+  (:class:`detection.Associator`, onsets within ``window`` and consistent with the
+  stations' distances), not located;
 - no coordinates (bare files): trigger windows go to the
   :class:`detection.CoincidenceAssociator`, ObsPy's ``coincidence_trigger`` as a stream with
   ``[association] window`` as its ``trigger_off_extension`` (a quake's onsets at stations
@@ -71,7 +73,7 @@ from detection import (
 )
 from detection._sensor import S_WAIT_S
 from ingest.config import LarzaConfig
-from ingest.quakes.model import associator_config
+from ingest.quakes.model import SMALLEST_NETWORK, associator_config, locates
 from ingest.seedlink.decode import Record
 from stations.queries import ChannelKey
 
@@ -278,15 +280,26 @@ class Detecting:
         located = dict(stations or {})
         self._located = located
         need = config.location.min_stations
-        if table is not None and len(located) >= need:
-            self._quakes = QuakeAssociator(located, table, associator_config(config.location))
+        if table is not None and locates(config.location, len(located)):
+            settings = associator_config(config.location, len(located))
+            self._quakes = QuakeAssociator(located, table, settings)
+            if len(located) < need:
+                log.warning(
+                    "%d stations with coordinates, fewer than [location] min_stations = %d: "
+                    "an event needs P at all %d; it is located with %d phases or more (P and "
+                    "S), else stored not located",
+                    len(located),
+                    need,
+                    len(located),
+                    config.location.min_phases_located,
+                )
         elif located:
             if table is not None:
                 log.warning(
-                    "%d station(s) with coordinates, [location] min_stations = %d: events are "
-                    "groups of triggers, not located",
+                    "%d station(s) with coordinates, fewer than %d: events are groups of "
+                    "triggers, not located",
                     len(located),
-                    need,
+                    SMALLEST_NETWORK,
                 )
             groups = config.association
             self._groups = Associator(

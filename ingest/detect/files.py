@@ -37,6 +37,7 @@ from pymseed import MiniSEEDError, MS3Record
 from detection import Origin, StationCoordinates, Trigger
 from ingest.config import LarzaConfig
 from ingest.detect.chain import Detecting, EventChange, Found
+from ingest.quakes.model import SMALLEST_NETWORK, locates
 from ingest.seedlink.decode import Record, RecordError, decode_record
 from stations.errors import LarzaError
 from stations.quakeml_origin import KM_PER_DEGREE, add_origin_errors
@@ -314,6 +315,21 @@ def station_positions(inventories: Sequence[Path]) -> dict[str, StationCoordinat
     return out
 
 
+def _stations_in(paths: Sequence[Path]) -> set[str]:
+    """``NET.STA`` of the data in the files, from their headers (a file ObsPy cannot read
+    is left to the reading proper, which says why)."""
+    import obspy
+
+    out: set[str] = set()
+    for path in paths:
+        try:
+            stream = obspy.read(str(path), headonly=True)
+        except Exception:
+            continue
+        out.update(f"{tr.stats.network}.{tr.stats.station}" for tr in stream)
+    return out
+
+
 def run_detect(
     paths: Sequence[Path],
     config: LarzaConfig,
@@ -321,10 +337,15 @@ def run_detect(
     positions: Mapping[str, StationCoordinates] | None = None,
 ) -> Results:
     """Run the worker's detection and association over ``paths``: located earthquakes when
-    ``positions`` has ``[location] min_stations`` stations, else coincidence events."""
+    ``positions`` has three stations or more and the files hold data of three of them, else
+    coincidence events (files of stations the inventory does not place)."""
     progress = progress or Progress()
+    if positions is not None:
+        placed = _stations_in(expand(paths)) & positions.keys()
+        if len(placed) < SMALLEST_NETWORK:
+            positions = None
     table = None
-    if positions is not None and len(positions) >= config.location.min_stations:
+    if positions is not None and locates(config.location, len(positions)):
         from ingest.quakes.model import travel_time_table  # TauP: only when it is needed
 
         table = travel_time_table(config)

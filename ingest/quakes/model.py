@@ -22,7 +22,9 @@ from ingest.quakes.velocity import (
 )
 
 __all__ = [
+    "SMALLEST_NETWORK",
     "associator_config",
+    "locates",
     "locator_config",
     "magnitude_calibration",
     "travel_time_table",
@@ -68,8 +70,19 @@ def travel_time_table(
     return load_table(velocity_model(table, config.base_dir), grid, cache, progress)
 
 
+SMALLEST_NETWORK = 3
+"""Stations with coordinates the phase associator needs: fewer make trigger groups."""
+
+
+def locates(location: LocationTable, n_stations: int) -> bool:
+    """Whether a network of ``n_stations`` stations with coordinates makes earthquakes
+    (phase association, located when the phases allow) rather than trigger groups."""
+    return n_stations >= min(location.min_stations, SMALLEST_NETWORK)
+
+
 def locator_config(location: LocationTable, max_depth_km: float | None = None) -> LocatorConfig:
     return LocatorConfig(
+        min_phases=location.min_phases_located,
         min_phases_free_depth=location.min_phases_free_depth,
         fixed_depth_km=location.fixed_depth_km,
         max_depth_km=max_depth_km,
@@ -77,13 +90,24 @@ def locator_config(location: LocationTable, max_depth_km: float | None = None) -
         grid_spacing_km=location.grid_spacing_km,
         depth_spacing_km=location.depth_spacing_km,
         huber=location.huber,
+        p_model_error_s=location.p_model_error_s,
+        s_model_error_s=location.s_model_error_s,
     )
 
 
-def associator_config(location: LocationTable) -> QuakeAssociatorConfig:
+def associator_config(
+    location: LocationTable, n_stations: int | None = None
+) -> QuakeAssociatorConfig:
+    """The associator's settings; for a network of ``n_stations`` with fewer than
+    ``[location] min_stations`` (three stations) an event needs P at every station and no
+    more phases than that: it is located when it has ``min_phases_located`` phases (its S
+    picks), else stored "not located" with the reason."""
+    min_stations, min_phases = location.min_stations, location.min_phases
+    if n_stations is not None and SMALLEST_NETWORK <= n_stations < min_stations:
+        min_stations = min_phases = n_stations
     return QuakeAssociatorConfig(
-        min_stations=location.min_stations,
-        min_phases=location.min_phases,
+        min_stations=min_stations,
+        min_phases=min_phases,
         p_model_error_s=location.p_model_error_s,
         s_model_error_s=location.s_model_error_s,
         tolerance_sigmas=location.tolerance_sigmas,

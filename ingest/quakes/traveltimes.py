@@ -221,16 +221,27 @@ def load_table(
         tau_model = TauModel.from_file(str(npz))
     table = compute_table(tau_model, grid, model.surface, name, progress)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-        os.close(fd)
+        try:
+            _save(table, model.surface, path)
+        except OSError as e:  # a read-only folder (a container's): built at each start
+            log.warning("travel-time table not cached (%s): built again at the next start", e)
+    return table
+
+
+def _save(table: TravelTimeTable, surface: tuple[float, float], path: Path) -> None:
+    """Write the table beside its final name, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    os.close(fd)
+    try:
         np.savez(
             partial,
             distances=table.distances_km,
             depths=table.depths_km,
             p=table.p,
             s=table.s,
-            surface=np.array(model.surface),
+            surface=np.array(surface),
         )
         os.replace(partial, path)
-    return table
+    finally:
+        Path(partial).unlink(missing_ok=True)

@@ -21,6 +21,7 @@ from detection import StationCoordinates
 from ingest.config import LarzaConfig
 from ingest.detect.chain import Detecting, EventChange, Found
 from ingest.detect.files import Detected, Results
+from ingest.quakes.model import locates
 from ingest.reprocess.chunk import ChunkPick, ChunkResult
 
 __all__ = ["associate_chunks"]
@@ -33,7 +34,7 @@ def associate_chunks(
 ) -> Results:
     """The picks of all chunks and the events they make, as ``larza detect`` gives them."""
     table = None
-    if positions is not None and len(positions) >= config.location.min_stations:
+    if positions is not None and locates(config.location, len(positions)):
         from ingest.quakes.model import travel_time_table  # TauP: only when it is needed
 
         table = travel_time_table(config)

@@ -22,11 +22,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from detection import StationCoordinates, TravelTimeTable
+from detection import StationCoordinates, TravelTimeTable, predicted_arrivals
 from ingest.alerts.engine import EarlyWarning, Outgoing, adopt_alerts
 from ingest.config import LarzaConfig
 from ingest.detect.chain import Detecting, EventChange, Found, SensorKey, sensor_of
 from ingest.health.monitor import HealthMonitor
+from ingest.quakes.model import locates
 from ingest.seedlink.decode import Record, RecordError, decode_record
 from ingest.seedlink.source import Packet
 from ingest.worker.archive import SdsArchive
@@ -37,7 +38,7 @@ from stations.alerts import AlertClosedError, add_alert_version
 from stations.changes import log_changes
 from stations.gaps import NewGap, add_gaps, fill_gaps
 from stations.models import ChangeKind, Channel, EventStatus, LocationStatus
-from stations.quakes import NewArrival, NewOrigin, delete_event, store_origin
+from stations.quakes import NewArrival, NewOrigin, NewPrediction, delete_event, store_origin
 from stations.queries import (
     ChannelKey,
     NewDetection,
@@ -115,10 +116,11 @@ class Pipeline:
         stations = _stations(self._channels)  # the measurer's too: refresh_channels adds
         self._stations = stations
         table = None
-        if locate and len(stations) >= config.location.min_stations:
+        if locate and locates(config.location, len(stations)):
             from ingest.quakes.model import travel_time_table  # TauP: only when it is needed
 
             table = travel_time_table(config)
+        self._table = table
         self._detecting = Detecting(config, stations, table, preliminary=True)
         self._measurer: EventMeasurer | None = None
         if table is not None and archive is not None and self._detecting.locates:
@@ -650,7 +652,22 @@ class Pipeline:
             ellipse_azimuth=origin.ellipse_azimuth,
             quality=origin.quality,
             arrivals=tuple(arrivals),
+            predicted=self._predictions(event),
         )
+
+    def _predictions(self, event: EventChange) -> tuple[NewPrediction, ...]:
+        """P and S times the located origin predicts at each station of the event (the
+        event page draws them where a station picked only one phase, or none)."""
+        origin = event.origin
+        if origin is None or not origin.located or self._table is None:
+            return ()
+        ids = {f"{k.network}.{k.station}": c.station_id for k, c in self._channels.items()}
+        known = {s: self._stations[s] for s in event.stations if s in self._stations and s in ids}
+        out = []
+        for station, (p, s, d) in predicted_arrivals(origin, known, self._table).items():
+            for phase, at in (("P", p), ("S", s)):
+                out.append(NewPrediction(ids[station], phase, _utc(at), d))
+        return tuple(out)
 
 
 def _finite(value: float) -> float | None:

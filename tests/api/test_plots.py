@@ -22,12 +22,13 @@ from api.routers.events import event_with_quake
 from api.routers.plots import envelope, panel_onsets, pick_phases, predicted_arrivals
 from api.settings import ApiSettings
 from stations.models import EventStatus, HealthSnapshot, LocationStatus
-from stations.quakes import NewArrival, NewOrigin, store_origin
+from stations.quakes import NewArrival, NewOrigin, NewPrediction, store_origin
 from stations.queries import (
     ChannelKey,
     add_archived_records,
     channel_index,
     get_event,
+    list_stations,
     store_detection,
     store_event,
 )
@@ -297,9 +298,14 @@ def test_dashboard_pages_are_not_api_operations(plots: TestClient) -> None:
     assert plots.get("/events/0").status_code == 422
 
 
-def _locate(session: Session, event_id: int, residuals: dict[str, tuple[str, float]]) -> None:
+def _locate(
+    session: Session,
+    event_id: int,
+    residuals: dict[str, tuple[str, float]],
+    predicted: tuple[NewPrediction, ...] = (),
+) -> None:
     """An origin for the event whose arrivals use its picks (by ``NET.STA.LOC.CHA``) as the
-    given phase with the given residual."""
+    given phase with the given residual, and the arrivals it predicts."""
     event = get_event(session, event_id=event_id)
     by_stream = {
         f"TJ.{d.channel.station.code}.{d.channel.location}.{d.channel.code}": d.id
@@ -333,6 +339,7 @@ def _locate(session: Session, event_id: int, residuals: dict[str, tuple[str, flo
                 NewArrival(by_stream[stream], phase, residual, 1.0, 30.0, 90.0)
                 for stream, (phase, residual) in residuals.items()
             ),
+            predicted=predicted,
         ),
         now=NOW,
     )
@@ -369,6 +376,39 @@ def test_event_waveforms_mark_picks_by_phase_and_the_predicted_arrivals(
     assert px_per_s > 20
     assert p_pred == pytest.approx(p_pick - 0.3 * px_per_s, abs=1.5)
     assert s_pred == pytest.approx(s_pick + 0.5 * px_per_s, abs=1.5)
+
+
+def test_a_station_with_only_its_p_picked_shows_the_predicted_s_too(
+    plots: TestClient, inventory: Session
+) -> None:
+    """The worker stores the P and S times a located origin predicts at each station of
+    the event: a station whose S was not picked still shows "S pred", where predicted, and
+    its P pred carries the residual of its P pick."""
+    p = datetime.now(UTC) - timedelta(seconds=40)
+    s_due = p + timedelta(seconds=6.0)
+    event_id = _event(inventory, {"TJ.SAREZ..HHZ": p})
+    sarez = next(st for st in list_stations(inventory) if st.code == "SAREZ")
+    predicted = (
+        NewPrediction(sarez.id, "P", p - timedelta(seconds=1.0), 30.0),
+        NewPrediction(sarez.id, "S", s_due, 30.0),
+    )
+    _locate(inventory, event_id, {"TJ.SAREZ..HHZ": ("P", 1.0)}, predicted)
+    event = event_with_quake(inventory, get_event(inventory, event_id=event_id))
+    assert event.origin is not None
+    assert [(a.station, a.phase, a.time) for a in event.origin.predicted] == [
+        ("TJ.SAREZ", "P", p - timedelta(seconds=1.0)),
+        ("TJ.SAREZ", "S", s_due),
+    ]
+    assert predicted_arrivals(event) == {
+        "TJ.SAREZ": [(p - timedelta(seconds=1.0), "P pred (+1.00 s)"), (s_due, "S pred")]
+    }
+    answer = plots.get(f"/api/v1/events/{event_id}/waveforms.png?before=5&after=5")
+    rgb = np.asarray(_image(answer).convert("RGB")).astype(int)
+    (p_pick,) = _line_columns(rgb, (0xB0, 0x00, 0x20))
+    p_pred, s_pred = _line_columns(rgb, (0x1A, 0x7F, 0x37))
+    px_per_s = (p_pick - p_pred) / 1.0  # within 1.5 px of its width
+    assert px_per_s > 20
+    assert s_pred - p_pick == pytest.approx(6.0 * px_per_s, abs=6 * 1.5)
 
 
 def _line_columns(rgb: np.ndarray, colour: tuple[int, int, int]) -> list[float]:

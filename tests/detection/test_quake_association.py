@@ -8,6 +8,7 @@ import pytest
 from obspy.taup import TauPyModel
 
 from detection import (
+    LocatorConfig,
     PhasePick,
     Quake,
     QuakeAssociator,
@@ -189,8 +190,8 @@ def test_bad_picks_and_settings_are_refused(pamir_table: TravelTimeTable) -> Non
         assoc.add(PhasePick(1, "TJ.SAREZ", T0, "P", 0.0))
     with pytest.raises(ValueError, match="phase must be"):
         assoc.add(PhasePick(1, "TJ.SAREZ", T0, "Pn", 0.1))  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="min_phases >= 5"):
-        QuakeAssociatorConfig(min_phases=4)
+    with pytest.raises(ValueError, match="min_phases >= min_stations"):
+        QuakeAssociatorConfig(min_phases=3)
     with pytest.raises(ValueError, match="at least min_stations=4 stations"):
         QuakeAssociator(dict(list(NETWORK.items())[:3]), pamir_table)
 
@@ -240,3 +241,86 @@ def test_a_glitch_takes_back_the_picks_an_event_took_first(
     assert given_back.version == joined.version + 1
     released = assoc.flush().unassociated
     assert {p.key for p in released} == {900, 901, 902}
+
+
+THREE = {k: NETWORK[k] for k in ("TJ.SAREZ", "TJ.MURGH", "TJ.MANEM")}
+"""The default inventory's three stations."""
+SPARSE = QuakeAssociatorConfig(min_stations=3, min_phases=3, locator=LocatorConfig(min_phases=5))
+"""What ``larza.toml``'s defaults give a three-station network (``associator_config``)."""
+
+
+@pytest.mark.parametrize("source", [DEEP, SHALLOW], ids=["150 km", "20 km"])
+def test_three_stations_make_an_event_located_once_its_s_picks_arrive(
+    source: tuple[float, float, float], pamir_table: TravelTimeTable, pamir_taup: TauPyModel
+) -> None:
+    """P at the three stations make an event, not located (three phases say nothing of
+    four unknowns) and saying why; the S picks join it (tried by locating afresh: its
+    first location is one of many) and with five phases it is located, saying it rests
+    on three stations."""
+    assoc = QuakeAssociator(THREE, pamir_table, SPARSE)
+    picks = quake_picks(pamir_taup, source, T0, 1, stations=list(THREE))
+    updates, last = feed(assoc, picks)
+    versions = [e for u in [*updates, last] for e in u.events]
+    assert {e.event_key for e in versions} == {1}
+    first = versions[0]  # at the third P; the shallow quake's nearest S came before it
+    assert [p.phase for p in first.picks if p.phase == "P"] == ["P", "P", "P"]
+    assert first.origin.status == "not_located"
+    n_s = len(first.picks) - 3
+    assert first.origin.reason.startswith(
+        f"{3 + n_s} phases (3 P, {n_s} S) at 3 stations: a location needs at least 5"
+    )
+    (final,) = finals(updates, last)
+    assert len(final.picks) == 6
+    assert final.origin.status == "free"
+    assert final.origin.reason.startswith("3 stations only")
+    lat, lon, depth = source
+    assert float(distance_km(lat, lon, final.origin.latitude, final.origin.longitude)) < 3.0
+    assert abs(final.origin.depth_km - depth) < 5.0
+
+
+def test_three_stations_with_p_only_make_an_event_not_located(
+    pamir_table: TravelTimeTable, pamir_taup: TauPyModel
+) -> None:
+    """No S picked: an event of the three P picks all the same (not a group of triggers:
+    one hypocentre explains them), stored not located with the reason."""
+    assoc = QuakeAssociator(THREE, pamir_table, SPARSE)
+    picks = quake_picks(pamir_taup, DEEP, T0, 1, phases="P", stations=list(THREE))
+    (final,) = finals(*feed(assoc, picks))
+    assert sorted(p.key for p in final.picks) == [1, 2, 3]
+    assert not final.origin.located
+    assert "3 phases (3 P, 0 S) at 3 stations" in final.origin.reason
+
+
+def test_three_stations_refuse_p_picks_no_source_explains(
+    pamir_table: TravelTimeTable, pamir_taup: TauPyModel
+) -> None:
+    """P picks farther apart in time than waves can travel between the stations make no
+    event, and neither does an S alone."""
+    assoc = QuakeAssociator(THREE, pamir_table, SPARSE)
+    apart = [
+        PhasePick(1, "TJ.SAREZ", T0, "P"),
+        PhasePick(2, "TJ.MURGH", T0 + 60.0, "P"),
+        PhasePick(3, "TJ.MANEM", T0 + 120.0, "P"),
+        PhasePick(4, "TJ.SAREZ", T0 + 130.0, "S"),
+    ]
+    updates, last = feed(assoc, apart)
+    assert not [e for u in [*updates, last] for e in u.events]
+    assert sorted(p.key for u in [*updates, last] for p in u.unassociated) == [1, 2, 3, 4]
+
+
+def test_three_stations_two_sensors_each_make_one_event(
+    pamir_table: TravelTimeTable, pamir_taup: TauPyModel
+) -> None:
+    """A station's seismometer and accelerometer both pick the quake: their picks make one
+    event (the better-picked copy of each arrival), not two."""
+    assoc = QuakeAssociator(THREE, pamir_table, SPARSE)
+    picks = quake_picks(pamir_taup, DEEP, T0, 1, stations=list(THREE))
+    copies = [
+        PhasePick(p.key + 100, p.station, p.time + 0.03, p.phase, 2 * p.uncertainty) for p in picks
+    ]
+    updates, last = feed(assoc, picks + copies)
+    assert {e.event_key for u in [*updates, last] for e in u.events} == {1}
+    (final,) = finals(updates, last)
+    assert len(final.picks) == 6
+    assert final.origin.status == "free"
+    assert float(distance_km(*DEEP[:2], final.origin.latitude, final.origin.longitude)) < 3.0
