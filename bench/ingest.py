@@ -352,6 +352,9 @@ def live(args: argparse.Namespace) -> None:
         ]  # fmt: skip
         if reach is not None:
             feed_cmd += ["--reach-km", str(reach)]
+        # the quakes travel by the worker's velocity model (its defaults: an empty larza.toml)
+        (folder / "larza.toml").write_text("")
+        feed_cmd += ["--config", str(folder / "larza.toml")]
         logs = folder / "feed.log", folder / "worker.log"
         with logs[0].open("wb") as out:
             feed = subprocess.Popen(feed_cmd, env=env, stdout=out, stderr=subprocess.STDOUT)

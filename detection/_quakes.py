@@ -384,6 +384,7 @@ class _Track:
     published: Origin | None = None
     closes: tuple[Origin, float] | None = None  # the working origin and when it closes
     located_phases: int = 0  # phases at the last relocation
+    searched_phases: int = 0  # phases at the last search of the whole grid (a candidate's)
     shown: dict[int, tuple[LocatedArrival | None, Phase, AssociatedPick]] = field(
         default_factory=dict
     )  # what _quake made of each pick, from which arrival
@@ -956,7 +957,13 @@ class QuakeAssociator:
         open event it turns out to be part of."""
         if len(track.picks) < self._cfg.min_phases:
             return None
-        self._relocate(track, start=None)
+        # searched afresh when its phases grew by a fifth since the last search (a candidate
+        # that grows pick by pick without passing would otherwise search the whole grid at
+        # every pick); in between, from its last location
+        afresh = len(track.picks) >= track.searched_phases * (1.0 + self._cfg.relocate_growth)
+        self._relocate(track, start=None if afresh else track.working)
+        if afresh:
+            track.searched_phases = len(track.picks)
         if not self._explains(track) or self._coverage(track) < self._cfg.min_coverage:
             return None
         if self._sparse and self._copy_of_open_event(track):

@@ -252,7 +252,8 @@ class NetworkWarning:
         self._explains: Origin | None = None  # the last alert's hypocentre, for its S waves
         self._active = False
         self._said: set[tuple[str, str]] = set()
-        self._located: tuple[tuple[tuple[str, float], ...], Origin] | None = None
+        # the picks last located, their origin, and the picks of the last whole-grid search
+        self._located: tuple[tuple[tuple[str, float], ...], Origin, int] | None = None
 
     @property
     def active(self) -> bool:
@@ -502,8 +503,20 @@ class NetworkWarning:
         picks = tuple(sorted((o.station, o.time) for o in observations))
         if self._located is not None and self._located[0] == picks:
             return self._located[1]  # the same picks: a reading changed, not the location
+        if self._located is not None:
+            # more picks of the quake located with free depth: from that hypocentre, until
+            # they grew by a fifth since the last search of the whole grid (a quake picked
+            # by hundreds of stations would search it at every pick)
+            before, prior, searched = self._located
+            if prior.status == "free" and len(picks) < searched * 1.2 and set(before) <= set(picks):
+                start = (prior.latitude, prior.longitude, prior.depth_km)
+                cfg = self._config
+                origin = locate(observations, self._coords, self._table, cfg.locator, start=start)
+                if origin.status == "free":
+                    self._located = (picks, origin, searched)
+                    return origin
         origin = self._locate_anew(observations)
-        self._located = (picks, origin)
+        self._located = (picks, origin, len(picks))
         return origin
 
     def _locate_anew(self, observations: list[Observation]) -> Origin:
