@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from ingest.cli.drill import drill_app
 from ingest.cli.reprocess import reprocess_command
 from ingest.cli.seedlink import seedlink_app
 from ingest.cli.webhook import webhook_app
+from ingest.config import DEFAULT_PATH as DEFAULT_CONFIG_PATH
 from stations.errors import LarzaError
 
 app = typer.Typer(
@@ -367,12 +369,14 @@ def demo(
     stations_import(None, default=True, database_url=url)
     env = {**os.environ, "LARZA_DATABASE_URL": url}
     me = [sys.executable, "-m", "ingest"]
-    procs = [
-        subprocess.Popen(
-            [*me, "feed", "--port", str(seedlink_port), "--event-interval", str(event_interval)],
-            env=env,
-        ),
-    ]
+    # the feed's quakes travel by the model the worker locates with: the worker's larza.toml
+    # here, else its defaults (an empty file)
+    config = DEFAULT_CONFIG_PATH
+    if not config.exists():
+        config = Path(tempfile.mkdtemp(prefix="larza-demo-")) / "larza.toml"
+        config.write_text("")
+    feed = [*me, "feed", "--port", str(seedlink_port), "--event-interval", str(event_interval)]
+    procs = [subprocess.Popen([*feed, "--config", str(config)], env=env)]
     time.sleep(1.0)
     procs.append(
         subprocess.Popen([*me, "worker", "--seedlink", f"127.0.0.1:{seedlink_port}"], env=env)
