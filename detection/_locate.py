@@ -786,6 +786,19 @@ def _grade_distribution(n_stations: int, gap: float, dmin: float, depth: float) 
     return 3
 
 
+def _ellipse(cov: Float64Array) -> tuple[float, float, float]:
+    """The 68.3 % confidence ellipse of a 2x2 east-north covariance: semi-major and
+    semi-minor axes (km) and the major axis's azimuth (degrees, 0-180)."""
+    values, vectors = np.linalg.eigh(cov)
+    values = np.maximum(values, 0.0)
+    east, north = vectors[0, 1], vectors[1, 1]
+    return (
+        _ELLIPSE_68 * math.sqrt(values[1]),
+        _ELLIPSE_68 * math.sqrt(values[0]),
+        math.degrees(math.atan2(east, north)) % 180.0,
+    )
+
+
 def _origin(
     obs: Sequence[Observation],
     problem: _Problem,
@@ -820,12 +833,9 @@ def _origin(
         errors["t"] = math.sqrt(max(cov[-1, -1], 0.0))
         if not fixed:
             errors["z"] = math.sqrt(max(cov[2, 2], 0.0))
-        values, vectors = np.linalg.eigh(cov[:2, :2])
-        values = np.maximum(values, 0.0)
-        errors["major"] = _ELLIPSE_68 * math.sqrt(values[1])
-        errors["minor"] = _ELLIPSE_68 * math.sqrt(values[0])
-        east, north = vectors[0, 1], vectors[1, 1]
-        errors["az"] = math.degrees(math.atan2(east, north)) % 180.0
+        errors["major"], errors["minor"], errors["az"] = _ellipse(
+            np.asarray(cov[:2, :2], dtype=np.float64)
+        )
     if cfg.likelihood_errors and not fixed and len({o.station for o in obs}) < _FEW_STATIONS:
         depth_range = (
             0.0,
@@ -839,12 +849,7 @@ def _origin(
         errors["y"] = math.sqrt(moments[1, 1])
         errors["z"] = math.sqrt(moments[2, 2])
         errors["t"] = math.sqrt(moments[3, 3])
-        values, vectors = np.linalg.eigh(moments[:2, :2])
-        values = np.maximum(values, 0.0)
-        errors["major"] = _ELLIPSE_68 * math.sqrt(values[1])
-        errors["minor"] = _ELLIPSE_68 * math.sqrt(values[0])
-        east, north = vectors[0, 1], vectors[1, 1]
-        errors["az"] = math.degrees(math.atan2(east, north)) % 180.0
+        errors["major"], errors["minor"], errors["az"] = _ellipse(moments[:2, :2])
     arrivals = tuple(
         LocatedArrival(
             key=o.key,
