@@ -68,6 +68,10 @@ def _stations(channels: Mapping[ChannelKey, Channel]) -> dict[str, StationCoordi
     }
 
 
+def _station_ids(channels: Mapping[ChannelKey, Channel]) -> dict[str, int]:
+    return {f"{k.network}.{k.station}": c.station_id for k, c in channels.items()}
+
+
 def _utc(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
@@ -115,6 +119,7 @@ class Pipeline:
         self.monitor = HealthMonitor(config, self._channels) if health else None
         stations = _stations(self._channels)  # the measurer's too: refresh_channels adds
         self._stations = stations
+        self._station_ids = _station_ids(self._channels)  # for the predicted arrivals
         table = None
         if locate and locates(config.location, len(stations)):
             from ingest.quakes.model import travel_time_table  # TauP: only when it is needed
@@ -169,6 +174,7 @@ class Pipeline:
         if added:
             new = _stations(added)
             self._stations.update(new)
+            self._station_ids.update(_station_ids(added))
             self._detecting.add_stations(new)
             if self._measurer is not None:
                 self._measurer.forget_inventory()
@@ -661,7 +667,7 @@ class Pipeline:
         origin = event.origin
         if origin is None or not origin.located or self._table is None:
             return ()
-        ids = {f"{k.network}.{k.station}": c.station_id for k, c in self._channels.items()}
+        ids = self._station_ids
         known = {s: self._stations[s] for s in event.stations if s in self._stations and s in ids}
         out = []
         for station, (p, s, d) in predicted_arrivals(origin, known, self._table).items():
