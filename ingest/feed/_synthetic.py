@@ -423,14 +423,31 @@ class SyntheticSource:
     def _next_look(self, ch: _Channel, now_ns: int, flush_ns: int) -> int:
         """When the channel's pending record may be full (by the size of its last full
         one), or its first sample becomes ``flush_after`` old, whichever comes first; at
-        least one tick of the caller later if the guess was early."""
+        least one tick of the caller later if the guess was early. While a quake's waves
+        cross the channel its samples compress worse than the noise its last full record
+        held, so it is looked at every tick: a digitizer sends a record once it is full."""
         period = ch.spec.period_ns
         first_ns = ch.start_ns + ch.pending_index * period
         flush_at = first_ns + flush_ns
+        if self._shaking(ch, now_ns):
+            return now_ns + 1
         if ch.samples_per_record:
             full_at = first_ns + (ch.samples_per_record - 1) * period
             flush_at = min(flush_at, full_at)
         return max(flush_at, now_ns + 1)
+
+    def _shaking(self, ch: _Channel, now_ns: int) -> bool:
+        """Whether a quake's waves reach the channel's samples up to ``now_ns``, or will
+        before its next record could be flushed."""
+        if ch.soh is not None or not self._active:
+            return False
+        rel = (now_ns - ch.start_ns) / 1e9
+        key = (ch.station_index, ch.spec.component)
+        return any(
+            w.arrival_rel <= rel + self.flush_after and w.end_rel >= rel - self.flush_after
+            for _, waves in self._active
+            for w in waves.get(key, ())
+        )
 
     # -- internals -----------------------------------------------------------------------
 

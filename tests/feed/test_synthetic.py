@@ -90,6 +90,24 @@ def test_real_time_release_near_now() -> None:
     assert src.records_until(later) == []
 
 
+def test_records_full_in_a_quake_are_sent_at_the_next_tick() -> None:
+    # A quake's samples compress worse than noise: its records fill in less time than the
+    # noise records before them did, and a digitizer sends each once it is full.
+    stations = default_stations()[:1]
+    src = SyntheticSource(stations, seed=3, start=T0, first_event_after=10.0)
+    late: list[float] = []
+    t = T0
+    while t < T0 + 60.0:
+        t += 0.2
+        for raw in src.records_until(t):
+            info = record_info(raw)
+            if info.start_ns / 1e9 > T0 + 5.0:  # a channel's first record fills unforeseen
+                late.append(t - info.end_ns / 1e9)
+    assert src.events
+    assert len(late) > 50
+    assert max(late) <= 0.2 + 0.011  # a tick and a sample (it was up to 2.6 s)
+
+
 def test_samples_do_not_depend_on_call_pattern() -> None:
     a = make_records(span=60.0, step=0.5, seed=11)
     b = make_records(span=60.0, step=60.0, seed=11)
