@@ -34,26 +34,28 @@ FloatArray = npt.NDArray[np.float64]
 
 
 _FIELDS = (
-    "start", "end", "arrival", "total", "total_sq", "low", "high",
+    "start", "total", "total_sq", "low", "high",
     "n", "clipped", "spikes", "gap_s", "overlap_s", "timing_quality", "future",
 )  # fmt: skip
-"""What is kept of each record in the window: its times, sums and extremes (float64), then
+"""What is kept of each record in the window: its start, sums and extremes (float64), then
 its sample count, clipped and spike counts, the gap or overlap before it, timing quality (-1:
 none) and whether it was stamped in the future (float32: counts exact to 2**24, durations to
-a microsecond); ``end`` is just after its last sample."""
-_WIDE = 7  # the first fields, kept as float64
+a microsecond). Its end (just after its last sample) is ``start + n / sampling rate``, worked
+out as when it was added; the arrival matters only for the newest record, kept apart."""
+_WIDE = 5  # the first fields, kept as float64
 _COLUMNS = {name: k for k, name in enumerate(_FIELDS)}
 _NARROW = {name: k - _WIDE for name, k in _COLUMNS.items() if k >= _WIDE}
 
 
 class _Window:
-    """The window's records as rows of two arrays (no Python object each), float64 for times,
-    sums and extremes and float32 for the rest (84 bytes a record): appended at the end,
-    dropped from the front, kept contiguous."""
+    """The window's records as rows of two arrays (no Python object each), float64 for the
+    start, sums and extremes and float32 for the rest (68 bytes a record): appended at the
+    end, dropped from the front, kept contiguous. ``period``: seconds between samples."""
 
-    __slots__ = ("_narrow", "_wide", "hi", "in_order", "lo")
+    __slots__ = ("_narrow", "_wide", "hi", "in_order", "lo", "period")
 
-    def __init__(self) -> None:
+    def __init__(self, period: float) -> None:
+        self.period = period
         self._wide = np.empty((8, _WIDE))
         self._narrow = np.empty((8, len(_FIELDS) - _WIDE), dtype=np.float32)
         self.lo = self.hi = 0
@@ -88,7 +90,9 @@ class _Window:
         self.hi += 1
 
     def first_end(self) -> float:
-        return float(self._wide[self.lo, _COLUMNS["end"]])
+        return float(self._wide[self.lo, _COLUMNS["start"]]) + (
+            float(self._narrow[self.lo, _NARROW["n"]]) * self.period
+        )
 
     def drop_first(self) -> None:
         self.lo += 1
@@ -135,7 +139,8 @@ class ChannelHealth:
         # Availability counts from here: a worker that just started has not seen the past.
         self.started = started
         self.noise = noise
-        self._entries = _Window()
+        self._entries = _Window(1.0 / sampling_rate)
+        self._transmission = math.nan  # of the newest record
         self._expected: float | None = None
         self.last_sample_time: float | None = None
         self.last_arrival: float | None = None
@@ -198,8 +203,6 @@ class ChannelHealth:
         self._entries.append(
             (
                 starttime,
-                end,
-                arrival,
                 total,
                 float(deviations @ deviations),
                 low,
@@ -219,6 +222,7 @@ class ChannelHealth:
             last if self.last_sample_time is None else max(self.last_sample_time, last)
         )
         self.last_arrival = arrival
+        self._transmission = arrival - (end - dt)
         self.last_value = float(data.item(-1))
         if clock_locked is not None:
             self.clock_locked = clock_locked
@@ -258,11 +262,10 @@ class ChannelHealth:
             return out
         wide, narrow = window.rows()
         W, N = _COLUMNS, _NARROW  # column by column: small arrays reduce fastest that way
-        starts, ends, totals = wide[:, W["start"]], wide[:, W["end"]], wide[:, W["total"]]
-        out["transmission_delay_s"] = float(
-            wide[-1, W["arrival"]] - (ends[-1] - 1.0 / self.sampling_rate)
-        )
         counts = narrow[:, N["n"]]
+        starts, totals = wide[:, W["start"]], wide[:, W["total"]]
+        ends = starts + counts.astype(np.float64) * (1.0 / self.sampling_rate)
+        out["transmission_delay_s"] = self._transmission
         n = float(counts.sum(dtype=np.float64))
         mean = float(totals.sum()) / n
         # Pooled variance: within-record deviations plus the records' means around the mean.
