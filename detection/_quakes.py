@@ -88,13 +88,13 @@ _MERGE_WINDOW_S = 30.0
 _MOVE_MARGIN = 0.25
 _DETERMINED = 5
 """Phases that leave one to spare over the four unknowns of a hypocentre."""
+_LOCATIONS_KEPT = 64
+"""Locations remembered (see :meth:`QuakeAssociator._locate`)."""
 _TYPICAL_SIGMA = 0.1
 """Uncertainty of a pick the coverage test expects, seconds."""
 _VOTE_CLUSTERS = 1
 _VOTE_S = True
 """Distinct source positions a vote offers as clusters, best first."""
-_LOCATIONS_KEPT = 64
-"""Locations remembered (see :meth:`QuakeAssociator._locate`)."""
 """A pick moves to a new event only if it fits it this much better (in tolerances)."""
 """A new event may be an open event located wrong when their origin times are this close."""
 
