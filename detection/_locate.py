@@ -507,14 +507,23 @@ def _axis(low: float, high: float, step: float) -> Float64Array:
 
 
 def _bounds(problem: _Problem, cfg: LocatorConfig) -> tuple[float, float, float, float]:
-    lat_mid = float(np.mean(problem.lat))
+    return search_box(problem.lat, problem.lon, cfg)
+
+
+def search_box(
+    lat: Float64Array, lon: Float64Array, cfg: LocatorConfig
+) -> tuple[float, float, float, float]:
+    """South, north, west and east limits of the search for observations at stations of
+    these latitudes and longitudes (one per observation, in their order): the stations' box
+    widened by ``search_margin_km``. The solution stays within it."""
+    lat_mid = float(np.mean(lat))
     dlat = cfg.search_margin_km / _KM_PER_DEG
     dlon = cfg.search_margin_km / (_KM_PER_DEG * max(math.cos(math.radians(lat_mid)), 0.05))
     return (
-        max(float(problem.lat.min()) - dlat, -89.0),
-        min(float(problem.lat.max()) + dlat, 89.0),
-        float(problem.lon.min()) - dlon,
-        float(problem.lon.max()) + dlon,
+        max(float(lat.min()) - dlat, -89.0),
+        min(float(lat.max()) + dlat, 89.0),
+        float(lon.min()) - dlon,
+        float(lon.max()) + dlon,
     )
 
 

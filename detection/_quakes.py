@@ -58,6 +58,7 @@ import numpy as np
 import scipy.stats
 from numpy.typing import NDArray
 
+from detection._feasible import SolutionBound
 from detection._geo import azimuth_deg, distance_km
 from detection._locate import (
     LocatedArrival,
@@ -87,6 +88,8 @@ _MERGE_WINDOW_S = 30.0
 _MOVE_MARGIN = 0.25
 _DETERMINED = 5
 """Phases that leave one to spare over the four unknowns of a hypocentre."""
+_LOCATIONS_KEPT = 64
+"""Locations remembered (see :meth:`QuakeAssociator._locate`)."""
 _TYPICAL_SIGMA = 0.1
 """Uncertainty of a pick the coverage test expects, seconds."""
 _VOTE_CLUSTERS = 1
@@ -433,6 +436,11 @@ class QuakeAssociator:
         )
         self._sparse = self._cfg.min_phases < _DETERMINED
         """Events may have no phase to spare (a three-station network): see :meth:`_fit`."""
+        self._bound = SolutionBound(table)
+        self._located: dict[
+            tuple[tuple[Observation, ...], tuple[float, float, float] | None, LocatorConfig],
+            Origin,
+        ] = {}
         self._pool = _Pool()
         self._events: dict[int, _Track] = {}
         self._candidates: list[_Track] = []
@@ -457,6 +465,7 @@ class QuakeAssociator:
         """The stations' index, coordinates, distances apart, the longest wait of a pick and
         the voting grid."""
         table = self._table
+        self._located.clear()  # located with the stations' former coordinates
         self._index = {name: i for i, name in enumerate(self._stations)}
         lat = np.array([c.latitude for c in self._stations.values()])
         lon = np.array([c.longitude for c in self._stations.values()])
@@ -715,6 +724,7 @@ class QuakeAssociator:
         predicts says little. The pick fits if the track's picks and it, located afresh,
         are all within the tolerance; it fills an empty slot only."""
         best: tuple[float, Phase] | None = None
+        picks = {**{k: p for k, (p, _) in track.picks.items()}, pick.key: pick}
         for phase in self._phases(track, pick):
             held = track.slot(pick.station, phase)
             if held is not None and not self._fits_better(track, held, pick):
@@ -723,10 +733,12 @@ class QuakeAssociator:
                 *(o for o in self._observations(track) if o.key != held),
                 Observation(pick.station, phase, pick.time, pick.uncertainty, pick.key),
             ]
-            origin = locate(trial, self._stations, self._table, self._work_cfg)
+            tolerances = [self._tolerance(o.phase, picks[o.key]) for o in trial]
+            if not self._bound.may_fit(trial, tolerances, self._stations, self._work_cfg):
+                continue  # no hypocentre explains them all: the location would not fit
+            origin = self._locate(trial, None)
             if not origin.located:
                 continue
-            picks = {**{k: p for k, (p, _) in track.picks.items()}, pick.key: pick}
             scores = {
                 a.key: abs(a.residual) / self._tolerance(a.phase, picks[a.key])
                 for a in origin.arrivals
@@ -862,13 +874,7 @@ class QuakeAssociator:
             hypo = None
             if start is not None and start.located:
                 hypo = (start.latitude, start.longitude, start.depth_km)
-            origin = locate(
-                self._observations(track),
-                self._stations,
-                self._table,
-                self._work_cfg,
-                start=hypo,
-            )
+            origin = self._locate(self._observations(track), hypo)
             track.working = origin
             track.located_phases = len(track.picks)
             start = origin
@@ -885,6 +891,35 @@ class QuakeAssociator:
                 return released
             del track.picks[worst[1]]
             released.append(pick)
+
+    def _locate(
+        self,
+        observations: list[Observation],
+        start: tuple[float, float, float] | None,
+        config: LocatorConfig | None = None,
+    ) -> Origin:
+        """The location of the observations (from ``start``, or searched afresh) with the
+        working configuration, or ``config``.
+
+        On a sparse network the last few are remembered: a three-station event is located
+        from scratch with the same picks when it is found, made an event and made final
+        (and its published origin, with the errors scanned on a grid, made again for the
+        final version), and a pick tried against it again after a miss is tried with the
+        same picks. A location is a function of its observations, start and configuration
+        (the stations and the table fixed), so the one remembered is the one ``locate``
+        would make again. (A dense network's events are located from their last
+        hypocentre with a new pick each time: nothing repeats.)"""
+        config = config or self._work_cfg
+        if not self._sparse:
+            return locate(observations, self._stations, self._table, config, start=start)
+        key = (tuple(observations), start, config)
+        origin = self._located.get(key)
+        if origin is None:
+            origin = locate(observations, self._stations, self._table, config, start=start)
+            if len(self._located) >= _LOCATIONS_KEPT:
+                del self._located[next(iter(self._located))]
+            self._located[key] = origin
+        return origin
 
     def _sweep(self, track: _Track) -> list[PhasePick]:
         """Pool picks the track now explains join it (one relocation for all of them)."""
@@ -1206,9 +1241,7 @@ class QuakeAssociator:
             track.published = track.working
         else:
             hypo = (track.working.latitude, track.working.longitude, track.working.depth_km)
-            track.published = locate(
-                self._observations(track), self._stations, self._table, user, start=hypo
-            )
+            track.published = self._locate(self._observations(track), hypo, user)
 
     def _quake(self, track: _Track, status: QuakeStatus) -> Quake:
         """The track as the caller sees it, its picks made when first read (from a copy of
