@@ -24,6 +24,13 @@ prints the lag over time, the data latency p50/p99, the worker's CPU share and R
 Usage: python bench/ingest.py --live --stations 1700 [--minutes 10] [--mode realistic]
        [--record-seconds 4] [--database-url URL] [--sse]
 
+``--steady``: the live run's stations and quakes (realistic mode) fed to the worker's pipeline
+in one process as fast as it takes them, health evaluated every 10 s of data: the CPU per
+second of data and the RSS, free of sockets, the clock and the machine's other work (the
+synthetic source's own state is in the RSS too). For comparing two commits.
+
+Usage: python bench/ingest.py --steady --stations 1700 [--minutes 5]
+
 ``--sse``: also runs ``larza api`` and reads the detections on its SSE stream: each pick's
 first message (preliminary, at trigger-on) minus its onset time, p50/p99. With
 ``--stations 6 --record-seconds 1`` that is the demo feed as early-warning telemetry sends it.
@@ -42,6 +49,7 @@ import argparse
 import asyncio
 import io
 import json
+import logging
 import math
 import multiprocessing
 import os
@@ -453,6 +461,74 @@ def live(args: argparse.Namespace) -> None:
             )
 
 
+def steady(args: argparse.Namespace) -> None:
+    """The live run's worker path without sockets, clock or other processes: the same
+    stations and quakes, made an interval at a time and taken by the worker's pipeline as
+    fast as it goes, health evaluated every 10 s of data. Deterministic: the CPU per second
+    of data compares two commits even on a busy machine."""
+    from ingest.feed import ModelArrivals
+    from ingest.quakes.model import travel_time_table
+
+    logging.disable(logging.WARNING)  # the worker's log (its inventory has no responses)
+    specs = live_stations(args.stations)
+    channels = len(specs) * len(CODES)
+    config = LarzaConfig()
+    start = time.time() - args.minutes * 60 - 60
+    source = SyntheticSource(
+        specs, seed=3, event_interval=60.0, first_event_after=20.0, start=start,
+        reach_km=args.reach_km, arrivals=ModelArrivals(travel_time_table(config)),
+    )  # fmt: skip
+    stations = {("XX", s.station) for s in specs}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        inventory = folder / "inventory.xml"
+        write_inventory(specs, inventory)
+        engine, factory = fresh_factory(args.database_url, folder, inventory)
+        pipeline = Pipeline(
+            factory,
+            server="steady:0",
+            config=config,
+            archive=SdsArchive(folder / "archive", max_open=4 * channels),
+            locate=True,
+        )
+        print(
+            f"steady: {len(specs)} stations, {channels} channels at 100 sps, a quake a minute "
+            f"within {args.reach_km:g} km, {args.minutes:g} min of data as fast as it goes"
+        )
+        print("  data s   worker CPU s   CPU-s per data-s   RSS MB")
+        base = _rss_mb(os.getpid())
+        sequence: dict[str, int] = {}
+        cpu, t, evaluated = 0.0, start, start
+        while t < start + args.minutes * 60:
+            t += 2.0
+            packets = []
+            for raw in source.records_until(t):
+                station = raw[8:13].decode().strip()
+                sequence[station] = sequence.get(station, 0) + 1
+                packets.append(Packet(f"XX_{station}", sequence[station], raw))
+            began = time.process_time()
+            for i in range(0, len(packets), 500):
+                pipeline.handle_many(packets[i : i + 500])
+            if t - evaluated >= 10.0 and pipeline.monitor is not None:
+                evaluated = t
+                with factory() as session, session.begin():
+                    now = datetime.fromtimestamp(t, UTC)
+                    pipeline.monitor.evaluate(session, now=now, stations=stations)
+            cpu += time.process_time() - began
+            if round(t - start) % 60 == 0:
+                print(
+                    f"  {t - start:6.0f}   {cpu:12.1f}   {cpu / (t - start):16.2f}   "
+                    f"{_rss_mb(os.getpid()):6.0f}"
+                )
+        rss = _rss_mb(os.getpid())
+        engine.dispose()
+    print(
+        f"\nworker CPU per second of data: {cpu / (args.minutes * 60):.2f} s; RSS {rss:.0f} MB, "
+        f"{(rss - base) * 1024 / channels:.1f} KB per channel over the {base:.0f} MB before "
+        "the first record"
+    )
+
+
 def _live_summary(
     rows: list[tuple[float, float, float, float, float]],
     latencies: list[float],
@@ -565,6 +641,12 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--live", action="store_true", help="a live run over SeedLink")
     parser.add_argument(
+        "--steady",
+        action="store_true",
+        help="the live run's stations and quakes fed to the worker's pipeline as fast as it "
+        "goes (no sockets or clock): CPU per second of data and RSS, to compare commits",
+    )
+    parser.add_argument(
         "--sse",
         action="store_true",
         help="with --live: also run larza api and time each pick's onset to its SSE message",
@@ -575,6 +657,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.live:
         live(args)
+        return
+    if args.steady:
+        steady(args)
         return
 
     specs = make_stations(args.stations)
