@@ -53,7 +53,7 @@ from detection import (
     compare_colocated,
     role_of,
 )
-from ingest.alerts.config import warning_config
+from ingest.alerts.config import NOISE_GAP_S, agreement_config, warning_config
 from ingest.config import LarzaConfig
 from ingest.seedlink.decode import Record
 from stations.alerts import AlertMessage, active_alerts
@@ -68,9 +68,6 @@ WINDOW_S = 60.0
 """Seconds after a P onset that a station's meters keep measuring."""
 ONSITE_END_S = 60.0
 """An on-site alert ends this long after it was raised."""
-NOISE_S = (10.0, 0.5)
-"""The co-located sensors' noise is read from this long before a P onset to this long
-before it."""
 RECORDING_S = 10.0
 """A second sensor counts as recording when its data reach this close to a P onset."""
 
@@ -159,6 +156,7 @@ class EarlyWarning:
         )
         self._onsite: dict[str, float] = {}  # station -> data time its on-site alert began
         self._checks: dict[str, float] = {}  # station -> P onset its sensors are compared at
+        self._agreement = agreement_config(config.alerts)
         self._said: set[tuple[str, tuple[str, ...]]] = set()
         self._adopted: float | None = None  # data time to end a network alert stored before
         self.suppressed: Counter[str] = Counter()
@@ -344,7 +342,8 @@ class EarlyWarning:
         if not (end > onset or complete):
             return []
         window = _on_grid(a.meter, b.meter, onset, end)
-        noise = _on_grid(a.meter, b.meter, onset - NOISE_S[0], onset - NOISE_S[1])
+        noise_s = self._config.alerts.sensors.noise_s
+        noise = _on_grid(a.meter, b.meter, onset - noise_s, onset - NOISE_GAP_S)
         agreement = compare_colocated(
             *window,
             *noise,
@@ -352,6 +351,7 @@ class EarlyWarning:
             complete=complete,
             names=(a.sensor.lstrip("."), b.sensor.lstrip(".")),
             clipped=(_clipped(a), _clipped(b)),
+            config=self._agreement,
         )
         if agreement.verdict == "pending":
             return []
