@@ -287,6 +287,7 @@ class NetworkWarning:
         """
         if station not in self._coords:
             return [], [Suppressed("unknown_station", f"{station} has no coordinates")]
+        self.expire(time)
         if self.rejected(station):  # a glitch held the station: this may be its P
             del self._picks[station]
         if station in self._picks or self._window_over(time) or not self._same_quake(station, time):
@@ -328,6 +329,29 @@ class NetworkWarning:
             found.readings[sensor] = reading
         messages, more = self._evaluate(now=reading.onset_time + reading.seconds)
         return messages, suppressed + more
+
+    def expire(self, time: float) -> tuple[str, ...]:
+        """Drop a candidate that no P can join any more at ``time`` (no alert out, and the
+        P of its quake would have reached every station by then: a glitch, or a small quake
+        at fewer than ``min_stations``), so that the next quake's picks start one of their
+        own rather than being left out as another quake's; the stations dropped.
+        :meth:`add_pick` calls it; the caller may first, to restart those stations'
+        meters."""
+        if self._active or not self._picks:
+            return ()
+        name, first = min(self._picks.items(), key=lambda item: item[1].time)
+        a = self._coords[name]
+        lats = np.array([c.latitude for c in self._coords.values()])
+        lons = np.array([c.longitude for c in self._coords.values()])
+        reach = np.minimum(
+            distance_km(a.latitude, a.longitude, lats, lons), 2 * self._config.max_distance_km
+        )
+        if time - first.time <= float(np.max(reach)) / self._table.surface_vp + SAME_QUAKE_SLACK_S:
+            return ()
+        dropped = tuple(sorted(self._picks))
+        self._picks.clear()
+        self._located = None
+        return dropped
 
     def rejected(self, station: str) -> bool:
         """Whether the station's pick was left out because its sensors disagree (its next

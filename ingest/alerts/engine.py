@@ -231,8 +231,9 @@ class EarlyWarning:
         station = f"{key.network}.{key.station}"
         onset = trigger.onset_time
         network = self._network()
-        # a P after a glitch its sensors disagreed on: measured from this onset instead
-        again = network.rejected(station)
+        # a P after a glitch its sensors disagreed on, or after a candidate that no P can
+        # join any more: measured from this onset instead
+        again = network.rejected(station) or station in network.expire(onset)
         for other, found in self._meters.items():
             same = (other.network, other.station) == (key.network, key.station)
             if same and found.meter.fed and (again or not found.meter.active):

@@ -267,6 +267,29 @@ def test_a_p_no_source_can_share_with_the_candidate_is_left_out(
     assert float(distance_km(source.origin.latitude, source.origin.longitude, *QUAKE[:2])) < 5
 
 
+def test_a_candidate_no_p_can_join_any_more_gives_way_to_the_next_quake(
+    pamir_table: TravelTimeTable,
+) -> None:
+    """A glitch at one station (or a quake too small for more) is held as a candidate; once
+    no P of its source can reach any station any more, the next quake's picks start a
+    candidate of their own and alert, with no tick between (the worker's records can carry
+    both in one batch)."""
+    warning = engine(pamir_table)
+    times = arrivals(pamir_table, QUAKE)
+    first = next(iter(times))
+    assert warning.add_pick(first, T0 - 45.0, 0)[1][0].reason == "too_few_stations"
+    assert warning.expire(T0 - 30.0) == ()  # a P could still reach the farthest station
+    sent = []
+    for key, (station, t) in enumerate(times.items(), start=1):
+        sent += warning.add_pick(station, t, key)[0]
+        sent += warning.add_reading(station, "HH", reading(station, t, QUAKE))[0]
+    assert sent[0].action == "created"
+    source = sent[-1].source
+    assert source is not None
+    assert abs(source.origin.time - T0) < 1.0  # the quake's, not the glitch's
+    assert float(distance_km(source.origin.latitude, source.origin.longitude, *QUAKE[:2])) < 5
+
+
 def s_arrivals(
     table: TravelTimeTable, quake: tuple[float, float, float, float]
 ) -> dict[str, float]:
