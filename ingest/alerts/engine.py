@@ -159,6 +159,7 @@ class EarlyWarning:
         self._agreement = agreement_config(config.alerts)
         self._said: set[tuple[str, tuple[str, ...]]] = set()
         self._adopted: float | None = None  # data time to end a network alert stored before
+        self._heard: dict[str, float] = {}  # station -> its newest data, until the warning is up
         self.suppressed: Counter[str] = Counter()
         """Candidates turned down, by reason."""
 
@@ -175,6 +176,9 @@ class EarlyWarning:
             self._warning = NetworkWarning(
                 self.coordinates(), self._table_of(), warning_config(self._config.alerts)
             )
+            for station, until in self._heard.items():
+                self._warning.heard(station, until)
+            self._heard.clear()
         return self._warning
 
     # -- what the pipeline calls --------------------------------------------------------------
@@ -199,6 +203,11 @@ class EarlyWarning:
         """Feed a record to its channel's meter; readings of stations after their P go to
         the network warning and the station vote."""
         key = record.key
+        station = f"{key.network}.{key.station}"
+        if self._warning is not None:  # its data flow: while it has no P, none arrived yet
+            self._warning.heard(station, record.endtime)
+        elif record.endtime > self._heard.get(station, -math.inf):
+            self._heard[station] = record.endtime
         found = self._meters.get(key)
         if found is None:
             made = self._set_up(key, channel, record.sampling_rate)
