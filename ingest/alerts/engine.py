@@ -204,7 +204,9 @@ class EarlyWarning:
         the network warning and the station vote."""
         key = record.key
         station = f"{key.network}.{key.station}"
-        if self._warning is not None:  # its data flow: while it has no P, none arrived yet
+        if channel.kind not in (ChannelKind.SEISMOMETER, ChannelKind.ACCELEROMETER):
+            pass  # a state-of-health channel's data say nothing of the ground's
+        elif self._warning is not None:  # its data flow: while it has no P, none arrived yet
             self._warning.heard(station, record.endtime)
         elif record.endtime > self._heard.get(station, -math.inf):
             self._heard[station] = record.endtime
