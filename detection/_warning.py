@@ -78,6 +78,12 @@ from detection._locate import LocatorConfig, Observation, Origin, StationCoordin
 from detection._onsite import OnsiteReading, combined_magnitude, magnitude_from_pd
 from detection._traveltime import TravelTimeTable
 
+NOT_YET_GRID_KM = 5.0
+"""Spacing of the epicentres searched with the stations still without P, km."""
+NOT_YET_REACH_KM = 150.0
+"""How far from the picked stations' centre they are searched, km (at most
+``max_distance_km``)."""
+KM_PER_DEGREE = 111.19
 SAME_QUAKE_SLACK_S = 2.0
 """Beyond the straight crossing at the surface velocity: picking errors and station
 elevations."""
@@ -150,6 +156,8 @@ class WarningConfig:
     s_tolerance_s: float = 2.0
     s_tolerance_fraction: float = 0.5
     trial_depths_km: tuple[float, ...] = (10.0, 70.0, 150.0, 220.0)
+    not_yet_margin_s: float = 1.0
+    live_s: float = 30.0
     sites: tuple[TargetSite, ...] = ()
     intensity: IntensityEquation = field(default_factory=IntensityEquation)
     locator: LocatorConfig = field(
@@ -165,10 +173,13 @@ class WarningConfig:
             "end_after_s",
             "pick_uncertainty_s",
             "s_tolerance_s",
+            "live_s",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"need a finite {name} > 0, got {value}")
+        if not (math.isfinite(self.not_yet_margin_s) and self.not_yet_margin_s >= 0):
+            raise ValueError(f"need a finite not_yet_margin_s >= 0, got {self.not_yet_margin_s}")
         if not 0 <= self.s_tolerance_fraction < 1:
             raise ValueError(f"need 0 <= s_tolerance_fraction < 1, got {self.s_tolerance_fraction}")
 
@@ -254,6 +265,10 @@ class NetworkWarning:
         self._said: set[tuple[str, str]] = set()
         # the picks last located, their origin, and the picks of the last whole-grid search
         self._located: tuple[tuple[tuple[str, float], ...], Origin, int] | None = None
+        self._heard: dict[str, float] = {}  # station -> newest data time
+        # the picks last searched again with the stations without P, and what was found
+        self._not_yet: tuple[tuple[tuple[str, float], ...], Origin] | None = None
+        self._last_pick: dict[str, float] = {}  # station -> time of its newest pick
 
     @property
     def active(self) -> bool:
@@ -287,6 +302,8 @@ class NetworkWarning:
         """
         if station not in self._coords:
             return [], [Suppressed("unknown_station", f"{station} has no coordinates")]
+        self.expire(time)
+        self._last_pick[station] = max(time, self._last_pick.get(station, -math.inf))
         if self.rejected(station):  # a glitch held the station: this may be its P
             del self._picks[station]
         if station in self._picks or self._window_over(time) or not self._same_quake(station, time):
@@ -328,6 +345,36 @@ class NetworkWarning:
             found.readings[sensor] = reading
         messages, more = self._evaluate(now=reading.onset_time + reading.seconds)
         return messages, suppressed + more
+
+    def heard(self, station: str, until: float) -> None:
+        """A station's data reach ``until`` (its newest sample). While it has no P, its P
+        had not arrived by then: the hypocentre is farther from it, in travel time, than
+        that (the not-yet-arrived data; see :meth:`_not_yet_arrived`)."""
+        if until > self._heard.get(station, -math.inf):
+            self._heard[station] = until
+
+    def expire(self, time: float) -> tuple[str, ...]:
+        """Drop a candidate that no P can join any more at ``time`` (no alert out, and the
+        P of its quake would have reached every station by then: a glitch, or a small quake
+        at fewer than ``min_stations``), so that the next quake's picks start one of their
+        own rather than being left out as another quake's; the stations dropped.
+        :meth:`add_pick` calls it; the caller may first, to restart those stations'
+        meters."""
+        if self._active or not self._picks:
+            return ()
+        name, first = min(self._picks.items(), key=lambda item: item[1].time)
+        a = self._coords[name]
+        lats = np.array([c.latitude for c in self._coords.values()])
+        lons = np.array([c.longitude for c in self._coords.values()])
+        reach = np.minimum(
+            distance_km(a.latitude, a.longitude, lats, lons), 2 * self._config.max_distance_km
+        )
+        if time - first.time <= float(np.max(reach)) / self._table.surface_vp + SAME_QUAKE_SLACK_S:
+            return ()
+        dropped = tuple(sorted(self._picks))
+        self._picks.clear()
+        self._located = None
+        return dropped
 
     def rejected(self, station: str) -> bool:
         """Whether the station's pick was left out because its sensors disagree (its next
@@ -453,7 +500,7 @@ class NetworkWarning:
         observations = [
             Observation(s, "P", p.time, cfg.pick_uncertainty_s, p.key) for s, p in usable.items()
         ]
-        origin = self._locate(observations)
+        origin = self._locate(observations, now)
         if origin.status == "not_located":
             return [], [Suppressed("not_located", origin.reason, names)]
         if origin.rms > cfg.max_rms_s:
@@ -495,11 +542,26 @@ class NetworkWarning:
             return [WarningMessage("updated", source, "the estimate changed")], []
         return [], []
 
-    def _locate(self, observations: list[Observation]) -> Origin:
+    def _locate(self, observations: list[Observation], now: float) -> Origin:
         """The hypocentre; while too few picks free the depth and the configured fixed depth
         fits them worse than their uncertainty, the best of the fixed depths tried
         (``trial_depths_km``: a shallow quake and a deep one fit three P picks at their own
-        depth only)."""
+        depth only); one that the stations still without P rule out is searched again with
+        them (:meth:`_not_yet_arrived`)."""
+        origin = self._locate_picks(observations)
+        silent = self._silent(now)
+        if not silent or origin.status == "not_located" or not self._violation(origin, silent):
+            return origin
+        picks = tuple(sorted((o.station, o.time) for o in observations))
+        if self._not_yet is not None and self._not_yet[0] == picks:
+            kept = self._not_yet[1]  # searched before for these picks: still allowed?
+            if not self._violation(kept, silent):
+                return kept
+        found = self._not_yet_arrived(observations, silent, origin)
+        self._not_yet = (picks, found)
+        return found
+
+    def _locate_picks(self, observations: list[Observation]) -> Origin:
         picks = tuple(sorted((o.station, o.time) for o in observations))
         if self._located is not None and self._located[0] == picks:
             return self._located[1]  # the same picks: a reading changed, not the location
@@ -534,6 +596,112 @@ class NetworkWarning:
             if trial.status == "fixed_depth" and trial.rms < origin.rms:
                 origin = trial
         return origin
+
+    def _silent(self, now: float) -> dict[str, float]:
+        """The stations whose data are flowing (newer than ``live_s`` before ``now``) and
+        that have no pick of this quake (none in the last minute): station -> the time
+        before which their P cannot have arrived (their newest data less
+        ``not_yet_margin_s``, the picker's delay at trigger-on)."""
+        cfg = self._config
+        return {
+            s: until - cfg.not_yet_margin_s
+            for s, until in self._heard.items()
+            if s in self._coords
+            and s not in self._picks
+            and until >= now - cfg.live_s
+            and self._last_pick.get(s, -math.inf) < now - 60.0
+        }
+
+    def _arrival_delays(
+        self, names: list[str], lats: np.ndarray, lons: np.ndarray, depth: float
+    ) -> np.ndarray:
+        """P travel times (with the climb to each station) from epicentres ``lats, lons``
+        (any shape) at ``depth`` to the stations ``names``: shape ``lats.shape + (n,)``."""
+        c_lat = np.array([self._coords[s].latitude for s in names])
+        c_lon = np.array([self._coords[s].longitude for s in names])
+        c_elev = np.array([self._coords[s].elevation_km for s in names])
+        epi = distance_km(lats[..., None], lons[..., None], c_lat, c_lon)
+        return np.asarray(self._table.time(False, epi, depth)) + np.asarray(
+            self._table.elevation_delay(False, c_elev)
+        )
+
+    def _violation(self, origin: Origin, silent: Mapping[str, float]) -> float:
+        """How long before the data of a station still without P the origin's P reaches
+        it (0: none is ruled out)."""
+        names = list(silent)
+        arrive = origin.time + self._arrival_delays(
+            names, np.array(origin.latitude), np.array(origin.longitude), origin.depth_km
+        )
+        return float(np.max(np.maximum(np.array([silent[s] for s in names]) - arrive, 0.0)))
+
+    def _not_yet_arrived(
+        self, observations: list[Observation], silent: Mapping[str, float], origin: Origin
+    ) -> Origin:
+        """The hypocentre that fits the picks best while its P reaches no station still
+        without P before that station's data end (Horiuchi et al. 2005, BSSA 95, 708;
+        the "not-yet-arrived" data of Satriano et al. 2008's RTLoc; ElarmS likewise): a grid
+        of epicentres (``NOT_YET_GRID_KM``) around the picked stations out to
+        ``max_distance_km`` at the depths tried, the fit of its picks plus the squared
+        seconds by which it puts a P before a silent station's data, then refined from the
+        best node; ``origin`` (the picks' own fit) if no node does better."""
+        cfg = self._config
+        picked = [o.station for o in observations]
+        times = np.array([o.time for o in observations])
+        lat0 = float(np.mean([self._coords[s].latitude for s in picked]))
+        lon0 = float(np.mean([self._coords[s].longitude for s in picked]))
+        reach = min(cfg.max_distance_km, NOT_YET_REACH_KM)
+        steps = np.arange(-reach, reach + NOT_YET_GRID_KM / 2, NOT_YET_GRID_KM)
+        y, x = np.meshgrid(steps, steps, indexing="ij")
+        lats = lat0 + y / KM_PER_DEGREE
+        lons = lon0 + x / (KM_PER_DEGREE * math.cos(math.radians(lat0)))
+        names = list(silent)
+        before = np.array([silent[s] for s in names])
+        depths = sorted({cfg.locator.fixed_depth_km, *cfg.trial_depths_km})
+        best: tuple[float, float, float, float, float] | None = None  # cost, lat, lon, depth, t0
+        for depth in depths:
+            residual = times - self._arrival_delays(picked, lats, lons, depth)
+            t0 = residual.mean(axis=-1)
+            misfit = np.mean((residual - t0[..., None]) ** 2, axis=-1)
+            arrive = t0[..., None] + self._arrival_delays(names, lats, lons, depth)
+            early = np.maximum(before - arrive, 0.0)
+            cost = misfit + np.sum(early**2, axis=-1)
+            i = np.unravel_index(int(np.argmin(cost)), cost.shape)
+            if best is None or cost[i] < best[0]:
+                best = (float(cost[i]), float(lats[i]), float(lons[i]), depth, float(t0[i]))
+        assert best is not None
+        cost, lat, lon, depth, t0 = best
+        if cost >= origin.rms**2 + self._violation(origin, silent) ** 2:
+            return origin
+        start = (lat, lon, depth)
+        refined = locate(
+            observations,
+            self._coords,
+            self._table,
+            replace(cfg.locator, fixed_depth_km=depth),
+            start=start,
+        )
+        if refined.status != "not_located" and (
+            refined.rms**2 + self._violation(refined, silent) ** 2 <= cost
+        ):
+            return refined
+        # the refinement slid back to where the silent stations rule it out: the node
+        ahead = self._arrival_delays(picked, np.array(lat), np.array(lon), depth)
+        epi = distance_km(
+            lat,
+            lon,
+            np.array([self._coords[s].latitude for s in picked]),
+            np.array([self._coords[s].longitude for s in picked]),
+        )
+        return replace(
+            refined if refined.status != "not_located" else origin,
+            latitude=lat,
+            longitude=lon,
+            depth_km=depth,
+            time=t0,
+            rms=float(np.sqrt(np.mean((times - t0 - ahead) ** 2))),
+            min_distance_km=float(np.min(epi)),
+            max_distance_km=float(np.max(epi)),
+        )
 
     def _magnitude(
         self, origin: Origin, usable: Mapping[str, _Station]

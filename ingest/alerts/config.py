@@ -15,15 +15,36 @@ Example::
     threshold = 4.0               # warn at this predicted intensity (MMI)
     [alerts.intensity]            # MMI = c1 + c2 M + c3 log R + c4 R + c5 B + c6 M log R
     c1 = 0.309
+    [alerts.sensors]              # a station's seismometer and accelerometer must agree
+    min_ratio = 0.5               # share of the P motion the other sensor must show
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Self
 
-from detection import IntensityEquation, LocatorConfig, TargetSite, WarningConfig
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["AlertsTable", "IntensityTable", "SiteEntry", "warning_config"]
+from detection import (
+    AgreementConfig,
+    IntensityEquation,
+    LocatorConfig,
+    TargetSite,
+    WarningConfig,
+)
+
+__all__ = [
+    "AlertsTable",
+    "IntensityTable",
+    "SensorsTable",
+    "SiteEntry",
+    "agreement_config",
+    "warning_config",
+]
+
+NOISE_GAP_S = 0.5
+"""The co-located sensors' noise ends this long before the P onset (a pick a few samples
+early leaves the P out of it)."""
 
 
 class _Frozen(BaseModel):
@@ -50,6 +71,31 @@ class IntensityTable(_Frozen):
     name: str = "Atkinson, Worden & Wald (2014), active crustal regions"
 
 
+class SensorsTable(_Frozen):
+    """The co-located sensors' agreement test (:func:`detection.compare_colocated`): a
+    station's P enters the point source only when its seismometer and accelerometer agree."""
+
+    min_ratio: float = Field(0.5, gt=0, lt=1, description="share of the motion the other shows")
+    max_sigma: float = Field(
+        1.0 / 6.0, gt=0, le=1, description="largest spread of that share, on noise, believed"
+    )
+    max_lag_s: float = Field(0.02, ge=0, le=1, description="lags searched either side")
+    min_snr: float = Field(3.0, gt=0, description="RMS over noise RMS when the other clipped")
+    noise_s: float = Field(
+        10.0, gt=NOISE_GAP_S, le=20, description="noise read from this long before the onset"
+    )
+    min_noise_s: float = Field(2.0, gt=0, description="seconds of noise needed for a verdict")
+
+    @model_validator(mode="after")
+    def _noise_fits(self) -> Self:
+        if self.min_noise_s > self.noise_s - NOISE_GAP_S:
+            raise ValueError(
+                f"need min_noise_s <= noise_s - {NOISE_GAP_S} (the noise ends {NOISE_GAP_S} s "
+                f"before the onset), got min_noise_s={self.min_noise_s}, noise_s={self.noise_s}"
+            )
+        return self
+
+
 class AlertsTable(_Frozen):
     enabled: bool = Field(True, description="run the early warning in the worker")
     min_stations: int = Field(3, ge=2, description="stations with P a network alert needs")
@@ -66,6 +112,7 @@ class AlertsTable(_Frozen):
     )
     sites: tuple[SiteEntry, ...] = ()
     intensity: IntensityTable = Field(default_factory=IntensityTable)
+    sensors: SensorsTable = Field(default_factory=SensorsTable)
 
 
 def warning_config(table: AlertsTable) -> WarningConfig:
@@ -81,4 +128,16 @@ def warning_config(table: AlertsTable) -> WarningConfig:
         sites=tuple(TargetSite(s.name, s.latitude, s.longitude, s.threshold) for s in table.sites),
         intensity=IntensityEquation(eq.c1, eq.c2, eq.c3, eq.c4, eq.c5, eq.c6, eq.name),
         locator=LocatorConfig(fixed_depth_km=table.fixed_depth_km, min_phases_free_depth=4),
+    )
+
+
+def agreement_config(table: AlertsTable) -> AgreementConfig:
+    """The co-located sensors' test's settings from the table."""
+    s = table.sensors
+    return AgreementConfig(
+        min_ratio=s.min_ratio,
+        max_sigma=s.max_sigma,
+        max_lag_s=s.max_lag_s,
+        min_snr=s.min_snr,
+        min_noise_s=s.min_noise_s,
     )

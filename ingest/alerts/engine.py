@@ -53,7 +53,7 @@ from detection import (
     compare_colocated,
     role_of,
 )
-from ingest.alerts.config import warning_config
+from ingest.alerts.config import NOISE_GAP_S, agreement_config, warning_config
 from ingest.config import LarzaConfig
 from ingest.seedlink.decode import Record
 from stations.alerts import AlertMessage, active_alerts
@@ -68,9 +68,6 @@ WINDOW_S = 60.0
 """Seconds after a P onset that a station's meters keep measuring."""
 ONSITE_END_S = 60.0
 """An on-site alert ends this long after it was raised."""
-NOISE_S = (10.0, 0.5)
-"""The co-located sensors' noise is read from this long before a P onset to this long
-before it."""
 RECORDING_S = 10.0
 """A second sensor counts as recording when its data reach this close to a P onset."""
 
@@ -159,8 +156,10 @@ class EarlyWarning:
         )
         self._onsite: dict[str, float] = {}  # station -> data time its on-site alert began
         self._checks: dict[str, float] = {}  # station -> P onset its sensors are compared at
+        self._agreement = agreement_config(config.alerts)
         self._said: set[tuple[str, tuple[str, ...]]] = set()
         self._adopted: float | None = None  # data time to end a network alert stored before
+        self._heard: dict[str, float] = {}  # station -> its newest data, until the warning is up
         self.suppressed: Counter[str] = Counter()
         """Candidates turned down, by reason."""
 
@@ -177,6 +176,9 @@ class EarlyWarning:
             self._warning = NetworkWarning(
                 self.coordinates(), self._table_of(), warning_config(self._config.alerts)
             )
+            for station, until in self._heard.items():
+                self._warning.heard(station, until)
+            self._heard.clear()
         return self._warning
 
     # -- what the pipeline calls --------------------------------------------------------------
@@ -201,6 +203,13 @@ class EarlyWarning:
         """Feed a record to its channel's meter; readings of stations after their P go to
         the network warning and the station vote."""
         key = record.key
+        station = f"{key.network}.{key.station}"
+        if channel.kind not in (ChannelKind.SEISMOMETER, ChannelKind.ACCELEROMETER):
+            pass  # a state-of-health channel's data say nothing of the ground's
+        elif self._warning is not None:  # its data flow: while it has no P, none arrived yet
+            self._warning.heard(station, record.endtime)
+        elif record.endtime > self._heard.get(station, -math.inf):
+            self._heard[station] = record.endtime
         found = self._meters.get(key)
         if found is None:
             made = self._set_up(key, channel, record.sampling_rate)
@@ -233,8 +242,9 @@ class EarlyWarning:
         station = f"{key.network}.{key.station}"
         onset = trigger.onset_time
         network = self._network()
-        # a P after a glitch its sensors disagreed on: measured from this onset instead
-        again = network.rejected(station)
+        # a P after a glitch its sensors disagreed on, or after a candidate that no P can
+        # join any more: measured from this onset instead
+        again = network.rejected(station) or station in network.expire(onset)
         for other, found in self._meters.items():
             same = (other.network, other.station) == (key.network, key.station)
             if same and found.meter.fed and (again or not found.meter.active):
@@ -344,7 +354,8 @@ class EarlyWarning:
         if not (end > onset or complete):
             return []
         window = _on_grid(a.meter, b.meter, onset, end)
-        noise = _on_grid(a.meter, b.meter, onset - NOISE_S[0], onset - NOISE_S[1])
+        noise_s = self._config.alerts.sensors.noise_s
+        noise = _on_grid(a.meter, b.meter, onset - noise_s, onset - NOISE_GAP_S)
         agreement = compare_colocated(
             *window,
             *noise,
@@ -352,6 +363,7 @@ class EarlyWarning:
             complete=complete,
             names=(a.sensor.lstrip("."), b.sensor.lstrip(".")),
             clipped=(_clipped(a), _clipped(b)),
+            config=self._agreement,
         )
         if agreement.verdict == "pending":
             return []

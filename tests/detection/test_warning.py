@@ -267,6 +267,64 @@ def test_a_p_no_source_can_share_with_the_candidate_is_left_out(
     assert float(distance_km(source.origin.latitude, source.origin.longitude, *QUAKE[:2])) < 5
 
 
+def test_a_candidate_no_p_can_join_any_more_gives_way_to_the_next_quake(
+    pamir_table: TravelTimeTable,
+) -> None:
+    """A glitch at one station (or a quake too small for more) is held as a candidate; once
+    no P of its source can reach any station any more, the next quake's picks start a
+    candidate of their own and alert, with no tick between (the worker's records can carry
+    both in one batch)."""
+    warning = engine(pamir_table)
+    times = arrivals(pamir_table, QUAKE)
+    first = next(iter(times))
+    assert warning.add_pick(first, T0 - 45.0, 0)[1][0].reason == "too_few_stations"
+    assert warning.expire(T0 - 30.0) == ()  # a P could still reach the farthest station
+    sent = []
+    for key, (station, t) in enumerate(times.items(), start=1):
+        sent += warning.add_pick(station, t, key)[0]
+        sent += warning.add_reading(station, "HH", reading(station, t, QUAKE))[0]
+    assert sent[0].action == "created"
+    source = sent[-1].source
+    assert source is not None
+    assert abs(source.origin.time - T0) < 1.0  # the quake's, not the glitch's
+    assert float(distance_km(source.origin.latitude, source.origin.longitude, *QUAKE[:2])) < 5
+
+
+def test_the_stations_still_without_p_move_the_first_alert_where_they_allow(
+    pamir_table: TravelTimeTable,
+) -> None:
+    """A quake at 40 km under the network's south-west: its first three P picks fit a source
+    at 100 km depth 15 km away as well as the true one, but that source's P would have
+    reached TJ.MANEM before its data end, which show none yet: with the stations still
+    without P heard, the first alert is put where their data allow, nearer the quake."""
+    quake = (37.8, 72.2, 40.0, 5.5)
+    times = arrivals(pamir_table, quake)
+    first3 = list(times)[:3]
+    now = times[first3[-1]] + 1.0  # the third station's P and a second of it
+    found = []
+    for heard in (False, True):
+        warning = engine(pamir_table)
+        for station in STATIONS if heard else ():
+            warning.heard(station, now)
+        sent = []
+        for key, station in enumerate(first3):
+            sent += warning.add_pick(station, times[station], key)[0]
+        for station in first3:
+            sent += warning.add_reading(station, "HH", reading(station, times[station], quake))[0]
+        assert sent[0].action == "created"
+        source = sent[0].source
+        assert source is not None
+        found.append(source.origin)
+    before, after = (float(distance_km(o.latitude, o.longitude, *quake[:2])) for o in found)
+    assert before > 12.0
+    assert after < before - 4.0
+    # the picks-only source's P reaches a station still silent before its data end
+    lat, lon, depth = found[0].latitude, found[0].longitude, found[0].depth_km
+    c = STATIONS["TJ.MANEM"]
+    epi = float(distance_km(lat, lon, c.latitude, c.longitude))
+    assert found[0].time + float(pamir_table.time(False, epi, depth)) < now - 1.0
+
+
 def s_arrivals(
     table: TravelTimeTable, quake: tuple[float, float, float, float]
 ) -> dict[str, float]:

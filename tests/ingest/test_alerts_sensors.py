@@ -5,6 +5,7 @@ accelerometer alike raises one (and without accelerometers, the glitches would).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -108,3 +109,20 @@ def test_the_magnitude_is_the_seismometers_while_it_is_on_scale(
         versions = s.scalars(select(AlertVersion).order_by(AlertVersion.id)).all()
     assert [v.action for v in versions] == ["created", "ended"]
     assert versions[0].magnitude == pytest.approx(QUAKE[3], abs=0.1)
+
+
+def test_the_agreement_settings_reach_the_test(
+    factory: sessionmaker[Session], table_cache: Path
+) -> None:
+    """``[alerts.sensors] max_sigma`` so small that no share is ever believed: the
+    accelerometers can confirm nothing, the stations are used unconfirmed, and the glitches
+    the defaults turn down (above) raise an alert."""
+    rng = np.random.default_rng(17)
+    base = config(table_cache)
+    strict = base.alerts.sensors.model_copy(update={"max_sigma": 1e-6})
+    settings = dataclasses.replace(base, alerts=base.alerts.model_copy(update={"sensors": strict}))
+    pipeline = run(factory, settings, traces(rng, on_hn=False))
+    assert pipeline.warning is not None
+    said = pipeline.warning.suppressed
+    assert alerts(factory)[:1] == ["created"], dict(said)
+    assert said["sensors_disagree"] == 0

@@ -213,11 +213,11 @@ def test_per_channel_pick_keys() -> None:
 
 
 def test_every_alerts_key_is_in_the_example() -> None:
-    from ingest.alerts.config import AlertsTable, IntensityTable, SiteEntry
+    from ingest.alerts.config import AlertsTable, IntensityTable, SensorsTable, SiteEntry
 
     example = Path(__file__).parents[2] / "docs" / "larza.example.toml"
     text = example.read_text()
-    for table in (AlertsTable, IntensityTable, SiteEntry):
+    for table in (AlertsTable, IntensityTable, SensorsTable, SiteEntry):
         for key in table.model_fields:
             found = f"{key} =" in text or f"alerts.{key}]" in text
             assert found, f"{key} not documented"
@@ -225,5 +225,21 @@ def test_every_alerts_key_is_in_the_example() -> None:
     assert not config.alerts.enabled
     assert [s.name for s in config.alerts.sites] == ["Usoi dam", "Khorugh"]
     assert config.alerts.intensity == IntensityTable()
+    for key, value in SensorsTable().model_dump().items():
+        assert getattr(config.alerts.sensors, key) == pytest.approx(value, rel=1e-6), key
     with pytest.raises(ConfigurationError, match=r"\[alerts\]: sites.0.latitude"):
         parse_config({"alerts": {"sites": [{"name": "x", "latitude": 91.0, "longitude": 0.0}]}})
+
+
+@pytest.mark.parametrize(
+    ("sensors", "message"),
+    [
+        ({"min_ratio": 1.5}, r"sensors.min_ratio: Input should be less than 1 \(got 1.5\)"),
+        ({"max_sigma": 0}, r"\[alerts\]: sensors.max_sigma: Input should be greater than 0"),
+        ({"max_lag": 0.1}, r"\[alerts\]: unknown key 'sensors.max_lag'"),
+        ({"min_noise_s": 12.0}, r"sensors: .*need min_noise_s <= noise_s - 0.5 .*min_noise_s=12.0"),
+    ],
+)
+def test_the_sensors_settings_are_checked(sensors: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        parse_config({"alerts": {"sensors": sensors}})
