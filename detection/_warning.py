@@ -83,6 +83,10 @@ NOT_YET_GRID_KM = 5.0
 NOT_YET_REACH_KM = 150.0
 """How far from the picked stations' centre they are searched, km (at most
 ``max_distance_km``)."""
+NOT_YET_STATIONS = 48
+"""At most this many stations still without P are used, the nearest to the picked ones: the
+stations beside a quake are the ones its P reaches next, and a network of thousands of
+silent stations would cost a grid of nodes x stations travel times at every pick."""
 KM_PER_DEGREE = 111.19
 SAME_QUAKE_SLACK_S = 2.0
 """Beyond the straight crossing at the surface velocity: picking errors and station
@@ -549,7 +553,7 @@ class NetworkWarning:
         depth only); one that the stations still without P rule out is searched again with
         them (:meth:`_not_yet_arrived`)."""
         origin = self._locate_picks(observations)
-        silent = self._silent(now)
+        silent = self._nearest(self._silent(now), [o.station for o in observations])
         if not silent or origin.status == "not_located" or not self._violation(origin, silent):
             return origin
         picks = tuple(sorted((o.station, o.time) for o in observations))
@@ -611,6 +615,22 @@ class NetworkWarning:
             and until >= now - cfg.live_s
             and self._last_pick.get(s, -math.inf) < now - 60.0
         }
+
+    def _nearest(self, silent: dict[str, float], picked: list[str]) -> dict[str, float]:
+        """The ``NOT_YET_STATIONS`` of ``silent`` nearest to the picked stations' centre."""
+        if len(silent) <= NOT_YET_STATIONS:
+            return silent
+        lat0 = float(np.mean([self._coords[s].latitude for s in picked]))
+        lon0 = float(np.mean([self._coords[s].longitude for s in picked]))
+        names = list(silent)
+        far = distance_km(
+            lat0,
+            lon0,
+            np.array([self._coords[s].latitude for s in names]),
+            np.array([self._coords[s].longitude for s in names]),
+        )
+        nearest = np.argsort(far, kind="stable")[:NOT_YET_STATIONS]
+        return {names[i]: silent[names[i]] for i in nearest.tolist()}
 
     def _arrival_delays(
         self, names: list[str], lats: np.ndarray, lons: np.ndarray, depth: float

@@ -439,3 +439,33 @@ def test_a_p_after_a_glitch_its_sensors_disagreed_on_replaces_it(
     source = sent[0].source
     assert source is not None
     assert source.origin.rms < 0.2  # located from the P, not the glitch
+
+
+def test_a_large_network_s_far_silent_stations_leave_the_first_alert_as_it_was(
+    pamir_table: TravelTimeTable,
+) -> None:
+    """Hundreds of stations far away, their data flowing and no P: only the stations
+    nearest the picked ones are searched with (a grid of nodes x thousands of stations took
+    seconds a pick), and the first alert is where the six-station network puts it."""
+    quake = (37.8, 72.2, 40.0, 5.5)
+    times = arrivals(pamir_table, quake)
+    first3 = list(times)[:3]
+    now = times[first3[-1]] + 1.0
+    far = {
+        f"XX.F{i:03d}": StationCoordinates(42.0 + 0.1 * (i // 20), 60.0 + 0.1 * (i % 20))
+        for i in range(300)
+    }  # listed before the Pamir stations: a bound by order would keep only these
+    found = []
+    for network in ({**far, **STATIONS}, STATIONS):
+        warning = NetworkWarning(network, pamir_table, WarningConfig(sites=SITES))
+        for station in network:
+            warning.heard(station, now)
+        sent = []
+        for key, station in enumerate(first3):
+            sent += warning.add_pick(station, times[station], key)[0]
+        for station in first3:
+            sent += warning.add_reading(station, "HH", reading(station, times[station], quake))[0]
+        source = sent[0].source
+        assert source is not None
+        found.append(source.origin)
+    assert found[0] == found[1]
