@@ -13,6 +13,7 @@ from detection import (
     IntensityEquation,
     NetworkWarning,
     OnsiteReading,
+    Origin,
     SensorAgreement,
     StationCoordinates,
     TargetSite,
@@ -55,6 +56,21 @@ def reading(station: str, onset: float, quake: tuple[float, float, float, float]
     tau_c = 10 ** (0.296 * m - 1.716)
     pd_cm = 10 ** (-3.463 + 0.729 * m - 1.374 * math.log10(hypo))
     return OnsiteReading(onset, 3.0, pd_cm / 100, tau_c, 0.05, 0.01, 4.0, m, 0.41)
+
+
+def first_alert(
+    warning: NetworkWarning, picks: dict[str, float], quake: tuple[float, float, float, float]
+) -> Origin:
+    """The origin of the alert created by these P picks and their stations' readings."""
+    sent = []
+    for key, (station, t) in enumerate(picks.items()):
+        sent += warning.add_pick(station, t, key)[0]
+    for station, t in picks.items():
+        sent += warning.add_reading(station, "HH", reading(station, t, quake))[0]
+    assert sent[0].action == "created"
+    source = sent[0].source
+    assert source is not None
+    return source.origin
 
 
 def engine(table: TravelTimeTable, **config: object) -> NetworkWarning:
@@ -306,15 +322,7 @@ def test_the_stations_still_without_p_move_the_first_alert_where_they_allow(
         warning = engine(pamir_table)
         for station in STATIONS if heard else ():
             warning.heard(station, now)
-        sent = []
-        for key, station in enumerate(first3):
-            sent += warning.add_pick(station, times[station], key)[0]
-        for station in first3:
-            sent += warning.add_reading(station, "HH", reading(station, times[station], quake))[0]
-        assert sent[0].action == "created"
-        source = sent[0].source
-        assert source is not None
-        found.append(source.origin)
+        found.append(first_alert(warning, {s: times[s] for s in first3}, quake))
     before, after = (float(distance_km(o.latitude, o.longitude, *quake[:2])) for o in found)
     assert before > 12.0
     assert after < before - 4.0
@@ -460,12 +468,5 @@ def test_a_large_network_s_far_silent_stations_leave_the_first_alert_as_it_was(
         warning = NetworkWarning(network, pamir_table, WarningConfig(sites=SITES))
         for station in network:
             warning.heard(station, now)
-        sent = []
-        for key, station in enumerate(first3):
-            sent += warning.add_pick(station, times[station], key)[0]
-        for station in first3:
-            sent += warning.add_reading(station, "HH", reading(station, times[station], quake))[0]
-        source = sent[0].source
-        assert source is not None
-        found.append(source.origin)
+        found.append(first_alert(warning, {s: times[s] for s in first3}, quake))
     assert found[0] == found[1]
