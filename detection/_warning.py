@@ -260,6 +260,9 @@ class NetworkWarning:
         config: WarningConfig | None = None,
     ) -> None:
         self._coords = dict(stations)
+        self._lats = np.array([c.latitude for c in self._coords.values()])
+        self._lons = np.array([c.longitude for c in self._coords.values()])
+        self._reach_s: dict[str, float] = {}  # station -> when its P reached every station
         self._table = table
         self._config = config or WarningConfig()
         self._picks: dict[str, _Station] = {}
@@ -367,13 +370,7 @@ class NetworkWarning:
         if self._active or not self._picks:
             return ()
         name, first = min(self._picks.items(), key=lambda item: item[1].time)
-        a = self._coords[name]
-        lats = np.array([c.latitude for c in self._coords.values()])
-        lons = np.array([c.longitude for c in self._coords.values()])
-        reach = np.minimum(
-            distance_km(a.latitude, a.longitude, lats, lons), 2 * self._config.max_distance_km
-        )
-        if time - first.time <= float(np.max(reach)) / self._table.surface_vp + SAME_QUAKE_SLACK_S:
+        if time - first.time <= self._reach(name):
             return ()
         dropped = tuple(sorted(self._picks))
         self._picks.clear()
@@ -616,12 +613,32 @@ class NetworkWarning:
             and self._last_pick.get(s, -math.inf) < now - 60.0
         }
 
+    def _reach(self, station: str) -> float:
+        """Seconds from a P at ``station`` until a P of the same quake has reached every
+        station (at the surface velocity, distances up to twice ``max_distance_km``)."""
+        found = self._reach_s.get(station)
+        if found is None:
+            a = self._coords[station]
+            far = np.minimum(
+                distance_km(a.latitude, a.longitude, self._lats, self._lons),
+                2 * self._config.max_distance_km,
+            )
+            found = float(np.max(far)) / self._table.surface_vp + SAME_QUAKE_SLACK_S
+            self._reach_s[station] = found
+        return found
+
+    def _centre(self, picked: list[str]) -> tuple[float, float]:
+        """The mean latitude and longitude of the stations ``picked``."""
+        return (
+            float(np.mean([self._coords[s].latitude for s in picked])),
+            float(np.mean([self._coords[s].longitude for s in picked])),
+        )
+
     def _nearest(self, silent: dict[str, float], picked: list[str]) -> dict[str, float]:
         """The ``NOT_YET_STATIONS`` of ``silent`` nearest to the picked stations' centre."""
         if len(silent) <= NOT_YET_STATIONS:
             return silent
-        lat0 = float(np.mean([self._coords[s].latitude for s in picked]))
-        lon0 = float(np.mean([self._coords[s].longitude for s in picked]))
+        lat0, lon0 = self._centre(picked)
         names = list(silent)
         far = distance_km(
             lat0,
@@ -667,8 +684,7 @@ class NetworkWarning:
         cfg = self._config
         picked = [o.station for o in observations]
         times = np.array([o.time for o in observations])
-        lat0 = float(np.mean([self._coords[s].latitude for s in picked]))
-        lon0 = float(np.mean([self._coords[s].longitude for s in picked]))
+        lat0, lon0 = self._centre(picked)
         reach = min(cfg.max_distance_km, NOT_YET_REACH_KM)
         steps = np.arange(-reach, reach + NOT_YET_GRID_KM / 2, NOT_YET_GRID_KM)
         y, x = np.meshgrid(steps, steps, indexing="ij")
