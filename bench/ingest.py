@@ -72,6 +72,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from detection import DetectorConfig, StreamingDetector
 from ingest.config import LarzaConfig
 from ingest.feed import ChannelSpec, SeedLinkServer, StationSpec, SyntheticSource
+from ingest.longlived import LongLived
 from ingest.seedlink.decode import decode_record
 from ingest.seedlink.source import Packet
 from ingest.worker.archive import SdsArchive
@@ -497,8 +498,13 @@ def steady(args: argparse.Namespace) -> None:
         )
         print("  data s   worker CPU s   CPU-s per data-s   RSS MB")
         base = _rss_mb(os.getpid())
+        longlived = LongLived("steady")  # as the worker does
+        if not args.no_freeze:
+            longlived.start()
         sequence: dict[str, int] = {}
         cpu, t, evaluated = 0.0, start, start
+        held: list[float] = []  # wall seconds of each batch of 500 records
+        evaluations: list[float] = []  # and of each evaluation of every station
         while t < start + args.minutes * 60:
             t += 2.0
             packets = []
@@ -508,12 +514,17 @@ def steady(args: argparse.Namespace) -> None:
                 packets.append(Packet(f"XX_{station}", sequence[station], raw))
             began = time.process_time()
             for i in range(0, len(packets), 500):
+                wall = time.perf_counter()
                 pipeline.handle_many(packets[i : i + 500])
+                longlived.settle()
+                held.append(time.perf_counter() - wall)
             if t - evaluated >= 10.0 and pipeline.monitor is not None:
                 evaluated = t
+                wall = time.perf_counter()
                 with factory() as session, session.begin():
                     now = datetime.fromtimestamp(t, UTC)
                     pipeline.monitor.evaluate(session, now=now, stations=stations)
+                evaluations.append(time.perf_counter() - wall)
             cpu += time.process_time() - began
             if round(t - start) % 60 == 0:
                 print(
@@ -521,11 +532,19 @@ def steady(args: argparse.Namespace) -> None:
                     f"{_rss_mb(os.getpid()):6.0f}"
                 )
         rss = _rss_mb(os.getpid())
+        longlived.stop()
         engine.dispose()
     print(
         f"\nworker CPU per second of data: {cpu / (args.minutes * 60):.2f} s; RSS {rss:.0f} MB, "
         f"{(rss - base) * 1024 / channels:.1f} KB per channel over the {base:.0f} MB before "
         "the first record"
+    )
+    held.sort()
+    print(
+        f"a batch of 500 records: p50 {held[len(held) // 2]:.3f} s, p99 "
+        f"{held[int(len(held) * 0.99)]:.3f} s, max {held[-1]:.3f} s; an evaluation of every "
+        f"station: max {max(evaluations, default=math.nan):.2f} s; {longlived.freezes} freezes "
+        "of the long-lived objects (wall times: on a busy machine, longer)"
     )
 
 
@@ -645,6 +664,12 @@ def main() -> None:
         action="store_true",
         help="the live run's stations and quakes fed to the worker's pipeline as fast as it "
         "goes (no sockets or clock): CPU per second of data and RSS, to compare commits",
+    )
+    parser.add_argument(
+        "--no-freeze",
+        action="store_true",
+        help="with --steady: leave the long-lived objects in every full garbage collection "
+        "(as before the worker froze them), to compare",
     )
     parser.add_argument(
         "--sse",

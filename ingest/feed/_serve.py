@@ -15,6 +15,7 @@ from ingest.feed._server import SeedLinkServer
 from ingest.feed._source import RecordSource
 from ingest.feed._stations import SohSpec, StationSpec
 from ingest.feed._synthetic import SyntheticEvent, SyntheticSource
+from ingest.longlived import LongLived
 
 logger = logging.getLogger("larza.feed")
 
@@ -54,14 +55,18 @@ async def serve_source(
         ring_file=ring_file,
     )
     await server.start()
+    longlived = LongLived("feed")
+    longlived.start()
     try:
         while True:
             for record in source.records_until(time.time()):
                 server.publish(record)
             if on_tick is not None:
                 on_tick()
+            longlived.settle()
             await asyncio.sleep(interval)
     finally:
+        longlived.stop()
         await server.stop()
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.config import LarzaConfig, load_config
+from ingest.longlived import LongLived
 from ingest.seedlink.source import Packet, SeedLinkSource
 from ingest.worker.archive import SdsArchive
 from ingest.worker.pipeline import Pipeline
@@ -302,6 +303,8 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
         log.info("worker %s: stopped while starting (%s)", name, e or "interrupt")
         engine.dispose()
         return
+    longlived = LongLived(f"worker {name}")
+    longlived.start()
     state_every = config.health.state_interval_s
     ttl = timedelta(seconds=settings.lease_ttl_s)
     renew_every = settings.lease_ttl_s / 3
@@ -326,6 +329,7 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
                     if version != known_inventory:  # re-read only what changed
                         grown = _follow_inventory(factory, config, pipeline, wanted, listed, name)
                         known_inventory = version
+                        longlived.renew("the inventory changed")
                         if grown != wanted:
                             wanted, next_renewal = grown, 0.0  # compete for the new ones now
                     next_inventory = time.monotonic() + settings.inventory_interval_s
@@ -348,6 +352,7 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
                 batch = reader.queue.take(settings.batch_max_packets, settings.batch_max_wait_s)
                 if batch:
                     pipeline.handle_many(batch)
+                    longlived.settle()
                 elif not reader.is_alive():
                     # Packets it read and that were not stored are read again from the
                     # stored positions by the new reader.
@@ -374,6 +379,7 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
                     reader = None
                 pipeline.close()
                 pipeline = _recover(settings, factory, config, name, stop)
+                longlived.renew("a new pipeline")
                 next_renewal = 0.0
         log.info("worker %s: stopping (%s)", name, stop.why)
     except (Shutdown, KeyboardInterrupt) as e:
@@ -385,6 +391,7 @@ def run_worker(settings: WorkerSettings, name: str | None = None) -> None:
         if reader is not None:
             reader.stop()
         pipeline.close()
+        longlived.stop()
         try:
             with factory() as session, session.begin():
                 release_leases(session, worker=name, now=datetime.now(UTC))
