@@ -53,8 +53,14 @@ class Associating:
         self.detecting = detecting
         self.closed = -math.inf
 
-    def group(self, items: Sequence[ChunkPick], keep: Callable[[Found], int]) -> list[EventChange]:
-        """Associate one group; ``keep`` is called once for each pick, in order."""
+    def group(
+        self,
+        items: Sequence[ChunkPick],
+        keep: Callable[[Found], int],
+        between: Callable[[list[EventChange]], None] | None = None,
+    ) -> list[EventChange]:
+        """Associate one group; ``keep`` is called once for each pick, in order.
+        ``between`` is given the events closed before the picks are offered, then."""
         detecting = self.detecting
         first = items[0].key
         at = items[0].emitted[0]
@@ -63,6 +69,9 @@ class Associating:
         if before > self.closed and math.isfinite(before):
             events += detecting.associate(first, [], keep, until=before)
             self.closed = before
+        if between is not None:
+            between(events)
+            events = []
         until = at if math.isfinite(at) else self.closed
         picks = [(p.key.channel, p.trigger) for p in items]
         events += detecting.associate(first, picks, keep, until=until)
