@@ -57,7 +57,8 @@ class WindowedAssociation:
         start = min(c.start for c in chunks)
         end = max(c.end for c in chunks)
         length = window_s if window_s is not None else window_length(start, end, workers)
-        self.windows = plan_windows(start, end, length, warmup_s, overlap_s)
+        last_row = max(c.start for c in chunks)
+        self.windows = plan_windows(start, end, length, warmup_s, overlap_s, last_row - overlap_s)
         self._client = client
         self._chunks = list(chunks)  # in the run's order: picks tied in time keep it
         self._config = config
@@ -114,6 +115,7 @@ class WindowedAssociation:
             key=f"{self._key}-window-{window.index}-{first}",
             retries=self._retries,
             pure=False,
+            priority=1,  # before the chunks not yet started (Dask runs the earliest first)
         )
 
     def results(self, results: Sequence[ChunkResult]) -> tuple[Results | str, float]:

@@ -109,14 +109,19 @@ def plan_windows(
     window_s: float,
     warmup_s: float = WARMUP_S,
     overlap_s: float = OVERLAP_S,
+    last_from: float | None = None,
 ) -> list[Window]:
     """The windows of a run from ``start`` to ``end``, ``window_s`` long: the first takes
     every pick reported before its end (and overlap), the last every pick after its start
-    (less the warm-up), including those reported at the end of the data."""
+    (less the warm-up), including those reported at the end of the data. ``last_from``:
+    where the last window starts (the others stop half a window before it, or earlier): the
+    last chunks' start less the overlap, so that only the last window waits for them."""
     if window_s <= 0:
         raise ValueError(f"need a window longer than 0 s, got {window_s}")
     count = max(1, math.ceil((end - start) / window_s))
     edges = [start + k * window_s for k in range(1, count)]
+    if last_from is not None and start < last_from < end:
+        edges = [e for e in edges if e < last_from - window_s / 2] + [last_from]
     lows = [-math.inf, *(e - warmup_s for e in edges)]
     highs = [*(e + overlap_s for e in edges), math.inf]
     return [Window(k, lo, hi) for k, (lo, hi) in enumerate(zip(lows, highs, strict=True))]

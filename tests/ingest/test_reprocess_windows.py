@@ -161,3 +161,14 @@ def test_the_travel_time_table_is_read_once_a_process(
     associate_window(picks, 0, LarzaConfig(), positions)
     assert len(_tables) == 1
     assert all(_tables[k] is t for k, t in tables.items())
+
+
+def test_windows_are_planned_so_that_only_the_last_waits_for_the_last_chunks() -> None:
+    day = plan_windows(0.0, 86400.0, 14400.0, 1200.0, 600.0, last_from=82800.0 - 600.0)
+    assert [(w.low, w.high) for w in day] == [
+        (-math.inf, 14400.0 + 600.0),
+        *((e - 1200.0, e + 14400.0 + 600.0) for e in (14400.0, 28800.0, 43200.0, 57600.0)),
+        (72000.0 - 1200.0, 82200.0 + 600.0),  # the window before the last stops before them
+        (82200.0 - 1200.0, math.inf),
+    ]
+    assert [(w.low, w.high) for w in plan_windows(0.0, 100.0, 600.0)] == [(-math.inf, math.inf)]
