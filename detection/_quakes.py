@@ -516,6 +516,37 @@ class QuakeAssociator:
         """Picks waiting for an event."""
         return len(self._pool)
 
+    @property
+    def next_event_key(self) -> int:
+        """The key the next new event will be given."""
+        return self._next_key
+
+    def quiet_state(self) -> tuple[float, tuple[tuple[str, float], ...]] | None:
+        """What of the past can still shape the output, when nothing is open; else ``None``.
+
+        Quiet: no open event, no candidate, no pick waiting in the pool, no glitch pick
+        held. What is left then that later output depends on is returned: the data-time
+        horizon of :meth:`close_before` (a pick older than it less the longest wait is
+        refused) and each live station's latest pick time (the coverage test), by station.
+        Two quiet associators of the same stations, table and configuration with equal
+        states give the same output from the same picks on, up to event keys, which go on
+        from :attr:`next_event_key` in each.
+
+        The rest of the state is neutral: the remembered locations (a location is a function
+        of its observations, start and configuration), the voting grid's kept columns (a
+        function of the station), and the bounds kept on the oldest pool pick and on the
+        oldest station pick time (they only decide when an exact scan runs).
+
+        Returns
+        -------
+        tuple of (float, tuple of (str, float)) or None
+            The horizon and the sorted (station, latest pick time) pairs; ``None`` when not
+            quiet.
+        """
+        if self._events or self._candidates or self._pool or self._glitches:
+            return None
+        return self._horizon, tuple(sorted(self._last_pick.items()))
+
     def add(self, pick: PhasePick) -> QuakeUpdate:
         """Offer one pick; return the events it created, changed or deleted.
 

@@ -70,7 +70,8 @@ def local_cluster(workers: int) -> Iterator[str]:
             for _ in range(workers):
                 start("worker", "--scheduler-file", str(file), "--nworkers", "1",
                       "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1",
-                      "--preload", "ingest.reprocess.chunk")  # fmt: skip
+                      "--preload", "ingest.reprocess.chunk",
+                      "--preload", "ingest.reprocess.windows")  # fmt: skip
             yield _address(file, started[0], log.name)
         finally:
             for process in reversed(started):  # the workers first, then the scheduler
@@ -223,7 +224,12 @@ def reprocess_command(
         + (f" ({summary.skipped} done before)" if summary.skipped else "")
         + (f", {len(summary.failed)} failed" if summary.failed else "")
         + (f", empty chunks: {summary.empty} (no data in the source)" if summary.empty else "")
-        + f", {summary.detections} detections, {summary.events} events",
+        + f", {summary.detections} detections, {summary.events} events"
+        + (
+            f", associated in {summary.windows} window{'s' if summary.windows > 1 else ''}"
+            if summary.windows
+            else f", associated serially ({summary.serial_because})"
+        ),
         err=True,
     )
     if summary.failed:

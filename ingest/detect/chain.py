@@ -371,6 +371,22 @@ class Detecting:
         assert self._coincidence is not None
         return self._coincidence.open_pick_keys
 
+    def quiet_state(self) -> tuple[int, tuple[float, tuple[tuple[str, float], ...]]] | None:
+        """Located earthquakes only: when nothing is open, the key the next event will get
+        and what of the past can still shape the association's output
+        (:meth:`detection.QuakeAssociator.quiet_state`); ``None`` otherwise (something open,
+        a picker fed, a preliminary pick waiting, or trigger groups and coincidences, whose
+        state is not read).
+
+        On the association path (:meth:`associate`, :meth:`finish`, nothing fed) the
+        associator is all of this object's state that output depends on: the pickers and
+        channels are empty, no preliminary pick is waiting, the stations and table are
+        fixed, and ``counts`` are not output."""
+        if self._quakes is None or self._sensors or self._early:
+            return None
+        state = self._quakes.quiet_state()
+        return None if state is None else (self._quakes.next_event_key, state)
+
     def knows(self, key: ChannelKey) -> bool:
         """Whether the channel has been set up (it has been fed or warmed)."""
         return key in self._channels

@@ -1,5 +1,8 @@
 """A reprocessing run: chunks to the Dask cluster, each chunk's outcome stored as it comes
-(so ``--resume`` skips what is done), then the association once over all picks, and the run's
+(so ``--resume`` skips what is done); the association in time windows on the cluster too,
+each window's task as soon as the chunks it needs are done, stitched into the result of one
+continuous association (:mod:`ingest.reprocess.windows`; serially on the client where that
+cannot be: trigger groups and coincidences, or no quiet point to stitch at); and the run's
 catalogue stored beside the live one.
 
 A chunk that raises is retried by Dask (``retries``; a worker that dies takes its tasks to
@@ -24,11 +27,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from detection import StationCoordinates
 from ingest.config import LarzaConfig
 from ingest.detect.files import Results
+from ingest.quakes.model import locates
 from ingest.reprocess.associate import associate_chunks
 from ingest.reprocess.chunk import chunk_task, from_json
 from ingest.reprocess.fdsn import Fdsn
+from ingest.reprocess.parallel import WindowedAssociation
 from ingest.reprocess.plan import Chunk, plan_chunks
 from ingest.reprocess.progress import Bar
+from ingest.reprocess.windows import OVERLAP_S, WARMUP_S
 from stations.errors import LarzaError
 from stations.runs import (
     ChunkOutcome,
@@ -92,8 +98,10 @@ class Summary:
     failed: list[str]  # chunk names with their errors
     detections: int
     events: int
-    cpu_s: float = 0.0  # the chunks' processor time on the workers
+    cpu_s: float = 0.0  # the chunks' (and the association windows') processor time
     empty: int = 0  # chunks finished with no data in them (none in the source)
+    windows: int = 0  # the association's windows on the cluster; 0: serial, on the client
+    serial_because: str = ""  # why the association was serial, if it was
 
 
 def spec_of_run(
@@ -150,8 +158,13 @@ def reprocess(
     stream: IO[str] | None = None,
     retries: int = 2,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    window_s: float | None = None,
+    warmup_s: float = WARMUP_S,
+    overlap_s: float = OVERLAP_S,
 ) -> Summary:
-    """Run (or resume) ``spec`` on the Dask ``client``'s cluster and store its catalogue."""
+    """Run (or resume) ``spec`` on the Dask ``client``'s cluster and store its catalogue.
+    ``window_s``, ``warmup_s``, ``overlap_s``: the association's windows (by default about
+    three a worker; see :mod:`ingest.reprocess.windows`)."""
     from distributed import as_completed
 
     chunks = spec.chunks()
@@ -191,6 +204,28 @@ def reprocess(
     skipped = len(chunks) - len(todo)
     bar.show()
     attempt = uuid.uuid4().hex[:8]
+    parsed = {
+        c.name: from_json(c, stored[c.name][1])
+        for c in chunks
+        if stored.get(c.name, (False, ""))[0]
+    }
+    windowed: WindowedAssociation | None = None
+    if positions and locates(config.location, len(positions)):
+        windowed = WindowedAssociation(
+            client,
+            chunks,
+            config,
+            positions,
+            workers=max(1, sum(client.nthreads().values())),
+            key=_task_key(spec, chunks[0], attempt),
+            retries=retries,
+            window_s=window_s,
+            warmup_s=warmup_s,
+            overlap_s=overlap_s,
+        )
+        for chunk in chunks:
+            if chunk.name in parsed:
+                windowed.settle(chunk, parsed[chunk.name])
     futures = {
         client.submit(
             chunk_task,
@@ -210,25 +245,41 @@ def reprocess(
         # transaction: the client's process does little per chunk
         for batch in as_completed(futures).batches():  # type: ignore[no-untyped-call]
             for part in range(0, len(batch), STORE_BATCH):
-                _store(batch[part : part + STORE_BATCH], futures, client, factory, run_id,
-                       bar, stream, clock)  # fmt: skip
+                outcomes = _store(batch[part : part + STORE_BATCH], futures, client, factory,
+                                  run_id, bar, stream, clock)  # fmt: skip
+                for chunk, outcome in outcomes:
+                    result = from_json(chunk, outcome.result) if outcome.ok else None
+                    if result is not None:
+                        parsed[chunk.name] = result
+                    if windowed is not None:
+                        windowed.settle(chunk, result)
+        bar.show(force=True)
+        with factory() as s, s.begin():
+            stored = chunk_results(s, run_id=run_id)
+        results = [
+            parsed.get(chunk.name) or from_json(chunk, stored[chunk.name][1])
+            for chunk in chunks
+            if stored.get(chunk.name, (False, ""))[0]
+        ]
+        windows, because, window_cpu = 0, "", 0.0
+        catalogue: Results | str = "trigger groups and coincidences are associated serially"
+        if windowed is not None:
+            catalogue, window_cpu = windowed.results(results)
+            windows = len(windowed.windows)
+        if isinstance(catalogue, str):
+            if windowed is not None:
+                log.warning("run %s: the association is serial: %s", spec.name, catalogue)
+            windows, because = 0, catalogue
+            catalogue = associate_chunks(results, config, positions)
     except BaseException:
         with factory() as s, s.begin():
             run = get_run(s, name=spec.name)
             assert run is not None
             run.status = "interrupted"
         client.cancel(list(futures))
+        if windowed is not None:
+            windowed.release()
         raise
-    bar.show(force=True)
-
-    with factory() as s, s.begin():
-        stored = chunk_results(s, run_id=run_id)
-    results = [
-        from_json(chunk, stored[chunk.name][1])
-        for chunk in chunks
-        if stored.get(chunk.name, (False, ""))[0]
-    ]
-    catalogue = associate_chunks(results, config, positions)
     picks, quakes = _rows(catalogue)
     status = "partial" if any(not ok for ok, _ in stored.values()) else "finished"
     with factory() as s, s.begin():
@@ -239,11 +290,10 @@ def reprocess(
             s, run=run, status=status, detections=len(picks), events=len(quakes), now=clock()
         )
     all_failed = [f"{name}: {text}" for name, (ok, text) in sorted(stored.items()) if not ok]
-    cpu_s = sum(r.cpu_s for r in results)
+    cpu_s = sum(r.cpu_s for r in results) + window_cpu
     no_data = sum(r.empty for r in results)
-    return Summary(
-        spec.name, status, len(chunks), skipped, all_failed, len(picks), len(quakes), cpu_s, no_data
-    )
+    return Summary(spec.name, status, len(chunks), skipped, all_failed, len(picks), len(quakes),
+                   cpu_s, no_data, windows, because)  # fmt: skip
 
 
 def _store(
@@ -255,8 +305,9 @@ def _store(
     bar: Bar,
     stream: IO[str] | None,
     clock: Callable[[], datetime],
-) -> None:
-    """Store the outcomes of the futures ``done`` (and forget them on the cluster)."""
+) -> list[tuple[Chunk, ChunkOutcome]]:
+    """Store the outcomes of the futures ``done`` (and forget them on the cluster); return
+    them."""
     finished = [f for f in done if f.status == "finished"]
     texts = dict(zip(finished, client.gather(finished), strict=True))
     outcomes: list[tuple[Chunk, ChunkOutcome]] = []
@@ -281,6 +332,7 @@ def _store(
         store_chunks(s, run_id=run_id, chunks=[o for _, o in outcomes], now=clock())
     for chunk, outcome in outcomes:
         bar.advance((chunk.end - chunk.start) / 86400, ok=outcome.ok, empty=outcome.empty)
+    return outcomes
 
 
 def _rows(results: Results) -> tuple[list[RunPick], list[RunQuake]]:

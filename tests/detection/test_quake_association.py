@@ -324,3 +324,35 @@ def test_three_stations_two_sensors_each_make_one_event(
     assert len(final.picks) == 6
     assert final.origin.status == "free"
     assert float(distance_km(*DEEP[:2], final.origin.latitude, final.origin.longitude)) < 3.0
+
+
+def test_quiet_associators_in_one_state_go_on_alike_up_to_their_event_keys(
+    pamir_table: TravelTimeTable, pamir_taup: TauPyModel
+) -> None:
+    """One associator that made an event and one fresh, both quiet in the same state (its
+    stations' picks aged out of the live window), make the same events of the same picks:
+    their keys go on from each one's ``next_event_key``."""
+    seasoned = QuakeAssociator(NETWORK, pamir_table)
+    fresh = QuakeAssociator(NETWORK, pamir_table)
+    assert fresh.quiet_state() == (-math.inf, ())
+    assert fresh.next_event_key == 1
+    first = quake_picks(pamir_taup, DEEP, T0, 0)
+    for pick in first:
+        seasoned.add(pick)
+    assert seasoned.quiet_state() is None  # an event is open
+    seasoned.close_before(T0 + 120.0)
+    assert seasoned.quiet_state() == (T0 + 120.0, tuple(sorted(
+        (s, max(p.time for p in first if p.station == s)) for s in NETWORK)))  # fmt: skip
+    later = T0 + 120.0 + QuakeAssociatorConfig().live_window_s
+    seasoned.close_before(later)
+    fresh.close_before(later)
+    assert seasoned.quiet_state() == fresh.quiet_state() == (later, ())
+    assert (seasoned.next_event_key, fresh.next_event_key) == (2, 1)
+    second = quake_picks(pamir_taup, SHALLOW, later + 60.0, 100)
+    a, last_a = feed(seasoned, second)
+    b, last_b = feed(fresh, second)
+    made_a, made_b = finals(a, last_a), finals(b, last_b)
+    assert len(made_a) == 1
+    assert [(e.event_key - 1, e.version, e.status, e.origin, e.picks) for e in made_a] == [
+        (e.event_key, e.version, e.status, e.origin, e.picks) for e in made_b
+    ]

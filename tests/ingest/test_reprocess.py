@@ -248,10 +248,12 @@ def test_a_cluster_of_two_workers_loses_one_and_the_run_is_the_same(
                 positions=positions,
                 resume=False,
                 stream=stream,  # type: ignore[arg-type]
+                window_s=900.0,
             )
         assert stream.done
         assert summary.status == "finished"
         assert summary.failed == []
+        assert (summary.windows, summary.serial_because) == (4, "")
         assert summary.detections == len(continuous.detections)
         assert stored(factory, "cluster") == expected(continuous)
     finally:
@@ -297,10 +299,27 @@ def test_an_interrupted_run_resumes_where_it_stopped(
             LarzaConfig(),
             positions=positions,
             resume=True,
+            window_s=1300.0,
+        )
+        # windows that cannot be stitched (no warm-up, no overlap): serial, and said so
+        serial = reprocess(
+            spec(archive, "serial", 1200.0),
+            factory,
+            client,
+            LarzaConfig(),
+            positions=positions,
+            resume=False,
+            window_s=1300.0,
+            warmup_s=0.0,
+            overlap_s=0.0,
         )
     assert summary.status == "finished"
     assert summary.skipped >= 1
+    assert (summary.windows, summary.serial_because) == (3, "")
     assert stored(factory, "stopped") == expected(continuous)
+    assert serial.windows == 0
+    assert serial.serial_because.startswith("no quiet point in the association")
+    assert stored(factory, "serial") == expected(continuous)
     with factory() as s:
         run = get_run(s, name="stopped")
         assert run is not None
