@@ -37,6 +37,7 @@ from detection import StationCoordinates, TravelTimeTable
 from ingest.config import LarzaConfig
 from ingest.detect.chain import Detecting, EventChange, Found
 from ingest.detect.files import Detected, Results
+from ingest.longlived import LongLived
 from ingest.quakes.model import velocity_model
 from ingest.reprocess.associate import Associating, groups_of
 from ingest.reprocess.chunk import ChunkPick
@@ -147,8 +148,12 @@ def _table(config: LarzaConfig) -> TravelTimeTable:
 
 def dask_setup(worker: object) -> None:
     """Dask's hook of a ``--preload`` module: the travel-time reading's imports (ObsPy's
-    TauP, Matplotlib with it) made when the worker starts, not in its first window."""
+    TauP, Matplotlib with it) made when the worker starts, not in its first window; then the
+    worker's objects so far (Dask's, the libraries') kept out of the garbage collector's full
+    collections, which would walk them all in every task (:mod:`ingest.longlived`)."""
     import ingest.quakes.traveltimes  # noqa: F401
+
+    LongLived("dask worker").start()
 
 
 def associate_window(

@@ -95,3 +95,18 @@ def test_renew_collects_the_cycles_a_change_left_among_frozen_objects(
     assert gone() is None
     assert longlived.freezes == 2
     assert gc.get_freeze_count() > 0
+
+
+def test_a_dask_workers_preload_freezes_what_it_has_once_started() -> None:
+    from ingest.reprocess.windows import dask_setup
+
+    gc.unfreeze()
+    try:
+        dask_setup(object())
+        assert gc.get_freeze_count() > 0
+    finally:
+        for hook in [
+            h for h in gc.callbacks if getattr(h, "__self__", None).__class__ is LongLived
+        ]:
+            gc.callbacks.remove(hook)
+        gc.unfreeze()
