@@ -44,9 +44,9 @@ class LongLived:
         self._began = 0.0
         self._slow_s = 0.0  # the slowest full collection since the last freeze, if slow
 
-    def start(self) -> None:
+    def start(self, why: str = "set up") -> None:
         """Collect, freeze what is left (the set-up's objects), and watch full collections."""
-        self._freeze(generation=2, why="set up")
+        self._freeze(generation=2, why=why)
         gc.callbacks.append(self._watch)
 
     def settle(self) -> bool:
@@ -64,8 +64,7 @@ class LongLived:
         """After a large change (a new pipeline, channels taken out): give everything back
         to the collector, collect the reference cycles the change left, freeze again."""
         self.stop()
-        self._freeze(generation=2, why=why)
-        gc.callbacks.append(self._watch)
+        self.start(why)
 
     def stop(self) -> None:
         """Stop watching, and give the frozen objects back to the collector."""

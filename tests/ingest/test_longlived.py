@@ -101,12 +101,10 @@ def test_a_dask_workers_preload_freezes_what_it_has_once_started() -> None:
     from ingest.reprocess.windows import dask_setup
 
     gc.unfreeze()
+    hooks = list(gc.callbacks)
     try:
         dask_setup(object())
         assert gc.get_freeze_count() > 0
     finally:
-        for hook in [
-            h for h in gc.callbacks if getattr(h, "__self__", None).__class__ is LongLived
-        ]:
-            gc.callbacks.remove(hook)
+        gc.callbacks[:] = hooks  # the worker's watch goes with the test
         gc.unfreeze()
